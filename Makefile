@@ -1,0 +1,44 @@
+# `make demo` and `make test` on a fresh machine: the first run creates .venv/ and
+# installs Reelflow with its development dependencies; later runs reuse it.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: install demo dev test lint format bench clean
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Reelflow needs Python 3.11 or newer")'
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: install
+	$(BIN)/reelflow demo
+
+dev: install
+	$(BIN)/reelflow dev
+
+lint: install
+	$(BIN)/ruff check reelflow tests bench
+	$(BIN)/ruff format --check reelflow tests bench
+	$(BIN)/mypy
+
+format: install
+	$(BIN)/ruff check --fix reelflow tests bench
+	$(BIN)/ruff format reelflow tests bench
+
+test: lint
+	$(BIN)/pytest
+
+bench: install
+	$(BIN)/python bench/runtime.py
+	$(BIN)/python bench/adapters.py
+	$(BIN)/python bench/engagement.py
+	$(BIN)/python bench/clipping.py
+
+clean:
+	rm -rf $(VENV) .reelflow .pytest_cache .mypy_cache .ruff_cache

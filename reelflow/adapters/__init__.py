@@ -1,0 +1,1 @@
+"""Everything outside: platforms over HTTP, media tools. Imports settings and errors only."""

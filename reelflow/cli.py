@@ -1,0 +1,252 @@
+"""`reelflow ...`: dev, demo, web, worker, flows, readyz, db, admin, sandbox, bench."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import sys
+import time
+from typing import Any
+
+import click
+
+from reelflow.errors import ConfigurationError
+
+
+def _settings_or_exit() -> Any:
+    from reelflow.settings import get_settings
+
+    try:
+        return get_settings()
+    except ConfigurationError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def _with_services() -> Any:
+    """Settings with embedded Postgres/Redis started for whatever URL is not set."""
+    from reelflow.storage.embedded import ensure_services
+
+    settings = _settings_or_exit()
+    ensure_services(settings)
+    return _settings_or_exit()
+
+
+@click.group()
+def main() -> None:
+    """Reelflow: the backend of a short-video business on TikTok and YouTube Shorts."""
+
+
+# --- database ---------------------------------------------------------------------------
+@main.group()
+def db() -> None:
+    """Database migrations."""
+
+
+@db.command("upgrade")
+@click.argument("revision", default="head")
+def db_upgrade(revision: str) -> None:
+    """Apply migrations up to REVISION (default: head)."""
+    from reelflow.storage.migrate import upgrade
+
+    _with_services()
+    upgrade(revision)
+    click.echo(f"database upgraded to {revision}")
+
+
+@db.command("downgrade")
+@click.argument("revision")
+def db_downgrade(revision: str) -> None:
+    """Revert migrations down to REVISION."""
+    from reelflow.storage.migrate import downgrade
+
+    _with_services()
+    downgrade(revision)
+    click.echo(f"database downgraded to {revision}")
+
+
+# --- health -----------------------------------------------------------------------------
+@main.command()
+def readyz() -> None:
+    """Check settings, Postgres and Redis; print JSON; exit 0 when ready, 1 when not."""
+    from reelflow.health import readiness
+
+    report = asyncio.run(readiness())
+    click.echo(json.dumps(report, indent=2))
+    sys.exit(0 if report["ok"] else 1)
+
+
+# --- admin ------------------------------------------------------------------------------
+@main.group()
+def admin() -> None:
+    """Administration for scripts."""
+
+
+@admin.command("create-workspace")
+@click.argument("name")
+@click.option("--email", required=True, help="The owner's email (created if new).")
+@click.option("--plan", type=click.Choice(["free", "starter", "pro"]), default="free", show_default=True)
+def admin_create_workspace(name: str, email: str, plan: str) -> None:
+    """Create workspace NAME owned by EMAIL and print an API token for it."""
+    from reelflow.domain.identity import normalise_email
+    from reelflow.storage.db import dispose_engine, session_scope
+    from reelflow.storage.repositories.identity import IdentityRepository
+    from reelflow.web.routes.identity import issue_token
+
+    _with_services()
+
+    async def run() -> str:
+        try:
+            async with session_scope() as session:
+                repo = IdentityRepository(session)
+                address = normalise_email(email)
+                user = await repo.get_user_by_email(address) or await repo.create_user(address, None)
+                workspace = await repo.create_workspace(name, plan)
+                await repo.add_membership(workspace.id, user.id, "owner")
+                token = await issue_token(
+                    repo, workspace_id=workspace.id, user_id=user.id, name="admin script", expires_in_days=None
+                )
+                return f"workspace {workspace.id}\ntoken {token.token}"
+        finally:
+            await dispose_engine()
+
+    try:
+        click.echo(asyncio.run(run()))
+    except Exception as exc:  # noqa: BLE001 - shown to the operator as a CLI error
+        raise click.ClickException(str(exc)) from None
+
+
+# --- processes --------------------------------------------------------------------------
+@main.command()
+@click.option("--host", default=None, help="Bind address (default: settings host).")
+@click.option("--port", type=int, default=None, help="Port (default: $PORT).")
+def web(host: str | None, port: int | None) -> None:
+    """Serve the API with uvicorn."""
+    import uvicorn
+
+    settings = _with_services()
+    uvicorn.run(
+        "reelflow.web.app:create_app",
+        factory=True,
+        host=host or settings.host,
+        port=port or settings.port,
+        proxy_headers=True,
+        log_level="warning",
+    )
+
+
+@main.command()
+@click.option("--queues", default="high,default", show_default=True, help="Comma-separated queues, in priority order.")
+@click.option("--burst", is_flag=True, help="Exit when the queues are empty.")
+def worker(queues: str, burst: bool) -> None:
+    """Run a worker for the job runtime."""
+    from reelflow.queue.worker import run_worker
+
+    _with_services()
+    run_worker([q.strip() for q in queues.split(",") if q.strip()], burst=burst)
+
+
+@main.group()
+def flows() -> None:
+    """Prefect schedules (deployments from prefect.yaml)."""
+
+
+@flows.command("serve")
+def flows_serve() -> None:
+    """Serve every deployment in prefect.yaml (needs PREFECT_API_URL, or starts a local API)."""
+    from reelflow.flows.serve import serve_all
+
+    _with_services()
+    serve_all()
+
+
+@main.command()
+@click.option("--port", type=int, default=None, help="Port (default: REELFLOW_SANDBOX_PORT).")
+def sandbox(port: int | None) -> None:
+    """Run the platform sandbox alone."""
+    from reelflow.sandbox.app import run_sandbox
+
+    settings = _settings_or_exit()
+    run_sandbox(port or settings.sandbox_port)
+
+
+@main.command()
+@click.option("--prefect/--no-prefect", default=True, help="Start a Prefect server and serve the flows.")
+def dev(prefect: bool) -> None:
+    """Everything locally: embedded services, sandbox, API, a worker per queue, Prefect."""
+    from reelflow.processes import Supervisor
+    from reelflow.settings import env_for_children
+    from reelflow.storage.migrate import upgrade
+
+    settings = _with_services()
+    upgrade()
+    env = env_for_children(settings)
+    sandbox_url = settings.sandbox_url or f"http://127.0.0.1:{settings.sandbox_port}"
+    env.setdefault("REELFLOW_SANDBOX_URL", sandbox_url)
+    prefect_home = settings.resolved_data_dir / "prefect"
+    env.setdefault("PREFECT_HOME", str(prefect_home))
+    supervisor = Supervisor(env)
+
+    def stop(*_: Any) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        supervisor.start_reelflow("sandbox", "sandbox", "--port", str(settings.sandbox_port))
+        supervisor.start_reelflow("web", "web", "--port", str(settings.port))
+        supervisor.start_reelflow("worker", "worker", "--queues", "high,default")
+        supervisor.start_reelflow("media", "worker", "--queues", "media")
+        if prefect:
+            api_url = env.get("PREFECT_API_URL") or "http://127.0.0.1:4200/api"
+            if "PREFECT_API_URL" not in env:
+                supervisor.start(
+                    "prefect-server",
+                    [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", "4200"],
+                    quiet=True,
+                )
+                supervisor.wait_http("prefect-server", api_url + "/health", timeout=120)
+            supervisor.start_reelflow("flows", "flows", "serve", env={"PREFECT_API_URL": api_url})
+        supervisor.wait_http("web", f"http://127.0.0.1:{settings.port}/readyz")
+        click.echo(f"API:        http://127.0.0.1:{settings.port}/api/v1  (docs: /schema)")
+        click.echo(f"Sandbox:    {sandbox_url}")
+        if prefect:
+            click.echo("Prefect UI: http://127.0.0.1:4200")
+        click.echo("Ctrl-C stops everything.")
+        while True:
+            exited = supervisor.first_exited()
+            if exited:
+                click.echo(f"{exited[0]} exited with code {exited[1]}; stopping", err=True)
+                break
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        click.echo("stopping…")
+    finally:
+        supervisor.stop_all()
+
+
+@main.command()
+def demo() -> None:
+    """Start the stack on the embedded defaults and run the main job end to end."""
+    from reelflow.demo import run_demo
+
+    _with_services()
+    sys.exit(run_demo())
+
+
+@main.command()
+@click.argument("name")
+@click.argument("args", nargs=-1)
+def bench(name: str, args: tuple[str, ...]) -> None:
+    """Run bench/NAME.py with ARGS."""
+    import runpy
+
+    path = os.path.join(os.getcwd(), "bench", f"{name}.py")
+    if not os.path.exists(path):
+        raise click.ClickException(f"no benchmark {path}")
+    sys.argv = [path, *args]
+    runpy.run_path(path, run_name="__main__")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,97 @@
+"""`make demo`: start the stack on the embedded defaults and run the main job end to end.
+
+Each area adds a step module here (`reelflow/demo/<area>.py` with `async def run(demo)`)
+and lists it in DEMO_STEPS; steps run in order against the real HTTP API.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import time
+import traceback
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from reelflow.processes import Supervisor
+from reelflow.settings import env_for_children, get_settings
+
+DEMO_STEPS: list[str] = [
+    "reelflow.demo.identity",
+    # <area demo steps>
+]
+
+
+@dataclass
+class Demo:
+    """What the steps share: the API client (signed in after the identity step) and state."""
+
+    api_url: str
+    sandbox_url: str
+    client: httpx.AsyncClient
+    supervisor: Supervisor
+    state: dict[str, Any] = field(default_factory=dict)
+
+    def section(self, title: str) -> None:
+        print(f"\n== {title} " + "=" * max(0, 70 - len(title)))
+
+    def say(self, text: str = "") -> None:
+        print(f"   {text}")
+
+    def use_token(self, token: str) -> None:
+        self.client.headers["Authorization"] = f"Bearer {token}"
+
+
+def run_demo() -> int:
+    from reelflow.storage.migrate import upgrade
+
+    settings = get_settings()
+    started = time.monotonic()
+    print("Reelflow demo: embedded Postgres and Redis, the platform sandbox, the API and workers.")
+    print(f"   data folder: {settings.resolved_data_dir}")
+    upgrade()
+    env = env_for_children(settings)
+    port = _free_port()
+    sandbox_port = _free_port()
+    sandbox_url = f"http://127.0.0.1:{sandbox_port}"
+    env["REELFLOW_SANDBOX_URL"] = sandbox_url
+    supervisor = Supervisor(env)
+    try:
+        supervisor.start_reelflow("sandbox", "sandbox", "--port", str(sandbox_port), quiet=True)
+        supervisor.start_reelflow("web", "web", "--port", str(port), quiet=True)
+        supervisor.start_reelflow("worker", "worker", "--queues", "high,default", quiet=True)
+        supervisor.start_reelflow("media", "worker", "--queues", "media", quiet=True)
+        supervisor.wait_http("web", f"http://127.0.0.1:{port}/readyz")
+        supervisor.wait_http("sandbox", f"{sandbox_url}/sandbox/health")
+        print(f"   API on http://127.0.0.1:{port}, sandbox on {sandbox_url}, workers for high, default and media")
+        code = asyncio.run(_run_steps(f"http://127.0.0.1:{port}", sandbox_url, supervisor))
+    finally:
+        supervisor.stop_all()
+    print(f"\nDemo {'finished' if code == 0 else 'FAILED'} in {time.monotonic() - started:.1f} s.")
+    return code
+
+
+async def _run_steps(api_url: str, sandbox_url: str, supervisor: Supervisor) -> int:
+    async with httpx.AsyncClient(base_url=api_url, timeout=60) as client:
+        demo = Demo(api_url=api_url, sandbox_url=sandbox_url, client=client, supervisor=supervisor)
+        for module_name in DEMO_STEPS:
+            module = importlib.import_module(module_name)
+            step_started = time.monotonic()
+            try:
+                await module.run(demo)
+            except Exception:  # noqa: BLE001 - report which step failed, then stop
+                traceback.print_exc()
+                print(f"   step {module_name} failed")
+                return 1
+            demo.say(f"({time.monotonic() - step_started:.1f} s)")
+    return 0
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])

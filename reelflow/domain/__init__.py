@@ -1,0 +1,1 @@
+"""Pure product rules: no I/O, imports nothing of the project but `errors`."""

@@ -1,0 +1,1 @@
+"""Prefect flows: thin, calling tasks and domain code. The only package importing prefect."""

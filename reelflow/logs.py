@@ -1,0 +1,72 @@
+"""Structured logs (structlog) with request/run context and masking of secrets and PII."""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+from collections.abc import MutableMapping
+from typing import Any
+
+import structlog
+
+SECRET_KEYS = re.compile(r"(token|secret|password|authorization|api[_-]?key|signature|cookie|code_verifier)", re.I)
+PII_KEYS = re.compile(r"(email|phone|ip_address|first_name|last_name|full_name)", re.I)
+EMAIL = re.compile(r"([A-Za-z0-9._%+-])[A-Za-z0-9._%+-]*@([A-Za-z0-9.-]+\.[A-Za-z]{2,})")
+BEARER = re.compile(r"(Bearer\s+)[A-Za-z0-9._~+/=-]+", re.I)
+LONG_TOKEN = re.compile(r"\brf_[A-Za-z0-9]{6,}_[A-Za-z0-9_-]{8,}\b")
+PHONE = re.compile(r"\+?\d[\d\s().-]{8,}\d")
+
+
+def mask_value(value: str) -> str:
+    value = BEARER.sub(r"\1***", value)
+    value = LONG_TOKEN.sub("rf_***", value)
+    value = EMAIL.sub(r"\1***@\2", value)
+    return PHONE.sub("***phone***", value)
+
+
+def _mask(obj: Any, key: str = "") -> Any:
+    if key and SECRET_KEYS.search(key) and obj not in (None, ""):
+        return "***"
+    if key and PII_KEYS.search(key) and isinstance(obj, str):
+        return mask_value(obj) if "@" in obj else "***"
+    if isinstance(obj, str):
+        return mask_value(obj)
+    if isinstance(obj, dict):
+        return {k: _mask(v, str(k)) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return type(obj)(_mask(v) for v in obj)
+    return obj
+
+
+def mask_processor(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    """structlog processor: mask secrets by key and PII by shape, everywhere in the event."""
+    return {k: (v if k in {"timestamp", "level", "logger"} else _mask(v, k)) for k, v in event_dict.items()}
+
+
+_configured = False
+
+
+def configure_logging(level: str = "INFO", json: bool = False) -> None:
+    global _configured
+    if _configured:
+        return
+    _configured = True
+    shared: list[Any] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.processors.add_log_level,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        mask_processor,
+    ]
+    renderer: Any = structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer(colors=False)
+    structlog.configure(
+        processors=[*shared, structlog.processors.format_exc_info, renderer],
+        wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level)),
+        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        cache_logger_on_first_use=True,
+    )
+    logging.basicConfig(level=level, stream=sys.stderr, format="%(levelname)s %(name)s %(message)s")
+
+
+def get_logger(name: str | None = None) -> Any:
+    return structlog.get_logger(name)

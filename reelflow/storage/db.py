@@ -1,0 +1,74 @@
+"""Engine and sessions (SQLAlchemy 2, asyncpg).
+
+asyncpg connections belong to the event loop that opened them, and one process may run
+several loops (a worker running each job with `asyncio.run`, Prefect tasks, tests), so
+there is one engine per running loop. `session_scope()` commits on success and rolls
+back on error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import weakref
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+from reelflow.errors import ConfigurationError
+from reelflow.settings import Settings, get_settings
+
+_engines: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, tuple[AsyncEngine, async_sessionmaker[AsyncSession]]]
+_engines = weakref.WeakKeyDictionary()
+
+
+def create_engine(settings: Settings | None = None) -> AsyncEngine:
+    settings = settings or get_settings()
+    if not settings.database_url:
+        raise ConfigurationError("DATABASE_URL is not set and no embedded Postgres was started")
+    return create_async_engine(
+        settings.database_url,
+        pool_size=settings.db_pool_size,
+        max_overflow=settings.db_pool_size,
+        pool_pre_ping=True,
+        connect_args={"server_settings": {"application_name": "reelflow"}},
+    )
+
+
+def _for_running_loop() -> tuple[AsyncEngine, async_sessionmaker[AsyncSession]]:
+    loop = asyncio.get_running_loop()
+    pair = _engines.get(loop)
+    if pair is None:
+        engine = create_engine()
+        pair = (engine, async_sessionmaker(engine, expire_on_commit=False))
+        _engines[loop] = pair
+    return pair
+
+
+def get_engine() -> AsyncEngine:
+    """The engine of the running event loop (created on first use)."""
+    return _for_running_loop()[0]
+
+
+def get_sessionmaker() -> async_sessionmaker[AsyncSession]:
+    return _for_running_loop()[1]
+
+
+async def dispose_engine() -> None:
+    """Close the running loop's pool (at shutdown, or at the end of `asyncio.run`)."""
+    loop = asyncio.get_running_loop()
+    pair = _engines.pop(loop, None)
+    if pair is not None:
+        await pair[0].dispose()
+
+
+@asynccontextmanager
+async def session_scope() -> AsyncIterator[AsyncSession]:
+    """A session that commits when the block succeeds and rolls back when it raises."""
+    async with get_sessionmaker()() as session:
+        try:
+            yield session
+            await session.commit()
+        except BaseException:
+            await session.rollback()
+            raise

@@ -1,0 +1,6 @@
+"""Typed models, one module per area. Importing this package registers every table."""
+
+from reelflow.storage.models import identity as identity
+from reelflow.storage.models.base import Base as Base
+
+# <area models: each area imports its module here>

@@ -1,0 +1,1 @@
+"""Repositories: every SQL query lives here, one module per area."""

@@ -1,0 +1,173 @@
+"""Queries for workspaces, users, memberships and API tokens."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from reelflow.storage.models.base import utcnow
+from reelflow.storage.models.identity import ApiToken, Membership, User, Workspace
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: a user acting in one workspace through one token."""
+
+    user_id: uuid.UUID
+    workspace_id: uuid.UUID
+    role: str
+    token_id: uuid.UUID
+
+
+class IdentityRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    # --- users and workspaces ---------------------------------------------------------
+    async def create_user(self, email: str, name: str | None) -> User:
+        user = User(email=email, name=name)
+        self.session.add(user)
+        await self.session.flush()
+        return user
+
+    async def get_user_by_email(self, email: str) -> User | None:
+        result = await self.session.execute(select(User).where(func.lower(User.email) == email.lower()))
+        return result.scalar_one_or_none()
+
+    async def get_user(self, user_id: uuid.UUID) -> User | None:
+        return await self.session.get(User, user_id)
+
+    async def create_workspace(self, name: str, plan: str = "free") -> Workspace:
+        workspace = Workspace(name=name, plan=plan)
+        self.session.add(workspace)
+        await self.session.flush()
+        return workspace
+
+    async def get_workspace(self, workspace_id: uuid.UUID) -> Workspace | None:
+        return await self.session.get(Workspace, workspace_id)
+
+    # --- memberships ------------------------------------------------------------------
+    async def add_membership(self, workspace_id: uuid.UUID, user_id: uuid.UUID, role: str) -> Membership:
+        membership = Membership(workspace_id=workspace_id, user_id=user_id, role=role)
+        self.session.add(membership)
+        await self.session.flush()
+        return membership
+
+    async def get_membership(self, workspace_id: uuid.UUID, user_id: uuid.UUID) -> Membership | None:
+        result = await self.session.execute(
+            select(Membership).where(Membership.workspace_id == workspace_id, Membership.user_id == user_id)
+        )
+        return result.scalar_one_or_none()
+
+    async def list_members(
+        self, workspace_id: uuid.UUID, *, after: tuple[datetime, uuid.UUID] | None, limit: int
+    ) -> list[tuple[Membership, User]]:
+        query = (
+            select(Membership, User)
+            .join(User, User.id == Membership.user_id)
+            .where(Membership.workspace_id == workspace_id)
+            .order_by(Membership.created_at, Membership.id)
+            .limit(limit)
+        )
+        if after is not None:
+            query = query.where(
+                or_(
+                    Membership.created_at > after[0],
+                    (Membership.created_at == after[0]) & (Membership.id > after[1]),
+                )
+            )
+        rows = await self.session.execute(query)
+        return [(m, u) for m, u in rows.tuples()]
+
+    async def count_owners(self, workspace_id: uuid.UUID) -> int:
+        result = await self.session.execute(
+            select(func.count()).where(Membership.workspace_id == workspace_id, Membership.role == "owner")
+        )
+        return int(result.scalar_one())
+
+    async def lock_workspace(self, workspace_id: uuid.UUID) -> None:
+        """Serialise membership changes in one workspace (the last-owner rule needs it)."""
+        await self.session.execute(select(Workspace.id).where(Workspace.id == workspace_id).with_for_update())
+
+    # --- tokens -----------------------------------------------------------------------
+    async def create_token(
+        self,
+        *,
+        workspace_id: uuid.UUID,
+        user_id: uuid.UUID,
+        name: str,
+        token_hash: str,
+        prefix: str,
+        expires_at: datetime | None,
+    ) -> ApiToken:
+        token = ApiToken(
+            workspace_id=workspace_id,
+            user_id=user_id,
+            name=name,
+            token_hash=token_hash,
+            prefix=prefix,
+            expires_at=expires_at,
+        )
+        self.session.add(token)
+        await self.session.flush()
+        return token
+
+    async def principal_for_token(self, token_hash: str, now: datetime) -> Principal | None:
+        """The principal behind a live token: not revoked, not expired, still a member."""
+        result = await self.session.execute(
+            select(ApiToken.id, ApiToken.user_id, ApiToken.workspace_id, Membership.role)
+            .join(
+                Membership,
+                (Membership.workspace_id == ApiToken.workspace_id) & (Membership.user_id == ApiToken.user_id),
+            )
+            .where(
+                ApiToken.token_hash == token_hash,
+                ApiToken.revoked_at.is_(None),
+                or_(ApiToken.expires_at.is_(None), ApiToken.expires_at > now),
+            )
+        )
+        row = result.one_or_none()
+        if row is None:
+            return None
+        return Principal(user_id=row.user_id, workspace_id=row.workspace_id, role=row.role, token_id=row.id)
+
+    async def touch_token(self, token_id: uuid.UUID, now: datetime, *, every: timedelta) -> None:
+        """Record last use, at most once per `every` (no write on every request)."""
+        await self.session.execute(
+            update(ApiToken)
+            .where(ApiToken.id == token_id)
+            .where(or_(ApiToken.last_used_at.is_(None), ApiToken.last_used_at < now - every))
+            .values(last_used_at=now)
+        )
+
+    async def list_tokens(self, workspace_id: uuid.UUID, user_id: uuid.UUID | None) -> list[ApiToken]:
+        query = select(ApiToken).where(ApiToken.workspace_id == workspace_id).order_by(ApiToken.created_at)
+        if user_id is not None:
+            query = query.where(ApiToken.user_id == user_id)
+        return list((await self.session.execute(query)).scalars())
+
+    async def get_token(self, workspace_id: uuid.UUID, token_id: uuid.UUID) -> ApiToken | None:
+        result = await self.session.execute(
+            select(ApiToken).where(ApiToken.id == token_id, ApiToken.workspace_id == workspace_id)
+        )
+        return result.scalar_one_or_none()
+
+    async def revoke_token(self, token: ApiToken, now: datetime) -> None:
+        if token.revoked_at is None:
+            token.revoked_at = now
+            await self.session.flush()
+
+    async def prune_tokens(self, *, expired_before: datetime, revoked_before: datetime) -> int:
+        """Delete tokens expired or revoked long enough ago; returns how many."""
+        result = await self.session.execute(
+            delete(ApiToken).where(or_(ApiToken.expires_at < expired_before, ApiToken.revoked_at < revoked_before))
+        )
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+def now() -> datetime:
+    return utcnow()

@@ -1,0 +1,1 @@
+"""The HTTP API (Litestar): app factory, auth, problem details, routes per area."""

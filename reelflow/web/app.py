@@ -1,0 +1,114 @@
+"""The Litestar application factory: `uvicorn --factory reelflow.web.app:create_app`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Litestar, Request, Router
+from litestar.config.cors import CORSConfig
+from litestar.di import Provide
+from litestar.middleware.rate_limit import RateLimitConfig, get_remote_address
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
+from litestar.openapi.spec import Components, SecurityScheme
+from litestar.stores.redis import RedisStore
+from litestar.stores.registry import StoreRegistry
+
+from reelflow import __version__
+from reelflow.logs import configure_logging
+from reelflow.settings import Settings, get_settings
+from reelflow.storage.db import dispose_engine
+from reelflow.web.auth import BearerTokenMiddleware
+from reelflow.web.deps import provide_session
+from reelflow.web.errors import EXCEPTION_HANDLERS
+from reelflow.web.middleware import request_id_middleware, stamp_response
+from reelflow.web.routes import health, identity
+
+API_PREFIX = "/api/v1"
+
+# Route modules under /api/v1; each area adds its module here.
+API_ROUTE_MODULES: list[Any] = [
+    identity,
+    # <area route modules>
+]
+
+
+def _rate_limit(group: str, per_minute: int) -> RateLimitConfig:
+    """A per-client limit for handlers tagged `opt={"rate_limit_group": group}`."""
+
+    async def in_group(request: Request[Any, Any, Any]) -> bool:
+        return bool(request.route_handler.opt.get("rate_limit_group") == group)
+
+    def identifier(request: Request[Any, Any, Any]) -> str:
+        return f"{group}:{get_remote_address(request)}"
+
+    return RateLimitConfig(
+        rate_limit=("minute", per_minute),
+        store="rate_limit",
+        check_throttle_handler=in_group,
+        identifier_for_request=identifier,
+    )
+
+
+def create_app(settings: Settings | None = None) -> Litestar:
+    settings = settings or get_settings()
+    configure_logging(settings.log_level, settings.log_json)
+
+    import redis.asyncio as aioredis
+
+    if not settings.redis_url:
+        from reelflow.storage.embedded import ensure_services
+
+        ensure_services(settings)
+        settings = get_settings()
+    assert settings.redis_url
+    redis_client = aioredis.Redis.from_url(settings.redis_url)
+    stores = StoreRegistry(
+        default_factory=lambda name: RedisStore(redis_client, namespace=f"reelflow:{name}"),
+    )
+
+    api = Router(
+        path=API_PREFIX,
+        route_handlers=[handler for module in API_ROUTE_MODULES for handler in module.route_handlers],
+    )
+
+    async def close_resources() -> None:
+        await dispose_engine()
+        await redis_client.aclose()
+
+    return Litestar(
+        route_handlers=[*health.route_handlers, api],
+        dependencies={"db_session": Provide(provide_session)},
+        middleware=[
+            request_id_middleware,
+            _rate_limit("signup", settings.signup_rate_limit_per_minute).middleware,
+            _rate_limit("tokens", settings.token_rate_limit_per_minute).middleware,
+        ],
+        exception_handlers=EXCEPTION_HANDLERS,
+        before_send=[stamp_response],
+        on_app_init=[_add_auth],
+        on_shutdown=[close_resources],
+        stores=stores,
+        request_max_body_size=settings.max_body_bytes,
+        cors_config=CORSConfig(allow_origins=["*"], allow_headers=["Authorization", "Content-Type", "Idempotency-Key"]),
+        openapi_config=OpenAPIConfig(
+            title="Reelflow API",
+            version=__version__,
+            description="Monitoring, discovery, clipping, publishing, tracking and ads for short video.",
+            path="/schema",
+            render_plugins=[SwaggerRenderPlugin(path="/"), ScalarRenderPlugin(path="/scalar")],
+            components=Components(
+                security_schemes={"BearerToken": SecurityScheme(type="http", scheme="bearer", bearer_format="rf_...")}
+            ),
+            security=[{"BearerToken": []}],
+        ),
+        debug=False,
+    )
+
+
+def _add_auth(app_config: Any) -> Any:
+    from litestar.middleware import DefineMiddleware
+
+    # Authentication runs inside the request-id middleware so failures are logged with an id.
+    app_config.middleware.append(DefineMiddleware(BearerTokenMiddleware, exclude=["^/schema", "^/healthz", "^/readyz"]))
+    return app_config

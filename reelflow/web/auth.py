@@ -1,0 +1,52 @@
+"""Bearer-token authentication and role guards."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+from litestar.connection import ASGIConnection
+from litestar.handlers.base import BaseRouteHandler
+from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult
+
+from reelflow.domain.identity import hash_token, looks_like_token
+from reelflow.errors import Forbidden, Unauthorized
+from reelflow.storage.db import session_scope
+from reelflow.storage.repositories.identity import IdentityRepository, Principal, now
+
+TOUCH_EVERY = timedelta(minutes=1)
+
+
+class BearerTokenMiddleware(AbstractAuthenticationMiddleware):
+    """Resolves `Authorization: Bearer rf_...` to a Principal; handlers with
+    `opt={"exclude_from_auth": True}` (health, sign-up, webhooks) are skipped."""
+
+    async def authenticate_request(self, connection: ASGIConnection[Any, Any, Any, Any]) -> AuthenticationResult:
+        header = connection.headers.get("authorization", "")
+        scheme, _, credentials = header.partition(" ")
+        if not header:
+            raise Unauthorized("missing bearer token")
+        if scheme.lower() != "bearer" or not looks_like_token(credentials.strip()):
+            raise Unauthorized("malformed bearer token")
+        at = now()
+        async with session_scope() as session:
+            repo = IdentityRepository(session)
+            principal = await repo.principal_for_token(hash_token(credentials.strip()), at)
+            if principal is None:
+                raise Unauthorized("token is unknown, revoked or expired")
+            await repo.touch_token(principal.token_id, at, every=TOUCH_EVERY)
+        return AuthenticationResult(user=principal, auth=principal.token_id)
+
+
+def requires_role(*roles: str) -> Callable[[ASGIConnection[Any, Any, Any, Any], BaseRouteHandler], None]:
+    """A guard that lets through only members with one of `roles`."""
+
+    def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+        user = connection.scope.get("user")
+        if not isinstance(user, Principal):
+            raise Unauthorized("missing bearer token")
+        if user.role not in roles:
+            raise Forbidden(f"this needs one of the roles: {', '.join(roles)}")
+
+    return guard

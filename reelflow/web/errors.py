@@ -1,0 +1,156 @@
+"""Every error mapped to RFC 9457 problem details, in one place."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from litestar import MediaType, Request, Response
+from litestar.exceptions import HTTPException, ValidationException
+from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
+from sqlalchemy.exc import IntegrityError
+
+from reelflow.errors import LimitExceeded, ReelflowError, Retryable
+from reelflow.logs import get_logger
+
+PROBLEM_JSON = "application/problem+json"
+log = get_logger(__name__)
+
+_TITLES = {
+    400: "Bad request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not found",
+    405: "Method not allowed",
+    409: "Conflict",
+    413: "Payload too large",
+    415: "Unsupported media type",
+    422: "Invalid input",
+    429: "Too many requests",
+    500: "Internal error",
+    503: "Service unavailable",
+}
+_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "invalid_input",
+    429: "too_many_requests",
+    500: "internal_error",
+    503: "service_unavailable",
+}
+
+
+def problem(
+    request: Request[Any, Any, Any],
+    status: int,
+    *,
+    code: str | None = None,
+    title: str | None = None,
+    detail: str | None = None,
+    headers: dict[str, str] | None = None,
+    **extra: Any,
+) -> Response[dict[str, Any]]:
+    code = code or _CODES.get(status, "error")
+    body: dict[str, Any] = {
+        "type": f"/problems/{code}",
+        "title": title or _TITLES.get(status, "Error"),
+        "status": status,
+        "detail": detail or title or _TITLES.get(status, "Error"),
+        "instance": request.url.path,
+    }
+    request_id = request.scope.get("state", {}).get("request_id")
+    if request_id:
+        body["request_id"] = request_id
+    body.update(extra)
+    return Response(content=body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+def reelflow_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
+    assert isinstance(exc, ReelflowError)
+    headers: dict[str, str] = {}
+    if isinstance(exc, LimitExceeded | Retryable) and exc.retry_after is not None:
+        headers["Retry-After"] = str(max(1, int(exc.retry_after + 0.999)))
+    if exc.status == 401:
+        headers["WWW-Authenticate"] = "Bearer"
+    if exc.status >= 500:
+        log.error("request failed", error_type=type(exc).__name__, detail=exc.detail)
+    return problem(request, exc.status, code=exc.code, title=exc.title, detail=exc.detail, headers=headers, **exc.extra)
+
+
+def http_exception_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
+    assert isinstance(exc, HTTPException)
+    status = exc.status_code
+    extra: dict[str, Any] = {}
+    if isinstance(exc, ValidationException):
+        errors = _field_errors(exc.extra)
+        if errors:
+            status = 422
+            extra["errors"] = errors
+            detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
+        else:
+            detail = _malformed_detail(exc)
+        return problem(request, status, detail=detail, **extra)
+    headers = dict(exc.headers or {})
+    if status == 401:
+        headers.setdefault("WWW-Authenticate", "Bearer")
+    if status == 413:
+        return problem(request, 413, detail="request body is larger than the limit", headers=headers)
+    message = exc.detail if exc.detail and exc.detail != _TITLES.get(status) else None
+    return problem(request, status, detail=message, headers=headers)
+
+
+def integrity_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
+    # Unique violations that a repository did not turn into a Conflict are still conflicts.
+    assert isinstance(exc, IntegrityError)
+    sqlstate = getattr(getattr(exc, "orig", None), "sqlstate", None) or getattr(exc.orig, "pgcode", None)
+    if sqlstate == "23505":
+        return problem(request, 409, detail="a resource with these values already exists")
+    if sqlstate == "23503":
+        return problem(request, 409, detail="a referenced resource does not exist or is still in use")
+    log.error("integrity error", sqlstate=sqlstate)
+    return problem(request, 422, detail="the values break a data rule")
+
+
+def internal_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
+    log.exception("unhandled error", error_type=type(exc).__name__)
+    return problem(request, HTTP_500_INTERNAL_SERVER_ERROR, detail="an unexpected error happened; it was logged")
+
+
+_MISSING_FIELD = re.compile(r"missing required field `([^`]+)`")
+
+
+def _field_errors(extra: Any) -> list[dict[str, str]]:
+    errors = []
+    if isinstance(extra, list):
+        for item in extra:
+            if isinstance(item, dict) and item.get("key"):
+                message = str(item.get("message", "invalid"))
+                field = str(item["key"])
+                missing = _MISSING_FIELD.search(message)
+                if missing and field == "data":  # msgspec names the body, not the field
+                    field = missing.group(1)
+                errors.append({"field": field, "message": message})
+    return errors
+
+
+def _malformed_detail(exc: ValidationException) -> str:
+    text = str(exc.detail or "")
+    if "decode" in text.lower() or "malformed" in text.lower() or "json" in text.lower():
+        return "the request body is not valid JSON"
+    return text or "the request is not valid"
+
+
+EXCEPTION_HANDLERS: dict[type[Exception] | int, Any] = {
+    ReelflowError: reelflow_error_handler,
+    HTTPException: http_exception_handler,
+    IntegrityError: integrity_error_handler,
+    Exception: internal_error_handler,
+}
+
+__all__ = ["EXCEPTION_HANDLERS", "PROBLEM_JSON", "MediaType", "problem"]
