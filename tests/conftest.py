@@ -13,6 +13,9 @@ from typing import Any
 import pytest
 from cryptography.fernet import Fernet
 
+# Fixture modules per area (runtime workers, the sandbox, Prefect).
+pytest_plugins = ["tests.fixtures.runtime", "tests.fixtures.sandbox", "tests.fixtures.prefect"]
+
 # Settings for every process the tests start; set before anything reads settings.
 os.environ["REELFLOW_ENV"] = "test"
 os.environ.setdefault("REELFLOW_TOKEN_ENCRYPTION_KEYS", Fernet.generate_key().decode())
