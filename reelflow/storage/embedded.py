@@ -68,8 +68,11 @@ def ensure_services(settings: Settings | None = None, *, pg_cleanup: str | None 
 
 def start_postgres(pgdata: Path, *, cleanup_mode: str | None = "stop") -> tuple[Any, str]:
     """Start pgserver in `pgdata` (created if missing); returns (handle, asyncpg URL)."""
+    import logging
+
     import pgserver
 
+    logging.getLogger("pgserver").setLevel(logging.WARNING)  # it logs every pg_ctl call at INFO
     pgdata.parent.mkdir(parents=True, exist_ok=True)
     server = pgserver.get_server(pgdata, cleanup_mode=cleanup_mode)
     return server, normalise_database_url(server.get_uri())

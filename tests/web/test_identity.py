@@ -1,0 +1,221 @@
+"""Sign-up, tokens, members and roles through the real API, real Postgres."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import timedelta
+
+from sqlalchemy import select, text
+
+from reelflow.domain.identity import hash_token, new_token
+from reelflow.storage.models.identity import ApiToken, User
+from reelflow.storage.repositories.identity import IdentityRepository, now
+
+
+async def test_signup_creates_user_workspace_owner_and_token(client, signup):
+    account = await signup(email="Owner@Example.com", workspace="Acme")
+    me = await client.get("/api/v1/me", headers=account.headers)
+    assert me.status_code == 200
+    body = me.json()
+    assert body["user"]["email"] == "owner@example.com"
+    assert body["workspace"] == {"id": account.workspace_id, "name": "Acme", "plan": "free"}
+    assert body["role"] == "owner"
+
+
+async def test_token_is_stored_hashed_never_in_plaintext(client, signup, session):
+    account = await signup()
+    created = await client.post("/api/v1/tokens", headers=account.headers, json={"name": "ci"})
+    assert created.status_code == 201
+    plaintexts = [account.token, created.json()["token"]]
+    rows = (await session.execute(text("SELECT * FROM api_tokens"))).mappings().all()
+    assert len(rows) == 2
+    dumped = " ".join(str(value) for row in rows for value in row.values())
+    for plaintext in plaintexts:
+        assert plaintext not in dumped
+        assert hash_token(plaintext) in dumped
+    listed = await client.get("/api/v1/tokens", headers=account.headers)
+    assert all("token" not in t for t in listed.json())
+
+
+async def test_two_concurrent_signups_with_one_email_one_wins(client):
+    body = {"email": "race@example.com", "workspace_name": "Race"}
+    first, second = await asyncio.gather(
+        client.post("/api/v1/signup", json=body), client.post("/api/v1/signup", json=body)
+    )
+    assert sorted([first.status_code, second.status_code]) == [201, 409]
+    loser = first if first.status_code == 409 else second
+    assert loser.headers["content-type"] == "application/problem+json"
+
+
+async def test_signup_with_taken_email_is_409_and_writes_nothing(client, signup, session):
+    await signup(email="taken@example.com")
+    again = await client.post("/api/v1/signup", json={"email": "TAKEN@example.com", "workspace_name": "Other"})
+    assert again.status_code == 409
+    workspaces = (await session.execute(text("SELECT count(*) FROM workspaces"))).scalar_one()
+    assert workspaces == 1
+
+
+async def test_missing_malformed_revoked_and_expired_tokens_are_401(client, signup, session):
+    account = await signup()
+    assert (await client.get("/api/v1/me")).status_code == 401
+    for header in ("Bearer", "Bearer nope", "Basic abc", f"Token {account.token}", "Bearer rf_zz_short"):
+        response = await client.get("/api/v1/me", headers={"Authorization": header})
+        assert response.status_code == 401, header
+        assert response.json()["status"] == 401
+        assert response.headers["www-authenticate"] == "Bearer"
+    unknown, _, _ = new_token()
+    assert (await client.get("/api/v1/me", headers={"Authorization": f"Bearer {unknown}"})).status_code == 401
+
+    second = (await client.post("/api/v1/tokens", headers=account.headers, json={"name": "temp"})).json()
+    second_headers = {"Authorization": f"Bearer {second['token']}"}
+    assert (await client.get("/api/v1/me", headers=second_headers)).status_code == 200
+    assert (await client.delete(f"/api/v1/tokens/{second['id']}", headers=account.headers)).status_code == 204
+    assert (await client.get("/api/v1/me", headers=second_headers)).status_code == 401
+
+    expired_plain, prefix, expired_hash = new_token()
+    repo = IdentityRepository(session)
+    await repo.create_token(
+        workspace_id=uuid.UUID(account.workspace_id),
+        user_id=uuid.UUID(account.user_id),
+        name="old",
+        token_hash=expired_hash,
+        prefix=prefix,
+        expires_at=now() - timedelta(seconds=1),
+    )
+    await session.commit()
+    assert (await client.get("/api/v1/me", headers={"Authorization": f"Bearer {expired_plain}"})).status_code == 401
+
+
+async def test_last_used_is_recorded(client, signup, session):
+    account = await signup()
+    await client.get("/api/v1/me", headers=account.headers)
+    token = (
+        await session.execute(select(ApiToken).where(ApiToken.token_hash == hash_token(account.token)))
+    ).scalar_one()
+    assert token.last_used_at is not None
+
+
+async def test_roles_guard_member_management(client, signup):
+    owner = await signup()
+    added = await client.post(
+        "/api/v1/members", headers=owner.headers, json={"email": "ed@example.com", "role": "editor"}
+    )
+    assert added.status_code == 201
+    editor_token = await _token_for(client, owner, "ed@example.com")
+    editor = {"Authorization": f"Bearer {editor_token}"}
+
+    # An editor can read members but not add or change them.
+    assert (await client.get("/api/v1/members", headers=editor)).status_code == 200
+    forbidden = await client.post("/api/v1/members", headers=editor, json={"email": "x@example.com", "role": "clipper"})
+    assert forbidden.status_code == 403
+    assert forbidden.json()["type"] == "/problems/forbidden"
+    user_id = added.json()["user_id"]
+    assert (await client.patch(f"/api/v1/members/{user_id}", headers=editor, json={"role": "admin"})).status_code == 403
+
+    # The owner promotes to admin; an admin cannot create owners.
+    promoted = await client.patch(f"/api/v1/members/{user_id}", headers=owner.headers, json={"role": "admin"})
+    assert promoted.status_code == 200 and promoted.json()["role"] == "admin"
+    as_admin = await client.post("/api/v1/members", headers=editor, json={"email": "o@example.com", "role": "owner"})
+    assert as_admin.status_code == 403
+    assert (
+        await client.post("/api/v1/members", headers=editor, json={"email": "c@example.com", "role": "clipper"})
+    ).status_code == 201
+
+
+async def test_last_owner_cannot_be_demoted(client, signup):
+    owner = await signup()
+    response = await client.patch(f"/api/v1/members/{owner.user_id}", headers=owner.headers, json={"role": "admin"})
+    assert response.status_code == 409
+
+
+async def test_adding_an_existing_member_is_409(client, signup):
+    owner = await signup()
+    body = {"email": "dup@example.com", "role": "editor"}
+    assert (await client.post("/api/v1/members", headers=owner.headers, json=body)).status_code == 201
+    assert (await client.post("/api/v1/members", headers=owner.headers, json=body)).status_code == 409
+
+
+async def test_another_workspace_is_404_never_403(client, signup):
+    alice = await signup()
+    bob = await signup()
+    bobs_tokens = (await client.get("/api/v1/tokens", headers=bob.headers)).json()
+    response = await client.delete(f"/api/v1/tokens/{bobs_tokens[0]['id']}", headers=alice.headers)
+    assert response.status_code == 404
+    response = await client.patch(f"/api/v1/members/{bob.user_id}", headers=alice.headers, json={"role": "editor"})
+    assert response.status_code == 404
+    # Bob's token still works.
+    assert (await client.get("/api/v1/me", headers=bob.headers)).status_code == 200
+
+
+async def test_bad_input_is_problem_details_naming_the_field(client, signup, session):
+    owner = await signup()
+    cases = [
+        ({"email": "a@example.com", "role": "boss"}, 422, "role"),
+        ({"email": "a@example.com"}, 422, "role"),
+        ({"email": 5, "role": "editor"}, 422, "email"),
+        ({"email": "not-an-email", "role": "editor"}, 422, "email"),
+        ({"email": "a@example.com", "role": "editor", "extra": 1}, 422, None),
+    ]
+    for body, status, field in cases:
+        response = await client.post("/api/v1/members", headers=owner.headers, json=body)
+        assert response.status_code == status, (body, response.text)
+        problem = response.json()
+        assert response.headers["content-type"] == "application/problem+json"
+        assert problem["status"] == status and problem["title"] and problem["type"].startswith("/problems/")
+        if field:
+            assert problem["errors"][0]["field"] == field, problem
+    malformed = await client.post(
+        "/api/v1/members", headers={**owner.headers, "Content-Type": "application/json"}, content=b"{not json"
+    )
+    assert malformed.status_code == 400
+    assert malformed.json()["detail"]
+    users = (await session.execute(select(User))).scalars().all()
+    assert len(users) == 1  # nothing half-written
+
+
+async def test_oversized_body_is_413(client):
+    response = await client.post("/api/v1/signup", json={"email": "x" * 2_000_000, "workspace_name": "big"})
+    assert response.status_code == 413
+    assert response.json()["status"] == 413
+
+
+async def test_signup_is_rate_limited(client, services, monkeypatch):
+    statuses = []
+    for i in range(12):
+        response = await client.post("/api/v1/signup", json={"email": f"r{i}@example.com", "workspace_name": "r"})
+        statuses.append(response.status_code)
+    assert statuses[:10] == [201] * 10
+    assert statuses[10] == 429
+    assert statuses[11] == 429
+
+
+async def test_request_id_is_echoed_or_made(client):
+    response = await client.get("/healthz", headers={"X-Request-ID": "abc-123"})
+    assert response.headers["x-request-id"] == "abc-123"
+    made = await client.get("/api/v1/me")
+    assert len(made.headers["x-request-id"]) == 32
+    assert made.json()["request_id"] == made.headers["x-request-id"]
+
+
+async def test_openapi_and_docs_page(client):
+    spec = await client.get("/schema/openapi.json")
+    assert spec.status_code == 200
+    assert "/api/v1/signup" in spec.json()["paths"]
+    page = await client.get("/schema")
+    assert page.status_code == 200 and "<html" in page.text.lower()
+
+
+async def _token_for(client, owner, email: str) -> str:
+    """A token for another member, minted the way `reelflow admin` does it (through the repository)."""
+    from reelflow.storage.db import session_scope
+    from reelflow.web.routes.identity import issue_token
+
+    async with session_scope() as session:
+        repo = IdentityRepository(session)
+        user = await repo.get_user_by_email(email)
+        assert user is not None
+        token = await issue_token(
+            repo, workspace_id=uuid.UUID(owner.workspace_id), user_id=user.id, name="t", expires_in_days=None
+        )
+    return token.token
