@@ -59,7 +59,7 @@ async def test_readyz_503_when_redis_down_then_200_when_back(client, spare_servi
 
 
 async def test_readyz_503_when_postgres_down_then_200_when_back(client, spare_services):
-    pg, _, tmp_path = spare_services
+    _, _, tmp_path = spare_services
     subprocess.run([_pg_ctl(), "-D", str(tmp_path / "pg"), "-m", "fast", "-w", "stop"], check=True, **_as_pg_user())
     down = await client.get("/readyz")
     assert down.status_code == 503
