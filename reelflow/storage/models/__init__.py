@@ -4,3 +4,6 @@ from reelflow.storage.models import identity as identity
 from reelflow.storage.models.base import Base as Base
 
 # <area models: each area imports its module here>
+from reelflow.storage.models import runtime as runtime
+from reelflow.storage.models import clipping as clipping
+from reelflow.storage.models import monitoring as monitoring

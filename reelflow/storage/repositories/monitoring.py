@@ -1,0 +1,642 @@
+"""Queries for monitoring: rules, bulk upserts of videos and creators, engagement writes, reads.
+
+Bulk writes pass whole columns as arrays and `unnest` them in one statement (INSERT ...
+ON CONFLICT, UPDATE ... FROM): one round trip for thousands of rows, idempotent when a
+job is delivered twice.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Row, and_, delete, func, literal, or_, select, text, tuple_, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from reelflow.storage.models.base import utcnow
+from reelflow.storage.models.monitoring import (
+    MonitoredCreator,
+    MonitoredVideo,
+    MonitoringRule,
+    RuleVideo,
+    VideoForecast,
+    VideoSnapshot,
+)
+
+VIDEO_SORTS = ("views", "velocity", "forecast", "recent")
+SEPARATOR = chr(31)  # unit separator: joins hashtags into one text value for unnest
+
+
+@dataclass(frozen=True)
+class VideoRow:
+    """A video as the poll found it (platform-neutral, ids as strings)."""
+
+    platform_video_id: str
+    username: str | None
+    description: str | None
+    hashtags: list[str]
+    region: str | None
+    duration_s: int | None
+    url: str | None
+    posted_at: datetime | None
+    views: int
+    likes: int
+    comments: int
+    shares: int
+    saves: int
+
+
+@dataclass(frozen=True)
+class CreatorRow:
+    username: str
+    display_name: str | None = None
+    follower_count: int | None = None
+    avatar_url: str | None = None
+    is_verified: bool | None = None
+    region: str | None = None
+
+
+@dataclass(frozen=True)
+class DueVideo:
+    id: uuid.UUID
+    workspace_id: uuid.UUID
+    platform: str
+    platform_video_id: str
+    tier: str
+    posted_at: datetime | None
+    views: int
+    recent_times: list[float]
+    recent_views: list[int]
+    snapshot_count: int
+
+
+@dataclass(frozen=True)
+class OpenForecast:
+    id: int
+    video_id: uuid.UUID
+    target_at: datetime
+    predicted_views: int
+
+
+@dataclass
+class VideoFilters:
+    rule_id: uuid.UUID | None = None
+    tier: str | None = None
+    creator_id: uuid.UUID | None = None
+    min_views: int | None = None
+    since: datetime | None = None
+
+
+class MonitoringRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    # --- rules ------------------------------------------------------------------------
+    async def create_rule(self, **values: Any) -> MonitoringRule:
+        rule = MonitoringRule(**values)
+        self.session.add(rule)
+        await self.session.flush()
+        return rule
+
+    async def get_rule(self, workspace_id: uuid.UUID, rule_id: uuid.UUID) -> MonitoringRule | None:
+        result = await self.session.execute(
+            select(MonitoringRule).where(MonitoringRule.id == rule_id, MonitoringRule.workspace_id == workspace_id)
+        )
+        return result.scalar_one_or_none()
+
+    async def get_rule_any(self, rule_id: uuid.UUID, *, lock: bool = False) -> MonitoringRule | None:
+        """A rule by id for jobs (the job's workspace is checked by the caller)."""
+        query = select(MonitoringRule).where(MonitoringRule.id == rule_id)
+        if lock:
+            query = query.with_for_update()
+        return (await self.session.execute(query)).scalar_one_or_none()
+
+    async def list_rules(
+        self, workspace_id: uuid.UUID, *, after: tuple[datetime, uuid.UUID] | None, limit: int
+    ) -> Sequence[MonitoringRule]:
+        query = (
+            select(MonitoringRule)
+            .where(MonitoringRule.workspace_id == workspace_id)
+            .order_by(MonitoringRule.created_at, MonitoringRule.id)
+            .limit(limit)
+        )
+        if after is not None:
+            query = query.where(tuple_(MonitoringRule.created_at, MonitoringRule.id) > tuple_(*after))
+        return (await self.session.execute(query)).scalars().all()
+
+    async def delete_rule(self, workspace_id: uuid.UUID, rule_id: uuid.UUID) -> bool:
+        result = await self.session.execute(
+            delete(MonitoringRule).where(MonitoringRule.id == rule_id, MonitoringRule.workspace_id == workspace_id)
+        )
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    async def due_rules(self, now: datetime, limit: int) -> list[tuple[uuid.UUID, uuid.UUID]]:
+        """(rule id, workspace id) of active rules whose next poll time has come, oldest first."""
+        result = await self.session.execute(
+            select(MonitoringRule.id, MonitoringRule.workspace_id)
+            .where(
+                MonitoringRule.active,
+                or_(MonitoringRule.next_poll_at.is_(None), MonitoringRule.next_poll_at <= now),
+            )
+            .order_by(MonitoringRule.next_poll_at.asc().nulls_first())
+            .limit(limit)
+        )
+        return [(row[0], row[1]) for row in result]
+
+    async def record_poll(
+        self,
+        rule_id: uuid.UUID,
+        *,
+        polled_at: datetime,
+        polled_until: datetime,
+        next_poll_at: datetime,
+        fetched: int,
+        new: int,
+        duplicates: int,
+        creators_created: int,
+    ) -> None:
+        await self.session.execute(
+            update(MonitoringRule)
+            .where(MonitoringRule.id == rule_id)
+            .values(
+                last_polled_at=polled_at,
+                polled_until=polled_until,
+                next_poll_at=next_poll_at,
+                last_error=None,
+                polls=MonitoringRule.polls + 1,
+                total_fetched=MonitoringRule.total_fetched + fetched,
+                total_new=MonitoringRule.total_new + new,
+                total_duplicates=MonitoringRule.total_duplicates + duplicates,
+                total_creators_created=MonitoringRule.total_creators_created + creators_created,
+                updated_at=utcnow(),
+            )
+        )
+
+    async def record_poll_failure(
+        self, rule_id: uuid.UUID, *, error: str, at: datetime, next_poll_at: datetime
+    ) -> None:
+        await self.session.execute(
+            update(MonitoringRule)
+            .where(MonitoringRule.id == rule_id)
+            .values(
+                last_error=error[:2000],
+                last_error_at=at,
+                next_poll_at=next_poll_at,
+                failures=MonitoringRule.failures + 1,
+                updated_at=utcnow(),
+            )
+        )
+
+    # --- poll writes (bulk) -------------------------------------------------------------
+    async def upsert_creators(
+        self, workspace_id: uuid.UUID, platform: str, creators: Sequence[CreatorRow]
+    ) -> tuple[dict[str, uuid.UUID], int]:
+        """Insert unknown creators, refresh known ones; (id by username, how many were created)."""
+        if not creators:
+            return {}, 0
+        unique = {c.username: c for c in creators}
+        rows = list(unique.values())
+        result = await self.session.execute(
+            text(
+                """
+                INSERT INTO monitoring_creators
+                    (id, workspace_id, platform, username, display_name, follower_count, avatar_url,
+                     is_verified, region)
+                SELECT gen_random_uuid(), :ws, :platform, u.username, u.display_name, u.follower_count,
+                       u.avatar_url, u.is_verified, u.region
+                FROM unnest(CAST(:usernames AS text[]), CAST(:names AS text[]), CAST(:followers AS bigint[]),
+                            CAST(:avatars AS text[]), CAST(:verified AS boolean[]), CAST(:regions AS text[]))
+                     AS u(username, display_name, follower_count, avatar_url, is_verified, region)
+                ON CONFLICT (workspace_id, platform, username) DO UPDATE SET
+                    display_name = coalesce(EXCLUDED.display_name, monitoring_creators.display_name),
+                    follower_count = coalesce(EXCLUDED.follower_count, monitoring_creators.follower_count),
+                    avatar_url = coalesce(EXCLUDED.avatar_url, monitoring_creators.avatar_url),
+                    is_verified = coalesce(EXCLUDED.is_verified, monitoring_creators.is_verified),
+                    region = coalesce(EXCLUDED.region, monitoring_creators.region),
+                    updated_at = now()
+                RETURNING username, id, (xmax = 0) AS inserted
+                """
+            ),
+            {
+                "ws": workspace_id,
+                "platform": platform,
+                "usernames": [c.username for c in rows],
+                "names": [c.display_name for c in rows],
+                "followers": [c.follower_count for c in rows],
+                "avatars": [c.avatar_url for c in rows],
+                "verified": [c.is_verified for c in rows],
+                "regions": [c.region for c in rows],
+            },
+        )
+        ids: dict[str, uuid.UUID] = {}
+        created = 0
+        for username, creator_id, inserted in result:
+            ids[username] = creator_id
+            created += int(bool(inserted))
+        return ids, created
+
+    async def upsert_videos(
+        self,
+        workspace_id: uuid.UUID,
+        platform: str,
+        videos: Sequence[VideoRow],
+        creator_ids: dict[str, uuid.UUID],
+        *,
+        next_check_at: datetime,
+        observed_at: datetime,
+    ) -> list[tuple[uuid.UUID, str, bool]]:
+        """Insert new videos, refresh counters of known ones: (id, platform id, inserted) per video.
+
+        `videos` must not repeat a platform id (ON CONFLICT cannot touch a row twice).
+        """
+        if not videos:
+            return []
+        epoch = observed_at.timestamp()
+        result = await self.session.execute(
+            text(
+                """
+                INSERT INTO monitoring_videos
+                    (id, workspace_id, platform, platform_video_id, creator_id, username, description, hashtags,
+                     region, duration_s, url, posted_at, views, likes, comments, shares, saves, tier,
+                     tier_changed_at, next_check_at, last_checked_at, recent_times, recent_views, snapshot_count)
+                SELECT gen_random_uuid(), :ws, :platform, u.vid, u.creator_id, u.username, u.description,
+                       CASE WHEN u.hashtags = '' THEN '{}'::varchar[]
+                            ELSE string_to_array(u.hashtags, chr(31))::varchar[] END,
+                       u.region, u.duration_s, u.url, u.posted_at, u.views, u.likes, u.comments, u.shares,
+                       u.saves, 'hot', :observed, :next_check, :observed, ARRAY[CAST(:epoch AS float8)],
+                       ARRAY[u.views], 1
+                FROM unnest(CAST(:vids AS text[]), CAST(:creator_ids AS uuid[]), CAST(:usernames AS text[]),
+                            CAST(:descriptions AS text[]), CAST(:hashtags AS text[]), CAST(:regions AS text[]),
+                            CAST(:durations AS int[]), CAST(:urls AS text[]), CAST(:posted AS timestamptz[]),
+                            CAST(:views AS bigint[]), CAST(:likes AS bigint[]), CAST(:comments AS bigint[]),
+                            CAST(:shares AS bigint[]), CAST(:saves AS bigint[]))
+                     AS u(vid, creator_id, username, description, hashtags, region, duration_s, url, posted_at,
+                          views, likes, comments, shares, saves)
+                ON CONFLICT (workspace_id, platform, platform_video_id) DO UPDATE SET
+                    creator_id = coalesce(monitoring_videos.creator_id, EXCLUDED.creator_id),
+                    description = EXCLUDED.description,
+                    hashtags = EXCLUDED.hashtags
+                RETURNING id, platform_video_id, (xmax = 0) AS inserted
+                """
+            ),
+            {
+                "ws": workspace_id,
+                "platform": platform,
+                "observed": observed_at,
+                "next_check": next_check_at,
+                "epoch": epoch,
+                "vids": [v.platform_video_id for v in videos],
+                "creator_ids": [creator_ids.get(v.username or "") for v in videos],
+                "usernames": [v.username for v in videos],
+                "descriptions": [v.description for v in videos],
+                "hashtags": [SEPARATOR.join(v.hashtags) for v in videos],
+                "regions": [v.region for v in videos],
+                "durations": [v.duration_s for v in videos],
+                "urls": [v.url for v in videos],
+                "posted": [v.posted_at for v in videos],
+                "views": [v.views for v in videos],
+                "likes": [v.likes for v in videos],
+                "comments": [v.comments for v in videos],
+                "shares": [v.shares for v in videos],
+                "saves": [v.saves for v in videos],
+            },
+        )
+        return [(row[0], row[1], bool(row[2])) for row in result]
+
+    async def link_rule_videos(
+        self, workspace_id: uuid.UUID, rule_id: uuid.UUID, video_ids: Sequence[uuid.UUID]
+    ) -> int:
+        if not video_ids:
+            return 0
+        result = await self.session.execute(
+            text(
+                """
+                INSERT INTO monitoring_rule_videos (rule_id, video_id, workspace_id)
+                SELECT :rule, v, :ws FROM unnest(CAST(:ids AS uuid[])) AS v
+                ON CONFLICT DO NOTHING
+                """
+            ),
+            {"rule": rule_id, "ws": workspace_id, "ids": list(video_ids)},
+        )
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+    async def insert_snapshots(
+        self,
+        workspace_ids: Sequence[uuid.UUID],
+        video_ids: Sequence[uuid.UUID],
+        taken_at: Sequence[datetime],
+        counters: Sequence[tuple[int, int, int, int, int]],
+    ) -> None:
+        """One snapshot per video (views, likes, comments, shares, saves); repeats are ignored."""
+        if not video_ids:
+            return
+        await self.session.execute(
+            text(
+                """
+                INSERT INTO monitoring_snapshots (video_id, taken_at, workspace_id, views, likes, comments, shares,
+                                                  saves)
+                SELECT * FROM unnest(CAST(:vids AS uuid[]), CAST(:taken AS timestamptz[]), CAST(:ws AS uuid[]),
+                                     CAST(:views AS bigint[]), CAST(:likes AS bigint[]), CAST(:comments AS bigint[]),
+                                     CAST(:shares AS bigint[]), CAST(:saves AS bigint[]))
+                ON CONFLICT DO NOTHING
+                """
+            ),
+            {
+                "vids": list(video_ids),
+                "taken": list(taken_at),
+                "ws": list(workspace_ids),
+                "views": [c[0] for c in counters],
+                "likes": [c[1] for c in counters],
+                "comments": [c[2] for c in counters],
+                "shares": [c[3] for c in counters],
+                "saves": [c[4] for c in counters],
+            },
+        )
+
+    # --- engagement ---------------------------------------------------------------------
+    async def select_due(
+        self,
+        now: datetime,
+        limit: int,
+        *,
+        workspace_id: uuid.UUID | None = None,
+        force: bool = False,
+        after: tuple[datetime, uuid.UUID] | None = None,
+    ) -> list[DueVideo]:
+        """Tracked videos whose next check has come (all tracked ones with `force`), soonest first."""
+        v = MonitoredVideo
+        query = select(
+            v.id,
+            v.workspace_id,
+            v.platform,
+            v.platform_video_id,
+            v.tier,
+            v.posted_at,
+            v.views,
+            v.recent_times,
+            v.recent_views,
+            v.snapshot_count,
+            v.next_check_at,
+        ).where(v.tier != "archived")
+        if not force:
+            query = query.where(v.next_check_at <= now)
+        if workspace_id is not None:
+            query = query.where(v.workspace_id == workspace_id)
+        if after is not None:
+            query = query.where(tuple_(func.coalesce(v.next_check_at, literal(now)), v.id) > tuple_(*after))
+        query = query.order_by(func.coalesce(v.next_check_at, literal(now)), v.id).limit(limit)
+        rows = (await self.session.execute(query)).all()
+        return [
+            DueVideo(
+                id=r[0],
+                workspace_id=r[1],
+                platform=r[2],
+                platform_video_id=r[3],
+                tier=r[4],
+                posted_at=r[5],
+                views=r[6],
+                recent_times=list(r[7] or []),
+                recent_views=list(r[8] or []),
+                snapshot_count=r[9],
+            )
+            for r in rows
+        ]
+
+    async def apply_engagement(self, columns: dict[str, list[Any]]) -> None:
+        """Write counters, velocity, tier, schedule and latest forecast for many videos at once."""
+        if not columns["ids"]:
+            return
+        await self.session.execute(
+            text(
+                """
+                UPDATE monitoring_videos AS v SET
+                    views = u.views, likes = u.likes, comments = u.comments, shares = u.shares, saves = u.saves,
+                    velocity = u.velocity, acceleration = u.acceleration,
+                    tier_changed_at = CASE WHEN v.tier <> u.tier THEN u.checked_at ELSE v.tier_changed_at END,
+                    tier = u.tier, next_check_at = u.next_check_at, last_checked_at = u.checked_at,
+                    forecast_1h = u.f1, forecast_2h = u.f2, forecast_3h = u.f3, forecast_confidence = u.confidence,
+                    recent_times = CAST(string_to_array(u.times, ' ') AS float8[]),
+                    recent_views = CAST(string_to_array(u.recent, ' ') AS bigint[]),
+                    snapshot_count = v.snapshot_count + 1
+                FROM unnest(CAST(:ids AS uuid[]), CAST(:views AS bigint[]), CAST(:likes AS bigint[]),
+                            CAST(:comments AS bigint[]), CAST(:shares AS bigint[]), CAST(:saves AS bigint[]),
+                            CAST(:velocity AS float8[]), CAST(:acceleration AS float8[]), CAST(:tier AS text[]),
+                            CAST(:next_check_at AS timestamptz[]), CAST(:checked_at AS timestamptz[]),
+                            CAST(:f1 AS bigint[]), CAST(:f2 AS bigint[]), CAST(:f3 AS bigint[]),
+                            CAST(:confidence AS float8[]), CAST(:times AS text[]), CAST(:recent AS text[]))
+                     AS u(id, views, likes, comments, shares, saves, velocity, acceleration, tier, next_check_at,
+                          checked_at, f1, f2, f3, confidence, times, recent)
+                WHERE v.id = u.id
+                """
+            ),
+            columns,
+        )
+
+    async def insert_forecasts(self, columns: dict[str, list[Any]], model: str) -> None:
+        if not columns["video_ids"]:
+            return
+        await self.session.execute(
+            text(
+                """
+                INSERT INTO monitoring_forecasts (workspace_id, video_id, made_at, horizon_hours, target_at,
+                                                  base_views, predicted_views, confidence, model)
+                SELECT u.ws, u.vid, u.made_at, u.h, u.made_at + make_interval(hours => u.h), u.base, u.predicted,
+                       u.confidence, :model
+                FROM unnest(CAST(:ws AS uuid[]), CAST(:video_ids AS uuid[]), CAST(:made_at AS timestamptz[]),
+                            CAST(:horizons AS int[]), CAST(:base AS bigint[]), CAST(:predicted AS bigint[]),
+                            CAST(:confidence AS float8[]))
+                     AS u(ws, vid, made_at, h, base, predicted, confidence)
+                ON CONFLICT (video_id, made_at, horizon_hours) DO NOTHING
+                """
+            ),
+            {**columns, "model": model},
+        )
+
+    async def open_forecasts(self, video_ids: Sequence[uuid.UUID], until: datetime) -> list[OpenForecast]:
+        """Unresolved forecasts of these videos whose target time is at or before `until`."""
+        if not video_ids:
+            return []
+        result = await self.session.execute(
+            text(
+                """
+                SELECT f.id, f.video_id, f.target_at, f.predicted_views FROM monitoring_forecasts f
+                WHERE f.video_id = ANY(CAST(:ids AS uuid[])) AND f.resolved_at IS NULL AND f.target_at <= :until
+                """
+            ),
+            {"ids": list(video_ids), "until": until},
+        )
+        return [OpenForecast(r[0], r[1], r[2], r[3]) for r in result]
+
+    async def resolve_forecasts(
+        self, ids: Sequence[int], actual: Sequence[int], errors: Sequence[float], resolved_at: datetime
+    ) -> None:
+        if not ids:
+            return
+        await self.session.execute(
+            text(
+                """
+                UPDATE monitoring_forecasts AS f SET actual_views = u.actual, abs_pct_error = u.err,
+                                                     resolved_at = :resolved_at
+                FROM unnest(CAST(:ids AS bigint[]), CAST(:actual AS bigint[]), CAST(:errors AS float8[]))
+                     AS u(id, actual, err)
+                WHERE f.id = u.id AND f.resolved_at IS NULL
+                """
+            ),
+            {"ids": list(ids), "actual": list(actual), "errors": list(errors), "resolved_at": resolved_at},
+        )
+
+    # --- reading ----------------------------------------------------------------------
+    @staticmethod
+    def _sort_key(sort: str) -> Any:
+        v = MonitoredVideo
+        if sort == "views":
+            return v.views
+        if sort == "velocity":
+            return v.velocity
+        if sort == "forecast":
+            return func.coalesce(v.forecast_1h, -1)
+        return v.first_seen_at
+
+    async def list_videos(
+        self,
+        workspace_id: uuid.UUID,
+        filters: VideoFilters,
+        *,
+        sort: str,
+        after: tuple[Any, uuid.UUID] | None,
+        limit: int,
+    ) -> list[tuple[MonitoredVideo, Any]]:
+        """A page of videos, highest sort key first; each with its sort key for the cursor."""
+        v = MonitoredVideo
+        key = self._sort_key(sort)
+        query = select(v, key).where(v.workspace_id == workspace_id)
+        if filters.rule_id is not None:
+            query = query.where(
+                select(RuleVideo.video_id)
+                .where(RuleVideo.rule_id == filters.rule_id, RuleVideo.video_id == v.id)
+                .exists()
+            )
+        if filters.tier is not None:
+            query = query.where(v.tier == filters.tier)
+        if filters.creator_id is not None:
+            query = query.where(v.creator_id == filters.creator_id)
+        if filters.min_views is not None:
+            query = query.where(v.views >= filters.min_views)
+        if filters.since is not None:
+            query = query.where(v.posted_at >= filters.since)
+        if after is not None:
+            query = query.where(tuple_(key, v.id) < tuple_(literal(after[0]), literal(after[1])))
+        query = query.order_by(key.desc(), v.id.desc()).limit(limit)
+        return [(row[0], row[1]) for row in (await self.session.execute(query)).all()]
+
+    async def get_video(self, workspace_id: uuid.UUID, video_id: uuid.UUID) -> MonitoredVideo | None:
+        result = await self.session.execute(
+            select(MonitoredVideo).where(MonitoredVideo.id == video_id, MonitoredVideo.workspace_id == workspace_id)
+        )
+        return result.scalar_one_or_none()
+
+    async def video_rule_ids(self, video_id: uuid.UUID) -> list[uuid.UUID]:
+        result = await self.session.execute(select(RuleVideo.rule_id).where(RuleVideo.video_id == video_id))
+        return list(result.scalars())
+
+    async def snapshots(self, video_id: uuid.UUID, limit: int) -> Sequence[VideoSnapshot]:
+        result = await self.session.execute(
+            select(VideoSnapshot)
+            .where(VideoSnapshot.video_id == video_id)
+            .order_by(VideoSnapshot.taken_at.desc())
+            .limit(limit)
+        )
+        return list(reversed(result.scalars().all()))
+
+    async def forecasts(self, video_id: uuid.UUID, limit: int) -> Sequence[VideoForecast]:
+        result = await self.session.execute(
+            select(VideoForecast)
+            .where(VideoForecast.video_id == video_id)
+            .order_by(VideoForecast.made_at.desc(), VideoForecast.horizon_hours)
+            .limit(limit)
+        )
+        return result.scalars().all()
+
+    async def get_creator(self, workspace_id: uuid.UUID, creator_id: uuid.UUID) -> MonitoredCreator | None:
+        result = await self.session.execute(
+            select(MonitoredCreator).where(
+                MonitoredCreator.id == creator_id, MonitoredCreator.workspace_id == workspace_id
+            )
+        )
+        return result.scalar_one_or_none()
+
+    async def list_creators(
+        self, workspace_id: uuid.UUID, *, after: tuple[str, uuid.UUID] | None, limit: int
+    ) -> list[Row[Any]]:
+        """Creators by username with their video count and total views (one grouped query)."""
+        c, v = MonitoredCreator, MonitoredVideo
+        stats = (
+            select(
+                v.creator_id.label("creator_id"),
+                func.count().label("videos"),
+                func.coalesce(func.sum(v.views), 0).label("views"),
+            )
+            .where(v.workspace_id == workspace_id, v.creator_id.is_not(None))
+            .group_by(v.creator_id)
+            .subquery()
+        )
+        query = (
+            select(c, func.coalesce(stats.c.videos, 0), func.coalesce(stats.c.views, 0))
+            .outerjoin(stats, stats.c.creator_id == c.id)
+            .where(c.workspace_id == workspace_id)
+            .order_by(c.username, c.id)
+            .limit(limit)
+        )
+        if after is not None:
+            query = query.where(tuple_(c.username, c.id) > tuple_(literal(after[0]), literal(after[1])))
+        return list((await self.session.execute(query)).all())
+
+    async def rule_video_stats(self, rule_id: uuid.UUID) -> dict[str, Any]:
+        """Videos linked to a rule: count, views, and how many per tier."""
+        v, rv = MonitoredVideo, RuleVideo
+        result = await self.session.execute(
+            select(v.tier, func.count(), func.coalesce(func.sum(v.views), 0))
+            .join(rv, and_(rv.video_id == v.id, rv.rule_id == rule_id))
+            .group_by(v.tier)
+        )
+        by_tier: dict[str, int] = {}
+        videos = views = 0
+        for tier, count, total in result:
+            by_tier[tier] = int(count)
+            videos += int(count)
+            views += int(total)
+        creators = await self.session.execute(
+            select(func.count(func.distinct(v.creator_id))).join(rv, and_(rv.video_id == v.id, rv.rule_id == rule_id))
+        )
+        return {"videos": videos, "views": views, "by_tier": by_tier, "creators": int(creators.scalar_one())}
+
+    async def trending(self, workspace_id: uuid.UUID, limit: int) -> Sequence[MonitoredVideo]:
+        v = MonitoredVideo
+        result = await self.session.execute(
+            select(v)
+            .where(v.workspace_id == workspace_id, v.tier != "archived")
+            .order_by(v.velocity.desc(), v.id.desc())
+            .limit(limit)
+        )
+        return result.scalars().all()
+
+    async def accuracy(self, workspace_id: uuid.UUID) -> list[tuple[int, int, float, float]]:
+        """Per horizon: resolved forecasts, mean absolute percentage error (%), mean signed error (%)."""
+        f = VideoForecast
+        signed = (f.predicted_views - f.actual_views) * 100.0 / func.greatest(f.actual_views, 1)
+        result = await self.session.execute(
+            select(f.horizon_hours, func.count(), func.avg(f.abs_pct_error) * 100.0, func.avg(signed))
+            .where(f.workspace_id == workspace_id, f.resolved_at.is_not(None))
+            .group_by(f.horizon_hours)
+            .order_by(f.horizon_hours)
+        )
+        return [(int(r[0]), int(r[1]), float(r[2] or 0.0), float(r[3] or 0.0)) for r in result]
+
+    async def open_forecast_count(self, workspace_id: uuid.UUID) -> int:
+        result = await self.session.execute(
+            select(func.count()).where(VideoForecast.workspace_id == workspace_id, VideoForecast.resolved_at.is_(None))
+        )
+        return int(result.scalar_one())
