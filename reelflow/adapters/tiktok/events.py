@@ -1,0 +1,239 @@
+"""TikTok Events API 2.0 (``POST /open_api/v1.3/event/track/``): conversion events.
+
+* Email is trimmed and lower-cased, phone turned into E.164 (``phonenumbers``), external
+  ids trimmed; each is then SHA-256 hashed (hex) before it leaves the process. Values
+  that already are a SHA-256 hex digest pass unchanged (the caller hashed them).
+* ``event_id`` is deterministic (`event_id_for`), so a retried job sends the same id and
+  TikTok deduplicates on ``event_source_id + event_id + event``.
+* Events go out in batches of at most 1,000 (a larger batch is rejected whole).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any, Literal, Protocol
+
+import msgspec
+import phonenumbers
+
+from reelflow import errors
+from reelflow.adapters.tiktok.business_records import from_minor_units
+
+MAX_BATCH = 1000
+EVENT_TRACK_PATH = "/event/track/"
+
+EventSource = Literal["web", "app", "offline", "crm"]
+_SHA256_HEX = re.compile(r"^[0-9a-f]{64}$")
+
+
+# --- normalisation and hashing -----------------------------------------------------------
+
+
+def sha256_hex(value: str) -> str:
+    return hashlib.sha256(value.encode("utf-8")).hexdigest()
+
+
+def _already_hashed(value: str) -> bool:
+    return bool(_SHA256_HEX.match(value))
+
+
+def normalise_email(email: str) -> str:
+    """Trim and lower-case (TikTok's rule; no provider-specific dot/plus stripping)."""
+    value = email.strip().lower()
+    if "@" not in value or value.startswith("@") or value.endswith("@"):
+        raise errors.InvalidInput("not an email address", field="email")
+    return value
+
+
+def normalise_phone(phone: str, default_region: str | None = "US") -> str:
+    """Any written form → E.164 (``"(213) 373-4253"`` → ``"+12133734253"``).
+
+    Numbers without a ``+`` country code are read in ``default_region``.
+    """
+    try:
+        parsed = phonenumbers.parse(phone.strip(), default_region)
+    except phonenumbers.NumberParseException:
+        raise errors.InvalidInput("not a phone number", field="phone") from None
+    if not phonenumbers.is_possible_number(parsed):
+        raise errors.InvalidInput("not a possible phone number", field="phone")
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+
+def hash_email(email: str) -> str:
+    value = email.strip().lower()
+    return value if _already_hashed(value) else sha256_hex(normalise_email(value))
+
+
+def hash_phone(phone: str, default_region: str | None = "US") -> str:
+    value = phone.strip().lower()
+    return value if _already_hashed(value) else sha256_hex(normalise_phone(phone, default_region))
+
+
+def hash_external_id(external_id: str) -> str:
+    value = external_id.strip()
+    return value if _already_hashed(value.lower()) else sha256_hex(value)
+
+
+def event_id_for(source: str, lead_id: str, event_name: str) -> str:
+    """Deterministic dedup id: SHA-256 of the JSON list ``[source, lead_id, event_name]``.
+
+    JSON encoding keeps the parts unambiguous ("a|b"+"c" never equals "a"+"b|c").
+    """
+    return sha256_hex(json.dumps([source, lead_id, event_name], separators=(",", ":")))
+
+
+# --- the event record ----------------------------------------------------------------------
+
+
+class ConversionEvent(msgspec.Struct, frozen=True, kw_only=True):
+    """One conversion in canonical form; PII is given raw and hashed on the way out."""
+
+    event: str
+    event_time: datetime
+    event_id: str
+    email: str | None = None
+    phone: str | None = None
+    external_id: str | None = None
+    ttclid: str | None = None
+    ttp: str | None = None
+    ip: str | None = None
+    user_agent: str | None = None
+    page_url: str | None = None
+    referrer: str | None = None
+    lead_id: str | None = None
+    lead_event_source: str | None = None
+    value_minor: int | None = None
+    currency: str | None = None
+    order_id: str | None = None
+    content_ids: list[str] = []
+
+
+def lead_event(
+    *,
+    source: str,
+    lead_id: str,
+    event: str,
+    occurred_at: datetime,
+    email: str | None = None,
+    phone: str | None = None,
+    ttclid: str | None = None,
+    value_minor: int | None = None,
+    currency: str | None = None,
+    lead_event_source: str | None = None,
+) -> ConversionEvent:
+    """A CRM-style event for a lead, with the deterministic event id."""
+    return ConversionEvent(
+        event=event,
+        event_time=occurred_at,
+        event_id=event_id_for(source, lead_id, event),
+        email=email,
+        phone=phone,
+        ttclid=ttclid,
+        lead_id=lead_id,
+        lead_event_source=lead_event_source,
+        value_minor=value_minor,
+        currency=currency,
+    )
+
+
+def event_payload(event: ConversionEvent, *, default_region: str | None = "US") -> dict[str, Any]:
+    """The Events API JSON for one event, with hashed user data.
+
+    An email or phone that cannot be normalised is left out (the rest of the event is
+    still worth sending) rather than sent unhashed.
+    """
+    if event.event_time.tzinfo is None:
+        raise errors.InvalidInput("event_time must be timezone-aware", field="event_time")
+    user: dict[str, Any] = {}
+    if event.email:
+        try:
+            user["email"] = [hash_email(event.email)]
+        except errors.InvalidInput:
+            pass
+    if event.phone:
+        try:
+            user["phone"] = [hash_phone(event.phone, default_region)]
+        except errors.InvalidInput:
+            pass
+    if event.external_id:
+        user["external_id"] = [hash_external_id(event.external_id)]
+    for key in ("ttclid", "ttp", "ip", "user_agent"):
+        value = getattr(event, key)
+        if value:
+            user[key] = value
+    body: dict[str, Any] = {
+        "event": event.event,
+        "event_time": int(event.event_time.astimezone(UTC).timestamp()),
+        "event_id": event.event_id,
+        "user": user,
+    }
+    properties: dict[str, Any] = {}
+    if event.value_minor is not None:
+        if not event.currency:
+            raise errors.InvalidInput("value needs a currency", field="currency")
+        properties["value"] = from_minor_units(event.value_minor, event.currency)
+        properties["currency"] = event.currency.upper()
+    if event.order_id:
+        properties["order_id"] = event.order_id
+    if event.content_ids:
+        properties["content_ids"] = list(event.content_ids)
+    if properties:
+        body["properties"] = properties
+    if event.page_url:
+        body["page"] = {"url": event.page_url, **({"referrer": event.referrer} if event.referrer else {})}
+    if event.lead_id:
+        lead: dict[str, str] = {"lead_id": event.lead_id}
+        if event.lead_event_source:
+            lead["lead_event_source"] = event.lead_event_source
+        body["lead"] = lead
+    return body
+
+
+def batches(items: Sequence[Any], size: int = MAX_BATCH) -> list[list[Any]]:
+    if not 1 <= size <= MAX_BATCH:
+        raise errors.InvalidInput(f"batch size must be 1..{MAX_BATCH}", field="size")
+    return [list(items[i : i + size]) for i in range(0, len(items), size)]
+
+
+def track_body(
+    events: Sequence[ConversionEvent],
+    *,
+    event_source: EventSource,
+    event_source_id: str,
+    test_event_code: str | None = None,
+    default_region: str | None = "US",
+) -> dict[str, Any]:
+    """The JSON body of one ``event/track`` request (≤ 1,000 events)."""
+    if len(events) > MAX_BATCH:
+        raise errors.InvalidInput(f"at most {MAX_BATCH} events per request", field="data")
+    body: dict[str, Any] = {
+        "event_source": event_source,
+        "event_source_id": event_source_id,
+        "data": [event_payload(e, default_region=default_region) for e in events],
+    }
+    if test_event_code:
+        body["test_event_code"] = test_event_code
+    return body
+
+
+class TrackResult(msgspec.Struct, frozen=True, kw_only=True):
+    sent: int
+    batches: int
+    request_ids: list[str]
+
+
+class ConversionEvents(Protocol):
+    """The conversion-events capability (one implementation: TikTok's Events API)."""
+
+    async def track(
+        self,
+        events: Sequence[ConversionEvent],
+        *,
+        event_source: EventSource = "crm",
+        event_source_id: str | None = None,
+        test_event_code: str | None = None,
+    ) -> TrackResult: ...
