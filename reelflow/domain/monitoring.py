@@ -6,6 +6,7 @@ engagement refresh calls them for 100,000 videos per run.
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
@@ -225,7 +226,7 @@ def acceleration(points: Iterable[Point], window: int = VELOCITY_WINDOW) -> floa
     """Trend of velocity in views/hour², least squares over interval velocities; None under three."""
     pts = _ascending(points)[-window:]
     samples: list[tuple[float, float]] = []
-    for (t0, v0), (t1, v1) in zip(pts, pts[1:], strict=False):
+    for (t0, v0), (t1, v1) in itertools.pairwise(pts):
         hours = (t1 - t0) / 3600.0
         if hours > 0:
             samples.append(((t0 + t1) / 7200.0, (v1 - v0) / hours))
@@ -332,7 +333,7 @@ class Forecast:
 
 def views_gained(v: float, a: float, hours: float) -> float:
     """∫₀ʰ max(0, v + a·t) dt: velocity changes linearly and never goes below zero."""
-    if hours <= 0 or v <= 0 and a <= 0:
+    if hours <= 0 or (v <= 0 and a <= 0):
         return 0.0
     if a >= 0:
         return v * hours + a * hours * hours / 2.0

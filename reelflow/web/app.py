@@ -23,12 +23,16 @@ from reelflow.web.deps import provide_session
 from reelflow.web.errors import EXCEPTION_HANDLERS
 from reelflow.web.middleware import request_id_middleware, stamp_response
 from reelflow.web.routes import health, identity
+from reelflow.web.routes import clipping as clipping_routes
+from reelflow.web.routes import monitoring as monitoring_routes
 
 API_PREFIX = "/api/v1"
 
 # Route modules under /api/v1; each area adds its module here.
 API_ROUTE_MODULES: list[Any] = [
     identity,
+    monitoring_routes,
+    clipping_routes,
     # <area route modules>
 ]
 
