@@ -175,7 +175,7 @@ def test_forecast_on_known_series() -> None:
 def test_forecast_without_trend_decays_with_age() -> None:
     # no measured trend: velocity decays like 1/(age + 2h) → a = -1000/(2+2) = -250 views/h²
     result = m.forecast(5000, 1000.0, None, age_hours=2.0, snapshots=2)
-    assert result[0].views == 5000 + round(1000 - 125)
+    assert result[0].views == 5000 + (1000 - 125)
     assert result[0].confidence < 0.5
 
 
