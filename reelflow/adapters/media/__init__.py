@@ -1,0 +1,1 @@
+"""Media adapters: probing (PyAV), ffmpeg rendering and faster-whisper transcription."""
