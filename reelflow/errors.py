@@ -119,3 +119,64 @@ class ConfigurationError(ReelflowError):
 
     title = "Configuration error"
     code = "configuration_error"
+
+
+class AuthExpired(ReelflowError):
+    """A platform rejected the access token (expired or revoked): refresh it, then retry.
+
+    `reauth_required` is set when refreshing cannot help (the refresh token itself is
+    dead, e.g. OAuth `invalid_grant`): the account must be connected again.
+    """
+
+    status = 502
+    title = "Platform authorization expired"
+    code = "platform_auth_expired"
+
+    def __init__(self, detail: str | None = None, *, reauth_required: bool = False, **extra: Any) -> None:
+        super().__init__(detail, **extra)
+        self.reauth_required = reauth_required
+        self.extra["reauth_required"] = reauth_required
+
+
+class Ambiguous(Retryable):
+    """A non-idempotent request may or may not have taken effect (timed out after sending).
+
+    Never repeat it blindly: check the platform's state first (status fetch, list by
+    request id), then decide. Subclasses Retryable so that a job retries, and the job's
+    next attempt reconciles.
+    """
+
+    title = "Outcome unknown"
+    code = "ambiguous"
+
+
+class QuotaExhausted(Retryable):
+    """A platform's daily quota is used up; `retry_after` points at the reset time."""
+
+    title = "Platform quota exhausted"
+    code = "quota_exhausted"
+
+    def __init__(
+        self,
+        detail: str | None = None,
+        *,
+        limit: str | None = None,
+        resets_at: datetime | None = None,
+        retry_after: float | None = None,
+        **extra: Any,
+    ) -> None:
+        super().__init__(detail, retry_after=retry_after, **extra)
+        self.limit = limit
+        self.resets_at = resets_at
+        if limit:
+            self.extra["limit"] = limit
+        if resets_at:
+            self.extra["resets_at"] = resets_at.isoformat()
+
+
+class UnsupportedMediaType(ReelflowError):
+    """The body's type is not one this endpoint accepts (an upload that is not a video)."""
+
+    status = 415
+    title = "Unsupported media type"
+    code = "unsupported_media_type"

@@ -1,0 +1,231 @@
+"""Client-side rate limits and daily quotas, shared by every process through Redis.
+
+- `RateLimit(name, rate, burst)`: a token bucket (Lua script, one round trip). A request
+  that must wait reserves its token and sleeps until it is due, so concurrent callers
+  queue fairly; a wait longer than `max_wait` reserves nothing and raises
+  `errors.Retryable(retry_after=...)` for the job runtime to schedule.
+- `DailyQuota(name, limit)`: a counter per UTC day (the TikTok quotas reset at 00:00 UTC).
+
+Without a Redis URL in settings (a bench, a script) the same algorithms run in process memory.
+Bucket names must never contain tokens: use `account_key(token)`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import threading
+import time
+import weakref
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
+
+from reelflow.errors import QuotaExhausted, Retryable
+from reelflow.settings import get_settings
+
+KEY_PREFIX = "reelflow:ratelimit:"
+
+_BUCKET_LUA = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+local rate = tonumber(ARGV[1])
+local cap = tonumber(ARGV[2])
+local cost = tonumber(ARGV[3])
+local max_wait = tonumber(ARGV[4])
+local b = redis.call('HMGET', KEYS[1], 'tokens', 'ts')
+local tokens = tonumber(b[1])
+local ts = tonumber(b[2])
+if tokens == nil then
+  tokens = cap
+  ts = now
+end
+tokens = math.min(cap, tokens + math.max(0, now - ts) * rate)
+local wait = 0
+if tokens < cost then
+  wait = (cost - tokens) / rate
+end
+if wait > max_wait then
+  return tostring(-wait)
+end
+tokens = tokens - cost
+redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'ts', tostring(now))
+redis.call('EXPIRE', KEYS[1], math.ceil(cap / rate + wait) + 60)
+return tostring(wait)
+"""
+
+_QUOTA_LUA = """
+local used = tonumber(redis.call('GET', KEYS[1]) or '0')
+local cost = tonumber(ARGV[1])
+local limit = tonumber(ARGV[2])
+if ARGV[4] == '1' and used + cost > limit then
+  return -1 - used
+end
+used = redis.call('INCRBY', KEYS[1], cost)
+redis.call('EXPIREAT', KEYS[1], tonumber(ARGV[3]))
+return used
+"""
+
+
+@dataclass(frozen=True)
+class RateLimit:
+    """A token bucket: `rate` tokens per second, at most `burst` saved up."""
+
+    name: str
+    rate: float
+    burst: float = 1.0
+
+    @classmethod
+    def per_minute(cls, name: str, count: float, burst: float | None = None) -> RateLimit:
+        return cls(name, count / 60.0, burst if burst is not None else max(1.0, count / 10.0))
+
+    @classmethod
+    def per_second(cls, name: str, count: float, burst: float | None = None) -> RateLimit:
+        return cls(name, count, burst if burst is not None else max(1.0, count))
+
+
+@dataclass(frozen=True)
+class DailyQuota:
+    """At most `limit` units per UTC day (requests, or records returned)."""
+
+    name: str
+    limit: int
+
+
+def account_key(secret: str) -> str:
+    """A stable, non-reversible key for an account or token (never put tokens in keys)."""
+    return hashlib.sha256(secret.encode()).hexdigest()[:16]
+
+
+def next_utc_midnight(now: datetime | None = None) -> datetime:
+    now = now or datetime.now(UTC)
+    return (now + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+class Limiter(Protocol):
+    async def acquire(self, limit: RateLimit, *, max_wait: float, cost: float = 1.0) -> float: ...
+
+    async def charge(self, quota: DailyQuota, cost: int = 1, *, enforce: bool = True) -> int: ...
+
+    async def used(self, quota: DailyQuota) -> int: ...
+
+
+def _quota_key(quota: DailyQuota, now: datetime) -> str:
+    return f"{KEY_PREFIX}quota:{quota.name}:{now:%Y%m%d}"
+
+
+def _exhausted(quota: DailyQuota, used: int, now: datetime) -> QuotaExhausted:
+    resets = next_utc_midnight(now)
+    return QuotaExhausted(
+        f"daily quota {quota.name} used up ({used}/{quota.limit})",
+        limit=quota.name,
+        resets_at=resets,
+        retry_after=(resets - now).total_seconds(),
+    )
+
+
+def _too_long(limit: RateLimit, wait: float) -> Retryable:
+    return Retryable(f"rate limit {limit.name}: next slot in {wait:.1f} s", retry_after=wait, limit=limit.name)
+
+
+class RedisLimiter:
+    """Token buckets and quotas in Redis, shared by every worker and web process."""
+
+    def __init__(self, url: str) -> None:
+        import redis.asyncio as aioredis
+
+        self._redis: Any = aioredis.Redis.from_url(url)
+        self._bucket = self._redis.register_script(_BUCKET_LUA)
+        self._quota = self._redis.register_script(_QUOTA_LUA)
+
+    async def acquire(self, limit: RateLimit, *, max_wait: float, cost: float = 1.0) -> float:
+        raw = await self._bucket(keys=[KEY_PREFIX + limit.name], args=[limit.rate, limit.burst, cost, max_wait])
+        wait = float(raw)
+        if wait < 0:
+            raise _too_long(limit, -wait)
+        if wait > 0:
+            await asyncio.sleep(wait)
+        return wait
+
+    async def charge(self, quota: DailyQuota, cost: int = 1, *, enforce: bool = True) -> int:
+        now = datetime.now(UTC)
+        expire_at = int(next_utc_midnight(now).timestamp()) + 3600
+        used = int(
+            await self._quota(
+                keys=[_quota_key(quota, now)], args=[cost, quota.limit, expire_at, "1" if enforce else "0"]
+            )
+        )
+        if used < 0:
+            raise _exhausted(quota, -1 - used, now)
+        return used
+
+    async def used(self, quota: DailyQuota) -> int:
+        raw = await self._redis.get(_quota_key(quota, datetime.now(UTC)))
+        return int(raw or 0)
+
+    async def aclose(self) -> None:
+        await self._redis.aclose()
+
+
+class MemoryLimiter:
+    """The same algorithms in process memory (no Redis configured)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._buckets: dict[str, tuple[float, float]] = {}
+        self._quotas: dict[str, int] = {}
+
+    async def acquire(self, limit: RateLimit, *, max_wait: float, cost: float = 1.0) -> float:
+        with self._lock:
+            now = time.monotonic()
+            tokens, ts = self._buckets.get(limit.name, (limit.burst, now))
+            tokens = min(limit.burst, tokens + max(0.0, now - ts) * limit.rate)
+            wait = (cost - tokens) / limit.rate if tokens < cost else 0.0
+            if wait > max_wait:
+                raise _too_long(limit, wait)
+            self._buckets[limit.name] = (tokens - cost, now)
+        if wait > 0:
+            await asyncio.sleep(wait)
+        return wait
+
+    async def charge(self, quota: DailyQuota, cost: int = 1, *, enforce: bool = True) -> int:
+        now = datetime.now(UTC)
+        key = _quota_key(quota, now)
+        with self._lock:
+            used = self._quotas.get(key, 0)
+            if enforce and used + cost > quota.limit:
+                raise _exhausted(quota, used, now)
+            self._quotas[key] = used + cost
+            return used + cost
+
+    async def used(self, quota: DailyQuota) -> int:
+        return self._quotas.get(_quota_key(quota, datetime.now(UTC)), 0)
+
+    def reset(self) -> None:
+        with self._lock:
+            self._buckets.clear()
+            self._quotas.clear()
+
+
+_memory = MemoryLimiter()
+_redis_limiters: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, RedisLimiter]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def get_limiter() -> Limiter:
+    """The limiter for this event loop: Redis when configured, else process memory."""
+    url = get_settings().redis_url
+    if not url:
+        return _memory
+    loop = asyncio.get_running_loop()
+    per_loop = _redis_limiters.setdefault(loop, {})
+    limiter = per_loop.get(url)
+    if limiter is None:
+        limiter = per_loop[url] = RedisLimiter(url)
+    return limiter
+
+
+def reset_memory_limiter() -> None:
+    """Forget in-memory buckets and quotas (tests; Redis ones go with FLUSHDB)."""
+    _memory.reset()
