@@ -55,6 +55,7 @@ SANDBOX_ROUTE_MODULES: list[str] = [
     # "reelflow.sandbox.scrapecreators",
     # "reelflow.sandbox.apify",
     # <business sandbox modules: reelflow.sandbox.tiktok_business>
+    "reelflow.sandbox.tiktok_business",
 ]
 
 MEDIA_DIR = Path(__file__).parent / "media"
