@@ -266,7 +266,7 @@ class TierPolicy:
     archive_after_hours: float = 168.0
     archive_velocity: float = 5.0
     cadence_minutes: Mapping[str, int] = field(
-        default_factory=lambda: {"ultra_hot": 10, "hot": 30, "warm": 60, "cold": 360}
+        default_factory=lambda: {"ultra_hot": 30, "hot": 60, "warm": 180, "cold": 720}
     )
 
     def cadence_seconds(self, tier: str) -> float | None:

@@ -146,7 +146,7 @@ def test_archive_old_and_slow() -> None:
     assert m.next_tier("cold", 50.0, 200.0, POLICY) == "cold"
     assert m.next_tier("cold", 1.0, 100.0, POLICY) == "cold"
     assert POLICY.cadence_seconds("archived") is None
-    assert POLICY.cadence_seconds("ultra_hot") == 600
+    assert POLICY.cadence_seconds("ultra_hot") == 1800
 
 
 def test_unknown_velocity_keeps_current_or_age() -> None:

@@ -364,9 +364,12 @@ class MonitoringRepository:
         *,
         workspace_id: uuid.UUID | None = None,
         force: bool = False,
-        after: tuple[datetime, uuid.UUID] | None = None,
+        after_id: uuid.UUID | None = None,
     ) -> list[DueVideo]:
-        """Tracked videos whose next check has come (all tracked ones with `force`), soonest first."""
+        """Tracked videos whose next check has come, soonest first.
+
+        With `force`, every tracked video (of the workspace) in id order, resumed after `after_id`.
+        """
         v = MonitoredVideo
         query = select(
             v.id,
@@ -379,16 +382,16 @@ class MonitoringRepository:
             v.recent_times,
             v.recent_views,
             v.snapshot_count,
-            v.next_check_at,
         ).where(v.tier != "archived")
-        if not force:
-            query = query.where(v.next_check_at <= now)
         if workspace_id is not None:
             query = query.where(v.workspace_id == workspace_id)
-        if after is not None:
-            query = query.where(tuple_(func.coalesce(v.next_check_at, literal(now)), v.id) > tuple_(*after))
-        query = query.order_by(func.coalesce(v.next_check_at, literal(now)), v.id).limit(limit)
-        rows = (await self.session.execute(query)).all()
+        if force:
+            if after_id is not None:
+                query = query.where(v.id > after_id)
+            query = query.order_by(v.id)
+        else:
+            query = query.where(v.next_check_at <= now).order_by(v.next_check_at)
+        rows = (await self.session.execute(query.limit(limit))).all()
         return [
             DueVideo(
                 id=r[0],
@@ -404,6 +407,13 @@ class MonitoringRepository:
             )
             for r in rows
         ]
+
+    async def reschedule(self, video_ids: Sequence[uuid.UUID], next_check_at: datetime) -> None:
+        """Push the next check of videos the platform did not return (deleted or private)."""
+        if video_ids:
+            await self.session.execute(
+                update(MonitoredVideo).where(MonitoredVideo.id.in_(list(video_ids))).values(next_check_at=next_check_at)
+            )
 
     async def apply_engagement(self, columns: dict[str, list[Any]]) -> None:
         """Write counters, velocity, tier, schedule and latest forecast for many videos at once."""
