@@ -1,0 +1,408 @@
+"""Monitoring jobs: poll a rule, refresh the engagement of due videos.
+
+    monitoring.poll_rule(rule_id)                       one rule: page the platform, upsert in bulk
+    monitoring.poll_due_rules()                         every due rule, bounded concurrency, isolated
+    monitoring.refresh_engagement(workspace_id?, force?) due videos: stats, snapshots, tiers, forecasts
+
+Both are idempotent: videos, creators and links are upserted by natural key, snapshots are
+unique per (video, taken_at) and forecasts per (video, made_at, horizon).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from reelflow.domain import monitoring as domain
+from reelflow.errors import ReelflowError
+from reelflow.logs import get_logger
+from reelflow.settings import Settings, get_settings
+from reelflow.storage.db import session_scope
+from reelflow.storage.models.base import utcnow
+from reelflow.storage.repositories.monitoring import CreatorRow, DueVideo, MonitoringRepository, VideoRow
+from reelflow.tasks.registry import InlineContext, TaskContext, task
+
+log = get_logger(__name__)
+PLATFORM = "tiktok"
+RECENT_POINTS = domain.VELOCITY_WINDOW
+
+
+def tier_policy(settings: Settings | None = None) -> domain.TierPolicy:
+    s = settings or get_settings()
+    return domain.TierPolicy(
+        ultra_hot_velocity=s.monitoring_ultra_hot_velocity,
+        hot_velocity=s.monitoring_hot_velocity,
+        warm_velocity=s.monitoring_warm_velocity,
+        hysteresis=s.monitoring_tier_hysteresis,
+        ultra_hot_max_age_hours=s.monitoring_ultra_hot_max_age_hours,
+        hot_max_age_hours=s.monitoring_hot_max_age_hours,
+        warm_max_age_hours=s.monitoring_warm_max_age_hours,
+        archive_after_hours=s.monitoring_archive_after_hours,
+        archive_velocity=s.monitoring_archive_velocity,
+        cadence_minutes={
+            "ultra_hot": s.monitoring_cadence_ultra_hot_minutes,
+            "hot": s.monitoring_cadence_hot_minutes,
+            "warm": s.monitoring_cadence_warm_minutes,
+            "cold": s.monitoring_cadence_cold_minutes,
+        },
+    )
+
+
+# --- polling --------------------------------------------------------------------------------
+
+
+def _video_row(video: Any) -> VideoRow:
+    stats = video.stats
+    return VideoRow(
+        platform_video_id=str(video.id),
+        username=video.username,
+        description=video.description,
+        hashtags=list(video.hashtags or []),
+        region=video.region,
+        duration_s=video.duration_s,
+        url=video.url,
+        posted_at=video.created_at,
+        views=stats.views if stats else 0,
+        likes=stats.likes if stats else 0,
+        comments=stats.comments if stats else 0,
+        shares=stats.shares if stats else 0,
+        saves=(stats.saves or 0) if stats else 0,
+    )
+
+
+@dataclass
+class PollResult:
+    rule_id: str
+    fetched: int = 0
+    new: int = 0
+    duplicates: int = 0
+    creators_created: int = 0
+    pages: int = 0
+    error: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+@task("monitoring.poll_rule", queue="default", timeout=600)
+async def poll_rule(ctx: TaskContext, rule_id: str) -> dict[str, Any]:
+    """Page the platform's results for one rule since its last poll and store them in bulk.
+
+    A platform failure is recorded on the rule (last_error, next poll on its schedule) and
+    raised again, so a job shows it failed and the runtime's retry policy applies.
+    """
+    settings = get_settings()
+    rid = uuid.UUID(rule_id)
+    async with session_scope() as session:
+        rule = await MonitoringRepository(session).get_rule_any(rid)
+        if rule is None:
+            return PollResult(rule_id, error="rule deleted").as_dict()
+        if ctx.workspace_id is not None and rule.workspace_id != ctx.workspace_id:
+            return PollResult(rule_id, error="rule belongs to another workspace").as_dict()
+        workspace_id = rule.workspace_id
+        spec = domain.spec_from_definition(rule.definition, rule.region, rule.language)
+        since = rule.polled_until or utcnow() - timedelta(days=settings.monitoring_first_poll_lookback_days)
+        interval = timedelta(minutes=rule.interval_minutes)
+
+    started = utcnow()
+    result = PollResult(rule_id)
+    try:
+        served: list[Any] = []
+        from reelflow.adapters.tiktok import research  # type: ignore[attr-defined]
+
+        async for page in research.iter_videos(
+            domain.build_query(spec).as_dict(), since=since, until=started, max_pages=settings.monitoring_poll_max_pages
+        ):
+            result.pages += 1
+            served.extend(page)
+            await ctx.heartbeat()
+    except ReelflowError as exc:
+        async with session_scope() as session:
+            await MonitoringRepository(session).record_poll_failure(
+                rid, error=f"{type(exc).__name__}: {exc.detail}", at=utcnow(), next_poll_at=utcnow() + interval
+            )
+        log.warning("monitoring.poll_failed", rule_id=rule_id, error_type=type(exc).__name__, detail=exc.detail)
+        raise
+
+    if spec.language:
+        served = [v for v in served if getattr(v, "language", None) in (None, spec.language)]
+    result.fetched = len(served)
+    unique: dict[str, Any] = {}
+    for video in served:
+        unique.setdefault(str(video.id), video)
+    videos = [_video_row(v) for v in unique.values()]
+    usernames = sorted({v.username for v in videos if v.username})
+    observed_at = max((getattr(v.stats, "observed_at", None) or started for v in unique.values()), default=started)
+    policy = tier_policy(settings)
+    async with session_scope() as session:
+        repo = MonitoringRepository(session)
+        creator_ids, result.creators_created = await repo.upsert_creators(
+            workspace_id, PLATFORM, [CreatorRow(u) for u in usernames]
+        )
+        rows = await repo.upsert_videos(
+            workspace_id,
+            PLATFORM,
+            videos,
+            creator_ids,
+            next_check_at=started + timedelta(seconds=policy.cadence_seconds("hot") or 1800),
+            observed_at=observed_at,
+        )
+        await repo.link_rule_videos(workspace_id, rid, [r[0] for r in rows])
+        by_id = {v.platform_video_id: v for v in videos}
+        new_rows = [r for r in rows if r[2]]
+        # The poll's counters are each new video's first snapshot (velocity needs two).
+        await repo.insert_snapshots(
+            [workspace_id] * len(new_rows),
+            [r[0] for r in new_rows],
+            [observed_at] * len(new_rows),
+            [_counters(by_id[r[1]]) for r in new_rows],
+        )
+        result.new = len(new_rows)
+        result.duplicates = result.fetched - result.new
+        await repo.record_poll(
+            rid,
+            polled_at=started,
+            polled_until=started,
+            next_poll_at=started + interval,
+            fetched=result.fetched,
+            new=result.new,
+            duplicates=result.duplicates,
+            creators_created=result.creators_created,
+        )
+    log.info("monitoring.polled", **result.as_dict())
+    return result.as_dict()
+
+
+def _counters(v: VideoRow) -> tuple[int, int, int, int, int]:
+    return (v.views, v.likes, v.comments, v.shares, v.saves)
+
+
+@task("monitoring.poll_due_rules", queue="default", timeout=3600)
+async def poll_due_rules(ctx: TaskContext, limit: int = 500) -> dict[str, Any]:
+    """Poll every due rule with bounded concurrency; one rule failing never stops the others."""
+    settings = get_settings()
+    async with session_scope() as session:
+        due = await MonitoringRepository(session).due_rules(utcnow(), limit)
+    semaphore = asyncio.Semaphore(settings.monitoring_poll_concurrency)
+
+    async def one(rule_id: uuid.UUID, workspace_id: uuid.UUID) -> dict[str, Any]:
+        async with semaphore:
+            try:
+                return await poll_rule(InlineContext(workspace_id), str(rule_id))
+            except ReelflowError as exc:  # recorded on the rule by poll_rule; retried next schedule
+                return PollResult(str(rule_id), error=f"{type(exc).__name__}: {exc.detail}").as_dict()
+
+    results = await asyncio.gather(*(one(r, w) for r, w in due))
+    return {
+        "rules": len(results),
+        "failed": sum(1 for r in results if r.get("error")),
+        "new": sum(int(r.get("new", 0)) for r in results),
+        "duplicates": sum(int(r.get("duplicates", 0)) for r in results),
+        "results": results,
+    }
+
+
+# --- engagement -----------------------------------------------------------------------------
+
+
+@dataclass
+class RefreshStats:
+    selected: int = 0
+    refreshed: int = 0
+    missing: int = 0
+    forecasts_made: int = 0
+    forecasts_resolved: int = 0
+    tier_changes: Counter[str] = field(default_factory=Counter)
+    seconds: float = 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        out = dict(self.__dict__)
+        out["tier_changes"] = dict(self.tier_changes)
+        out["seconds"] = round(self.seconds, 3)
+        return out
+
+
+@dataclass
+class ChunkPlan:
+    """Everything one chunk writes, computed without I/O from the due rows and the fetched stats."""
+
+    snapshots: tuple[list[uuid.UUID], list[uuid.UUID], list[datetime], list[tuple[int, int, int, int, int]]]
+    updates: dict[str, list[Any]]
+    forecasts: dict[str, list[Any]]
+    missing: list[uuid.UUID]
+    new_points: dict[uuid.UUID, tuple[tuple[float, int] | None, tuple[float, int]]]
+    tier_changes: Counter[str]
+
+
+def plan_chunk(
+    due: Sequence[DueVideo], stats_by_id: dict[str, Any], now: datetime, policy: domain.TierPolicy
+) -> ChunkPlan:
+    """Velocity, tier, schedule and forecasts for each video whose stats came back."""
+    snap_ws: list[uuid.UUID] = []
+    snap_ids: list[uuid.UUID] = []
+    snap_at: list[datetime] = []
+    snap_counters: list[tuple[int, int, int, int, int]] = []
+    upd: dict[str, list[Any]] = {
+        k: []
+        for k in (
+            "ids",
+            "views",
+            "likes",
+            "comments",
+            "shares",
+            "saves",
+            "velocity",
+            "acceleration",
+            "tier",
+            "next_check_at",
+            "checked_at",
+            "f1",
+            "f2",
+            "f3",
+            "confidence",
+            "times",
+            "recent",
+        )
+    }
+    fc: dict[str, list[Any]] = {k: [] for k in ("ws", "video_ids", "made_at", "horizons", "base", "predicted", "confidence")}
+    missing: list[uuid.UUID] = []
+    new_points: dict[uuid.UUID, tuple[tuple[float, int] | None, tuple[float, int]]] = {}
+    changes: Counter[str] = Counter()
+    for video in due:
+        stats = stats_by_id.get(video.platform_video_id)
+        if stats is None:
+            missing.append(video.id)
+            continue
+        observed: datetime = getattr(stats, "observed_at", None) or now
+        t = observed.timestamp()
+        views = int(stats.views)
+        previous = list(zip(video.recent_times, video.recent_views, strict=False))
+        last = max(previous) if previous else None
+        if last is not None and t <= last[0]:
+            t = last[0] + 1.0  # a clock that did not move still makes a later observation
+            observed = datetime.fromtimestamp(t, UTC)
+        points = [*previous, (t, views)][-RECENT_POINTS:]
+        points.sort()
+        age_h = (t - video.posted_at.timestamp()) / 3600.0 if video.posted_at else 24.0 * 365
+        v = domain.velocity(points)
+        if v is None:
+            v = domain.prior_velocity(views, age_h)
+        a = domain.acceleration(points)
+        tier = domain.next_tier(video.tier, v, age_h, policy)
+        if tier != video.tier:
+            changes[f"{video.tier}->{tier}"] += 1
+        cadence = policy.cadence_seconds(tier)
+        predictions = domain.forecast(views, v, a, age_h, len(points))
+        counters = (views, int(stats.likes), int(stats.comments), int(stats.shares), int(stats.saves or 0))
+        snap_ws.append(video.workspace_id)
+        snap_ids.append(video.id)
+        snap_at.append(observed)
+        snap_counters.append(counters)
+        upd["ids"].append(video.id)
+        for key, value in zip(("views", "likes", "comments", "shares", "saves"), counters, strict=True):
+            upd[key].append(value)
+        upd["velocity"].append(v)
+        upd["acceleration"].append(a)
+        upd["tier"].append(tier)
+        upd["next_check_at"].append(now + timedelta(seconds=cadence) if cadence else None)
+        upd["checked_at"].append(observed)
+        upd["f1"].append(predictions[0].views)
+        upd["f2"].append(predictions[1].views)
+        upd["f3"].append(predictions[2].views)
+        upd["confidence"].append(predictions[0].confidence)
+        upd["times"].append(" ".join(repr(p[0]) for p in points))
+        upd["recent"].append(" ".join(str(p[1]) for p in points))
+        for f in predictions:
+            fc["ws"].append(video.workspace_id)
+            fc["video_ids"].append(video.id)
+            fc["made_at"].append(observed)
+            fc["horizons"].append(f.horizon_hours)
+            fc["base"].append(views)
+            fc["predicted"].append(f.views)
+            fc["confidence"].append(f.confidence)
+        new_points[video.id] = (last, (t, views))
+    return ChunkPlan((snap_ws, snap_ids, snap_at, snap_counters), upd, fc, missing, new_points, changes)
+
+
+@task("monitoring.refresh_engagement", queue="default", timeout=1800)
+async def refresh_engagement(
+    ctx: TaskContext, workspace_id: str | None = None, force: bool = False, limit: int | None = None
+) -> dict[str, Any]:
+    """Refresh due videos: batched stats, snapshots, re-tiering, forecasts, forecast errors.
+
+    `force` refreshes every tracked video (of the workspace) now, due or not.
+    """
+    settings = get_settings()
+    policy = tier_policy(settings)
+    ws = uuid.UUID(workspace_id) if workspace_id else ctx.workspace_id
+    stats = RefreshStats()
+    started = time.perf_counter()
+    now = utcnow()
+    due_by = now + timedelta(minutes=settings.monitoring_due_grace_minutes)
+    after: uuid.UUID | None = None
+    remaining = limit
+    while remaining is None or remaining > 0:
+        chunk = settings.monitoring_refresh_chunk if remaining is None else min(remaining, settings.monitoring_refresh_chunk)
+        async with session_scope() as session:
+            due = await MonitoringRepository(session).select_due(
+                due_by, chunk, workspace_id=ws, force=force, after_id=after
+            )
+        if not due:
+            break
+        after = due[-1].id
+        stats.selected += len(due)
+        if remaining is not None:
+            remaining -= len(due)
+        from reelflow.adapters.tiktok import research  # type: ignore[attr-defined]
+
+        fetched = await research.fetch_stats(sorted({d.platform_video_id for d in due}))
+        stats_by_id = {str(s.video_id): s for s in fetched}
+        plan = plan_chunk(due, stats_by_id, now, policy)
+        async with session_scope() as session:
+            repo = MonitoringRepository(session)
+            await repo.insert_snapshots(*plan.snapshots)
+            resolved = await _resolve_forecasts(repo, plan)
+            await repo.apply_engagement(plan.updates)
+            await repo.insert_forecasts(plan.forecasts, domain.FORECAST_MODEL)
+            await repo.reschedule(
+                plan.missing, now + timedelta(seconds=policy.cadence_seconds("cold") or 21600)
+            )
+        stats.refreshed += len(plan.updates["ids"])
+        stats.missing += len(plan.missing)
+        stats.forecasts_made += len(plan.forecasts["video_ids"])
+        stats.forecasts_resolved += resolved
+        stats.tier_changes.update(plan.tier_changes)
+        await ctx.heartbeat()
+        if len(due) < chunk:
+            break
+    stats.seconds = time.perf_counter() - started
+    log.info("monitoring.engagement_refreshed", **stats.as_dict())
+    return stats.as_dict()
+
+
+async def _resolve_forecasts(repo: MonitoringRepository, plan: ChunkPlan) -> int:
+    """Record the error of every forecast whose target time the new snapshots passed."""
+    if not plan.new_points:
+        return 0
+    newest = max(p[1][0] for p in plan.new_points.values())
+    open_ = await repo.open_forecasts(list(plan.new_points), datetime.fromtimestamp(newest, UTC))
+    ids: list[int] = []
+    actual: list[int] = []
+    errors: list[float] = []
+    for f in open_:
+        before, after = plan.new_points[f.video_id]
+        target = f.target_at.timestamp()
+        if target > after[0]:
+            continue
+        value = domain.views_at(target, before or after, after)
+        ids.append(f.id)
+        actual.append(value)
+        errors.append(domain.absolute_percentage_error(f.predicted_views, value))
+    await repo.resolve_forecasts(ids, actual, errors, utcnow())
+    return len(ids)
