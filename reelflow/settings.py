@@ -193,11 +193,13 @@ class Settings(BaseSettings):
     # Cold videos older than this whose velocity is under archive_velocity stop being checked.
     monitoring_archive_after_hours: float = Field(default=168.0, ge=1)
     monitoring_archive_velocity: float = Field(default=5.0, ge=0)
-    # Minutes between engagement checks per tier.
-    monitoring_cadence_ultra_hot_minutes: int = Field(default=10, ge=1)
-    monitoring_cadence_hot_minutes: int = Field(default=30, ge=1)
-    monitoring_cadence_warm_minutes: int = Field(default=60, ge=1)
-    monitoring_cadence_cold_minutes: int = Field(default=360, ge=1)
+    # Minutes between engagement checks per tier (the engagement schedule runs every 30 min;
+    # a video due within the grace window is taken by the current run, not the next one).
+    monitoring_cadence_ultra_hot_minutes: int = Field(default=30, ge=1)
+    monitoring_cadence_hot_minutes: int = Field(default=60, ge=1)
+    monitoring_cadence_warm_minutes: int = Field(default=180, ge=1)
+    monitoring_cadence_cold_minutes: int = Field(default=720, ge=1)
+    monitoring_due_grace_minutes: int = Field(default=5, ge=0)
     # Engagement refresh: videos handled per chunk (one select, fetch, write cycle).
     monitoring_refresh_chunk: int = Field(default=10_000, ge=1, le=100_000)
 

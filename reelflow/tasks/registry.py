@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import importlib
 import uuid
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, NoReturn, Protocol, TypeVar
 
 from reelflow.domain.retry import DEFAULT_POLICY, RetryPolicy
 
@@ -22,16 +22,40 @@ QUEUES = ("high", "default", "media")
 # Modules whose import registers tasks; each area adds its module here.
 TASK_MODULES: list[str] = [
     "reelflow.tasks.identity",
+    "reelflow.tasks.runtime",
+    "reelflow.tasks.clipping",
     # <area task modules>
 ]
 
 
+ChildSpec = tuple[str, dict[str, Any]]  # (task name, JSON-safe args)
+T = TypeVar("T")
+
+
+class Suspended(BaseException):
+    """Raised by `start_children` / `run_children` to park a workflow task until its children end.
+
+    A BaseException, so that a task's `except Exception` does not swallow it.
+    """
+
+
 class TaskContext(Protocol):
-    """What a running task may ask of the runtime."""
+    """What a running task may ask of the runtime.
+
+    Workflows: a task fans out with `await ctx.run_children([(name, args), ...])`, which
+    returns the children's results in order. Under the runtime the parent is parked
+    (status `waiting`) until every child has finished, then invoked again from the top;
+    earlier batches return their recorded results at once (replay), so code before a batch
+    must be cheap and idempotent — put heavy steps in children. `start_children` is the
+    explicit form: it never returns; the task is re-invoked with `step` incremented and
+    `children_results` set. A child failing for good fails the parent with its error.
+    """
 
     run_id: uuid.UUID
     attempt: int
     workspace_id: uuid.UUID | None
+    step: int  # child batches completed so far (workflows)
+    children_results: list[Any]  # results of the last completed batch
 
     @property
     def cancelled(self) -> bool: ...
@@ -40,14 +64,33 @@ class TaskContext(Protocol):
 
     async def progress(self, pct: int, message: str | None = None) -> None: ...
 
+    async def run_children(self, children: Sequence[ChildSpec]) -> list[Any]: ...
+
+    async def start_children(self, children: Sequence[ChildSpec]) -> NoReturn: ...
+
+    async def once(
+        self,
+        key: str,
+        act: Callable[[str], Awaitable[T]],
+        *,
+        lookup: Callable[[str], Awaitable[T | None]] | None = None,
+    ) -> T:
+        """Perform a side effect at most once per `key` (see docs/runtime.md, side effects)."""
+        ...
+
 
 class InlineContext:
-    """The context for a task called directly (from a Prefect flow or a test), not as a job."""
+    """The context for a task called directly (from a Prefect flow or a test), not as a job.
+
+    Children run inline, one after the other; call workflow tasks with `run_inline`.
+    """
 
     def __init__(self, workspace_id: uuid.UUID | None = None) -> None:
         self.run_id = uuid.UUID(int=0)
         self.attempt = 1
         self.workspace_id = workspace_id
+        self.step = 0
+        self.children_results: list[Any] = []
         self.last_progress: tuple[int, str | None] | None = None
 
     @property
@@ -59,6 +102,36 @@ class InlineContext:
 
     async def progress(self, pct: int, message: str | None = None) -> None:
         self.last_progress = (pct, message)
+
+    async def run_children(self, children: Sequence[ChildSpec]) -> list[Any]:
+        return [await run_inline(name, args, workspace_id=self.workspace_id) for name, args in children]
+
+    async def start_children(self, children: Sequence[ChildSpec]) -> NoReturn:
+        self.children_results = await self.run_children(children)
+        self.step += 1
+        raise Suspended
+
+    async def once(
+        self,
+        key: str,
+        act: Callable[[str], Awaitable[T]],
+        *,
+        lookup: Callable[[str], Awaitable[T | None]] | None = None,
+    ) -> T:
+        from reelflow.storage.repositories.runtime import run_once
+
+        return await run_once(key, act, lookup=lookup, run_id=None, attempt=self.attempt)
+
+
+async def run_inline(name: str, args: Mapping[str, Any], *, workspace_id: uuid.UUID | None = None) -> Any:
+    """Run task `name` in this process (no queue), children included; returns its result."""
+    definition = get_task(name)
+    ctx = InlineContext(workspace_id)
+    while True:
+        try:
+            return await definition.fn(ctx, **args)
+        except Suspended:
+            continue  # start_children ran the batch inline; invoke again with the next step
 
 
 TaskFn = Callable[..., Awaitable[Any]]
@@ -107,6 +180,8 @@ def load_tasks() -> Mapping[str, TaskDefinition]:
 
 
 def get_task(name: str) -> TaskDefinition:
+    if name in _TASKS:  # the hot path of every job
+        return _TASKS[name]
     load_tasks()
     try:
         return _TASKS[name]

@@ -1,0 +1,142 @@
+"""`reelflow worker --queues high,default`: an RQ SimpleWorker running the runtime's jobs.
+
+Jobs run in the worker process, on one long-lived event loop (see docs/runtime.md for
+why, measured). A maintenance thread pushes due retries and, one worker at a time, runs
+the recovery sweep. SIGTERM (Heroku's restart): the current job may finish within
+`runtime_shutdown_grace`; after that it is handed back to the queue; then the worker exits.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+import uuid
+from types import FrameType
+
+from rq import Queue, SimpleWorker
+from rq.timeouts import BaseDeathPenalty
+
+from reelflow.logs import configure_logging, get_logger
+from reelflow.queue import entry, executor
+from reelflow.queue.dispatch import get_redis
+from reelflow.queue.maintenance import push_due_retries, repush_missing, start_maintenance_thread
+from reelflow.settings import get_settings
+from reelflow.tasks.registry import QUEUES, load_tasks
+
+log = get_logger("reelflow.runtime")
+
+
+class NoDeathPenalty(BaseDeathPenalty):
+    """The runtime enforces timeouts inside the job (asyncio), not with SIGALRM."""
+
+    def setup_death_penalty(self) -> None:
+        return None
+
+    def cancel_death_penalty(self) -> None:
+        return None
+
+
+class ReelflowWorker(SimpleWorker):
+    death_penalty_class = NoDeathPenalty
+
+    def _install_signal_handlers(self) -> None:
+        if threading.current_thread() is threading.main_thread():
+            super()._install_signal_handlers()
+
+    def request_stop(self, signum: int, frame: FrameType | None) -> None:
+        # Tell running jobs: they get the shutdown grace, then are handed back.
+        if executor.shutdown_requested_at is None:
+            executor.shutdown_requested_at = time.monotonic()
+        super().request_stop(signum, frame)
+
+    def request_force_stop(self, signum: int, frame: FrameType | None) -> None:
+        # A second SIGTERM/SIGINT: stop now; the run is recovered by the sweep (stale heartbeat).
+        raise SystemExit(1)
+
+
+def _check_queues(queues: list[str]) -> list[str]:
+    unknown = [q for q in queues if q not in QUEUES]
+    if unknown or not queues:
+        raise SystemExit(f"unknown queues {unknown}; choose from {', '.join(QUEUES)}")
+    return queues
+
+
+def run_worker(queues: list[str], *, burst: bool = False) -> None:
+    """Run a worker on `queues` (in priority order) until SIGTERM (or until empty, with burst)."""
+    settings = get_settings()
+    configure_logging(settings.log_level, settings.log_json)
+    load_tasks()
+    connection = get_redis()
+    name = f"reelflow-{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+    worker = ReelflowWorker(
+        [Queue(q, connection=connection) for q in _check_queues(queues)], connection=connection, name=name
+    )
+    thread, stop = start_maintenance_thread(name)
+    log.info("runtime.worker_started", queues=queues, worker=name, burst=burst)
+    try:
+        worker.work(burst=burst, logging_level="WARNING", with_scheduler=False)
+    finally:
+        stop.set()
+        thread.join(timeout=10)
+        entry.close_thread_loop()
+        log.info("runtime.worker_stopped", worker=name)
+
+
+def drain(queues: list[str] | None = None, *, horizon: float = 30.0, timeout: float = 120.0) -> int:
+    """Run jobs in this thread until no queue has work, retries due within `horizon` s included.
+
+    Blocking; for tests and scripts (`await asyncio.to_thread(drain)`). Returns the number of
+    burst passes. Runs that wait on children are resumed in the same drain.
+    """
+    load_tasks()
+    connection = get_redis()
+    names = queues or list(QUEUES)
+    worker = ReelflowWorker(
+        [Queue(q, connection=connection) for q in names],
+        connection=connection,
+        name=f"reelflow-drain-{uuid.uuid4().hex[:8]}",
+    )
+    deadline = time.monotonic() + timeout
+    passes = 0
+    loop = entry._loop()
+    try:
+        while time.monotonic() < deadline:
+            loop.run_until_complete(push_due_retries())
+            worker.work(burst=True, logging_level="WARNING")
+            passes += 1
+            wait = loop.run_until_complete(_seconds_to_next_due())
+            if wait is None or wait > horizon:
+                if loop.run_until_complete(_runnable_left(names)) == 0:
+                    return passes
+                # Queued in Postgres but not in Redis (flushed, or a push still in flight).
+                time.sleep(0.05)
+                loop.run_until_complete(repush_missing(grace=0.5))
+                continue
+            time.sleep(min(max(wait, 0.0), max(0.0, deadline - time.monotonic())))
+        raise TimeoutError(f"jobs still pending after {timeout} s")
+    finally:
+        entry.close_thread_loop()
+
+
+async def _seconds_to_next_due() -> float | None:
+    from reelflow.storage.db import session_scope
+    from reelflow.storage.models.base import utcnow
+    from reelflow.storage.repositories.runtime import RuntimeRepository
+
+    async with session_scope() as session:
+        due_at = await RuntimeRepository(session).next_due_at()
+    return None if due_at is None else (due_at - utcnow()).total_seconds()
+
+
+async def _runnable_left(queues: list[str]) -> int:
+    """Runs queued (pushed) but not yet taken: a burst that raced a push sees them next pass."""
+    from sqlalchemy import func, select
+
+    from reelflow.storage.db import session_scope
+    from reelflow.storage.models.runtime import JobRun
+
+    async with session_scope() as session:
+        stmt = select(func.count()).select_from(JobRun).where(JobRun.status == "queued", JobRun.queue.in_(queues))
+        return int((await session.execute(stmt)).scalar_one())

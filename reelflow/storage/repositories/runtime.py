@@ -1,0 +1,391 @@
+"""Queries for job runs, their events and side-effect records (the job runtime's storage).
+
+Every state change of a running job is *fenced*: it only applies while the run is still
+`running` with the attempt number that the caller claimed, so a worker that lost its run
+(presumed dead, then recovered elsewhere) can never overwrite the newer attempt.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, TypeVar
+
+from sqlalchemy import and_, delete, func, or_, select, text, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from reelflow.errors import Permanent, Retryable
+from reelflow.storage.models.base import utcnow
+from reelflow.storage.models.runtime import OPEN_STATUSES, TERMINAL_STATUSES, JobEvent, JobRun, SideEffect
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """What a worker needs to run one attempt of a run it has just claimed."""
+
+    id: uuid.UUID
+    name: str
+    args: dict[str, Any]
+    workspace_id: uuid.UUID | None
+    attempt: int
+    attempt_base: int
+    policy: dict[str, Any]
+    timeout_s: float
+    step: int
+    parent_id: uuid.UUID | None
+    queue: str
+
+
+@dataclass(frozen=True)
+class Due:
+    """A run to hand to Redis: its id, the attempt the push is for, and its queue."""
+
+    id: uuid.UUID
+    attempt: int
+    queue: str
+
+
+class RuntimeRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    # --- runs ---------------------------------------------------------------------------
+    async def insert_run(self, values: dict[str, Any]) -> JobRun | None:
+        """Insert a run; None when an idempotency index already holds its key."""
+        stmt = insert(JobRun).values(**values).on_conflict_do_nothing().returning(JobRun)
+        result = await self.session.execute(stmt)
+        return result.scalar_one_or_none()
+
+    async def find_by_key(self, workspace_id: uuid.UUID | None, key: str, *, explicit: bool) -> JobRun | None:
+        stmt = select(JobRun).where(
+            JobRun.workspace_id.is_(None) if workspace_id is None else JobRun.workspace_id == workspace_id,
+            JobRun.idempotency_key == key,
+            JobRun.key_explicit.is_(explicit),
+        )
+        if not explicit:
+            stmt = stmt.where(JobRun.status.in_(OPEN_STATUSES))
+        result = await self.session.execute(stmt.limit(1))
+        return result.scalar_one_or_none()
+
+    async def get_run(self, run_id: uuid.UUID, workspace_id: uuid.UUID | None = None) -> JobRun | None:
+        stmt = select(JobRun).where(JobRun.id == run_id)
+        if workspace_id is not None:
+            stmt = stmt.where(JobRun.workspace_id == workspace_id)
+        return (await self.session.execute(stmt)).scalar_one_or_none()
+
+    async def lock_run(self, run_id: uuid.UUID) -> JobRun | None:
+        stmt = select(JobRun).where(JobRun.id == run_id).with_for_update()
+        return (await self.session.execute(stmt.execution_options(populate_existing=True))).scalar_one_or_none()
+
+    async def list_runs(
+        self,
+        workspace_id: uuid.UUID,
+        *,
+        status: str | None = None,
+        name: str | None = None,
+        since: datetime | None = None,
+        parent_id: uuid.UUID | None = None,
+        before: tuple[datetime, uuid.UUID] | None = None,
+        limit: int = 50,
+    ) -> Sequence[JobRun]:
+        """Newest first; `before` is the (created_at, id) of the last row of the previous page."""
+        stmt = select(JobRun).where(JobRun.workspace_id == workspace_id)
+        if status:
+            stmt = stmt.where(JobRun.status == status)
+        if name:
+            stmt = stmt.where(JobRun.name == name)
+        if since:
+            stmt = stmt.where(JobRun.created_at >= since)
+        if parent_id:
+            stmt = stmt.where(JobRun.parent_id == parent_id)
+        if before:
+            created_at, run_id = before
+            stmt = stmt.where(
+                or_(JobRun.created_at < created_at, and_(JobRun.created_at == created_at, JobRun.id < run_id))
+            )
+        stmt = stmt.order_by(JobRun.created_at.desc(), JobRun.id.desc()).limit(limit)
+        return (await self.session.execute(stmt)).scalars().all()
+
+    async def list_events(self, run_id: uuid.UUID, *, after: int | None = None, limit: int = 200) -> Sequence[JobEvent]:
+        stmt = select(JobEvent).where(JobEvent.run_id == run_id)
+        if after is not None:
+            stmt = stmt.where(JobEvent.id > after)
+        stmt = stmt.order_by(JobEvent.id).limit(limit)
+        return (await self.session.execute(stmt)).scalars().all()
+
+    async def add_event(
+        self,
+        run_id: uuid.UUID,
+        type_: str,
+        attempt: int,
+        message: str | None = None,
+        data: dict[str, Any] | None = None,
+    ) -> None:
+        await self.session.execute(
+            insert(JobEvent).values(run_id=run_id, type=type_, attempt=attempt, at=utcnow(), message=message, data=data)
+        )
+
+    # --- execution (fenced) ---------------------------------------------------------------
+    async def claim(self, run_id: uuid.UUID, worker: str) -> Claimed | None:
+        """queued/retrying → running, attempt + 1; None when another delivery won or it is not runnable."""
+        now = utcnow()
+        stmt = (
+            update(JobRun)
+            .where(JobRun.id == run_id, JobRun.status.in_(("queued", "retrying")))
+            .values(
+                status="running",
+                attempt=JobRun.attempt + 1,
+                started_at=now,
+                heartbeat_at=now,
+                worker=worker,
+                updated_at=now,
+            )
+            .returning(
+                JobRun.id,
+                JobRun.name,
+                JobRun.args,
+                JobRun.workspace_id,
+                JobRun.attempt,
+                JobRun.attempt_base,
+                JobRun.policy,
+                JobRun.timeout_s,
+                JobRun.step,
+                JobRun.parent_id,
+                JobRun.queue,
+            )
+        )
+        row = (await self.session.execute(stmt)).one_or_none()
+        if row is None:
+            return None
+        claimed = Claimed(*row)
+        await self.add_event(run_id, "started", claimed.attempt, data={"worker": worker})
+        return claimed
+
+    async def heartbeat(self, run_id: uuid.UUID, attempt: int) -> tuple[bool, datetime | None]:
+        """(still ours, cancel requested at)."""
+        stmt = (
+            update(JobRun)
+            .where(JobRun.id == run_id, JobRun.status == "running", JobRun.attempt == attempt)
+            .values(heartbeat_at=utcnow())
+            .returning(JobRun.cancel_requested_at)
+        )
+        row = (await self.session.execute(stmt)).one_or_none()
+        return (row is not None, row[0] if row else None)
+
+    async def set_progress(self, run_id: uuid.UUID, attempt: int, pct: int, message: str | None) -> bool:
+        stmt = (
+            update(JobRun)
+            .where(JobRun.id == run_id, JobRun.status == "running", JobRun.attempt == attempt)
+            .values(progress=pct, progress_message=message, heartbeat_at=utcnow())
+            .returning(JobRun.id)
+        )
+        owned = (await self.session.execute(stmt)).one_or_none() is not None
+        if owned:
+            await self.add_event(run_id, "progress", attempt, message, {"pct": pct})
+        return owned
+
+    async def transition(
+        self,
+        run_id: uuid.UUID,
+        *,
+        from_statuses: Sequence[str],
+        attempt: int | None = None,
+        **values: Any,
+    ) -> JobRun | None:
+        """Move a run out of `from_statuses` (and `attempt`, when fenced); None if it was not there."""
+        stmt = update(JobRun).where(JobRun.id == run_id, JobRun.status.in_(from_statuses))
+        if attempt is not None:
+            stmt = stmt.where(JobRun.attempt == attempt)
+        stmt = stmt.values(updated_at=utcnow(), **values).returning(JobRun)
+        result = await self.session.execute(stmt.execution_options(populate_existing=True))
+        return result.scalar_one_or_none()
+
+    # --- workflows --------------------------------------------------------------------------
+    async def children(self, parent_id: uuid.UUID, batch: int | None = None) -> Sequence[JobRun]:
+        stmt = select(JobRun).where(JobRun.parent_id == parent_id)
+        if batch is not None:
+            stmt = stmt.where(JobRun.child_batch == batch)
+        stmt = stmt.order_by(JobRun.child_batch, JobRun.child_index)
+        return (await self.session.execute(stmt.execution_options(populate_existing=True))).scalars().all()
+
+    async def open_descendants(self, run_id: uuid.UUID) -> Sequence[JobRun]:
+        """Every open run below `run_id` (children, grandchildren, ...), locked, parents first."""
+        tree = text(
+            """
+            WITH RECURSIVE tree(id, depth) AS (
+                SELECT id, 1 FROM job_runs WHERE parent_id = :root
+                UNION ALL
+                SELECT r.id, t.depth + 1 FROM job_runs r JOIN tree t ON r.parent_id = t.id
+            )
+            SELECT id FROM tree ORDER BY depth
+            """
+        )
+        ids = [row[0] for row in (await self.session.execute(tree, {"root": run_id})).all()]
+        if not ids:
+            return []
+        stmt = (
+            select(JobRun)
+            .where(JobRun.id.in_(ids), JobRun.status.in_(OPEN_STATUSES))
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+        runs = {run.id: run for run in (await self.session.execute(stmt)).scalars().all()}
+        return [runs[i] for i in ids if i in runs]
+
+    # --- scheduling and recovery ----------------------------------------------------------------
+    async def take_due_retries(self, limit: int = 200) -> list[Due]:
+        """Retries whose delay has passed and that no one has pushed yet; marks them pushed."""
+        stmt = text(
+            """
+            UPDATE job_runs SET pushed_at = now()
+            WHERE id IN (
+                SELECT id FROM job_runs
+                WHERE status = 'retrying' AND pushed_at IS NULL AND scheduled_at <= now()
+                ORDER BY scheduled_at LIMIT :limit FOR UPDATE SKIP LOCKED
+            )
+            RETURNING id, attempt, queue
+            """
+        )
+        rows = (await self.session.execute(stmt, {"limit": limit})).all()
+        return [Due(row[0], row[1] + 1, row[2]) for row in rows]
+
+    async def next_due_at(self) -> datetime | None:
+        """When the next waiting retry becomes due (None when there is none)."""
+        stmt = select(func.min(JobRun.scheduled_at)).where(JobRun.status == "retrying", JobRun.pushed_at.is_(None))
+        return (await self.session.execute(stmt)).scalar_one_or_none()
+
+    async def stale_running(self, older_than: timedelta, limit: int = 100) -> Sequence[JobRun]:
+        """Running runs whose heartbeat is older than `older_than` (their worker died), locked."""
+        stmt = (
+            select(JobRun)
+            .where(JobRun.status == "running", JobRun.heartbeat_at < utcnow() - older_than)
+            .order_by(JobRun.heartbeat_at)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+            .execution_options(populate_existing=True)
+        )
+        return (await self.session.execute(stmt)).scalars().all()
+
+    async def pushed_before(self, before: datetime, limit: int = 500) -> list[Due]:
+        """Runnable runs handed to Redis before `before` (candidates for a missing-in-Redis check)."""
+        stmt = (
+            select(JobRun.id, JobRun.attempt, JobRun.queue)
+            .where(JobRun.status.in_(("queued", "retrying")), JobRun.pushed_at < before)
+            .order_by(JobRun.pushed_at)
+            .limit(limit)
+        )
+        return [Due(row[0], row[1] + 1, row[2]) for row in (await self.session.execute(stmt)).all()]
+
+    async def mark_pushed(self, run_ids: Sequence[uuid.UUID]) -> None:
+        if run_ids:
+            await self.session.execute(update(JobRun).where(JobRun.id.in_(run_ids)).values(pushed_at=utcnow()))
+
+    async def count_open(self) -> int:
+        stmt = select(func.count()).select_from(JobRun).where(JobRun.status.in_(OPEN_STATUSES))
+        return int((await self.session.execute(stmt)).scalar_one())
+
+    async def prune(self, older_than: datetime) -> int:
+        """Delete finished top-level runs (children and events cascade) that ended before `older_than`."""
+        stmt = delete(JobRun).where(
+            JobRun.status.in_(TERMINAL_STATUSES), JobRun.finished_at < older_than, JobRun.parent_id.is_(None)
+        )
+        result = await self.session.execute(stmt)
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+# --- side effects at most once ----------------------------------------------------------------
+def _lock_key(key: str) -> int:
+    return int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big", signed=True)
+
+
+def side_effect_token(key: str) -> str:
+    """The idempotency token handed to the platform for `key` (stable across attempts)."""
+    return hashlib.sha256(f"reelflow-side-effect:{key}".encode()).hexdigest()[:40]
+
+
+async def run_once(
+    key: str,
+    act: Callable[[str], Awaitable[T]],
+    *,
+    lookup: Callable[[str], Awaitable[T | None]] | None = None,
+    run_id: uuid.UUID | None = None,
+    attempt: int = 1,
+) -> T:
+    """Perform the side effect `act(token)` at most once per `key`, whatever retries happen.
+
+    1. A session-level advisory lock on `key` serialises attempts (a worker that dies
+       releases it with its connection).
+    2. Done before → the recorded result, no action.
+    3. An earlier attempt marked "about to act" but never recorded the outcome → the effect
+       may have happened: `lookup(token)` asks the platform; found → recorded and returned;
+       not found → act again. Without `lookup` this is an error (Permanent): at most once
+       beats at least once for a post or an ad change.
+    4. Otherwise: commit the "about to act" mark, `act(token)`, record the result.
+    The result must be JSON-safe. An act that raises `Retryable` (the platform refused, so
+    nothing happened) clears the mark; any other error leaves it (outcome unknown).
+    """
+    from reelflow.storage.db import get_engine
+
+    token = side_effect_token(key)
+    engine = get_engine()
+    async with engine.connect() as conn:
+        await conn.execute(select(func.pg_advisory_lock(_lock_key(key))))
+        await conn.commit()
+        try:
+            session = AsyncSession(bind=conn, expire_on_commit=False)
+            await session.execute(
+                insert(SideEffect)
+                .values(key=key, token=token, status="pending", run_id=run_id, attempt=attempt)
+                .on_conflict_do_nothing()
+            )
+            record = (await session.execute(select(SideEffect).where(SideEffect.key == key))).scalar_one()
+            await session.commit()
+            if record.status == "done":
+                return record.result  # type: ignore[return-value]
+            if record.acted_at is not None:
+                if lookup is None:
+                    raise Permanent(
+                        f"side effect {key!r} may have happened in an earlier attempt and cannot be checked; "
+                        "reconcile by hand"
+                    )
+                found = await lookup(token)
+                if found is not None:
+                    await _record_done(session, key, found, run_id, attempt)
+                    return found
+            await session.execute(
+                update(SideEffect)
+                .where(SideEffect.key == key)
+                .values(acted_at=utcnow(), run_id=run_id, attempt=attempt, updated_at=utcnow())
+            )
+            await session.commit()
+            try:
+                result = await act(token)
+            except Retryable:
+                await session.execute(update(SideEffect).where(SideEffect.key == key).values(acted_at=None))
+                await session.commit()
+                raise
+            await _record_done(session, key, result, run_id, attempt)
+            return result
+        finally:
+            await conn.rollback()
+            await conn.execute(select(func.pg_advisory_unlock(_lock_key(key))))
+            await conn.commit()
+
+
+async def _record_done(session: AsyncSession, key: str, result: Any, run_id: uuid.UUID | None, attempt: int) -> None:
+    await session.execute(
+        update(SideEffect)
+        .where(SideEffect.key == key)
+        .values(status="done", result=result, run_id=run_id, attempt=attempt, updated_at=utcnow())
+    )
+    await session.commit()
+
+
+async def get_side_effect(session: AsyncSession, key: str) -> SideEffect | None:
+    return (await session.execute(select(SideEffect).where(SideEffect.key == key))).scalar_one_or_none()
