@@ -21,7 +21,10 @@ import msgspec
 import phonenumbers
 
 from reelflow import errors
+from reelflow.adapters import httpclient
+from reelflow.adapters.tiktok.business import API_PREFIX, business_error_mapper
 from reelflow.adapters.tiktok.business_records import from_minor_units
+from reelflow.settings import Settings, get_settings
 
 MAX_BATCH = 1000
 EVENT_TRACK_PATH = "/event/track/"
@@ -237,3 +240,57 @@ class ConversionEvents(Protocol):
         event_source_id: str | None = None,
         test_event_code: str | None = None,
     ) -> TrackResult: ...
+
+
+class TikTokEvents:
+    """`ConversionEvents` on TikTok's Events API 2.0.
+
+    Defaults come from settings: ``tiktok_events_base_url``, the Events API token
+    ``tiktok_events_access_token`` (sent as ``Access-Token``) and ``tiktok_pixel_code``
+    (the ``event_source_id`` for web events). CRM/offline sources need their event set id.
+    """
+
+    def __init__(
+        self,
+        access_token: str | None = None,
+        *,
+        settings: Settings | None = None,
+        default_region: str | None = "US",
+    ) -> None:
+        self._settings = settings or get_settings()
+        self.access_token = access_token or self._settings.credential("tiktok_events_access_token")
+        self.url = self._settings.platform_url("tiktok_events_base_url").rstrip("/") + API_PREFIX + EVENT_TRACK_PATH
+        self.default_region = default_region
+
+    async def track(
+        self,
+        events: Sequence[ConversionEvent],
+        *,
+        event_source: EventSource = "crm",
+        event_source_id: str | None = None,
+        test_event_code: str | None = None,
+    ) -> TrackResult:
+        """Send ``events`` in requests of at most 1,000. Safe to repeat: TikTok deduplicates on
+        ``event_source_id + event_id + event``, so a retried job sends the same ids again."""
+        source_id = event_source_id or self._settings.credential("tiktok_pixel_code")
+        request_ids: list[str] = []
+        for batch in batches(list(events)):
+            body = track_body(
+                batch,
+                event_source=event_source,
+                event_source_id=source_id,
+                test_event_code=test_event_code,
+                default_region=self.default_region,
+            )
+            response = await httpclient.request(
+                "POST",
+                self.url,
+                idempotent=True,
+                platform="tiktok_events",
+                json=body,
+                headers={"Access-Token": self.access_token},
+                error_mapper=business_error_mapper(idempotent=True),
+            )
+            envelope = httpclient.json_body(response)
+            request_ids.append(str(envelope.get("request_id", "")) if isinstance(envelope, dict) else "")
+        return TrackResult(sent=len(events), batches=len(request_ids), request_ids=request_ids)
