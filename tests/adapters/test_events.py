@@ -102,8 +102,13 @@ def test_batches_split_at_1000() -> None:
 
 def _events(count: int, *, start: int = 0) -> list[ConversionEvent]:
     return [
-        lead_event(source="test", lead_id=f"L{i}", event="Lead", occurred_at=WHEN + timedelta(seconds=i),
-                   email=f"user{i}@example.com")  # fmt: skip
+        lead_event(
+            source="test",
+            lead_id=f"L{i}",
+            event="Lead",
+            occurred_at=WHEN + timedelta(seconds=i),
+            email=f"user{i}@example.com",
+        )
         for i in range(start, start + count)
     ]
 
