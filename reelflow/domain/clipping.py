@@ -339,7 +339,8 @@ def _score_window(
         reasons.append(f"sparse speech ({wps:.1f} words/s)")
 
     rel = energy_in(start, end)
-    energy_score = 0.5 if rel is None else max(0.0, min(1.0, (rel - 0.7) / 0.6))
+    # Average loudness scores 1/3, twice the average or more scores 1; unknown counts as average.
+    energy_score = 1 / 3 if rel is None else max(0.0, min(1.0, (rel - 0.5) / 1.5))
     features["energy"] = round(energy_score, 3)
     if rel is not None:
         features["energy_ratio"] = round(rel, 3)

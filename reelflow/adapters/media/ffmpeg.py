@@ -187,10 +187,14 @@ def render_clip(
     if not info.has_video:
         raise InvalidInput(f"{Path(source).name}: not a video (no video stream)", field="source")
     start_s = max(0.0, start_s)
+    if info.duration_s > 0 and (end_s > info.duration_s + 0.5 or start_s >= info.duration_s):
+        raise InvalidInput(
+            f"clip span {start_s:.2f}–{end_s:.2f} s lies outside the video ({info.duration_s:.2f} s)", field="end_s"
+        )
     end_s = min(end_s, info.duration_s) if info.duration_s > 0 else end_s
     length = end_s - start_s
     if length <= 0.1:
-        raise InvalidInput(f"clip span {start_s:.2f}–{end_s:.2f} s is empty or outside the video", field="end_s")
+        raise InvalidInput(f"clip span {start_s:.2f}–{end_s:.2f} s is empty", field="end_s")
     if length > preset.max_duration_s + 0.5:
         raise InvalidInput(
             f"clip is {length:.1f} s; preset {preset.name} allows at most {preset.max_duration_s:.0f} s", field="end_s"
