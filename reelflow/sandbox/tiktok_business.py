@@ -42,7 +42,7 @@ from reelflow.sandbox import core
 
 PREFIX = "/tiktok-business"
 API = "/open_api/v1.3"
-TOKEN_TTL = timedelta(hours=24)
+TOKEN_TTL = timedelta(days=365)  # advertiser tokens are long-lived; tests expire them on demand
 AUTH_CODE_TTL = timedelta(hours=1)
 MIN_CAMPAIGN_BUDGET = 50.0  # USD, daily or lifetime (research §5.5)
 MIN_ADGROUP_DAILY_BUDGET = 20.0  # USD per scheduled day

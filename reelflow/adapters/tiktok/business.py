@@ -298,11 +298,13 @@ class TikTokBusinessAds:
     async def _post(self, path: str, body: Mapping[str, Any], *, idempotent: bool) -> Any:
         return await self._call("POST", path, json_body=dict(body), idempotent=idempotent)
 
-    async def _list_all(self, path: str, params: Mapping[str, Any], *, list_key: str = "list") -> list[dict[str, Any]]:
+    async def _list_all(
+        self, path: str, params: Mapping[str, Any], *, list_key: str = "list", page_size: int = LIST_PAGE_SIZE
+    ) -> list[dict[str, Any]]:
         items: list[dict[str, Any]] = []
         page = 1
         while True:
-            data = await self._get(path, {**params, "page": page, "page_size": LIST_PAGE_SIZE})
+            data = await self._get(path, {**params, "page": page, "page_size": page_size})
             items.extend(data.get(list_key) or [])
             total_pages = int((data.get("page_info") or {}).get("total_page") or 0)
             if page >= total_pages:
@@ -398,7 +400,7 @@ class TikTokBusinessAds:
         params: dict[str, Any] = {"advertiser_id": advertiser_id}
         if identity_type:
             params["identity_type"] = identity_type
-        items = await self._list_all("/identity/get/", params, list_key="identity_list")
+        items = await self._list_all("/identity/get/", params, list_key="identity_list", page_size=100)
         return [
             Identity(
                 identity_id=str(i["identity_id"]),
