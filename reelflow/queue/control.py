@@ -30,7 +30,7 @@ async def cancel_run(session: AsyncSession, run_id: uuid.UUID, *, workspace_id: 
     assert run is not None
     now = utcnow()
     if run.status in ("succeeded", "failed", "cancelled"):
-        raise Conflict(f"the job has already {run.status}", status=run.status)
+        raise Conflict(f"the job has already {run.status}", job_status=run.status)
     if run.status == "running":
         if run.cancel_requested_at is None:
             run = await repo.transition(run.id, from_statuses=("running",), cancel_requested_at=now) or run
@@ -66,7 +66,7 @@ async def retry_run(session: AsyncSession, run_id: uuid.UUID, *, workspace_id: u
         progress_message=None,
     )
     if retried is None:
-        raise Conflict(f"only failed jobs can be retried; this one is {run.status}", status=run.status)
+        raise Conflict(f"only failed jobs can be retried; this one is {run.status}", job_status=run.status)
     await repo.add_event(retried.id, "queued", retried.attempt, "retry requested", {"manual_retry": True})
     push_after_commit(session, [Due(retried.id, retried.attempt + 1, retried.queue)])
     return retried

@@ -222,6 +222,10 @@ async def _succeed(ctx: RunContext, claimed: Claimed, result: Any) -> str:
         canonical_json({"result": result})
     except ReelflowError:
         return await _fail(ctx, claimed, RetryPolicy(max_attempts=1), Permanent("the task's result is not JSON-safe"))
+    if ctx.cancelled and not ctx.lost:
+        # The task saw `ctx.cancelled` and returned early: it stopped because it was asked to.
+        async with session_scope() as session:
+            return await _cancelled_in(session, claimed, "stopped on request", result=result)
     async with session_scope() as session:
         repo = RuntimeRepository(session)
         parent = await _lock_parent(repo, claimed.parent_id)
@@ -302,11 +306,16 @@ async def _cancelled(claimed: Claimed, message: str) -> str:
         return await _cancelled_in(session, claimed, message)
 
 
-async def _cancelled_in(session: AsyncSession, claimed: Claimed, message: str) -> str:
+async def _cancelled_in(session: AsyncSession, claimed: Claimed, message: str, result: Any = None) -> str:
     repo = RuntimeRepository(session)
     parent = await _lock_parent(repo, claimed.parent_id)
     run = await repo.transition(
-        claimed.id, from_statuses=("running",), attempt=claimed.attempt, status="cancelled", finished_at=utcnow()
+        claimed.id,
+        from_statuses=("running",),
+        attempt=claimed.attempt,
+        status="cancelled",
+        result=result,
+        finished_at=utcnow(),
     )
     if run is None:
         return "lost"

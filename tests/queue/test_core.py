@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import uuid
 from typing import Any
 
@@ -92,7 +93,7 @@ async def test_backoff_schedule_is_honoured(run_jobs: Any) -> None:
     assert done.error == {"type": "RuntimeError", "message": "attempt 4"}
     events = await _events(run.id)
     starts = [e.at for e in events if e.type == "started"]
-    gaps = [(b - a).total_seconds() for a, b in zip(starts, starts[1:], strict=False)]
+    gaps = [(b - a).total_seconds() for a, b in itertools.pairwise(starts)]
     # 0.3, 0.6, 1.2 s (no jitter); the due-retry poll adds up to a fraction of a second.
     for gap, expected in zip(gaps, [0.3, 0.6, 1.2], strict=True):
         assert expected <= gap < expected + 0.6, gaps
