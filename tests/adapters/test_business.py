@@ -476,3 +476,17 @@ async def test_lead_from_sandbox_mock_and_known_shapes(sandbox: Any, account: Ac
     assert nested.lead_id == "7" and nested.created_at == datetime(2026, 11, 20, 10, tzinfo=UTC)
     with pytest.raises(errors.InvalidInput):
         lead_from_payload({"nothing": 1})
+
+
+async def test_full_report_walks_every_page(sandbox: Any, account: Account) -> None:
+    adgroup_id = await _adgroup(account, await _campaign(account))
+    ad_ids = {await _ad(account, adgroup_id, name=f"Ad {i}") for i in range(3)}
+    await sandbox.advance(86400)
+    today = datetime.fromtimestamp(await sandbox.now(), UTC).date()
+    first = await account.ads.get_report(account.advertiser_id, start=today - timedelta(days=1), end=today,
+                                         by="total", page_size=2)  # fmt: skip
+    assert (len(first.rows), first.total_pages, first.total_rows) == (2, 2, 3)
+    rows = await account.ads.get_full_report(account.advertiser_id, start=today - timedelta(days=1), end=today,
+                                             by="total", page_size=2)  # fmt: skip
+    assert {r.ad_id for r in rows} == ad_ids
+    assert len(await sandbox.requests(f"{API}/report/integrated/get*")) == 3
