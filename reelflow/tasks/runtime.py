@@ -129,3 +129,18 @@ async def square(ctx: TaskContext, x: int, sleep_s: float = 0.0) -> dict[str, in
 @task("runtime.sum", queue="default")
 async def total(ctx: TaskContext, values: list[int]) -> dict[str, int]:
     return {"sum": sum(values)}
+
+
+@task("runtime.prune_runs", queue="default", timeout=600)
+async def prune_runs(ctx: TaskContext, keep_days: int | None = None) -> dict[str, int]:
+    """Delete finished top-level runs (with their children and events) older than `keep_days`."""
+    from datetime import timedelta
+
+    from reelflow.storage.db import session_scope
+    from reelflow.storage.models.base import utcnow
+    from reelflow.storage.repositories.runtime import RuntimeRepository
+
+    days = keep_days or get_settings().runtime_keep_days
+    async with session_scope() as session:
+        deleted = await RuntimeRepository(session).prune(utcnow() - timedelta(days=days))
+    return {"deleted": deleted, "keep_days": days}
