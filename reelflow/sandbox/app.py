@@ -31,7 +31,7 @@ import asyncio
 import importlib
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 from urllib.parse import parse_qsl
 
 import msgspec
@@ -50,7 +50,7 @@ Receive = Any
 Send = Any
 
 SANDBOX_ROUTE_MODULES: list[str] = [
-    # "reelflow.sandbox.tiktok",
+    "reelflow.sandbox.tiktok",
     # "reelflow.sandbox.youtube",
     # "reelflow.sandbox.scrapecreators",
     # "reelflow.sandbox.apify",
@@ -72,7 +72,9 @@ class SandboxMiddleware:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        path = scope.get("path", "")
+        raw_path = scope.get("raw_path")
+        # the path as sent (Litestar's routing drops trailing slashes from scope["path"])
+        path = raw_path.decode("latin-1").split("?", 1)[0] if raw_path else scope.get("path", "")
         if scope["type"] != "http" or path.startswith("/sandbox/"):
             await self.app(scope, receive, send)
             return
@@ -246,7 +248,7 @@ async def faults_add(request: Request[Any, Any, Any]) -> list[dict[str, Any]]:
         faults = msgspec.json.decode(raw, type=list[Fault] if raw.lstrip().startswith(b"[") else Fault)
     except msgspec.ValidationError as exc:
         return Response({"error": str(exc)}, status_code=400)  # type: ignore[return-value]
-    batch: list[Fault] = faults if isinstance(faults, list) else [faults]
+    batch: list[Fault] = list(faults) if isinstance(faults, list) else [faults]  # type: ignore[list-item]
     added = [get_state().faults.add(f) for f in batch]
     return [msgspec.to_builtins(f) for f in added]
 
@@ -329,7 +331,7 @@ def create_sandbox_app() -> Litestar:
         handlers.extend(importlib.import_module(module_name).route_handlers)
     return Litestar(
         route_handlers=handlers,
-        middleware=[SandboxMiddleware],
+        middleware=[cast(Any, SandboxMiddleware)],
         openapi_config=None,
         request_max_body_size=256 * 1024 * 1024,  # video chunks go up to 128 MB
     )

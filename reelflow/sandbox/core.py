@@ -103,7 +103,10 @@ class Fault(msgspec.Struct, kw_only=True):
     applied: int = 0
 
     def matches(self, method: str, path: str) -> bool:
-        return (self.method == "*" or self.method.upper() == method.upper()) and fnmatch.fnmatchcase(path, self.path)
+        if self.method != "*" and self.method.upper() != method.upper():
+            return False
+        alternate = path[:-1] if path.endswith("/") else path + "/"
+        return fnmatch.fnmatchcase(path, self.path) or fnmatch.fnmatchcase(alternate, self.path)
 
 
 class FaultBook:
