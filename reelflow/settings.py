@@ -200,8 +200,10 @@ class Settings(BaseSettings):
     monitoring_cadence_warm_minutes: int = Field(default=180, ge=1)
     monitoring_cadence_cold_minutes: int = Field(default=720, ge=1)
     monitoring_due_grace_minutes: int = Field(default=5, ge=0)
-    # Engagement refresh: videos handled per chunk (one select, fetch, write cycle).
+    # Engagement refresh: videos handled per chunk (one select, fetch, write cycle), and
+    # stats requests (100 ids each) in flight at once.
     monitoring_refresh_chunk: int = Field(default=10_000, ge=1, le=100_000)
+    monitoring_stats_concurrency: int = Field(default=8, ge=1, le=64)
 
     # --- clipping -----------------------------------------------------------------------
     # <clipping settings>

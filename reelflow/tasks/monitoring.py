@@ -16,9 +16,12 @@ import uuid
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
-from typing import Any
+from datetime import UTC, date, datetime, timedelta
+from typing import Any, cast
 
+from reelflow.adapters import httpclient
+from reelflow.adapters.records import Video, VideoStats
+from reelflow.adapters.tiktok import research
 from reelflow.domain import monitoring as domain
 from reelflow.errors import ReelflowError
 from reelflow.logs import get_logger
@@ -54,25 +57,76 @@ def tier_policy(settings: Settings | None = None) -> domain.TierPolicy:
     )
 
 
+# --- platform time and queries ----------------------------------------------------------------
+
+
+async def platform_now() -> datetime:
+    """The platform's clock, the time every observation is stamped with.
+
+    Real platforms run on real time. The sandbox runs a simulated clock (moved forward by
+    tests and the demo), and the adapters stamp stats with local time, so when TikTok is
+    the sandbox its clock is read here (one GET per run).
+    """
+    settings = get_settings()
+    if settings.tiktok_base_url or settings.is_production:
+        return utcnow()
+    response = await httpclient.request(
+        "GET", f"{settings.sandbox_base_url()}/sandbox/clock", idempotent=True, platform="sandbox"
+    )
+    return datetime.fromtimestamp(float(response.json()["now"]), UTC)
+
+
+def research_query(spec: domain.RuleSpec, start: date, end: date) -> research.VideoQuery:
+    """The rule's query (domain) in the Research adapter's terms, over [start, end]."""
+    query = domain.build_query(spec)
+
+    def conditions(items: tuple[domain.Condition, ...]) -> tuple[research.Condition, ...]:
+        return tuple(
+            research.Condition(c.field_name, cast(research.Operation, c.operation), c.field_values) for c in items
+        )
+
+    return research.VideoQuery(
+        start=start, end=end, and_=conditions(query.and_), or_=conditions(query.or_), not_=conditions(query.not_)
+    )
+
+
 # --- polling --------------------------------------------------------------------------------
 
 
-def _video_row(video: Any) -> VideoRow:
+def _video_row(video: Video) -> VideoRow:
     stats = video.stats
+    username = video.author_handle or (video.author.handle if video.author else None)
     return VideoRow(
         platform_video_id=str(video.id),
-        username=video.username,
-        description=video.description,
+        username=username,
+        description=video.caption,
         hashtags=list(video.hashtags or []),
         region=video.region,
-        duration_s=video.duration_s,
+        duration_s=int(video.duration_s) if video.duration_s is not None else None,
         url=video.url,
         posted_at=video.created_at,
-        views=stats.views if stats else 0,
-        likes=stats.likes if stats else 0,
-        comments=stats.comments if stats else 0,
-        shares=stats.shares if stats else 0,
+        views=(stats.views or 0) if stats else 0,
+        likes=(stats.likes or 0) if stats else 0,
+        comments=(stats.comments or 0) if stats else 0,
+        shares=(stats.shares or 0) if stats else 0,
         saves=(stats.saves or 0) if stats else 0,
+    )
+
+
+def _creator_row(video: Video) -> CreatorRow | None:
+    author = video.author
+    handle = video.author_handle or (author.handle if author else None)
+    if not handle:
+        return None
+    if author is None:
+        return CreatorRow(handle)
+    return CreatorRow(
+        username=handle,
+        display_name=author.display_name,
+        follower_count=author.followers,
+        avatar_url=author.avatar_url,
+        is_verified=author.verified,
+        region=author.region or video.region,
     )
 
 
@@ -113,15 +167,15 @@ async def poll_rule(ctx: TaskContext, rule_id: str) -> dict[str, Any]:
     started = utcnow()
     result = PollResult(rule_id)
     try:
-        served: list[Any] = []
-        from reelflow.adapters.tiktok import research  # type: ignore[attr-defined]
-
-        async for page in research.iter_videos(
-            domain.build_query(spec).as_dict(), since=since, until=started, max_pages=settings.monitoring_poll_max_pages
-        ):
+        until = await platform_now()
+        query = research_query(spec, since.date(), until.date())
+        served: list[Video] = []
+        async for page in research.ResearchClient().iter_pages(query):
             result.pages += 1
-            served.extend(page)
+            served.extend(page.videos)
             await ctx.heartbeat()
+            if result.pages >= settings.monitoring_poll_max_pages:
+                break
     except ReelflowError as exc:
         async with session_scope() as session:
             await MonitoringRepository(session).record_poll_failure(
@@ -137,13 +191,17 @@ async def poll_rule(ctx: TaskContext, rule_id: str) -> dict[str, Any]:
     for video in served:
         unique.setdefault(str(video.id), video)
     videos = [_video_row(v) for v in unique.values()]
-    usernames = sorted({v.username for v in videos if v.username})
-    observed_at = max((getattr(v.stats, "observed_at", None) or started for v in unique.values()), default=started)
+    creators: dict[str, CreatorRow] = {}
+    for video in unique.values():
+        row = _creator_row(video)
+        if row is not None:
+            creators.setdefault(row.username, row)
+    observed_at = until
     policy = tier_policy(settings)
     async with session_scope() as session:
         repo = MonitoringRepository(session)
         creator_ids, result.creators_created = await repo.upsert_creators(
-            workspace_id, PLATFORM, [CreatorRow(u) for u in usernames]
+            workspace_id, PLATFORM, list(creators.values())
         )
         rows = await repo.upsert_videos(
             workspace_id,
@@ -168,7 +226,7 @@ async def poll_rule(ctx: TaskContext, rule_id: str) -> dict[str, Any]:
         await repo.record_poll(
             rid,
             polled_at=started,
-            polled_until=started,
+            polled_until=until,
             next_poll_at=started + interval,
             fetched=result.fetched,
             new=result.new,
@@ -241,7 +299,12 @@ class ChunkPlan:
 
 
 def plan_chunk(
-    due: Sequence[DueVideo], stats_by_id: dict[str, Any], now: datetime, policy: domain.TierPolicy
+    due: Sequence[DueVideo],
+    stats_by_id: dict[str, VideoStats],
+    now: datetime,
+    policy: domain.TierPolicy,
+    *,
+    observed_at: datetime,
 ) -> ChunkPlan:
     """Velocity, tier, schedule and forecasts for each video whose stats came back."""
     snap_ws: list[uuid.UUID] = []
@@ -270,7 +333,9 @@ def plan_chunk(
             "recent",
         )
     }
-    fc: dict[str, list[Any]] = {k: [] for k in ("ws", "video_ids", "made_at", "horizons", "base", "predicted", "confidence")}
+    fc: dict[str, list[Any]] = {
+        k: [] for k in ("ws", "video_ids", "made_at", "horizons", "base", "predicted", "confidence")
+    }
     missing: list[uuid.UUID] = []
     new_points: dict[uuid.UUID, tuple[tuple[float, int] | None, tuple[float, int]]] = {}
     changes: Counter[str] = Counter()
@@ -279,9 +344,9 @@ def plan_chunk(
         if stats is None:
             missing.append(video.id)
             continue
-        observed: datetime = getattr(stats, "observed_at", None) or now
+        observed = observed_at
         t = observed.timestamp()
-        views = int(stats.views)
+        views = int(stats.views or 0)
         previous = list(zip(video.recent_times, video.recent_views, strict=False))
         last = max(previous) if previous else None
         if last is not None and t <= last[0]:
@@ -299,7 +364,7 @@ def plan_chunk(
             changes[f"{video.tier}->{tier}"] += 1
         cadence = policy.cadence_seconds(tier)
         predictions = domain.forecast(views, v, a, age_h, len(points))
-        counters = (views, int(stats.likes), int(stats.comments), int(stats.shares), int(stats.saves or 0))
+        counters = (views, stats.likes or 0, stats.comments or 0, stats.shares or 0, stats.saves or 0)
         snap_ws.append(video.workspace_id)
         snap_ids.append(video.id)
         snap_at.append(observed)
@@ -345,10 +410,17 @@ async def refresh_engagement(
     started = time.perf_counter()
     now = utcnow()
     due_by = now + timedelta(minutes=settings.monitoring_due_grace_minutes)
+    client = research.ResearchClient(concurrency=settings.monitoring_stats_concurrency)
+    # Observations are stamped with the platform's clock; schedules run on ours.
+    clock_offset = (await platform_now()) - now
     after: uuid.UUID | None = None
     remaining = limit
     while remaining is None or remaining > 0:
-        chunk = settings.monitoring_refresh_chunk if remaining is None else min(remaining, settings.monitoring_refresh_chunk)
+        chunk = (
+            settings.monitoring_refresh_chunk
+            if remaining is None
+            else min(remaining, settings.monitoring_refresh_chunk)
+        )
         async with session_scope() as session:
             due = await MonitoringRepository(session).select_due(
                 due_by, chunk, workspace_id=ws, force=force, after_id=after
@@ -359,20 +431,16 @@ async def refresh_engagement(
         stats.selected += len(due)
         if remaining is not None:
             remaining -= len(due)
-        from reelflow.adapters.tiktok import research  # type: ignore[attr-defined]
-
-        fetched = await research.fetch_stats(sorted({d.platform_video_id for d in due}))
+        fetched = await client.fetch_stats(sorted({d.platform_video_id for d in due}))
         stats_by_id = {str(s.video_id): s for s in fetched}
-        plan = plan_chunk(due, stats_by_id, now, policy)
+        plan = plan_chunk(due, stats_by_id, now, policy, observed_at=utcnow() + clock_offset)
         async with session_scope() as session:
             repo = MonitoringRepository(session)
             await repo.insert_snapshots(*plan.snapshots)
             resolved = await _resolve_forecasts(repo, plan)
             await repo.apply_engagement(plan.updates)
             await repo.insert_forecasts(plan.forecasts, domain.FORECAST_MODEL)
-            await repo.reschedule(
-                plan.missing, now + timedelta(seconds=policy.cadence_seconds("cold") or 21600)
-            )
+            await repo.reschedule(plan.missing, now + timedelta(seconds=policy.cadence_seconds("cold") or 21600))
         stats.refreshed += len(plan.updates["ids"])
         stats.missing += len(plan.missing)
         stats.forecasts_made += len(plan.forecasts["video_ids"])

@@ -24,6 +24,7 @@ TASK_MODULES: list[str] = [
     "reelflow.tasks.identity",
     "reelflow.tasks.runtime",
     "reelflow.tasks.clipping",
+    "reelflow.tasks.monitoring",
     # <area task modules>
 ]
 
