@@ -85,7 +85,7 @@ class _Handler(http.server.SimpleHTTPRequestHandler):
     def do_GET(self) -> None:
         if self.path.startswith("/redirect-private"):
             self.send_response(302)
-            self.send_header("Location", "http://127.0.0.1:9/secret.mp4")
+            self.send_header("Location", "http://127.0.0.1:7/secret.mp4")
             self.end_headers()
             return
         if self.path.startswith("/fake/"):  # any file served as video/mp4

@@ -254,11 +254,12 @@ class ClippingController(Controller):
         self, request: Request[Any, Any, Any], db_session: AsyncSession, principal: Principal, data: ProjectIn
     ) -> ProjectOut:
         """Import a video from a URL (http/https, public hosts only) and start the pipeline."""
-        source = await _check_import_url(data.url)
+        ingest.parse_source_url(data.url)
         options = clip_jobs.resolve_options(_options_dict(data.options), defaults=_option_defaults())
         repo = ClippingRepository(db_session)
         await _check_minutes_left(repo, principal.workspace_id)
         await _charge(repo, principal.workspace_id, plans.PROJECTS, 1)
+        source = await _check_import_url(data.url)  # after the cheap checks: it resolves the host
         title = data.title or (source.url.rsplit("/", 1)[-1].split("?", 1)[0] or source.host)[:200]
         project = await repo.create_project(
             workspace_id=principal.workspace_id,
