@@ -148,9 +148,14 @@ def authorize(request: Request[Any, Any, Any]) -> Response[Any]:
     get_state().store("tiktok.users", _Users).by_open_id[open_id] = creator.idx
     scopes = [s for s in (q.get("scope") or "user.info.basic").split(",") if s]
     code = get_state().tokens.issue(
-        "code", open_id, ttl=CODE_TTL, scopes=scopes, client=q.get("client_key", ""),
-        redirect_uri=redirect_uri, code_challenge=q.get("code_challenge"),
-    )  # fmt: skip
+        "code",
+        open_id,
+        ttl=CODE_TTL,
+        scopes=scopes,
+        client=q.get("client_key", ""),
+        redirect_uri=redirect_uri,
+        code_challenge=q.get("code_challenge"),
+    )
     get_state().record("tiktok.oauth.authorized", open_id=open_id, scopes=scopes)
     return _redirect(redirect_uri, {"code": code.value, "scopes": ",".join(scopes), "state": q.get("state", "")})
 
@@ -171,8 +176,9 @@ async def oauth_token(request: Request[Any, Any, Any]) -> Response[Any]:
     tokens = get_state().tokens
     grant = form.get("grant_type")
     if grant == "client_credentials":
-        token = tokens.issue("access", f"app:{key}", ttl=CLIENT_TTL, prefix="clt.", scopes=["research.data.basic"],
-                             client=key)  # fmt: skip
+        token = tokens.issue(
+            "access", f"app:{key}", ttl=CLIENT_TTL, prefix="clt.", scopes=["research.data.basic"], client=key
+        )
         get_state().record("tiktok.oauth.client_token", client_key=key)
         return Response({"access_token": token.value, "expires_in": CLIENT_TTL, "token_type": "Bearer"})
     if grant == "authorization_code":
@@ -236,9 +242,21 @@ async def oauth_revoke(request: Request[Any, Any, Any]) -> Response[Any]:
 
 # --- Research API --------------------------------------------------------------------------
 
-RESEARCH_FIELDS = ["id", "video_description", "create_time", "region_code", "share_count", "view_count",
-                   "like_count", "comment_count", "music_id", "hashtag_names", "username", "favorites_count",
-                   "video_duration"]  # fmt: skip
+RESEARCH_FIELDS = [
+    "id",
+    "video_description",
+    "create_time",
+    "region_code",
+    "share_count",
+    "view_count",
+    "like_count",
+    "comment_count",
+    "music_id",
+    "hashtag_names",
+    "username",
+    "favorites_count",
+    "video_duration",
+]
 _DATE = re.compile(r"^\d{8}$")
 
 
@@ -320,8 +338,9 @@ async def research_video_query(request: Request[Any, Any, Any]) -> Response[Any]
             continue  # deleted or private since: the page comes back short
         videos.append(_research_video(world.video(vid), stats, fields))
     next_cursor = cursor + max_count
-    return ok({"videos": videos, "cursor": next_cursor, "has_more": next_cursor < len(search.ids),
-               "search_id": search_id})  # fmt: skip
+    return ok(
+        {"videos": videos, "cursor": next_cursor, "has_more": next_cursor < len(search.ids), "search_id": search_id}
+    )
 
 
 def _research_video(video: Video, stats: Any, fields: list[str]) -> dict[str, Any]:
@@ -343,9 +362,7 @@ def _research_video(video: Video, stats: Any, fields: list[str]) -> dict[str, An
         "playlist_id": 0,
         "voice_to_text": "",
         "is_stem_verified": False,
-        "hashtag_info_list": [
-            {"hashtag_id": _stable(t) % 10**10, "hashtag_description": ""} for t in video.hashtags
-        ],
+        "hashtag_info_list": [{"hashtag_id": _stable(t) % 10**10, "hashtag_description": ""} for t in video.hashtags],
         "sticker_info_list": [],
         "effect_info_list": [],
         "video_mention_list": [],
@@ -448,8 +465,17 @@ def _compare(value: Any, op: str, values: list[Any]) -> bool:
     return {"GT": value > ref, "GTE": value >= ref, "LT": value < ref, "LTE": value <= ref}[op]
 
 
-RESEARCH_USER_FIELDS = ["display_name", "bio_description", "avatar_url", "is_verified", "follower_count",
-                        "following_count", "likes_count", "video_count", "bio_url"]  # fmt: skip
+RESEARCH_USER_FIELDS = [
+    "display_name",
+    "bio_description",
+    "avatar_url",
+    "is_verified",
+    "follower_count",
+    "following_count",
+    "likes_count",
+    "video_count",
+    "bio_url",
+]
 
 
 @post("/tiktok/v2/research/user/info/", status_code=200)
@@ -483,9 +509,23 @@ def _avatar(request: Request[Any, Any, Any], handle: str) -> str:
 
 # --- Display API ---------------------------------------------------------------------------
 
-DISPLAY_VIDEO_FIELDS = ["id", "create_time", "cover_image_url", "share_url", "video_description", "duration",
-                        "height", "width", "title", "embed_html", "embed_link", "like_count", "comment_count",
-                        "share_count", "view_count"]  # fmt: skip
+DISPLAY_VIDEO_FIELDS = [
+    "id",
+    "create_time",
+    "cover_image_url",
+    "share_url",
+    "video_description",
+    "duration",
+    "height",
+    "width",
+    "title",
+    "embed_html",
+    "embed_link",
+    "like_count",
+    "comment_count",
+    "share_count",
+    "view_count",
+]
 USER_FIELDS_BY_SCOPE = {
     "user.info.basic": {"open_id", "union_id", "avatar_url", "avatar_url_100", "avatar_large_url", "display_name"},
     "user.info.profile": {"bio_description", "profile_deep_link", "is_verified", "username"},
@@ -529,8 +569,11 @@ def _user_video_ids(creator: Any, open_id: str) -> list[int]:
     now = get_state().clock.now()
     world = get_world()
     own = [vid for vid in world.videos_of(creator, now) if world.stats(vid, now) is not None]
-    posted = [p.post_id for p in _publishes().by_id.values() if p.open_id == open_id and p.post_id and
-              (p.post_id >> 32) <= now]  # fmt: skip
+    posted = [
+        p.post_id
+        for p in _publishes().by_id.values()
+        if p.open_id == open_id and p.post_id and (p.post_id >> 32) <= now
+    ]
     return sorted(set(own) | set(posted), reverse=True)
 
 
@@ -647,16 +690,18 @@ async def creator_info(request: Request[Any, Any, Any]) -> Response[Any]:
     if isinstance(token, Response):
         return token
     creator = creator_for_open_id(token.subject)
-    return ok({
-        "creator_avatar_url": _avatar(request, creator.handle),
-        "creator_username": creator.handle,
-        "creator_nickname": creator.nickname,
-        "privacy_level_options": PRIVACY_PUBLIC,
-        "comment_disabled": False,
-        "duet_disabled": False,
-        "stitch_disabled": creator.idx % 5 == 0,
-        "max_video_post_duration_sec": 600,
-    })  # fmt: skip
+    return ok(
+        {
+            "creator_avatar_url": _avatar(request, creator.handle),
+            "creator_username": creator.handle,
+            "creator_nickname": creator.nickname,
+            "privacy_level_options": PRIVACY_PUBLIC,
+            "comment_disabled": False,
+            "duet_disabled": False,
+            "stitch_disabled": creator.idx % 5 == 0,
+            "max_video_post_duration_sec": 600,
+        }
+    )
 
 
 def chunk_rules_error(size: int, chunk: int, count: int) -> str | None:
@@ -708,8 +753,20 @@ async def publish_video_init(request: Request[Any, Any, Any]) -> Response[Any]:
             return fail(400, "invalid_param", problem)
         publish_id = f"v_pub_file~v2-1.{secrets.token_hex(12)}"
         upload_id = secrets.token_hex(16)
-        pub = _Publish(publish_id, token.subject, source, title, privacy, size, chunk, count, 0, upload_id,
-                       now + 3600, created_at=now)  # fmt: skip
+        pub = _Publish(
+            publish_id,
+            token.subject,
+            source,
+            title,
+            privacy,
+            size,
+            chunk,
+            count,
+            0,
+            upload_id,
+            now + 3600,
+            created_at=now,
+        )
         store.by_upload[upload_id] = publish_id
         upload_url = f"{base}/tiktok-upload/video/?upload_id={upload_id}&upload_token={secrets.token_hex(8)}"
         data = {"publish_id": publish_id, "upload_url": upload_url}
@@ -772,8 +829,14 @@ async def upload_chunk(request: Request[Any, Any, Any]) -> Response[Any]:
     if len(body) != expected:
         return fail(400, "invalid_params", f"chunk {index} must be {expected} bytes.")
     pub.received = last + 1
-    state.record("tiktok.upload.chunk", publish_id=pub.publish_id, first=first, last=last, total=total,
-                 sha256=hashlib.sha256(body).hexdigest())  # fmt: skip
+    state.record(
+        "tiktok.upload.chunk",
+        publish_id=pub.publish_id,
+        first=first,
+        last=last,
+        total=total,
+        sha256=hashlib.sha256(body).hexdigest(),
+    )
     headers = {"Content-Range": f"bytes 0-{last}/{total}"}
     if pub.received < total:
         return Response(b"", status_code=206, headers=headers)
@@ -856,9 +919,17 @@ def world_videos(request: Request[Any, Any, Any], limit: int = 20, hashtag: str 
         if stats is None:
             continue
         video = world.video(vid)
-        out.append({"id": str(vid), "username": video.author.handle, "description": video.description,
-                    "hashtags": video.hashtags, "create_time": video.create_time, "short_code": short_code(vid),
-                    "views": stats.views})  # fmt: skip
+        out.append(
+            {
+                "id": str(vid),
+                "username": video.author.handle,
+                "description": video.description,
+                "hashtags": video.hashtags,
+                "create_time": video.create_time,
+                "short_code": short_code(vid),
+                "views": stats.views,
+            }
+        )
         if len(out) >= limit:
             break
     return out
@@ -869,12 +940,34 @@ def world_creators(limit: int = 20, topic: str | None = None) -> list[dict[str, 
     world = get_world()
     world.index  # noqa: B018 - counts videos per creator
     picked = [c for c in world.creators if topic is None or c.topic == topic][:limit]
-    return [{"handle": c.handle, "user_id": c.user_id, "nickname": c.nickname, "topic": c.topic,
-             "followers": c.followers, "region": c.region, "video_count": c.video_count} for c in picked]  # fmt: skip
+    return [
+        {
+            "handle": c.handle,
+            "user_id": c.user_id,
+            "nickname": c.nickname,
+            "topic": c.topic,
+            "followers": c.followers,
+            "region": c.region,
+            "video_count": c.video_count,
+        }
+        for c in picked
+    ]
 
 
 route_handlers = [
-    authorize, oauth_token, oauth_revoke, research_video_query, research_user_info, display_user_info,
-    display_video_list, display_video_query, creator_info, publish_video_init, upload_chunk, publish_status,
-    short_link, world_videos, world_creators,
-]  # fmt: skip
+    authorize,
+    oauth_token,
+    oauth_revoke,
+    research_video_query,
+    research_user_info,
+    display_user_info,
+    display_video_list,
+    display_video_query,
+    creator_info,
+    publish_video_init,
+    upload_chunk,
+    publish_status,
+    short_link,
+    world_videos,
+    world_creators,
+]

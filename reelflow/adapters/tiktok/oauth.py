@@ -74,8 +74,9 @@ class TikTokOAuth:
         self.base = base_url()
         self.authorize_base = settings.platform_url("tiktok_auth_url")
 
-    def authorize_url(self, scopes: list[str], *, state: str, code_challenge: str | None = None,
-                      redirect_uri: str | None = None) -> str:  # fmt: skip
+    def authorize_url(
+        self, scopes: list[str], *, state: str, code_challenge: str | None = None, redirect_uri: str | None = None
+    ) -> str:
         params = {
             "client_key": self.client_key,
             "scope": ",".join(scopes),
@@ -101,8 +102,9 @@ class TikTokOAuth:
         body = httpclient.json_body(response)
         return body if isinstance(body, dict) else {}
 
-    async def exchange_code(self, code: str, *, code_verifier: str | None = None,
-                            redirect_uri: str | None = None) -> TokenSet:  # fmt: skip
+    async def exchange_code(
+        self, code: str, *, code_verifier: str | None = None, redirect_uri: str | None = None
+    ) -> TokenSet:
         form = {
             "code": code,
             "grant_type": "authorization_code",

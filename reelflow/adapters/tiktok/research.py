@@ -40,13 +40,42 @@ from reelflow.settings import get_settings
 Operation = Literal["EQ", "IN", "GT", "GTE", "LT", "LTE"]
 MAX_COUNT = 100
 MAX_WINDOW_DAYS = 30
-DEFAULT_FIELDS = ("id", "video_description", "create_time", "region_code", "share_count", "view_count",
-                  "like_count", "comment_count", "favorites_count", "music_id", "hashtag_names", "username",
-                  "video_duration")  # fmt: skip
-STATS_FIELDS = ("id", "create_time", "username", "view_count", "like_count", "comment_count", "share_count",
-                "favorites_count")  # fmt: skip
-USER_FIELDS = ("display_name", "bio_description", "avatar_url", "is_verified", "follower_count", "following_count",
-               "likes_count", "video_count", "bio_url")  # fmt: skip
+DEFAULT_FIELDS = (
+    "id",
+    "video_description",
+    "create_time",
+    "region_code",
+    "share_count",
+    "view_count",
+    "like_count",
+    "comment_count",
+    "favorites_count",
+    "music_id",
+    "hashtag_names",
+    "username",
+    "video_duration",
+)
+STATS_FIELDS = (
+    "id",
+    "create_time",
+    "username",
+    "view_count",
+    "like_count",
+    "comment_count",
+    "share_count",
+    "favorites_count",
+)
+USER_FIELDS = (
+    "display_name",
+    "bio_description",
+    "avatar_url",
+    "is_verified",
+    "follower_count",
+    "following_count",
+    "likes_count",
+    "video_count",
+    "bio_url",
+)
 # TikTok launched in 2016; an id whose top bits fall outside [then, now] is not time-based.
 _EPOCH_MIN = int(datetime(2016, 1, 1, tzinfo=UTC).timestamp())
 
