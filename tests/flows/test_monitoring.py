@@ -125,7 +125,7 @@ async def test_one_failing_rule_does_not_stop_the_others(prefect_harness, sandbo
     assert summary["rules"] == 2 and summary["failed"] == 1
     bad = (await client.get(f"{RULES}/{failing['id']}", headers=account.headers)).json()
     good = (await client.get(f"{RULES}/{healthy['id']}", headers=account.headers)).json()
-    assert bad["last_error"] and "Retryable" in bad["last_error"] or "Quota" in bad["last_error"]
+    assert bad["last_error"] and ("Retryable" in bad["last_error"] or "Quota" in bad["last_error"])
     assert bad["totals"]["failures"] == 1 and bad["totals"]["polls"] == 0 and bad["last_polled_at"] is None
     assert datetime.fromisoformat(bad["next_poll_at"]) > datetime.now(UTC)  # retried on its next schedule
     assert good["last_error"] is None and good["totals"]["polls"] == 1 and good["totals"]["new"] > 0

@@ -210,3 +210,40 @@ async def test_reading_api_filters_sorts_pages_and_isolates(client, signup, sess
     assert (await client.get("/api/v1/monitoring/videos", headers=o, params={"rule_id": rule["id"]})).status_code == 404
     assert (await client.get("/api/v1/monitoring/videos", headers=o)).json()["items"] == []
     assert (await client.get("/api/v1/monitoring/creators", headers=o)).json()["items"] == []
+
+
+async def test_poll_endpoint_enqueues_the_poll_job_idempotently(client, signup, sandbox, run_jobs):
+    account = await signup()
+    other = await signup()
+    rule = (
+        await client.post(RULES, headers=account.headers, json={"name": "r", "kind": "hashtag", "values": ["skincare"]})
+    ).json()
+    key = {"Idempotency-Key": "poll-1"}
+    first = await client.post(f"{RULES}/{rule['id']}/poll", headers={**account.headers, **key})
+    assert first.status_code == 202, first.text
+    assert first.json()["name"] == "monitoring.poll_rule" and first.json()["args"] == {"rule_id": rule["id"]}
+    replay = await client.post(f"{RULES}/{rule['id']}/poll", headers={**account.headers, **key})
+    assert replay.status_code == 200 and replay.headers["Idempotent-Replayed"] == "true"
+    assert replay.json()["id"] == first.json()["id"]
+    assert (await client.post(f"{RULES}/{rule['id']}/poll", headers=other.headers)).status_code == 404
+
+    await run_jobs()
+
+    run = (await client.get(f"/api/v1/jobs/{first.json()['id']}", headers=account.headers)).json()
+    assert run["status"] == "succeeded", run
+    assert run["result"]["new"] > 0 and run["result"]["fetched"] == run["result"]["new"]
+    polled = (await client.get(f"{RULES}/{rule['id']}", headers=account.headers)).json()
+    assert polled["totals"]["new"] == run["result"]["new"] and polled["totals"]["polls"] == 1
+
+    refresh = await client.post(
+        "/api/v1/monitoring/engagement/refresh", headers={**account.headers, "Idempotency-Key": "r1"}, json={}
+    )
+    assert refresh.status_code == 202 and refresh.json()["name"] == "monitoring.refresh_engagement"
+    await run_jobs()
+    done = (await client.get(f"/api/v1/jobs/{refresh.json()['id']}", headers=account.headers)).json()
+    # nothing is due yet (just polled: first check after the hot cadence); force takes them all
+    assert done["status"] == "succeeded" and done["result"]["selected"] == 0
+    forced = await client.post("/api/v1/monitoring/engagement/refresh", headers=account.headers, json={"force": True})
+    await run_jobs()
+    done = (await client.get(f"/api/v1/jobs/{forced.json()['id']}", headers=account.headers)).json()
+    assert done["result"]["selected"] == run["result"]["new"]
