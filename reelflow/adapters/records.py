@@ -7,7 +7,7 @@ Counters are raw integers; `None` means the platform did not report that counter
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Literal
 
 import msgspec
@@ -76,6 +76,21 @@ class PublicationStatus(msgspec.Struct, frozen=True, kw_only=True):
     retryable: bool = False  # a FAILED publish that may be tried again (e.g. fail_reason "internal")
     uploaded_bytes: int | None = None
     downloaded_bytes: int | None = None
+
+
+class TokenSet(msgspec.Struct, kw_only=True):
+    """OAuth tokens as a platform issued them (TikTok Login Kit, Google)."""
+
+    access_token: str
+    expires_at: datetime
+    token_type: str = "Bearer"
+    refresh_token: str | None = None
+    refresh_expires_at: datetime | None = None
+    open_id: str | None = None
+    scopes: list[str] = msgspec.field(default_factory=list)
+
+    def expires_within(self, seconds: float) -> bool:
+        return self.expires_at <= datetime.now(UTC) + timedelta(seconds=seconds)
 
 
 def from_unix(seconds: int | float | str | None) -> datetime | None:

@@ -51,7 +51,7 @@ Send = Any
 
 SANDBOX_ROUTE_MODULES: list[str] = [
     "reelflow.sandbox.tiktok",
-    # "reelflow.sandbox.youtube",
+    "reelflow.sandbox.youtube",
     # "reelflow.sandbox.scrapecreators",
     # "reelflow.sandbox.apify",
     # <business sandbox modules: reelflow.sandbox.tiktok_business>

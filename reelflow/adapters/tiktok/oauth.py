@@ -19,25 +19,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
-import msgspec
-
 from reelflow.adapters import httpclient
+from reelflow.adapters.records import TokenSet
 from reelflow.adapters.tiktok.common import PLATFORM, base_url, oauth_error
 from reelflow.errors import Permanent
 from reelflow.settings import get_settings
-
-
-class TokenSet(msgspec.Struct, kw_only=True):
-    access_token: str
-    expires_at: datetime
-    token_type: str = "Bearer"
-    refresh_token: str | None = None
-    refresh_expires_at: datetime | None = None
-    open_id: str | None = None
-    scopes: list[str] = msgspec.field(default_factory=list)
-
-    def expires_within(self, seconds: float) -> bool:
-        return self.expires_at <= datetime.now(UTC) + timedelta(seconds=seconds)
 
 
 def pkce_pair() -> tuple[str, str]:
