@@ -196,10 +196,10 @@ async def google_token(request: Request[Any, Any, Any]) -> Response[Any]:
             "id_token": "sandbox." + secrets.token_urlsafe(16),
         }
         if code.extra.get("offline"):
-            refresh = tokens.issue(
+            issued = tokens.issue(
                 "refresh", code.subject, ttl=10 * 365 * 86_400, prefix="1//", scopes=code.scopes, client=client
             )
-            body["refresh_token"] = refresh.value
+            body["refresh_token"] = issued.value
         return Response(body)
     if grant == "refresh_token":
         refresh = tokens.check(form.get("refresh_token"), kind="refresh")
