@@ -21,6 +21,8 @@ from reelflow.settings import env_for_children, get_settings
 DEMO_STEPS: list[str] = [
     "reelflow.demo.identity",
     "reelflow.demo.jobs",
+    "reelflow.demo.monitoring",
+    "reelflow.demo.clipping",
     # <area demo steps>
 ]
 

@@ -17,6 +17,7 @@ signed with HMAC-SHA256 (settings.signing_secret) and expires.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import functools
 import hashlib
 import hmac
@@ -34,7 +35,7 @@ from urllib.parse import quote, urlencode
 import anyio
 import anyio.to_thread
 
-from reelflow.errors import ConfigurationError, Forbidden, InvalidInput, NotFound, PayloadTooLarge
+from reelflow.errors import ConfigurationError, Conflict, Forbidden, InvalidInput, NotFound, PayloadTooLarge
 from reelflow.settings import Settings, get_settings
 
 CHUNK_SIZE = 1024 * 1024
@@ -193,6 +194,10 @@ class LocalBlobStore:
         path = self._part(upload_id)
         await anyio.to_thread.run_sync(functools.partial(path.parent.mkdir, parents=True, exist_ok=True))
         async with await anyio.open_file(path, "ab") as handle:
+            try:  # one writer per upload: a second concurrent chunk is refused, not interleaved
+                fcntl.flock(handle.wrapped.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise Conflict("another chunk of this upload is being received; retry when it has finished") from None
             size = await handle.tell()
             if size != offset:
                 raise InvalidInput(f"the upload has {size} bytes; send the range starting at {size}")

@@ -160,12 +160,16 @@ async def import_url(ctx: TaskContext, project_id: str) -> dict[str, Any]:
             return {"source_key": project.source_key}
         assert project.source_url
         settings = get_settings()
-        key, size = await download_source(
-            project.source_url,
-            lambda ext: clip_jobs.source_key(pid, ext),
-            max_bytes=settings.clip_url_max_bytes,
-            timeout_s=settings.clip_url_timeout_s,
-            allowed=_allowed_origins(),
+        key, size = await _timed(
+            pid,
+            "import",
+            download_source(
+                project.source_url,
+                lambda ext: clip_jobs.source_key(pid, ext),
+                max_bytes=settings.clip_url_max_bytes,
+                timeout_s=settings.clip_url_timeout_s,
+                allowed=_allowed_origins(),
+            ),
         )
         await _set(pid, source_key=key, source_bytes=size)
         return {"source_key": key, "size_bytes": size}

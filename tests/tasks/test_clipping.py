@@ -136,3 +136,38 @@ def test_blob_keys_are_checked(tmp_path: Path) -> None:
     for bad in ("../etc/passwd", "/abs", "a/../b", "a//b", "", "a/.hidden/../x"):
         with pytest.raises(InvalidInput):
             LocalBlobStore(tmp_path).path(bad)
+
+
+async def test_part_uploads_append_resume_and_refuse_concurrent_writers(tmp_path: Path) -> None:
+    import asyncio
+
+    from reelflow.errors import Conflict
+    from reelflow.storage.blobs import LocalBlobStore
+
+    store = LocalBlobStore(tmp_path)
+    upload_id = uuid.uuid4()
+    gate = asyncio.Event()
+
+    async def slow() -> Any:
+        yield b"a" * 10
+        await gate.wait()
+        yield b"b" * 10
+
+    async def once(data: bytes) -> Any:
+        yield data
+
+    first = asyncio.create_task(store.append_part(upload_id, 0, slow(), max_bytes=100))
+    await asyncio.sleep(0.1)
+    with pytest.raises(Conflict):
+        await store.append_part(upload_id, 10, once(b"c" * 5), max_bytes=100)
+    gate.set()
+    assert await first == 20
+    with pytest.raises(InvalidInput):  # not at the received offset
+        await store.append_part(upload_id, 5, once(b"x"), max_bytes=100)
+    assert await store.append_part(upload_id, 20, once(b"z" * 5), max_bytes=100) == 25
+    with pytest.raises(PayloadTooLarge):
+        await store.append_part(upload_id, 25, once(b"y" * 10), max_bytes=30)
+    assert await store.part_size(upload_id) == 30  # what fitted was kept
+    assert await store.commit_part(upload_id, "projects/p/source.mp4") == 30
+    assert await store.commit_part(upload_id, "projects/p/source.mp4") == 30  # a retried commit
+    assert (tmp_path / "projects/p/source.mp4").read_bytes() == b"a" * 10 + b"b" * 10 + b"z" * 5 + b"y" * 5

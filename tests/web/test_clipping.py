@@ -139,7 +139,10 @@ async def test_url_import_from_allowed_loopback_origin(
     await run_jobs(["media"])
     body = await project(client, account.headers, created.json()["id"])
     assert body["status"] == "clips_ready", body
-    assert "import" in body["timings"] or body["source"]["size_bytes"] > 0
+    assert (
+        body["timings"]["import"] > 0
+        and body["source"]["size_bytes"] == allow_file_server.folder.joinpath("talk.mp4").stat().st_size
+    )
     clips = await _clips(client, account.headers, body["id"])
     assert len(clips) == 1 and clips[0]["status"] == "ready"
 
@@ -486,3 +489,19 @@ async def test_blob_links_are_signed_and_expire(client: Any, services: Any) -> N
     tampered = signed_blob_path("projects/x/test.srt").replace("test.srt", "other.srt")
     assert (await client.get(tampered)).status_code == 403
     assert (await client.get("/api/v1/blobs/projects/x/test.srt")).status_code == 403
+
+
+async def test_idempotency_key_returns_the_first_project(
+    client: Any, signup: Any, allow_file_server: FileServer
+) -> None:
+    account = await signup()
+    headers = {**account.headers, "Idempotency-Key": "import-talk-1"}
+    body = {"url": f"{allow_file_server.url}/talk.mp4"}
+    first = await client.post("/api/v1/projects", json=body, headers=headers)
+    again = await client.post("/api/v1/projects", json=body, headers=headers)
+    assert first.status_code == 202 and again.status_code == 200
+    assert again.headers["idempotent-replayed"] == "true" and again.json()["id"] == first.json()["id"]
+    listed = (await client.get("/api/v1/projects", headers=account.headers)).json()["items"]
+    assert len(listed) == 1
+    usage = (await client.get("/api/v1/usage", headers=account.headers)).json()
+    assert usage["metrics"]["projects"]["used"] == 1

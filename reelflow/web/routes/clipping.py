@@ -29,6 +29,7 @@ from reelflow.storage.models.base import utcnow
 from reelflow.storage.models.clipping import Clip, Project, Upload
 from reelflow.storage.repositories.clipping import ClippingRepository
 from reelflow.storage.repositories.identity import Principal
+from reelflow.storage.repositories.runtime import RuntimeRepository
 from reelflow.web.auth import requires_role
 from reelflow.web.deps import provide_principal
 from reelflow.web.pagination import Page, check_limit, decode_time_id_cursor, encode_cursor, page_of
@@ -189,13 +190,13 @@ async def _check_minutes_left(repo: ClippingRepository, workspace_id: uuid.UUID)
         raise plans.limit_exceeded(plan, plans.SOURCE_MINUTES, wanted=1, used=used, start=period)
 
 
-async def _start_pipeline(session: AsyncSession, project: Project) -> uuid.UUID:
+async def _start_pipeline(session: AsyncSession, project: Project, *, key: str | None = None) -> uuid.UUID:
     """Enqueue the project's pipeline (pushed after this transaction commits)."""
     result = await enqueue(
         session,
         PIPELINE_TASK,
         {"project_id": str(project.id)},
-        key=f"{PIPELINE_TASK}:{project.id}",
+        key=key or f"{PIPELINE_TASK}:{project.id}",
         queue="media",
         workspace_id=project.workspace_id,
     )
@@ -252,11 +253,21 @@ class ClippingController(Controller):
     @post("/projects", guards=[requires_role(*EDITORS)], status_code=202)
     async def create_project(
         self, request: Request[Any, Any, Any], db_session: AsyncSession, principal: Principal, data: ProjectIn
-    ) -> ProjectOut:
-        """Import a video from a URL (http/https, public hosts only) and start the pipeline."""
+    ) -> Response[ProjectOut]:
+        """Import a video from a URL (http/https, public hosts only) and start the pipeline.
+        With an `Idempotency-Key`, a retried request returns the first project (200)."""
+        repo = ClippingRepository(db_session)
+        idempotency_key = request.headers.get("Idempotency-Key") or None
+        run_key = f"{PIPELINE_TASK}:key:{idempotency_key}" if idempotency_key else None
+        if run_key is not None:
+            run = await RuntimeRepository(db_session).find_by_key(principal.workspace_id, run_key, explicit=True)
+            earlier = await repo.get_project(principal.workspace_id, uuid.UUID(run.args["project_id"])) if run else None
+            if earlier is not None:
+                return Response(
+                    _project_out(request, earlier), status_code=200, headers={"Idempotent-Replayed": "true"}
+                )
         ingest.parse_source_url(data.url)
         options = clip_jobs.resolve_options(_options_dict(data.options), defaults=_option_defaults())
-        repo = ClippingRepository(db_session)
         await _check_minutes_left(repo, principal.workspace_id)
         await _charge(repo, principal.workspace_id, plans.PROJECTS, 1)
         source = await _check_import_url(data.url)  # after the cheap checks: it resolves the host
@@ -270,9 +281,9 @@ class ClippingController(Controller):
             source_url=source.url,
             options=options,
         )
-        await _start_pipeline(db_session, project)
+        await _start_pipeline(db_session, project, key=run_key)
         await db_session.refresh(project)
-        return _project_out(request, project)
+        return Response(_project_out(request, project), status_code=202)
 
     @get("/projects")
     async def list_projects(
