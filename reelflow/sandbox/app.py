@@ -13,7 +13,7 @@
 
 Control and inspection (not part of any platform):
 - `GET /sandbox/health`; `POST /sandbox/reset` (clock, faults, tokens, logs, platform state).
-- `GET|POST /sandbox/clock` `{"advance": seconds}` or `{"set": epoch | ISO-8601}`.
+- `GET|POST /sandbox/clock` `{"advance": seconds}`, `{"set": epoch | ISO-8601}`, `{"freeze": bool}`.
 - `GET|POST|DELETE /sandbox/faults` (body: one `core.Fault` or a list).
 - `GET /sandbox/requests?path=<glob>&method=&since=` (what reached each platform),
   `GET /sandbox/events?kind=<glob>&since=` (what was posted, uploaded, changed, sent).
@@ -52,8 +52,8 @@ Send = Any
 SANDBOX_ROUTE_MODULES: list[str] = [
     "reelflow.sandbox.tiktok",
     "reelflow.sandbox.youtube",
-    # "reelflow.sandbox.scrapecreators",
-    # "reelflow.sandbox.apify",
+    "reelflow.sandbox.scrapecreators",
+    "reelflow.sandbox.apify",
     # <business sandbox modules: reelflow.sandbox.tiktok_business>
     "reelflow.sandbox.tiktok_business",
 ]
@@ -228,12 +228,19 @@ def clock_set(data: dict[str, Any]) -> dict[str, Any]:
             clock.set(float(value))
     if "advance" in data:
         clock.advance(float(data["advance"]))
+    if "freeze" in data:
+        clock.freeze(bool(data["freeze"]))
     return _clock_view()
 
 
 def _clock_view() -> dict[str, Any]:
     clock = get_state().clock
-    return {"now": clock.now(), "iso": clock.now_dt().isoformat(), "offset": clock.offset}
+    return {
+        "now": clock.now(),
+        "iso": clock.now_dt().isoformat(),
+        "offset": clock.offset,
+        "frozen": clock.frozen_at is not None,
+    }
 
 
 @get("/sandbox/faults", sync_to_thread=False)
@@ -326,6 +333,7 @@ CONTROL_HANDLERS = [
 
 
 def create_sandbox_app() -> Litestar:
+    core.snapshot_credentials()
     handlers: list[Any] = list(CONTROL_HANDLERS)
     for module_name in SANDBOX_ROUTE_MODULES:
         handlers.extend(importlib.import_module(module_name).route_handlers)

@@ -55,21 +55,35 @@ class SimClock:
 
     def __init__(self) -> None:
         self.offset = 0.0
+        self.frozen_at: float | None = None
 
     def now(self) -> float:
-        return time.time() + self.offset
+        return self.frozen_at if self.frozen_at is not None else time.time() + self.offset
+
+    def freeze(self, frozen: bool = True) -> None:
+        """Stop (or restart) the clock: counters stay put between calls until advanced."""
+        if frozen and self.frozen_at is None:
+            self.frozen_at = self.now()
+        elif not frozen and self.frozen_at is not None:
+            self.offset = self.frozen_at - time.time()
+            self.frozen_at = None
 
     def now_dt(self) -> datetime:
         return datetime.fromtimestamp(self.now(), UTC)
 
     def advance(self, seconds: float) -> None:
         self.offset += seconds
+        if self.frozen_at is not None:
+            self.frozen_at += seconds
 
     def set(self, epoch: float) -> None:
         self.offset = epoch - time.time()
+        if self.frozen_at is not None:
+            self.frozen_at = epoch
 
     def reset(self) -> None:
         self.offset = 0.0
+        self.frozen_at = None
 
 
 # --- faults --------------------------------------------------------------------------------
@@ -313,6 +327,27 @@ DEFAULT_CONFIG: dict[str, Any] = {
 
 _state = SandboxState()
 _platforms: dict[str, ErrorRenderer] = {}
+
+
+_credentials: dict[str, str] = {}
+
+
+def credential(name: str) -> str:
+    """The key the sandbox expects for a credential setting, fixed when the app is created
+    (so a test changing its own settings does not change what the sandbox accepts)."""
+    if name not in _credentials:
+        from reelflow.settings import get_settings
+
+        _credentials[name] = get_settings().credential(name)
+    return _credentials[name]
+
+
+def snapshot_credentials() -> None:
+    from reelflow.settings import SANDBOX_CREDENTIALS
+
+    _credentials.clear()
+    for name in SANDBOX_CREDENTIALS:
+        credential(name)
 
 
 def get_state() -> SandboxState:

@@ -28,7 +28,6 @@ from litestar.status_codes import HTTP_302_FOUND
 from reelflow.sandbox import core
 from reelflow.sandbox.core import get_state
 from reelflow.sandbox.world import Video, from_short_code, get_world, mix64, short_code
-from reelflow.settings import get_settings
 
 PREFIX = "/tiktok"
 ACCESS_TTL = 86_400  # user access tokens: 24 h
@@ -80,10 +79,9 @@ def oauth_fail(status: int, error: str, description: str) -> Response[Any]:
 
 
 def _apps() -> dict[str, str]:
-    s = get_settings()
     return {
-        s.credential("tiktok_client_key"): s.credential("tiktok_client_secret"),
-        s.credential("tiktok_research_client_key"): s.credential("tiktok_research_client_secret"),
+        core.credential("tiktok_client_key"): core.credential("tiktok_client_secret"),
+        core.credential("tiktok_research_client_key"): core.credential("tiktok_research_client_secret"),
     }
 
 

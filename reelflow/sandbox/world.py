@@ -76,6 +76,7 @@ FIRST = ["mia", "leo", "ava", "noah", "zoe", "kai", "lena", "omar", "ivy", "theo
          "ella", "finn", "yuki", "amir", "lucy", "max"]  # fmt: skip
 REGIONS = ["US", "US", "US", "GB", "DE", "FR", "BR", "MX", "ID", "JP", "KR", "IN", "CA", "AU", "ES", "IT", "PH"]
 SHORT_KEY = 0x5A17_C0DE_5A17_C0DE
+TIKTOK_EPOCH = 1_451_606_400  # 2016-01-01: ids whose time bits are older are not videos
 
 
 def mix64(x: int) -> int:
@@ -282,8 +283,8 @@ def _video_cached(world: World, video_id: int) -> Video:
 def video_stats(seed: int, video_id: int, followers: int, now: float) -> Stats | None:
     create_time = video_id >> 32
     age_h = (now - create_time) / 3600.0
-    if age_h < 0:
-        return None
+    if age_h < 0 or create_time < TIKTOK_EPOCH:
+        return None  # not posted yet, or not a TikTok-style id at all
     h = mix64(video_id ^ seed)
     if unit(h) < 0.03:
         return None  # deleted or private

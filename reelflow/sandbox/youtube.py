@@ -27,7 +27,6 @@ from litestar import Request, Response, get, post, put
 from reelflow.sandbox import core
 from reelflow.sandbox.core import get_state
 from reelflow.sandbox.world import get_world, mix64, video_stats
-from reelflow.settings import get_settings
 
 ACCESS_TTL = 3599
 SESSION_TTL = 86_400
@@ -128,8 +127,7 @@ def _store() -> _Store:
 
 
 def _client_ok(client_id: str | None, secret: str | None) -> bool:
-    s = get_settings()
-    return client_id == s.credential("google_client_id") and secret == s.credential("google_client_secret")
+    return client_id == core.credential("google_client_id") and secret == core.credential("google_client_secret")
 
 
 def _channel_id(idx: int) -> str:
@@ -147,7 +145,7 @@ def _channel_id(idx: int) -> str:
 def google_authorize(request: Request[Any, Any, Any]) -> Response[Any]:
     q = request.query_params
     redirect_uri = q.get("redirect_uri") or ""
-    if q.get("client_id") != get_settings().credential("google_client_id") or not redirect_uri:
+    if q.get("client_id") != core.credential("google_client_id") or not redirect_uri:
         return ofail(400, "invalid_client", "The OAuth client was not found.")
     world = get_world()
     wanted = world.by_handle.get(q.get("login_hint") or q.get("sandbox_user") or "")
@@ -424,7 +422,7 @@ def videos_list(request: Request[Any, Any, Any]) -> Response[Any]:
         if "statistics" in parts:
             channel = _store().channels.get(video.channel_id)
             followers = get_world().creators[channel.creator_idx].followers if channel else 1000
-            stats = video_stats(get_settings().sandbox_seed, video.seed_id, followers, now) if done else None
+            stats = video_stats(get_world().seed, video.seed_id, followers, now) if done else None
             item["statistics"] = {
                 "viewCount": str(stats.views if stats else 0),
                 "likeCount": str(stats.likes if stats else 0),

@@ -1,0 +1,265 @@
+"""ScrapeCreators: TikTok keyword search (aweme items) and profiles, Instagram profile with
+related profiles (platform-apis.md §2).
+
+    sc = ScrapeCreatorsClient()
+    page = await sc.search_keyword("protein", cursor=0)          # SearchPage (may repeat items)
+    async for video in sc.iter_keyword_search("protein", max_items=500):  # deduplicated
+        ...video.author (Creator)...
+    creator = await sc.tiktok_profile("handle")
+    profile = await sc.instagram_profile("handle")               # .creator, .related (no follower counts)
+
+`region` only moves the vendor's proxy: results are not filtered by region. Auth `x-api-key`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import httpx
+import msgspec
+
+from reelflow.adapters import httpclient
+from reelflow.adapters.ratelimit import RateLimit
+from reelflow.adapters.records import Creator, Video, VideoStats, from_unix
+from reelflow.errors import LimitExceeded, NotFound, Permanent, ReelflowError, Retryable
+from reelflow.settings import get_settings
+
+PLATFORM = "scrapecreators"
+DatePosted = Literal["yesterday", "this-week", "this-month", "last-3-months", "last-6-months", "all-time"]
+SortBy = Literal["relevance", "most-liked", "date-posted"]
+
+
+@dataclass
+class SearchPage:
+    videos: list[Video]
+    cursor: int
+    has_more: bool
+
+
+@dataclass
+class InstagramProfile:
+    creator: Creator
+    related: list[Creator] = field(default_factory=list)
+
+
+def scrapecreators_error(response: httpx.Response) -> ReelflowError | None:
+    status = response.status_code
+    if status < 400:
+        return None
+    try:
+        body = msgspec.json.decode(response.content)
+    except msgspec.DecodeError:
+        body = {}
+    message = str((body or {}).get("message") or (body or {}).get("error") or response.text[:200])
+    detail = f"ScrapeCreators {status}: {message}"
+    if status == 401:  # a bad key is configuration, not a user's expired grant
+        return Permanent(detail, vendor_code="unauthorized")
+    if status == 402:
+        return LimitExceeded(detail, limit="scrapecreators.credits")
+    if status == 404:
+        return NotFound(detail)
+    if status == 429 or status >= 500:
+        return Retryable(detail)
+    return Permanent(detail)
+
+
+def _first_url(media: Any) -> str | None:
+    urls = (media or {}).get("url_list") or []
+    return str(urls[0]) if urls else None
+
+
+def map_aweme_author(author: dict[str, Any]) -> Creator:
+    handle = str(author.get("unique_id") or "")
+    verified = author.get("is_verified")
+    if verified is None and author.get("verification_type") is not None:
+        verified = bool(author.get("verification_type"))
+    return Creator(
+        platform="tiktok",
+        handle=handle,
+        id=str(author["uid"]) if author.get("uid") else None,
+        display_name=author.get("nickname"),
+        bio=author.get("signature") or None,  # often empty in search results
+        avatar_url=_first_url(author.get("avatar_medium")) or _first_url(author.get("avatar_thumb")),
+        followers=author.get("follower_count"),
+        following=author.get("following_count"),
+        likes=author.get("total_favorited"),
+        video_count=author.get("aweme_count"),
+        verified=verified,
+        region=author.get("region"),
+        url=f"https://www.tiktok.com/@{handle}" if handle else None,
+    )
+
+
+def map_aweme(item: dict[str, Any]) -> Video:
+    """An aweme (TikTok app format) → Video; `video.duration` is in milliseconds."""
+    video_id = str(item.get("aweme_id", ""))
+    stats = item.get("statistics") or {}
+    media = item.get("video") or {}
+    author = map_aweme_author(item.get("author") or {})
+    duration_ms = media.get("duration")
+    music = item.get("music") or {}
+    return Video(
+        platform="tiktok",
+        id=video_id,
+        url=str(item.get("share_url") or "").split("?", 1)[0] or None,
+        caption=item.get("desc"),
+        created_at=from_unix(item.get("create_time")),
+        author_handle=author.handle or None,
+        author=author,
+        hashtags=[
+            t["hashtag_name"] for t in item.get("text_extra") or [] if t.get("type") == 1 and t.get("hashtag_name")
+        ],
+        duration_s=duration_ms / 1000 if duration_ms is not None else None,
+        region=item.get("region"),
+        sound_id=str(music.get("id_str") or music.get("id")) if music.get("id") else None,
+        cover_url=_first_url(media.get("cover")),
+        width=media.get("width"),
+        height=media.get("height"),
+        stats=VideoStats(
+            platform="tiktok",
+            video_id=video_id,
+            views=stats.get("play_count"),
+            likes=stats.get("digg_count"),
+            comments=stats.get("comment_count"),
+            shares=stats.get("share_count"),
+            saves=stats.get("collect_count"),
+        ),
+    )
+
+
+class ScrapeCreatorsClient:
+    def __init__(self) -> None:
+        settings = get_settings()
+        self.base = settings.platform_url("scrapecreators_base_url")
+        self.api_key = settings.credential("scrapecreators_api_key")
+        rate = settings.scrapecreators_per_second
+        self._limits = [RateLimit.per_second("scrapecreators", rate)] if rate else []
+
+    async def _get(self, path: str, params: dict[str, Any]) -> dict[str, Any]:
+        response = await httpclient.request(
+            "GET",
+            f"{self.base}{path}",
+            idempotent=True,
+            platform=PLATFORM,
+            params={k: v for k, v in params.items() if v is not None},
+            headers={"x-api-key": self.api_key},
+            error_mapper=scrapecreators_error,
+            rate_limits=self._limits,
+        )
+        body = httpclient.json_body(response)
+        return body if isinstance(body, dict) else {}
+
+    async def search_keyword(
+        self,
+        query: str,
+        *,
+        cursor: int = 0,
+        date_posted: DatePosted = "all-time",
+        sort_by: SortBy = "relevance",
+        region: str | None = None,
+    ) -> SearchPage:
+        body = await self._get(
+            "/v1/tiktok/search/keyword",
+            {
+                "query": query,
+                "cursor": cursor,
+                "date_posted": date_posted,
+                "sort_by": sort_by,
+                "region": region,
+                "trim": "false",
+            },
+        )
+        videos = [
+            map_aweme(entry["aweme_info"]) for entry in body.get("search_item_list") or [] if entry.get("aweme_info")
+        ]
+        return SearchPage(videos, int(body.get("cursor") or 0), bool(body.get("has_more")))
+
+    async def iter_keyword_search(
+        self,
+        query: str,
+        *,
+        max_items: int | None = None,
+        date_posted: DatePosted = "all-time",
+        sort_by: SortBy = "relevance",
+        region: str | None = None,
+    ) -> AsyncIterator[Video]:
+        """Unique videos across pages (pages repeat items): stops at has_more=0, an empty page,
+        a page with nothing new, or `max_items`."""
+        seen: set[str] = set()
+        cursor = 0
+        while True:
+            page = await self.search_keyword(
+                query, cursor=cursor, date_posted=date_posted, sort_by=sort_by, region=region
+            )
+            fresh = [v for v in page.videos if v.id not in seen]
+            for video in fresh:
+                seen.add(video.id)
+                yield video
+                if max_items is not None and len(seen) >= max_items:
+                    return
+            if not page.has_more or not page.videos or not fresh or page.cursor <= cursor:
+                return
+            cursor = page.cursor
+
+    async def tiktok_profile(self, handle: str) -> Creator:
+        body = await self._get("/v1/tiktok/profile", {"handle": handle.lstrip("@")})
+        user, stats = body.get("user") or {}, body.get("stats") or {}
+        bio_link = user.get("bioLink") or {}
+        return Creator(
+            platform="tiktok",
+            handle=str(user.get("uniqueId") or handle.lstrip("@")),
+            id=str(user["id"]) if user.get("id") else None,
+            display_name=user.get("nickname"),
+            bio=user.get("signature"),
+            avatar_url=user.get("avatarMedium") or user.get("avatarLarger"),
+            followers=stats.get("followerCount"),
+            following=stats.get("followingCount"),
+            likes=stats.get("heartCount"),
+            video_count=stats.get("videoCount"),
+            verified=user.get("verified"),
+            region=user.get("region"),
+            url=f"https://www.tiktok.com/@{user.get('uniqueId') or handle.lstrip('@')}",
+            external_url=bio_link.get("link") if isinstance(bio_link, dict) else None,
+            is_private=user.get("privateAccount"),
+        )
+
+    async def instagram_profile(self, handle: str) -> InstagramProfile:
+        body = await self._get("/v1/instagram/profile", {"handle": handle.lstrip("@"), "trim": "false"})
+        user = (body.get("data") or {}).get("user") or {}
+        if not user:
+            raise NotFound(f"Instagram profile {handle!r} not found")
+        creator = Creator(
+            platform="instagram",
+            handle=str(user.get("username") or handle.lstrip("@")),
+            id=str(user["id"]) if user.get("id") else None,
+            display_name=user.get("full_name"),
+            bio=user.get("biography"),
+            avatar_url=user.get("profile_pic_url"),
+            followers=(user.get("edge_followed_by") or {}).get("count"),
+            following=(user.get("edge_follow") or {}).get("count"),
+            video_count=(user.get("edge_owner_to_timeline_media") or {}).get("count"),
+            verified=user.get("is_verified"),
+            url=f"https://www.instagram.com/{user.get('username') or handle.lstrip('@')}/",
+            external_url=user.get("external_url"),
+            is_private=user.get("is_private"),
+        )
+        related = []
+        for edge in (user.get("edge_related_profiles") or {}).get("edges") or []:
+            node = edge.get("node") or {}
+            if not node.get("username"):
+                continue
+            related.append(
+                Creator(
+                    platform="instagram",
+                    handle=node["username"],
+                    id=str(node.get("id") or "") or None,
+                    display_name=node.get("full_name"),
+                    avatar_url=node.get("profile_pic_url"),
+                    verified=node.get("is_verified"),
+                    is_private=node.get("is_private"),
+                    url=f"https://www.instagram.com/{node['username']}/",
+                )
+            )  # nodes carry no follower counts
+        return InstagramProfile(creator=creator, related=related)

@@ -1,0 +1,138 @@
+"""Apify's `clockworks~tiktok-scraper` in the sandbox (`/apify` = api.apify.com, platform-apis.md §3).
+
+`POST /v2/acts/{actor}/run-sync-get-dataset-items` with the actor input as the body and the
+token as `?token=` or `Authorization: Bearer`; answers the dataset items as a JSON array
+(camelCase, counters at the top level). `postURLs` may be canonical video URLs or `/t/...`
+short links; a deleted/private post comes back as an item with `error`.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+import msgspec
+from litestar import Request, Response, post
+
+from reelflow.sandbox import core
+from reelflow.sandbox.core import get_state
+from reelflow.sandbox.world import from_short_code, get_world
+
+ACTORS = {"clockworks~tiktok-scraper", "clockworks/tiktok-scraper"}
+_VIDEO = re.compile(r"/video/(\d+)")
+
+
+def render_error(status: int, code: str | int | None, message: str) -> tuple[int, Any]:
+    kind = (
+        str(code)
+        if code
+        else {401: "token-not-valid", 404: "record-not-found", 429: "rate-limit-exceeded"}.get(status, "internal-error")
+    )
+    return status, {"error": {"type": kind, "message": message}}
+
+
+core.register_platform("/apify", render_error)
+
+
+def _fail(status: int, kind: str, message: str) -> Response[Any]:
+    return Response(render_error(status, kind, message)[1], status_code=status)
+
+
+def video_id_from_url(url: str) -> int | None:
+    parts = urlsplit(url)
+    match = _VIDEO.search(parts.path)
+    if match:
+        return int(match.group(1))
+    segments = [s for s in parts.path.split("/") if s]
+    if segments and (segments[0] == "t" or parts.netloc.startswith(("vm.", "vt."))):
+        return from_short_code(segments[-1])
+    return None
+
+
+def item_for(request: Request[Any, Any, Any], url: str, now: float) -> dict[str, Any]:
+    vid = video_id_from_url(url)
+    world = get_world()
+    stats = world.stats(vid, now) if vid else None
+    if vid is None or stats is None:
+        return {"url": url, "submittedVideoUrl": url, "error": "Post not found or private"}
+    video = world.video(vid)
+    c = video.author
+    base = str(request.base_url).rstrip("/")
+    web = f"https://www.tiktok.com/@{c.handle}/video/{vid}"
+    return {
+        "id": str(vid),
+        "text": video.description,
+        "textLanguage": "en",
+        "createTime": video.create_time,
+        "createTimeISO": datetime.fromtimestamp(video.create_time, UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z"),
+        "locationCreated": video.region,
+        "isAd": False,
+        "isSponsored": False,
+        "isPinned": False,
+        "isSlideshow": False,
+        "webVideoUrl": web,
+        "mediaUrls": [],
+        "submittedVideoUrl": url,
+        "playCount": stats.views,
+        "diggCount": stats.likes,
+        "shareCount": stats.shares,
+        "commentCount": stats.comments,
+        "collectCount": stats.saves,
+        "authorMeta": {
+            "id": c.user_id,
+            "name": c.handle,
+            "nickName": c.nickname,
+            "profileUrl": f"https://www.tiktok.com/@{c.handle}",
+            "verified": c.verified,
+            "signature": c.bio,
+            "bioLink": c.bio_url,
+            "avatar": f"{base}/sandbox/media/avatar.jpg",
+            "privateAccount": False,
+            "following": c.following,
+            "fans": c.followers,
+            "heart": c.likes,
+            "video": c.video_count,
+            "digg": 0,
+        },
+        "musicMeta": {
+            "musicId": str(video.music_id),
+            "musicName": "original sound",
+            "musicAuthor": c.nickname,
+            "musicOriginal": True,
+        },
+        "videoMeta": {
+            "height": video.height,
+            "width": video.width,
+            "duration": video.duration,
+            "coverUrl": f"{base}/sandbox/media/cover.jpg",
+            "definition": "720p",
+            "format": "mp4",
+        },
+        "hashtags": [{"name": t} for t in video.hashtags],
+        "mentions": [],
+    }
+
+
+@post("/apify/v2/acts/{actor:str}/run-sync-get-dataset-items", status_code=201)
+async def run_sync_get_dataset_items(request: Request[Any, Any, Any], actor: str) -> Response[Any]:
+    token = request.query_params.get("token") or core.bearer(request.headers.get("authorization"))
+    if token != core.credential("apify_token"):
+        return _fail(401, "token-not-valid", "Authentication token is not valid.")
+    if actor not in ACTORS:
+        return _fail(404, "record-not-found", "Actor was not found")
+    try:
+        body = msgspec.json.decode(await request.body()) or {}
+    except msgspec.DecodeError:
+        return _fail(400, "invalid-input", "Input is not valid JSON")
+    urls = body.get("postURLs") or []
+    if not isinstance(urls, list) or not urls:
+        return _fail(400, "invalid-input", "Input: postURLs must be a non-empty array (the sandbox runs only those)")
+    now = get_state().clock.now()
+    items = [item_for(request, str(u), now) for u in urls]
+    get_state().record("apify.run", actor=actor, urls=len(urls))
+    return Response(items, status_code=201)
+
+
+route_handlers = [run_sync_get_dataset_items]

@@ -1,0 +1,255 @@
+"""ScrapeCreators in the sandbox (`/scrapecreators` = api.scrapecreators.com, platform-apis.md §2).
+
+- `GET /v1/tiktok/search/keyword`: aweme-shaped items, 20–30 per page, `cursor`, `has_more`
+  as 1/0, `total` 0; each page repeats the last 2 items of the previous one (dedupe on
+  `aweme_id`); `region` only picks the proxy, so it does not filter.
+- `GET /v1/tiktok/profile`, `GET /v1/instagram/profile` (about 80 related profiles without
+  follower counts; very large accounts have none).
+Auth: `x-api-key`. Errors: `{"success": false, "message": ...}` with 400/401/404/500.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Request, Response, get
+
+from reelflow.sandbox import core
+from reelflow.sandbox.core import get_state
+from reelflow.sandbox.world import Creator, get_world, mix64
+
+MAX_RESULTS = 1000
+DATE_POSTED = {"yesterday": 1, "this-week": 7, "this-month": 30, "last-3-months": 90, "last-6-months": 180}
+
+
+def render_error(status: int, code: str | int | None, message: str) -> tuple[int, Any]:
+    return status, {"success": False, "error": str(code) if code else str(status), "message": message}
+
+
+core.register_platform("/scrapecreators", render_error)
+
+
+def _fail(status: int, message: str) -> Response[Any]:
+    return Response(render_error(status, None, message)[1], status_code=status)
+
+
+def _auth(request: Request[Any, Any, Any]) -> Response[Any] | None:
+    if request.headers.get("x-api-key") != core.credential("scrapecreators_api_key"):
+        return _fail(401, "Invalid or missing API key")
+    return None
+
+
+def _media(request: Request[Any, Any, Any], name: str, key: str) -> dict[str, Any]:
+    return {
+        "uri": key,
+        "url_list": [f"{str(request.base_url).rstrip('/')}/sandbox/media/{name}?k={key}"],
+        "width": 720,
+        "height": 720,
+    }
+
+
+def _author(request: Request[Any, Any, Any], c: Creator) -> dict[str, Any]:
+    return {
+        "uid": c.user_id,
+        "sec_uid": f"MS4wLjABAAAA{mix64(c.idx):x}",
+        "unique_id": c.handle,
+        "nickname": c.nickname,
+        "signature": "",  # often empty in search results: fetch the profile for the bio
+        "follower_count": c.followers,
+        "following_count": c.following,
+        "aweme_count": c.video_count,
+        "total_favorited": c.likes,
+        "verification_type": 1 if c.verified else 0,
+        "avatar_thumb": _media(request, "avatar.jpg", c.handle),
+        "avatar_medium": _media(request, "avatar.jpg", c.handle),
+        "avatar_larger": _media(request, "avatar.jpg", c.handle),
+        "region": c.region,
+    }
+
+
+def aweme(request: Request[Any, Any, Any], vid: int, now: float) -> dict[str, Any] | None:
+    world = get_world()
+    stats = world.stats(vid, now)
+    if stats is None:
+        return None
+    video = world.video(vid)
+    share = f"https://www.tiktok.com/@{video.author.handle}/video/{vid}"
+    return {
+        "aweme_id": str(vid),
+        "desc": video.description,
+        "create_time": video.create_time,
+        "share_url": share + "?is_from_webapp=1",
+        "region": video.region,
+        "desc_language": "en",
+        "is_ad": False,
+        "statistics": {
+            "aweme_id": str(vid),
+            "play_count": stats.views,
+            "digg_count": stats.likes,
+            "comment_count": stats.comments,
+            "share_count": stats.shares,
+            "collect_count": stats.saves,
+            "download_count": stats.shares // 10,
+            "forward_count": 0,
+            "repost_count": 0,
+            "whatsapp_share_count": stats.shares // 20,
+        },
+        "author": _author(request, video.author),
+        "video": {
+            "duration": video.duration * 1000,
+            "width": video.width,
+            "height": video.height,
+            "ratio": "720p",
+            "cover": _media(request, "cover.jpg", str(vid)),
+            "origin_cover": _media(request, "cover.jpg", str(vid)),
+            "play_addr": _media(request, "tiny-vertical.mp4", str(vid)),
+        },
+        "text_extra": [{"type": 1, "hashtag_name": t, "start": 0, "end": 0} for t in video.hashtags],
+        "music": {
+            "id": video.music_id,
+            "id_str": str(video.music_id),
+            "title": "original sound",
+            "author": video.author.nickname,
+        },
+    }
+
+
+@get("/scrapecreators/v1/tiktok/search/keyword", sync_to_thread=False)
+def keyword_search(request: Request[Any, Any, Any]) -> Response[Any]:
+    denied = _auth(request)
+    if denied:
+        return denied
+    q = request.query_params
+    query = (q.get("query") or "").strip().lower()
+    if not query:
+        return _fail(400, "query is required")
+    try:
+        cursor = int(q.get("cursor") or 0)
+    except ValueError:
+        return _fail(400, "cursor must be an integer")
+    now = get_state().clock.now()
+    world = get_world()
+    index = world.index
+    words = [w.lstrip("#") for w in query.split()]
+    candidates: set[int] = set()
+    for word in words:
+        candidates.update(index.by_keyword.get(word, []))
+        candidates.update(index.by_hashtag.get(word, []))
+    days = DATE_POSTED.get(q.get("date_posted") or "all-time")
+    matched = []
+    for vid in candidates:
+        created = vid >> 32
+        if created > now or (days is not None and created < now - days * 86_400):
+            continue
+        video = world.video(vid)
+        if all(w in video.description.lower() for w in words):
+            matched.append(vid)
+    sort_by = q.get("sort_by") or "relevance"
+    if sort_by == "date-posted":
+        matched.sort(reverse=True)
+    else:  # relevance and most-liked: by likes (deterministic at a given clock)
+        matched.sort(key=lambda v: ((world.stats(v, now) or _ZERO).likes, v), reverse=True)
+    matched = matched[:MAX_RESULTS]
+    size = 20 + mix64(cursor + 11) % 11
+    start = max(0, cursor - 2) if cursor else 0  # the last 2 of the previous page come again
+    page = matched[start : cursor + size]
+    items = [{"aweme_info": a} for a in (aweme(request, vid, now) for vid in page) if a is not None]
+    next_cursor = cursor + size
+    has_more = 1 if next_cursor < len(matched) else 0
+    return Response(
+        {
+            "search_item_list": items,
+            "cursor": next_cursor,
+            "has_more": has_more,
+            "total": 0,
+            "extra": {"logid": core.log_id(), "now": int(now * 1000)},
+        }
+    )
+
+
+class _Zero:
+    likes = 0
+
+
+_ZERO = _Zero()
+
+
+@get("/scrapecreators/v1/tiktok/profile", sync_to_thread=False)
+def tiktok_profile(request: Request[Any, Any, Any]) -> Response[Any]:
+    denied = _auth(request)
+    if denied:
+        return denied
+    world = get_world()
+    creator = world.by_handle.get((request.query_params.get("handle") or "").lstrip("@"))
+    if creator is None:
+        return _fail(404, "User not found")
+    world.index  # noqa: B018 - counts videos per creator
+    avatar = _media(request, "avatar.jpg", creator.handle)["url_list"][0]
+    return Response(
+        {
+            "success": True,
+            "credits_remaining": 9999,
+            "user": {
+                "id": creator.user_id,
+                "uniqueId": creator.handle,
+                "nickname": creator.nickname,
+                "signature": creator.bio,
+                "verified": creator.verified,
+                "avatarLarger": avatar,
+                "avatarMedium": avatar,
+                "region": creator.region,
+                "privateAccount": False,
+                "bioLink": {"link": creator.bio_url} if creator.bio_url else None,
+            },
+            "stats": {
+                "followerCount": creator.followers,
+                "followingCount": creator.following,
+                "heartCount": creator.likes,
+                "videoCount": creator.video_count,
+            },
+        }
+    )
+
+
+@get("/scrapecreators/v1/instagram/profile", sync_to_thread=False)
+def instagram_profile(request: Request[Any, Any, Any]) -> Response[Any]:
+    denied = _auth(request)
+    if denied:
+        return denied
+    world = get_world()
+    creator = world.by_handle.get((request.query_params.get("handle") or "").lstrip("@"))
+    if creator is None:
+        return _fail(404, "Profile not found")
+    pic = _media(request, "avatar.jpg", creator.handle)["url_list"][0]
+    related = [
+        {
+            "node": {
+                "id": f"{mix64(c.idx) % 10**11}",
+                "username": c.handle,
+                "full_name": c.nickname,
+                "is_verified": c.verified,
+                "is_private": False,
+                "profile_pic_url": _media(request, "avatar.jpg", c.handle)["url_list"][0],
+            }
+        }
+        for c in world.related_profiles(creator)
+    ]
+    user = {
+        "id": f"{mix64(creator.idx) % 10**11}",
+        "username": creator.handle,
+        "full_name": creator.nickname,
+        "biography": creator.bio,
+        "is_verified": creator.verified,
+        "is_private": False,
+        "is_business_account": creator.followers > 1_000_000,
+        "profile_pic_url": pic,
+        "external_url": creator.bio_url,
+        "edge_followed_by": {"count": int(creator.followers * 0.6)},
+        "edge_follow": {"count": creator.following},
+        "edge_owner_to_timeline_media": {"count": creator.video_count * 2, "edges": []},
+        "edge_related_profiles": {"edges": related},
+    }
+    return Response({"data": {"user": user}, "status": "ok"})
+
+
+route_handlers = [keyword_search, tiktok_profile, instagram_profile]
