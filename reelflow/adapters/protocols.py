@@ -1,0 +1,58 @@
+"""One interface per capability; each vendor adapter implements the ones it can.
+
+Tasks and flows depend on these Protocols, not on a vendor class, so a vendor can be
+swapped (Research API ↔ Apify for stats, ScrapeCreators ↔ Research for search).
+
+| capability | implementations |
+|---|---|
+| `VideoSearch` (query → videos, paged) | `tiktok.research.ResearchClient` |
+| `KeywordSearch` (keyword → videos, deduplicated) | `scrapecreators.ScrapeCreatorsClient` |
+| `StatsByIds` | `tiktok.research.ResearchClient`, `tiktok.display.DisplayClient`, `youtube.YouTubeClient` |
+| `StatsByUrls` | `apify.ApifyClient` |
+| `CreatorLookup` | `tiktok.research.ResearchClient.user_info`, `scrapecreators.ScrapeCreatorsClient.tiktok_profile` |
+| `SimilarProfiles` | `scrapecreators.ScrapeCreatorsClient` |
+| `OAuthProvider` | `tiktok.oauth.TikTokOAuth`, `youtube.GoogleOAuth` |
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from typing import TYPE_CHECKING, Protocol
+
+from reelflow.adapters.records import Creator, TokenSet, Video, VideoStats
+
+if TYPE_CHECKING:
+    from reelflow.adapters.scrapecreators import InstagramProfile
+    from reelflow.adapters.tiktok.research import VideoQuery
+
+
+class VideoSearch(Protocol):
+    def iter_videos(self, query: VideoQuery, *, limit: int | None = None) -> AsyncIterator[Video]: ...
+
+
+class KeywordSearch(Protocol):
+    def iter_keyword_search(self, query: str, *, max_items: int | None = None) -> AsyncIterator[Video]: ...
+
+
+class StatsByIds(Protocol):
+    async def fetch_stats(self, video_ids: Sequence[str]) -> list[VideoStats]: ...
+
+
+class StatsByUrls(Protocol):
+    async def fetch_stats(self, urls: Sequence[str]) -> dict[str, VideoStats]: ...
+
+
+class CreatorLookup(Protocol):
+    async def user_info(self, username: str) -> Creator: ...
+
+
+class SimilarProfiles(Protocol):
+    async def instagram_profile(self, handle: str) -> InstagramProfile: ...
+
+
+class OAuthProvider(Protocol):
+    async def exchange_code(self, code: str) -> TokenSet: ...
+
+    async def refresh(self, refresh_token: str) -> TokenSet: ...
+
+    async def revoke(self, token: str) -> None: ...

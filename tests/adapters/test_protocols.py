@@ -1,0 +1,21 @@
+"""Each adapter satisfies the capability Protocols it is listed under (checked by mypy too)."""
+
+from __future__ import annotations
+
+from reelflow.adapters.apify import ApifyClient
+from reelflow.adapters.protocols import KeywordSearch, OAuthProvider, StatsByIds, StatsByUrls, VideoSearch
+from reelflow.adapters.scrapecreators import ScrapeCreatorsClient
+from reelflow.adapters.tiktok.display import DisplayClient
+from reelflow.adapters.tiktok.oauth import TikTokOAuth
+from reelflow.adapters.tiktok.research import ResearchClient
+from reelflow.adapters.youtube import GoogleOAuth, YouTubeClient
+
+
+def test_adapters_fit_their_protocols() -> None:
+    searches: list[VideoSearch] = [ResearchClient()]
+    keyword: list[KeywordSearch] = [ScrapeCreatorsClient()]
+    by_ids: list[StatsByIds] = [ResearchClient(), DisplayClient("act.x"), YouTubeClient("ya29.x")]
+    by_urls: list[StatsByUrls] = [ApifyClient()]
+    oauth: list[OAuthProvider] = [TikTokOAuth("https://a.example/cb/"), GoogleOAuth("https://a.example/cb")]
+    assert all(callable(getattr(a, "fetch_stats", None)) for a in [*by_ids, *by_urls])
+    assert searches and keyword and oauth
