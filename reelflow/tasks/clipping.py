@@ -177,7 +177,7 @@ async def import_url(ctx: TaskContext, project_id: str) -> dict[str, Any]:
     return await _step(ctx, pid, "import", body)
 
 
-@task("clipping.transcribe_project", queue="media", policy=MEDIA_POLICY, timeout=3600)
+@task("clipping.transcribe_project", queue="media", policy=MEDIA_POLICY, timeout=4 * 3600)
 async def transcribe_project(ctx: TaskContext, project_id: str) -> dict[str, Any]:
     """Probe the source, enforce the plan, extract audio, transcribe, store JSON/SRT/VTT."""
     pid = uuid.UUID(project_id)

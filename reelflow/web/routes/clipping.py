@@ -391,7 +391,7 @@ class ClippingController(Controller):
         caption_text = clip.caption_text
         if data.caption_text is not None:
             caption_text = data.caption_text.strip() or None
-        max_len = min(float(project.options.get("max_len_s", 60.0)) * 2, get_preset(clip.preset).max_duration_s)
+        max_len = get_preset(clip.preset).max_duration_s  # editors may go past the detection range
         clip_jobs.check_bounds(start_s, end_s, duration_s=project.duration_s or 0.0, max_len_s=max_len)
         new_hash = clip_jobs.render_hash(
             source_key=project.source_key,
@@ -604,29 +604,36 @@ async def upload_chunk(
         request.headers.get("content-range"), body_length=body_length, total=upload.total_bytes
     )
     store = get_blob_store()
-    received = await store.part_size(upload.id)
-    if byte_range.start != received:
-        raise Conflict(
-            f"the server has {received} bytes of this upload; send the range starting at {received}",
-            received_bytes=received,
-        )
+    project = await repo.project_by_id(upload.project_id)
+    assert project is not None
+    key = clip_jobs.source_key(project.id, ingest.EXTENSIONS.get(upload.content_type, _ext(upload.filename)))
     started = time.monotonic()
-    try:
-        received = await store.append_part(
-            upload.id,
-            byte_range.start,
-            ingest.sniff_video(request.stream(), check=byte_range.start == 0),
-            max_bytes=byte_range.end + 1,
-        )
-    except UnsupportedMediaType:
-        await store.discard_part(upload.id)
-        raise
-    except InternalServerException:
-        # The client went away mid-chunk: what arrived is kept on disk (the part file is the
-        # truth for the offset), so it resumes from there.
-        raise
+    if await store.size(key) == upload.total_bytes:
+        # The file was committed to storage but the request's transaction was lost: finish now.
+        received = upload.total_bytes
+    else:
+        received = await store.part_size(upload.id)
+        if byte_range.start != received:
+            raise Conflict(
+                f"the server has {received} bytes of this upload; send the range starting at {received}",
+                received_bytes=received,
+            )
+        try:
+            received = await store.append_part(
+                upload.id,
+                byte_range.start,
+                ingest.sniff_video(request.stream(), check=byte_range.start == 0),
+                max_bytes=byte_range.end + 1,
+            )
+        except UnsupportedMediaType:
+            await store.discard_part(upload.id)
+            raise
+        except InternalServerException:
+            # The client went away mid-chunk: what arrived is kept on disk (the part file is
+            # the truth for the offset), so it resumes from there.
+            raise
     upload.received_bytes = received
-    if received != byte_range.end + 1:
+    if received != byte_range.end + 1 and received != upload.total_bytes:
         await db_session.flush()
         raise InvalidInput(
             f"the chunk ended early: {received - byte_range.start} of {byte_range.length} bytes arrived; "
@@ -634,10 +641,7 @@ async def upload_chunk(
             field="Content-Range",
             received_bytes=received,
         )
-    project = await repo.project_by_id(upload.project_id)
-    assert project is not None
     if received == upload.total_bytes:
-        key = clip_jobs.source_key(project.id, ingest.EXTENSIONS.get(upload.content_type, _ext(upload.filename)))
         await store.commit_part(upload.id, key)
         upload.status = "complete"
         upload.completed_at = utcnow()
