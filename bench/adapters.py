@@ -50,7 +50,7 @@ def percentile(values: list[float], pct: float) -> float:
     if not values:
         return 0.0
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(pct / 100 * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(pct / 100 * (len(ordered) - 1)))]
 
 
 class Timings:
@@ -180,7 +180,8 @@ def main() -> int:
         f"Adapters benchmark: Research API stats for {result['videos']:,} videos via the sandbox ({result['machine']})"
     )
     print(
-        f"  batched    : {result['batched_videos_per_s']:>9,.0f} videos/s  {result['batched_requests_per_s']:>7,.1f} req/s"
+        f"  batched    : {result['batched_videos_per_s']:>9,.0f} videos/s  "
+        f"{result['batched_requests_per_s']:>7,.1f} req/s"
         f"  ({result['batched_requests']} requests of ≤100 ids, concurrency {result['concurrency']}, "
         f"{result['batched_seconds']} s; p50 {result['p50_ms']} ms, p99 {result['p99_ms']} ms)"
     )
