@@ -20,6 +20,7 @@ from reelflow.settings import env_for_children, get_settings
 
 DEMO_STEPS: list[str] = [
     "reelflow.demo.identity",
+    "reelflow.demo.sandbox",
     "reelflow.demo.jobs",
     "reelflow.demo.monitoring",
     "reelflow.demo.clipping",
