@@ -85,12 +85,38 @@ def _apps() -> dict[str, str]:
     }
 
 
+# Documented per-token limits (requests per minute), enforced when config enforce_rate_limits is on.
+PER_MINUTE = {
+    "/tiktok/v2/user/info/": 600,
+    "/tiktok/v2/video/list/": 600,
+    "/tiktok/v2/video/query/": 600,
+    "/tiktok/v2/post/publish/creator_info/query/": 20,
+    "/tiktok/v2/post/publish/video/init/": 6,
+    "/tiktok/v2/post/publish/status/fetch/": 30,
+}
+
+
+@dataclass
+class _Windows:
+    hits: dict[tuple[str, str], list[float]] = field(default_factory=dict)
+
+
 def _user_token(request: Request[Any, Any, Any], scope: str | None = None) -> core.Token | Response[Any]:
-    token = get_state().tokens.check(core.bearer(request.headers.get("authorization")))
+    state = get_state()
+    token = state.tokens.check(core.bearer(request.headers.get("authorization")))
     if token is None:
         return fail(401, "access_token_invalid", "The access token is invalid or not found in the request.")
     if scope and scope not in token.scopes:
         return fail(401, "scope_not_authorized", f"The user did not authorize the scope required: {scope}.")
+    path = request.url.path if request.url.path.endswith("/") else request.url.path + "/"
+    limit = PER_MINUTE.get(path)
+    if limit and state.config.get("enforce_rate_limits"):
+        now = state.clock.now()
+        window = state.store("tiktok.windows", _Windows).hits.setdefault((token.value, path), [])
+        window[:] = [t for t in window if t > now - 60]  # a 1-minute sliding window
+        if len(window) >= limit:
+            return fail(429, "rate_limit_exceeded", "The API rate limit was exceeded.")
+        window.append(now)
     return token
 
 
