@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -87,13 +88,15 @@ def transcribe(
     vad: bool = True,
     beam_size: int | None = None,
     initial_prompt: str | None = None,
+    on_progress: Callable[[float], None] | None = None,
 ) -> Transcription:
     """Transcribe an audio file (16 kHz mono WAV from `extract_audio`, or any media) into
     words with start/end/probability and sentences.
 
     `compute_type`/`beam_size` default to the settings (int8, beam 5). VAD skips silence
     (and stops Whisper inventing words there); `condition_on_previous_text=False` avoids
-    repetition loops. A silent file gives a transcript with no words (not an error here:
+    repetition loops. `on_progress(fraction)` is called after each segment (0..1 of the
+    audio's duration), e.g. to report job progress. A silent file gives a transcript with no words (not an error here:
     `detect_highlights` raises on it).
     """
     audio = Path(audio)
@@ -114,7 +117,10 @@ def transcribe(
         )
         words: list[SpokenWord] = []
         # `segments` is lazy: the work happens while iterating.
+        total = float(info.duration) or 1.0
         for segment in segments:
+            if on_progress is not None:
+                on_progress(min(1.0, float(segment.end) / total))
             for w in segment.words or ():
                 text = w.word.strip()
                 if text:
