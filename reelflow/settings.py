@@ -100,7 +100,9 @@ class Settings(BaseSettings):
     # Base URLs. Unset → the sandbox (`{sandbox_url}/<prefix>`) in dev and test; in
     # production each one must be set (the real hosts are in .env.example).
     tiktok_base_url: str | None = Field(default=None, validate_default=True)  # https://open.tiktokapis.com
-    tiktok_auth_url: str | None = Field(default=None, validate_default=True)  # https://www.tiktok.com/v2/auth/authorize/
+    tiktok_auth_url: str | None = Field(
+        default=None, validate_default=True
+    )  # https://www.tiktok.com/v2/auth/authorize/
     tiktok_web_base_url: str | None = Field(default=None, validate_default=True)  # https://www.tiktok.com
     tiktok_business_base_url: str | None = Field(default=None, validate_default=True)  # https://business-api.tiktok.com
     tiktok_business_auth_url: str | None = Field(default=None, validate_default=True)  # …/portal/auth
@@ -202,7 +204,7 @@ class Settings(BaseSettings):
     monitoring_due_grace_minutes: int = Field(default=5, ge=0)
     # Engagement refresh: videos handled per chunk (one select, fetch, write cycle), and
     # stats requests (100 ids each) in flight at once.
-    monitoring_refresh_chunk: int = Field(default=10_000, ge=1, le=100_000)
+    monitoring_refresh_chunk: int = Field(default=5_000, ge=1, le=100_000)
     monitoring_stats_concurrency: int = Field(default=8, ge=1, le=64)
 
     # --- clipping -----------------------------------------------------------------------

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -28,7 +28,13 @@ from reelflow.logs import get_logger
 from reelflow.settings import Settings, get_settings
 from reelflow.storage.db import session_scope
 from reelflow.storage.models.base import utcnow
-from reelflow.storage.repositories.monitoring import CreatorRow, DueVideo, MonitoringRepository, VideoRow
+from reelflow.storage.repositories.monitoring import (
+    CreatorRow,
+    DueVideo,
+    MonitoringRepository,
+    ResolvedForecast,
+    VideoRow,
+)
 from reelflow.tasks.registry import InlineContext, TaskContext, task
 
 log = get_logger(__name__)
@@ -278,11 +284,14 @@ class RefreshStats:
     forecasts_resolved: int = 0
     tier_changes: Counter[str] = field(default_factory=Counter)
     seconds: float = 0.0
+    # Time spent per phase (fetch overlaps write, so they add up to more than `seconds`).
+    phases: defaultdict[str, float] = field(default_factory=lambda: defaultdict(float))
 
     def as_dict(self) -> dict[str, Any]:
         out = dict(self.__dict__)
         out["tier_changes"] = dict(self.tier_changes)
         out["seconds"] = round(self.seconds, 3)
+        out["phases"] = {k: round(v, 3) for k, v in self.phases.items()}
         return out
 
 
@@ -334,7 +343,7 @@ def plan_chunk(
         )
     }
     fc: dict[str, list[Any]] = {
-        k: [] for k in ("ws", "video_ids", "made_at", "horizons", "base", "predicted", "confidence")
+        k: [] for k in ("ws", "video_ids", "made_at", "base", "p1", "p2", "p3", "c1", "c2", "c3")
     }
     missing: list[uuid.UUID] = []
     new_points: dict[uuid.UUID, tuple[tuple[float, int] | None, tuple[float, int]]] = {}
@@ -383,14 +392,13 @@ def plan_chunk(
         upd["confidence"].append(predictions[0].confidence)
         upd["times"].append(" ".join(repr(p[0]) for p in points))
         upd["recent"].append(" ".join(str(p[1]) for p in points))
+        fc["ws"].append(video.workspace_id)
+        fc["video_ids"].append(video.id)
+        fc["made_at"].append(observed)
+        fc["base"].append(views)
         for f in predictions:
-            fc["ws"].append(video.workspace_id)
-            fc["video_ids"].append(video.id)
-            fc["made_at"].append(observed)
-            fc["horizons"].append(f.horizon_hours)
-            fc["base"].append(views)
-            fc["predicted"].append(f.views)
-            fc["confidence"].append(f.confidence)
+            fc[f"p{f.horizon_hours}"].append(f.views)
+            fc[f"c{f.horizon_hours}"].append(f.confidence)
         new_points[video.id] = (last, (t, views))
     return ChunkPlan((snap_ws, snap_ids, snap_at, snap_counters), upd, fc, missing, new_points, changes)
 
@@ -413,64 +421,107 @@ async def refresh_engagement(
     client = research.ResearchClient(concurrency=settings.monitoring_stats_concurrency)
     # Observations are stamped with the platform's clock; schedules run on ours.
     clock_offset = (await platform_now()) - now
-    after: uuid.UUID | None = None
+    after: tuple[datetime, uuid.UUID] | None = None
     remaining = limit
-    while remaining is None or remaining > 0:
-        chunk = (
+    pending: ChunkPlan | None = None
+    while True:
+        # Select and fetch chunk k+1 while chunk k is being written: the platform and the
+        # database work at the same time.
+        size = (
             settings.monitoring_refresh_chunk
             if remaining is None
             else min(remaining, settings.monitoring_refresh_chunk)
         )
-        async with session_scope() as session:
-            due = await MonitoringRepository(session).select_due(
-                due_by, chunk, workspace_id=ws, force=force, after_id=after
-            )
-        if not due:
+        due: list[DueVideo] = []
+        if size > 0:
+            t0 = time.perf_counter()
+            async with session_scope() as session:
+                due = await MonitoringRepository(session).select_due(
+                    due_by, size, workspace_id=ws, force=force, after=after
+                )
+            stats.phases["select"] += time.perf_counter() - t0
+        fetch = asyncio.create_task(_fetch(client, due, stats)) if due else None
+        if pending is not None:
+            await _write(pending, now, policy, stats)
+            pending = None
+        if fetch is None:
             break
-        after = due[-1].id
+        stats_by_id = await fetch
+        after = (due[-1].sort_key, due[-1].id)
         stats.selected += len(due)
         if remaining is not None:
             remaining -= len(due)
-        fetched = await client.fetch_stats(sorted({d.platform_video_id for d in due}))
-        stats_by_id = {str(s.video_id): s for s in fetched}
-        plan = plan_chunk(due, stats_by_id, now, policy, observed_at=utcnow() + clock_offset)
-        async with session_scope() as session:
-            repo = MonitoringRepository(session)
-            await repo.insert_snapshots(*plan.snapshots)
-            resolved = await _resolve_forecasts(repo, plan)
-            await repo.apply_engagement(plan.updates)
-            await repo.insert_forecasts(plan.forecasts, domain.FORECAST_MODEL)
-            await repo.reschedule(plan.missing, now + timedelta(seconds=policy.cadence_seconds("cold") or 21600))
-        stats.refreshed += len(plan.updates["ids"])
-        stats.missing += len(plan.missing)
-        stats.forecasts_made += len(plan.forecasts["video_ids"])
-        stats.forecasts_resolved += resolved
-        stats.tier_changes.update(plan.tier_changes)
+        t0 = time.perf_counter()
+        pending = plan_chunk(due, stats_by_id, now, policy, observed_at=utcnow() + clock_offset)
+        stats.phases["plan"] += time.perf_counter() - t0
         await ctx.heartbeat()
-        if len(due) < chunk:
-            break
+        if len(due) < size:
+            remaining = 0
     stats.seconds = time.perf_counter() - started
     log.info("monitoring.engagement_refreshed", **stats.as_dict())
     return stats.as_dict()
 
 
+async def _fetch(
+    client: research.ResearchClient, due: Sequence[DueVideo], stats: RefreshStats
+) -> dict[str, VideoStats]:
+    t0 = time.perf_counter()
+    fetched = await client.fetch_stats(sorted({d.platform_video_id for d in due}))
+    stats.phases["fetch"] += time.perf_counter() - t0
+    return {s.video_id: s for s in fetched}
+
+
+async def _write(plan: ChunkPlan, now: datetime, policy: domain.TierPolicy, stats: RefreshStats) -> None:
+    """One transaction per chunk: snapshots, forecast errors, video rows, new forecasts."""
+    t0 = time.perf_counter()
+    async with session_scope() as session:
+        repo = MonitoringRepository(session)
+        t = time.perf_counter()
+        await repo.insert_snapshots(*plan.snapshots)
+        stats.phases["w_snap"] += time.perf_counter() - t
+        t = time.perf_counter()
+        resolved = await _resolve_forecasts(repo, plan)
+        stats.phases["w_resolve"] += time.perf_counter() - t
+        t = time.perf_counter()
+        await repo.apply_engagement(plan.updates)
+        stats.phases["w_update"] += time.perf_counter() - t
+        t = time.perf_counter()
+        await repo.insert_forecasts(plan.forecasts, domain.FORECAST_MODEL)
+        stats.phases["w_forecast"] += time.perf_counter() - t
+        await repo.reschedule(plan.missing, now + timedelta(seconds=policy.cadence_seconds("cold") or 21600))
+    stats.refreshed += len(plan.updates["ids"])
+    stats.missing += len(plan.missing)
+    stats.forecasts_made += len(domain.HORIZONS) * len(plan.forecasts["video_ids"])
+    stats.forecasts_resolved += resolved
+    stats.tier_changes.update(plan.tier_changes)
+    stats.phases["write"] += time.perf_counter() - t0
+
+
 async def _resolve_forecasts(repo: MonitoringRepository, plan: ChunkPlan) -> int:
-    """Record the error of every forecast whose target time the new snapshots passed."""
+    """Record the error of every forecast horizon whose time the new snapshots passed."""
     if not plan.new_points:
         return 0
     newest = max(p[1][0] for p in plan.new_points.values())
     open_ = await repo.open_forecasts(list(plan.new_points), datetime.fromtimestamp(newest, UTC))
-    ids: list[int] = []
-    actual: list[int] = []
-    errors: list[float] = []
+    rows: list[ResolvedForecast] = []
+    count = 0
     for f in open_:
         before, after = plan.new_points[f.video_id]
-        target = f.target_at.timestamp()
-        if target > after[0]:
-            continue
-        value = domain.views_at(target, before or after, after)
-        ids.append(f.id)
-        actual.append(value)
-        errors.append(domain.absolute_percentage_error(f.predicted_views, value))
-    await repo.resolve_forecasts(ids, actual, errors, utcnow())
-    return len(ids)
+        actual: list[int | None] = [None, None, None]
+        errors: list[float | None] = [None, None, None]
+        for index, hours in enumerate(domain.HORIZONS):
+            target = f.made_at.timestamp() + hours * 3600.0
+            if f.resolved[index] or target > after[0]:
+                continue
+            value = domain.views_at(target, before or after, after)
+            actual[index] = value
+            errors[index] = domain.absolute_percentage_error(f.predicted[index], value)
+            count += 1
+        if any(a is not None for a in actual):
+            rows.append(
+                ResolvedForecast(
+                    f.video_id, f.made_at, (actual[0], actual[1], actual[2]), (errors[0], errors[1], errors[2])
+                )
+            )
+    await repo.resolve_forecasts(rows)
+    return count

@@ -175,13 +175,14 @@ async def test_engagement_rounds_snapshot_retier_forecast_and_score(prefect_harn
     ).one()
     assert row.n == 3 and timedelta(minutes=59) < row.span < timedelta(minutes=70)
     resolved = (
-        (await session.execute(select(VideoForecast).where(VideoForecast.resolved_at.is_not(None)).limit(5)))
+        (await session.execute(select(VideoForecast).where(VideoForecast.error_1h.is_not(None)).limit(20)))
         .scalars()
         .all()
     )
-    assert resolved and all(f.horizon_hours == 1 and f.actual_views is not None for f in resolved)
+    assert resolved and all(f.actual_1h is not None and f.error_2h is None for f in resolved)
     for f in resolved:
-        assert abs(f.abs_pct_error - abs(f.predicted_views - f.actual_views) / max(f.actual_views, 1)) < 1e-9
+        assert f.actual_1h is not None and f.error_1h is not None
+        assert abs(f.error_1h - abs(f.predicted_1h - f.actual_1h) / max(f.actual_1h, 1)) < 1e-9
 
     accuracy = (await client.get("/api/v1/monitoring/accuracy", headers=account.headers)).json()
     assert [h["horizon_hours"] for h in accuracy["horizons"]] == [1]

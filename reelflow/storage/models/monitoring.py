@@ -17,10 +17,8 @@ from sqlalchemy import (
     CheckConstraint,
     Float,
     ForeignKey,
-    Identity,
     Index,
     Integer,
-    SmallInteger,
     String,
     Text,
     UniqueConstraint,
@@ -87,8 +85,10 @@ class MonitoredVideo(IdMixin, Base):
         UniqueConstraint("workspace_id", "platform", "platform_video_id"),
         CheckConstraint(f"tier IN {TIERS!r}", name="tier"),
         # Due selection for the engagement refresh (archived videos are never due).
-        Index("ix_monitoring_videos_due", "next_check_at", postgresql_where=text("tier <> 'archived'")),
-        # Keyset sorts of the reading API, per workspace.
+        Index("ix_monitoring_videos_due", "next_check_at", "id", postgresql_where=text("tier <> 'archived'")),
+        # Keyset sorts of the reading API, per workspace. Every index is rewritten on each
+        # engagement update (the sorted columns change), so there are no more than needed:
+        # tier and min_views filters ride on the views index.
         Index("ix_monitoring_videos_ws_views", "workspace_id", text("views DESC"), text("id DESC")),
         Index("ix_monitoring_videos_ws_velocity", "workspace_id", text("velocity DESC"), text("id DESC")),
         Index(
@@ -97,8 +97,6 @@ class MonitoredVideo(IdMixin, Base):
             text("(coalesce(forecast_1h, -1)) DESC"),
             text("id DESC"),
         ),
-        Index("ix_monitoring_videos_ws_first_seen", "workspace_id", text("first_seen_at DESC"), text("id DESC")),
-        Index("ix_monitoring_videos_ws_tier", "workspace_id", "tier"),
         Index("ix_monitoring_videos_ws_creator", "workspace_id", "creator_id"),
     )
 
@@ -169,31 +167,35 @@ class VideoSnapshot(Base):
 
 
 class VideoForecast(Base):
-    """Views predicted `horizon_hours` after `made_at`; resolved when a snapshot passes `target_at`."""
+    """Views predicted 1, 2 and 3 hours after `made_at` (platform time), one row per check.
+
+    Each horizon is resolved when a later snapshot passes `made_at + h`: its actual views
+    (interpolated) and absolute percentage error are stored. One row per check rather than
+    per horizon: 100,000 refreshed videos write 100,000 rows, not 300,000.
+    """
 
     __tablename__ = "monitoring_forecasts"
     __table_args__ = (
-        UniqueConstraint("video_id", "made_at", "horizon_hours"),
-        CheckConstraint("horizon_hours BETWEEN 1 AND 24", name="horizon_hours"),
-        Index("ix_monitoring_forecasts_open", "video_id", "target_at", postgresql_where=text("resolved_at IS NULL")),
-        Index(
-            "ix_monitoring_forecasts_resolved",
-            "workspace_id",
-            "horizon_hours",
-            postgresql_where=text("resolved_at IS NOT NULL"),
-        ),
+        Index("ix_monitoring_forecasts_open", "video_id", postgresql_where=text("error_3h IS NULL")),
+        Index("ix_monitoring_forecasts_ws_resolved", "workspace_id", postgresql_where=text("error_1h IS NOT NULL")),
     )
 
-    id: Mapped[int] = mapped_column(BigInteger, Identity(always=False), primary_key=True)
+    video_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("monitoring_videos.id", ondelete="CASCADE"), primary_key=True
+    )
+    made_at: Mapped[datetime] = mapped_column(primary_key=True)
     workspace_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
-    video_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("monitoring_videos.id", ondelete="CASCADE"))
-    made_at: Mapped[datetime]
-    horizon_hours: Mapped[int] = mapped_column(SmallInteger)
-    target_at: Mapped[datetime]
-    base_views: Mapped[int] = mapped_column(BigInteger)
-    predicted_views: Mapped[int] = mapped_column(BigInteger)
-    confidence: Mapped[float] = mapped_column(Float)
     model: Mapped[str] = mapped_column(String(40))
-    actual_views: Mapped[int | None] = mapped_column(BigInteger)
-    abs_pct_error: Mapped[float | None] = mapped_column(Float)
-    resolved_at: Mapped[datetime | None]
+    base_views: Mapped[int] = mapped_column(BigInteger)
+    predicted_1h: Mapped[int] = mapped_column(BigInteger)
+    predicted_2h: Mapped[int] = mapped_column(BigInteger)
+    predicted_3h: Mapped[int] = mapped_column(BigInteger)
+    confidence_1h: Mapped[float] = mapped_column(Float)
+    confidence_2h: Mapped[float] = mapped_column(Float)
+    confidence_3h: Mapped[float] = mapped_column(Float)
+    actual_1h: Mapped[int | None] = mapped_column(BigInteger)
+    actual_2h: Mapped[int | None] = mapped_column(BigInteger)
+    actual_3h: Mapped[int | None] = mapped_column(BigInteger)
+    error_1h: Mapped[float | None] = mapped_column(Float)
+    error_2h: Mapped[float | None] = mapped_column(Float)
+    error_3h: Mapped[float | None] = mapped_column(Float)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, and_, delete, func, literal, or_, select, text, tuple_, update
+from sqlalchemy import and_, case, delete, func, literal, or_, select, text, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from reelflow.storage.models.base import utcnow
@@ -26,7 +26,7 @@ from reelflow.storage.models.monitoring import (
     VideoSnapshot,
 )
 
-VIDEO_SORTS = ("views", "velocity", "forecast", "recent")
+VIDEO_SORTS = ("views", "velocity", "forecast")
 SEPARATOR = chr(31)  # unit separator: joins hashtags into one text value for unnest
 
 
@@ -71,14 +71,25 @@ class DueVideo:
     recent_times: list[float]
     recent_views: list[int]
     snapshot_count: int
+    sort_key: datetime  # next_check_at (the keyset cursor of the due selection)
 
 
 @dataclass(frozen=True)
 class OpenForecast:
-    id: int
     video_id: uuid.UUID
-    target_at: datetime
-    predicted_views: int
+    made_at: datetime
+    predicted: tuple[int, int, int]  # +1 h, +2 h, +3 h
+    resolved: tuple[bool, bool, bool]
+
+
+@dataclass(frozen=True)
+class ResolvedForecast:
+    """Horizons resolved now (None where not yet, or already before)."""
+
+    video_id: uuid.UUID
+    made_at: datetime
+    actual: tuple[int | None, int | None, int | None]
+    errors: tuple[float | None, float | None, float | None]
 
 
 @dataclass
@@ -359,18 +370,19 @@ class MonitoringRepository:
     # --- engagement ---------------------------------------------------------------------
     async def select_due(
         self,
-        now: datetime,
+        due_by: datetime,
         limit: int,
         *,
         workspace_id: uuid.UUID | None = None,
         force: bool = False,
-        after_id: uuid.UUID | None = None,
+        after: tuple[datetime, uuid.UUID] | None = None,
     ) -> list[DueVideo]:
-        """Tracked videos whose next check has come, soonest first.
+        """Tracked videos whose next check is at or before `due_by`, soonest first, after `after`.
 
-        With `force`, every tracked video (of the workspace) in id order, resumed after `after_id`.
+        With `force`, every tracked video (of the workspace), due or not.
         """
         v = MonitoredVideo
+        key = func.coalesce(v.next_check_at, literal(due_by))
         query = select(
             v.id,
             v.workspace_id,
@@ -382,15 +394,20 @@ class MonitoringRepository:
             v.recent_times,
             v.recent_views,
             v.snapshot_count,
+            key,
         ).where(v.tier != "archived")
         if workspace_id is not None:
             query = query.where(v.workspace_id == workspace_id)
         if force:
-            if after_id is not None:
-                query = query.where(v.id > after_id)
+            # id order: rows written meanwhile get a later next_check_at and must not come back
+            if after is not None:
+                query = query.where(v.id > after[1])
             query = query.order_by(v.id)
         else:
-            query = query.where(v.next_check_at <= now).order_by(v.next_check_at)
+            query = query.where(v.next_check_at <= due_by)
+            if after is not None:
+                query = query.where(tuple_(v.next_check_at, v.id) > tuple_(literal(after[0]), literal(after[1])))
+            query = query.order_by(v.next_check_at, v.id)
         rows = (await self.session.execute(query.limit(limit))).all()
         return [
             DueVideo(
@@ -404,6 +421,7 @@ class MonitoringRepository:
                 recent_times=list(r[7] or []),
                 recent_views=list(r[8] or []),
                 snapshot_count=r[9],
+                sort_key=r[10],
             )
             for r in rows
         ]
@@ -446,56 +464,77 @@ class MonitoringRepository:
         )
 
     async def insert_forecasts(self, columns: dict[str, list[Any]], model: str) -> None:
+        """One row per video and check: predictions for +1, +2, +3 h; repeats are ignored."""
         if not columns["video_ids"]:
             return
         await self.session.execute(
             text(
                 """
-                INSERT INTO monitoring_forecasts (workspace_id, video_id, made_at, horizon_hours, target_at,
-                                                  base_views, predicted_views, confidence, model)
-                SELECT u.ws, u.vid, u.made_at, u.h, u.made_at + make_interval(hours => u.h), u.base, u.predicted,
-                       u.confidence, :model
-                FROM unnest(CAST(:ws AS uuid[]), CAST(:video_ids AS uuid[]), CAST(:made_at AS timestamptz[]),
-                            CAST(:horizons AS int[]), CAST(:base AS bigint[]), CAST(:predicted AS bigint[]),
-                            CAST(:confidence AS float8[]))
-                     AS u(ws, vid, made_at, h, base, predicted, confidence)
-                ON CONFLICT (video_id, made_at, horizon_hours) DO NOTHING
+                INSERT INTO monitoring_forecasts (video_id, made_at, workspace_id, model, base_views, predicted_1h,
+                                                  predicted_2h, predicted_3h, confidence_1h, confidence_2h,
+                                                  confidence_3h)
+                SELECT u.vid, u.made_at, u.ws, :model, u.base, u.p1, u.p2, u.p3, u.c1, u.c2, u.c3
+                FROM unnest(CAST(:video_ids AS uuid[]), CAST(:made_at AS timestamptz[]), CAST(:ws AS uuid[]),
+                            CAST(:base AS bigint[]), CAST(:p1 AS bigint[]), CAST(:p2 AS bigint[]),
+                            CAST(:p3 AS bigint[]), CAST(:c1 AS float8[]), CAST(:c2 AS float8[]),
+                            CAST(:c3 AS float8[]))
+                     AS u(vid, made_at, ws, base, p1, p2, p3, c1, c2, c3)
+                ON CONFLICT (video_id, made_at) DO NOTHING
                 """
             ),
             {**columns, "model": model},
         )
 
     async def open_forecasts(self, video_ids: Sequence[uuid.UUID], until: datetime) -> list[OpenForecast]:
-        """Unresolved forecasts of these videos whose target time is at or before `until`."""
+        """Forecasts of these videos with a horizon still unresolved whose +1 h time is at or before `until`."""
         if not video_ids:
             return []
         result = await self.session.execute(
             text(
                 """
-                SELECT f.id, f.video_id, f.target_at, f.predicted_views FROM monitoring_forecasts f
-                WHERE f.video_id = ANY(CAST(:ids AS uuid[])) AND f.resolved_at IS NULL AND f.target_at <= :until
+                SELECT f.video_id, f.made_at, f.predicted_1h, f.predicted_2h, f.predicted_3h,
+                       f.error_1h IS NOT NULL, f.error_2h IS NOT NULL
+                FROM monitoring_forecasts f
+                WHERE f.video_id = ANY(CAST(:ids AS uuid[])) AND f.error_3h IS NULL
+                  AND f.made_at <= CAST(:until AS timestamptz) - interval '1 hour'
                 """
             ),
             {"ids": list(video_ids), "until": until},
         )
-        return [OpenForecast(r[0], r[1], r[2], r[3]) for r in result]
+        return [OpenForecast(r[0], r[1], (r[2], r[3], r[4]), (bool(r[5]), bool(r[6]), False)) for r in result]
 
-    async def resolve_forecasts(
-        self, ids: Sequence[int], actual: Sequence[int], errors: Sequence[float], resolved_at: datetime
-    ) -> None:
-        if not ids:
+    async def resolve_forecasts(self, rows: Sequence[ResolvedForecast]) -> None:
+        """Store actual views and errors for the horizons resolved now (others are left as they are)."""
+        if not rows:
             return
+
+        def col(index: int, attr: str) -> list[Any]:
+            return [getattr(r, attr)[index] for r in rows]
+
         await self.session.execute(
             text(
                 """
-                UPDATE monitoring_forecasts AS f SET actual_views = u.actual, abs_pct_error = u.err,
-                                                     resolved_at = :resolved_at
-                FROM unnest(CAST(:ids AS bigint[]), CAST(:actual AS bigint[]), CAST(:errors AS float8[]))
-                     AS u(id, actual, err)
-                WHERE f.id = u.id AND f.resolved_at IS NULL
+                UPDATE monitoring_forecasts AS f SET
+                    actual_1h = coalesce(f.actual_1h, u.a1), error_1h = coalesce(f.error_1h, u.e1),
+                    actual_2h = coalesce(f.actual_2h, u.a2), error_2h = coalesce(f.error_2h, u.e2),
+                    actual_3h = coalesce(f.actual_3h, u.a3), error_3h = coalesce(f.error_3h, u.e3)
+                FROM unnest(CAST(:vids AS uuid[]), CAST(:made_at AS timestamptz[]),
+                            CAST(:a1 AS bigint[]), CAST(:a2 AS bigint[]), CAST(:a3 AS bigint[]),
+                            CAST(:e1 AS float8[]), CAST(:e2 AS float8[]), CAST(:e3 AS float8[]))
+                     AS u(vid, made_at, a1, a2, a3, e1, e2, e3)
+                WHERE f.video_id = u.vid AND f.made_at = u.made_at
                 """
             ),
-            {"ids": list(ids), "actual": list(actual), "errors": list(errors), "resolved_at": resolved_at},
+            {
+                "vids": [r.video_id for r in rows],
+                "made_at": [r.made_at for r in rows],
+                "a1": col(0, "actual"),
+                "a2": col(1, "actual"),
+                "a3": col(2, "actual"),
+                "e1": col(0, "errors"),
+                "e2": col(1, "errors"),
+                "e3": col(2, "errors"),
+            },
         )
 
     # --- reading ----------------------------------------------------------------------
@@ -506,9 +545,7 @@ class MonitoringRepository:
             return v.views
         if sort == "velocity":
             return v.velocity
-        if sort == "forecast":
-            return func.coalesce(v.forecast_1h, -1)
-        return v.first_seen_at
+        return func.coalesce(v.forecast_1h, -1)
 
     async def list_videos(
         self,
@@ -565,7 +602,7 @@ class MonitoringRepository:
         result = await self.session.execute(
             select(VideoForecast)
             .where(VideoForecast.video_id == video_id)
-            .order_by(VideoForecast.made_at.desc(), VideoForecast.horizon_hours)
+            .order_by(VideoForecast.made_at.desc())
             .limit(limit)
         )
         return result.scalars().all()
@@ -580,7 +617,7 @@ class MonitoringRepository:
 
     async def list_creators(
         self, workspace_id: uuid.UUID, *, after: tuple[str, uuid.UUID] | None, limit: int
-    ) -> list[Row[Any]]:
+    ) -> list[tuple[MonitoredCreator, int, int]]:
         """Creators by username with their video count and total views (one grouped query)."""
         c, v = MonitoredCreator, MonitoredVideo
         stats = (
@@ -602,7 +639,7 @@ class MonitoringRepository:
         )
         if after is not None:
             query = query.where(tuple_(c.username, c.id) > tuple_(literal(after[0]), literal(after[1])))
-        return list((await self.session.execute(query)).all())
+        return [(r[0], int(r[1]), int(r[2])) for r in (await self.session.execute(query)).all()]
 
     async def rule_video_stats(self, rule_id: uuid.UUID) -> dict[str, Any]:
         """Videos linked to a rule: count, views, and how many per tier."""
@@ -636,17 +673,33 @@ class MonitoringRepository:
     async def accuracy(self, workspace_id: uuid.UUID) -> list[tuple[int, int, float, float]]:
         """Per horizon: resolved forecasts, mean absolute percentage error (%), mean signed error (%)."""
         f = VideoForecast
-        signed = (f.predicted_views - f.actual_views) * 100.0 / func.greatest(f.actual_views, 1)
-        result = await self.session.execute(
-            select(f.horizon_hours, func.count(), func.avg(f.abs_pct_error) * 100.0, func.avg(signed))
-            .where(f.workspace_id == workspace_id, f.resolved_at.is_not(None))
-            .group_by(f.horizon_hours)
-            .order_by(f.horizon_hours)
-        )
-        return [(int(r[0]), int(r[1]), float(r[2] or 0.0), float(r[3] or 0.0)) for r in result]
+        out = []
+        for h, predicted, actual, error in (
+            (1, f.predicted_1h, f.actual_1h, f.error_1h),
+            (2, f.predicted_2h, f.actual_2h, f.error_2h),
+            (3, f.predicted_3h, f.actual_3h, f.error_3h),
+        ):
+            signed = (predicted - actual) * 100.0 / func.greatest(actual, 1)
+            row = (
+                await self.session.execute(
+                    select(func.count(), func.avg(error) * 100.0, func.avg(signed)).where(
+                        f.workspace_id == workspace_id, f.error_1h.is_not(None), error.is_not(None)
+                    )
+                )
+            ).one()
+            if row[0]:
+                out.append((h, int(row[0]), float(row[1] or 0.0), float(row[2] or 0.0)))
+        return out
 
     async def open_forecast_count(self, workspace_id: uuid.UUID) -> int:
+        """Horizons not yet resolved, over all forecasts of the workspace."""
+        f = VideoForecast
+        unresolved = (
+            case((f.error_1h.is_(None), 1), else_=0)
+            + case((f.error_2h.is_(None), 1), else_=0)
+            + case((f.error_3h.is_(None), 1), else_=0)
+        )
         result = await self.session.execute(
-            select(func.count()).where(VideoForecast.workspace_id == workspace_id, VideoForecast.resolved_at.is_(None))
+            select(func.coalesce(func.sum(unresolved), 0)).where(f.workspace_id == workspace_id, f.error_3h.is_(None))
         )
         return int(result.scalar_one())

@@ -25,7 +25,7 @@ from reelflow.domain.monitoring import (
 from reelflow.errors import InvalidInput, NotFound
 from reelflow.settings import get_settings
 from reelflow.storage.models.base import utcnow
-from reelflow.storage.models.monitoring import MonitoredVideo, MonitoringRule
+from reelflow.storage.models.monitoring import MonitoredVideo, MonitoringRule, VideoForecast
 from reelflow.storage.repositories.identity import Principal
 from reelflow.storage.repositories.monitoring import VIDEO_SORTS, MonitoringRepository, VideoFilters
 from reelflow.web.auth import requires_role
@@ -310,7 +310,7 @@ class MonitoringController(Controller):
         cursor: str | None = None,
         limit: int = Parameter(default=50, ge=1, le=200),
     ) -> Page[VideoOut]:
-        """Videos found by the workspace's rules; sort by views, velocity, forecast (1 h) or recent."""
+        """Videos found by the workspace's rules; sort by views, velocity or forecast (1 h)."""
         check_limit(limit, 200)
         if sort not in VIDEO_SORTS:
             raise InvalidInput(f"one of {', '.join(VIDEO_SORTS)}", field="sort")
@@ -352,20 +352,7 @@ class MonitoringController(Controller):
                 SnapshotOut(s.taken_at, s.views, s.likes, s.comments, s.shares, s.saves)
                 for s in await repo.snapshots(video.id, snapshots)
             ],
-            forecasts=[
-                ForecastOut(
-                    made_at=f.made_at,
-                    horizon_hours=f.horizon_hours,
-                    target_at=f.target_at,
-                    base_views=f.base_views,
-                    predicted_views=f.predicted_views,
-                    confidence=f.confidence,
-                    model=f.model,
-                    actual_views=f.actual_views,
-                    abs_pct_error=f.abs_pct_error,
-                )
-                for f in await repo.forecasts(video.id, 30)
-            ],
+            forecasts=[item for f in await repo.forecasts(video.id, 10) for item in _forecast_items(f)],
         )
 
     @get("/trending", guards=[requires_role(*READERS)])
@@ -410,8 +397,8 @@ class MonitoringController(Controller):
                     is_verified=c.is_verified,
                     region=c.region,
                     first_seen_at=c.first_seen_at,
-                    videos=int(videos),
-                    total_views=int(views),
+                    videos=videos,
+                    total_views=views,
                 )
                 for c, videos, views in items
             ],
@@ -433,6 +420,29 @@ class MonitoringController(Controller):
         )
 
 
+def _forecast_items(f: VideoForecast) -> list[ForecastOut]:
+    """A stored forecast (three horizons in one row) as one item per horizon."""
+    rows = (
+        (1, f.predicted_1h, f.confidence_1h, f.actual_1h, f.error_1h),
+        (2, f.predicted_2h, f.confidence_2h, f.actual_2h, f.error_2h),
+        (3, f.predicted_3h, f.confidence_3h, f.actual_3h, f.error_3h),
+    )
+    return [
+        ForecastOut(
+            made_at=f.made_at,
+            horizon_hours=h,
+            target_at=f.made_at + timedelta(hours=h),
+            base_views=f.base_views,
+            predicted_views=predicted,
+            confidence=confidence,
+            model=f.model,
+            actual_views=actual,
+            abs_pct_error=error,
+        )
+        for h, predicted, confidence, actual, error in rows
+    ]
+
+
 def _decode_sort_cursor(cursor: str | None, sort: str) -> tuple[Any, uuid.UUID] | None:
     values = decode_cursor(cursor)
     if values is None:
@@ -440,12 +450,7 @@ def _decode_sort_cursor(cursor: str | None, sort: str) -> tuple[Any, uuid.UUID] 
     try:
         raw, video_id = values[0], uuid.UUID(values[1])
         key: Any
-        if sort == "recent":
-            key = datetime.fromisoformat(raw)
-        elif sort == "velocity":
-            key = float(raw)
-        else:
-            key = int(raw)
+        key = float(raw) if sort == "velocity" else int(raw)
     except (ValueError, IndexError, TypeError):
         raise InvalidInput("not a cursor this API returned", field="cursor") from None
     return key, video_id

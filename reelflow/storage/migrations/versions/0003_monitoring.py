@@ -139,21 +139,19 @@ def upgrade() -> None:
     op.create_index(
         "ix_monitoring_videos_due",
         "monitoring_videos",
-        ["next_check_at"],
+        ["next_check_at", "id"],
         postgresql_where=sa.text("tier <> 'archived'"),
     )
     for name, column in (
         ("views", "views"),
         ("velocity", "velocity"),
         ("forecast", "(coalesce(forecast_1h, -1))"),
-        ("first_seen", "first_seen_at"),
     ):
         op.create_index(
             f"ix_monitoring_videos_ws_{name}",
             "monitoring_videos",
             ["workspace_id", sa.text(f"{column} DESC"), sa.text("id DESC")],
         )
-    op.create_index("ix_monitoring_videos_ws_tier", "monitoring_videos", ["workspace_id", "tier"])
     op.create_index("ix_monitoring_videos_ws_creator", "monitoring_videos", ["workspace_id", "creator_id"])
 
     op.create_table(
@@ -201,20 +199,15 @@ def upgrade() -> None:
 
     op.create_table(
         "monitoring_forecasts",
-        sa.Column("id", sa.BigInteger(), sa.Identity(always=False), nullable=False),
-        sa.Column("workspace_id", UUID, nullable=False),
         sa.Column("video_id", UUID, nullable=False),
         sa.Column("made_at", TS, nullable=False),
-        sa.Column("horizon_hours", sa.SmallInteger(), nullable=False),
-        sa.Column("target_at", TS, nullable=False),
-        sa.Column("base_views", sa.BigInteger(), nullable=False),
-        sa.Column("predicted_views", sa.BigInteger(), nullable=False),
-        sa.Column("confidence", sa.Float(), nullable=False),
+        sa.Column("workspace_id", UUID, nullable=False),
         sa.Column("model", sa.String(40), nullable=False),
-        sa.Column("actual_views", sa.BigInteger(), nullable=True),
-        sa.Column("abs_pct_error", sa.Float(), nullable=True),
-        sa.Column("resolved_at", TS, nullable=True),
-        sa.CheckConstraint("horizon_hours BETWEEN 1 AND 24", name="ck_monitoring_forecasts_horizon_hours"),
+        sa.Column("base_views", sa.BigInteger(), nullable=False),
+        *[sa.Column(f"predicted_{h}h", sa.BigInteger(), nullable=False) for h in (1, 2, 3)],
+        *[sa.Column(f"confidence_{h}h", sa.Float(), nullable=False) for h in (1, 2, 3)],
+        *[sa.Column(f"actual_{h}h", sa.BigInteger(), nullable=True) for h in (1, 2, 3)],
+        *[sa.Column(f"error_{h}h", sa.Float(), nullable=True) for h in (1, 2, 3)],
         _workspace_fk("monitoring_forecasts"),
         sa.ForeignKeyConstraint(
             ["video_id"],
@@ -222,22 +215,19 @@ def upgrade() -> None:
             name="fk_monitoring_forecasts_video_id_monitoring_videos",
             ondelete="CASCADE",
         ),
-        sa.PrimaryKeyConstraint("id", name="pk_monitoring_forecasts"),
-        sa.UniqueConstraint(
-            "video_id", "made_at", "horizon_hours", name="uq_monitoring_forecasts_video_id_made_at_horizon_hours"
-        ),
+        sa.PrimaryKeyConstraint("video_id", "made_at", name="pk_monitoring_forecasts"),
     )
     op.create_index(
         "ix_monitoring_forecasts_open",
         "monitoring_forecasts",
-        ["video_id", "target_at"],
-        postgresql_where=sa.text("resolved_at IS NULL"),
+        ["video_id"],
+        postgresql_where=sa.text("error_3h IS NULL"),
     )
     op.create_index(
-        "ix_monitoring_forecasts_resolved",
+        "ix_monitoring_forecasts_ws_resolved",
         "monitoring_forecasts",
-        ["workspace_id", "horizon_hours"],
-        postgresql_where=sa.text("resolved_at IS NOT NULL"),
+        ["workspace_id"],
+        postgresql_where=sa.text("error_1h IS NOT NULL"),
     )
 
 

@@ -1,0 +1,291 @@
+"""Engagement refresh of 100,000 tracked videos against the sandbox, end to end.
+
+    python bench/engagement.py [--videos 100000] [--baseline-videos 600] [--json PATH]
+
+Starts its own embedded Postgres and Redis in a temp dir and the sandbox as a subprocess,
+seeds `--videos` tracked videos (sandbox-world ids, posted over the last three days, all
+due), then times `monitoring.refresh_engagement` (select due, batched stats fetch, snapshots,
+re-tier, forecasts). In the same run it times a baseline that does what the seed
+implementations describe (Gorgone, research §7): take 20 due videos at a time, one stats
+request per video, row-by-row ORM reads and writes, on a sample; the two are compared by
+rate (videos/s).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def start_services(tmp: Path) -> tuple[Any, Any, subprocess.Popen[bytes]]:
+    import httpx
+
+    from reelflow.settings import reset_settings_cache
+    from reelflow.storage.embedded import start_postgres, start_redis
+    from reelflow.storage.migrate import upgrade
+
+    pg, database_url = start_postgres(tmp / "postgres", cleanup_mode="delete")
+    redis_proc, redis_url = start_redis(tmp / "redis")
+    port = _free_port()
+    os.environ.update(
+        DATABASE_URL=database_url,
+        REDIS_URL=redis_url,
+        REELFLOW_DATA_DIR=str(tmp / "data"),
+        REELFLOW_SANDBOX_URL=f"http://127.0.0.1:{port}",
+        REELFLOW_LOG_LEVEL="WARNING",
+        # The benchmark measures throughput, not the Research API's daily quota (1,000
+        # requests/day would stop both runs long before 100,000 videos).
+        REELFLOW_RATE_LIMITS_ENABLED="false",
+        REELFLOW_TIKTOK_RESEARCH_DAILY_REQUESTS="0",
+        REELFLOW_TIKTOK_RESEARCH_DAILY_RECORDS="0",
+    )
+    reset_settings_cache()
+    upgrade("head")
+    sandbox = subprocess.Popen(
+        [sys.executable, "-m", "reelflow.cli", "sandbox", "--port", str(port)],
+        env=dict(os.environ),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/sandbox/health", timeout=1).is_success:
+                break
+        except httpx.HTTPError:
+            pass
+        if time.monotonic() > deadline:
+            raise RuntimeError("sandbox did not start")
+        time.sleep(0.1)
+    return pg, redis_proc, sandbox
+
+
+def world_ids(count: int, seed: int) -> list[tuple[str, datetime]]:
+    """Ids the sandbox world answers for: posted 10 minutes to 3 days ago, spread over authors."""
+    from reelflow.sandbox.world import get_world
+
+    world = get_world()
+    rng = random.Random(seed)
+    now = time.time()
+    out: dict[int, datetime] = {}
+    while len(out) < count:
+        created = int(now - rng.uniform(600, 3 * 86400))
+        vid = world.make_id(created, rng.randrange(len(world.creators)), rng.randrange(4096))
+        out[vid] = datetime.fromtimestamp(created, UTC)
+    return [(str(k), v) for k, v in out.items()]
+
+
+async def seed(workspace_name: str, ids: list[tuple[str, datetime]]) -> uuid.UUID:
+    from reelflow.storage.db import session_scope
+    from reelflow.storage.repositories.identity import IdentityRepository
+    from reelflow.storage.repositories.monitoring import MonitoringRepository, VideoRow
+
+    now = datetime.now(UTC)
+    async with session_scope() as session:
+        workspace = await IdentityRepository(session).create_workspace(workspace_name)
+        ws = workspace.id
+    for start in range(0, len(ids), 10_000):
+        rows = [
+            VideoRow(vid, None, None, [], None, None, None, posted, 0, 0, 0, 0, 0)
+            for vid, posted in ids[start : start + 10_000]
+        ]
+        async with session_scope() as session:
+            await MonitoringRepository(session).upsert_videos(
+                ws, "tiktok", rows, {}, next_check_at=now - timedelta(minutes=1), observed_at=now - timedelta(hours=1)
+            )
+    return ws
+
+
+async def run_fast(ws: uuid.UUID) -> dict[str, Any]:
+    from reelflow.tasks.monitoring import refresh_engagement
+    from reelflow.tasks.registry import InlineContext
+
+    return await refresh_engagement(InlineContext(), workspace_id=str(ws))
+
+
+async def run_baseline(ws: uuid.UUID) -> int:
+    """The seeds' loop: 20 due videos, one request per video, ORM rows one at a time."""
+    from sqlalchemy import select
+
+    from reelflow.adapters.tiktok.research import ResearchClient
+    from reelflow.domain import monitoring as domain
+    from reelflow.storage.db import session_scope
+    from reelflow.storage.models.monitoring import MonitoredVideo, VideoForecast, VideoSnapshot
+    from reelflow.tasks.monitoring import platform_now, tier_policy
+
+    policy = tier_policy()
+    client = ResearchClient()
+    done = 0
+    while True:
+        async with session_scope() as session:
+            now = datetime.now(UTC)
+            videos = (
+                (
+                    await session.execute(
+                        select(MonitoredVideo)
+                        .where(MonitoredVideo.workspace_id == ws, MonitoredVideo.next_check_at <= now)
+                        .order_by(MonitoredVideo.next_check_at)
+                        .limit(20)
+                    )
+                )
+                .scalars()
+                .all()
+            )
+            if not videos:
+                return done
+            for video in videos:
+                fetched = await client.fetch_stats([video.platform_video_id])
+                if not fetched:
+                    video.next_check_at = now + timedelta(hours=12)
+                    continue
+                stats = fetched[0]
+                taken = await platform_now()
+                history = (
+                    (
+                        await session.execute(
+                            select(VideoSnapshot)
+                            .where(VideoSnapshot.video_id == video.id)
+                            .order_by(VideoSnapshot.taken_at.desc())
+                            .limit(6)
+                        )
+                    )
+                    .scalars()
+                    .all()
+                )
+                views = stats.views or 0
+                points = [(s.taken_at.timestamp(), s.views) for s in history] + [(taken.timestamp(), views)]
+                age_h = (taken - video.posted_at).total_seconds() / 3600 if video.posted_at else 1000.0
+                v = domain.velocity(points) or domain.prior_velocity(views, age_h)
+                a = domain.acceleration(points)
+                session.add(
+                    VideoSnapshot(
+                        video_id=video.id,
+                        taken_at=taken,
+                        workspace_id=ws,
+                        views=views,
+                        likes=stats.likes or 0,
+                        comments=stats.comments or 0,
+                        shares=stats.shares or 0,
+                        saves=stats.saves or 0,
+                    )
+                )
+                video.views, video.likes = views, stats.likes or 0
+                video.velocity, video.acceleration = v, a
+                video.tier = domain.next_tier(video.tier, v, age_h, policy)
+                cadence = policy.cadence_seconds(video.tier)
+                video.next_check_at = now + timedelta(seconds=cadence or 86400)
+                f1, f2, f3 = domain.forecast(views, v, a, age_h, len(points))
+                session.add(
+                    VideoForecast(
+                        workspace_id=ws,
+                        video_id=video.id,
+                        made_at=taken,
+                        model=domain.FORECAST_MODEL,
+                        base_views=views,
+                        predicted_1h=f1.views,
+                        predicted_2h=f2.views,
+                        predicted_3h=f3.views,
+                        confidence_1h=f1.confidence,
+                        confidence_2h=f2.confidence,
+                        confidence_3h=f3.confidence,
+                    )
+                )
+                await session.flush()
+                done += 1
+
+
+async def main_async(args: argparse.Namespace) -> dict[str, Any]:
+    from reelflow.logs import configure_logging
+    from reelflow.storage.db import dispose_engine
+
+    configure_logging("WARNING", False)
+
+    all_ids = world_ids(args.videos + args.baseline_videos, seed=7)
+    print(f"seeding {args.videos:,} tracked videos (+{args.baseline_videos:,} for the baseline) ...", flush=True)
+    t0 = time.perf_counter()
+    ws_fast = await seed("bench-fast", all_ids[: args.videos])
+    ws_base = await seed("bench-baseline", all_ids[args.videos :])
+    print(f"   seeded in {time.perf_counter() - t0:.1f} s", flush=True)
+
+    print("baseline (20 due at a time, one request per video, row-by-row writes) ...", flush=True)
+    t0 = time.perf_counter()
+    base_done = await run_baseline(ws_base)
+    base_s = time.perf_counter() - t0
+    base_rate = base_done / base_s if base_s else 0.0
+    print(f"   {base_done:,} videos in {base_s:.1f} s → {base_rate:,.1f} videos/s", flush=True)
+
+    print(f"refresh_engagement over {args.videos:,} due videos ...", flush=True)
+    t0 = time.perf_counter()
+    result = await run_fast(ws_fast)
+    fast_s = time.perf_counter() - t0
+    refreshed = int(result["selected"])
+    rate = refreshed / fast_s if fast_s else 0.0
+    print(
+        f"   {refreshed:,} videos ({result['refreshed']:,} with stats, {result['missing']:,} deleted/private) "
+        f"in {fast_s:.1f} s → {rate:,.0f} videos/s; tier changes {result['tier_changes']}",
+        flush=True,
+    )
+    print(f"   time per phase (fetch overlaps write): {result['phases']}", flush=True)
+    await dispose_engine()
+    ratio = rate / base_rate if base_rate else float("inf")
+    print(f"ratio: {ratio:,.1f}× the baseline's rate")
+    return {
+        "videos": refreshed,
+        "seconds": round(fast_s, 2),
+        "videos_per_s": round(rate, 1),
+        "baseline_videos": base_done,
+        "baseline_seconds": round(base_s, 2),
+        "baseline_videos_per_s": round(base_rate, 2),
+        "ratio": round(ratio, 1),
+        "tier_changes": result["tier_changes"],
+        "phases": result["phases"],
+        "machine": f"{os.cpu_count()} cores, {sys.platform}",
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--videos", type=int, default=100_000)
+    parser.add_argument("--baseline-videos", type=int, default=600)
+    parser.add_argument("--json", type=Path, default=None)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="reelflow-bench-") as tmp:
+        pg, redis_proc, sandbox = start_services(Path(tmp))
+        try:
+            figures = asyncio.run(main_async(args))
+        finally:
+            sandbox.terminate()
+            sandbox.wait(timeout=10)
+            if redis_proc is not None:
+                redis_proc.terminate()
+                redis_proc.wait(timeout=10)
+            pg.cleanup()
+    if args.json:
+        args.json.write_text(json.dumps(figures, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
