@@ -505,3 +505,21 @@ async def test_idempotency_key_returns_the_first_project(
     assert len(listed) == 1
     usage = (await client.get("/api/v1/usage", headers=account.headers)).json()
     assert usage["metrics"]["projects"]["used"] == 1
+
+
+async def test_cancelled_pipeline_fails_the_project_and_it_can_be_deleted(
+    client: Any, signup: Any, allow_file_server: FileServer
+) -> None:
+    account = await signup()
+    created = await client.post(
+        "/api/v1/projects", json={"url": f"{allow_file_server.url}/talk.mp4"}, headers=account.headers
+    )
+    project_id, run_id = created.json()["id"], created.json()["run_id"]
+    busy = await client.delete(f"/api/v1/projects/{project_id}", headers=account.headers)
+    assert busy.status_code == 409
+    cancelled = await client.post(f"/api/v1/jobs/{run_id}/cancel", headers=account.headers)
+    assert cancelled.status_code == 202, cancelled.text
+    body = await project(client, account.headers, project_id)
+    assert body["status"] == "failed" and "cancelled" in body["failure_reason"], body
+    assert (await client.delete(f"/api/v1/projects/{project_id}", headers=account.headers)).status_code == 204
+    assert (await client.get(f"/api/v1/projects/{project_id}", headers=account.headers)).status_code == 404

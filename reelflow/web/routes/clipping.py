@@ -227,8 +227,17 @@ async def _check_import_url(url: str) -> ingest.SourceUrl:
     return source
 
 
-async def _expire_stale_upload(repo: ClippingRepository, project: Project) -> None:
-    """A project whose upload link expired before the file was complete has failed."""
+async def _reconcile(session: AsyncSession, repo: ClippingRepository, project: Project) -> None:
+    """Bring a project whose work ended elsewhere up to date: an upload whose link expired
+    unfinished, or a pipeline run that was cancelled or failed without recording it."""
+    if project.status in ("queued", "processing") and project.run_id is not None:
+        run = await RuntimeRepository(session).get_run(project.run_id)
+        if run is not None and run.status in ("failed", "cancelled"):
+            message = (run.error or {}).get("message") or run.status
+            reason = f"the pipeline run {run.status}: {message}"
+            await repo.fail_project(project.id, reason)
+            project.status, project.failure_reason = "failed", reason
+        return
     if project.status != "uploading":
         return
     upload = await repo.upload_for_project(project.id)
@@ -300,7 +309,7 @@ class ClippingController(Controller):
         rows = await repo.list_projects(principal.workspace_id, after=decode_time_id_cursor(cursor), limit=limit + 1)
         items, next_cursor = page_of(rows, limit, lambda p: encode_cursor(p.created_at, p.id))
         for project in items:
-            await _expire_stale_upload(repo, project)
+            await _reconcile(db_session, repo, project)
         return Page(items=[_project_out(request, p) for p in items], next_cursor=next_cursor)
 
     @get("/projects/{project_id:uuid}")
@@ -310,7 +319,7 @@ class ClippingController(Controller):
         """A project: status, stage, progress, source facts, per-stage timings, failure reason."""
         repo = ClippingRepository(db_session)
         project = await _project_or_404(repo, principal, project_id)
-        await _expire_stale_upload(repo, project)
+        await _reconcile(db_session, repo, project)
         return _project_out(request, project)
 
     @delete("/projects/{project_id:uuid}", guards=[requires_role(*EDITORS)], status_code=204)
@@ -318,6 +327,7 @@ class ClippingController(Controller):
         """Delete a project, its clips and every file it made."""
         repo = ClippingRepository(db_session)
         project = await _project_or_404(repo, principal, project_id)
+        await _reconcile(db_session, repo, project)
         if project.status in ("queued", "processing"):
             raise Conflict("the project is being processed; delete it when it has finished or failed")
         upload = await repo.upload_for_project(project.id)
