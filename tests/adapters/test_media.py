@@ -233,3 +233,15 @@ def test_render_rejects_spans_outside_the_video(talk_video: Path, tmp_path: Path
         ff.render_clip(talk_video, tmp_path / "x.mp4", start_s=0, end_s=200, preset=preset, captions_ass=None)
     with pytest.raises(InvalidInput):
         ff.render_clip(talk_video, tmp_path / "x.mp4", start_s=5, end_s=5, preset=preset, captions_ass=None)
+
+
+def test_shipped_samples_are_small_and_valid() -> None:
+    video = mh.SAMPLES.parent / "sandbox" / "media" / "sample-talk.mp4"
+    for path in (mh.SAMPLE_SPEECH, video):
+        assert path.stat().st_size < 1_000_000
+    info = probe(video)
+    assert info.has_video and info.has_audio and (info.width, info.height) == (1280, 720)
+    assert mh.SAMPLE_SPEECH_S - 1 <= info.duration_s <= mh.SAMPLE_SPEECH_S + 6
+    data = video.read_bytes()
+    assert data.find(b"moov") < data.find(b"mdat")  # streams over HTTP without a full download
+    assert probe(mh.SAMPLE_SPEECH).has_audio
