@@ -11,7 +11,7 @@ from reelflow.queue.dispatch import push_after_commit
 from reelflow.queue.executor import cancel_descendants, child_ended
 from reelflow.storage.models.base import utcnow
 from reelflow.storage.models.runtime import JobRun
-from reelflow.storage.repositories.runtime import Due, RuntimeRepository
+from reelflow.storage.repositories.runtime import Due, RuntimeRepository, rq_job_id
 
 
 async def cancel_run(session: AsyncSession, run_id: uuid.UUID, *, workspace_id: uuid.UUID | None = None) -> JobRun:
@@ -64,9 +64,10 @@ async def retry_run(session: AsyncSession, run_id: uuid.UUID, *, workspace_id: u
         cancel_requested_at=None,
         progress=0,
         progress_message=None,
+        rq_job_id=rq_job_id(run.id, run.attempt + 1),
     )
     if retried is None:
         raise Conflict(f"only failed jobs can be retried; this one is {run.status}", job_status=run.status)
     await repo.add_event(retried.id, "queued", retried.attempt, "retry requested", {"manual_retry": True})
-    push_after_commit(session, [Due(retried.id, retried.attempt + 1, retried.queue)])
+    push_after_commit(session, [Due(retried.id, retried.rq_job_id or "", retried.queue)])
     return retried

@@ -8,7 +8,6 @@ only ever sees the runtime's single entry point and a run id.
 from __future__ import annotations
 
 import functools
-import uuid
 from collections.abc import Iterable
 
 import redis
@@ -19,16 +18,13 @@ from sqlalchemy.orm import Session
 
 from reelflow.logs import get_logger
 from reelflow.settings import get_settings
-from reelflow.storage.repositories.runtime import Due
+from reelflow.storage.repositories.runtime import Due, rq_job_id
+
+__all__ = ["Due", "get_redis", "push_after_commit", "push_now", "rq_job_id"]
 
 ENTRY_POINT = "reelflow.queue.entry.execute"
 _PENDING = "reelflow_runtime_pushes"
 log = get_logger(__name__)
-
-
-def rq_job_id(run_id: uuid.UUID, attempt: int) -> str:
-    """RQ job id for attempt `attempt` of a run: derived from the run id (letters, digits, '-')."""
-    return f"rf-{run_id.hex}-{attempt}"
 
 
 @functools.cache
@@ -59,7 +55,7 @@ def push_now(items: Iterable[Due], connection: redis.Redis | None = None) -> Non
                     Queue.prepare_data(
                         ENTRY_POINT,
                         args=(str(d.id),),
-                        job_id=rq_job_id(d.id, d.attempt),
+                        job_id=d.job_id,
                         timeout=-1,  # the runtime enforces start-to-close timeouts itself
                         result_ttl=0,
                         failure_ttl=300,

@@ -17,7 +17,7 @@ from datetime import timedelta
 from typing import Any, NoReturn, TypeVar
 
 import structlog
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from reelflow.domain.retry import RetryPolicy
 from reelflow.errors import LimitExceeded, Permanent, ReelflowError, Retryable
@@ -25,10 +25,18 @@ from reelflow.logs import get_logger
 from reelflow.queue.dispatch import push_after_commit
 from reelflow.queue.submit import canonical_json, enqueue, policy_from_json
 from reelflow.settings import get_settings
-from reelflow.storage.db import session_scope
+from reelflow.storage.db import get_engine, session_scope
 from reelflow.storage.models.base import utcnow
 from reelflow.storage.models.runtime import JobRun
-from reelflow.storage.repositories.runtime import Claimed, Due, RuntimeRepository, run_once
+from reelflow.storage.repositories.runtime import (
+    Claimed,
+    Due,
+    RuntimeRepository,
+    claim_on,
+    rq_job_id,
+    run_once,
+    succeed_on,
+)
 from reelflow.tasks.registry import ChildSpec, Suspended, get_task
 
 T = TypeVar("T")
@@ -125,16 +133,17 @@ def error_json(exc: BaseException, type_name: str | None = None) -> dict[str, An
 
 async def execute_run(run_id: uuid.UUID) -> str:
     """Run the next attempt of `run_id`; returns what happened (for logs and tests)."""
-    async with session_scope() as session:
-        claimed = await RuntimeRepository(session).claim(run_id, WORKER_NAME)
-    if claimed is None:
-        log.debug("runtime.skip", run_id=str(run_id), reason="not runnable (duplicate delivery, cancelled or gone)")
-        return "skipped"
-    with structlog.contextvars.bound_contextvars(run_id=str(claimed.id), job=claimed.name, attempt=claimed.attempt):
-        return await _run_claimed(claimed)
+    # One connection for the claim and the common outcome (success): fewer checkouts and round trips.
+    async with get_engine().connect() as conn:
+        claimed = await claim_on(conn, run_id, WORKER_NAME)
+        if claimed is None:
+            log.debug("runtime.skip", run_id=str(run_id), reason="not runnable (duplicate delivery, cancelled, gone)")
+            return "skipped"
+        with structlog.contextvars.bound_contextvars(run_id=claimed.id, job=claimed.name, attempt=claimed.attempt):
+            return await _run_claimed(claimed, conn)
 
 
-async def _run_claimed(claimed: Claimed) -> str:
+async def _run_claimed(claimed: Claimed, conn: AsyncConnection) -> str:
     settings = get_settings()
     policy = policy_from_json(claimed.policy)
     children_results: list[Any] = []
@@ -189,7 +198,7 @@ async def _run_claimed(claimed: Claimed) -> str:
         return await _fail(ctx, claimed, policy, exc)
     finally:
         watcher.cancel()
-    return await _succeed(ctx, claimed, result)
+    return await _succeed(ctx, claimed, result, conn)
 
 
 async def _watch(ctx: RunContext, inner: asyncio.Future[Any], stop_reason: list[str], interval: float) -> None:
@@ -217,11 +226,16 @@ async def _watch(ctx: RunContext, inner: asyncio.Future[Any], stop_reason: list[
             return
 
 
-async def _succeed(ctx: RunContext, claimed: Claimed, result: Any) -> str:
+async def _succeed(ctx: RunContext, claimed: Claimed, result: Any, conn: AsyncConnection) -> str:
     try:
         canonical_json({"result": result})
     except ReelflowError:
         return await _fail(ctx, claimed, RetryPolicy(max_attempts=1), Permanent("the task's result is not JSON-safe"))
+    if claimed.parent_id is None and not ctx.cancelled:
+        if not await succeed_on(conn, claimed.id, claimed.attempt, result):
+            return "lost"
+        log.info("runtime.succeeded")
+        return "succeeded"
     if ctx.cancelled and not ctx.lost:
         # The task saw `ctx.cancelled` and returned early: it stopped because it was asked to.
         async with session_scope() as session:
@@ -264,6 +278,7 @@ async def _fail(
         if retryable and policy.allows_another(attempts):
             delay = delay_override if delay_override is not None else policy.delay(attempts)
             delay = max(0.0, float(delay))
+            job_id = rq_job_id(claimed.id, claimed.attempt + 1)
             run = await repo.transition(
                 claimed.id,
                 from_statuses=("running",),
@@ -272,6 +287,7 @@ async def _fail(
                 error=error,
                 scheduled_at=utcnow() + timedelta(seconds=delay),
                 pushed_at=utcnow() if delay == 0 else None,
+                rq_job_id=job_id if delay == 0 else None,
             )
             if run is None:
                 return "lost"
@@ -279,7 +295,7 @@ async def _fail(
                 run.id, "retry_scheduled", claimed.attempt, error["message"], {**error, "delay_s": round(delay, 3)}
             )
             if delay == 0:
-                push_after_commit(session, [Due(run.id, claimed.attempt + 1, run.queue)])
+                push_after_commit(session, [Due(run.id, job_id, run.queue)])
             log.info("runtime.retry_scheduled", error=error["type"], delay_s=round(delay, 3))
             return "retrying"
         parent = await _lock_parent(repo, claimed.parent_id)
@@ -339,11 +355,12 @@ async def _hand_back(claimed: Claimed) -> str:
             attempt_base=claimed.attempt_base + 1,
             scheduled_at=utcnow(),
             pushed_at=utcnow(),
+            rq_job_id=rq_job_id(claimed.id, claimed.attempt + 1),
         )
         if run is None:
             return "lost"
         await repo.add_event(run.id, "recovered", claimed.attempt, "handed back by a worker shutting down")
-        push_after_commit(session, [Due(run.id, claimed.attempt + 1, run.queue)])
+        push_after_commit(session, [Due(run.id, run.rq_job_id or "", run.queue)])
     log.info("runtime.handed_back")
     return "handed_back"
 
@@ -415,11 +432,12 @@ async def child_ended(session: AsyncSession, parent: JobRun) -> None:
         attempt_base=parent.attempt,  # each step gets its own retry budget
         scheduled_at=utcnow(),
         pushed_at=utcnow(),
+        rq_job_id=rq_job_id(parent.id, parent.attempt + 1),
     )
     if resumed is None:
         return
     await repo.add_event(parent.id, "resumed", parent.attempt, data={"batch": batch, "children": len(children)})
-    push_after_commit(session, [Due(parent.id, parent.attempt + 1, parent.queue)])
+    push_after_commit(session, [Due(parent.id, resumed.rq_job_id or "", parent.queue)])
 
 
 async def cancel_descendants(session: AsyncSession, run: JobRun) -> None:

@@ -11,19 +11,20 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import uuid
 from datetime import timedelta
 
 import redis
 from rq.job import Job
 
 from reelflow.logs import get_logger
-from reelflow.queue.dispatch import get_redis, push_after_commit, push_now, rq_job_id
+from reelflow.queue.dispatch import get_redis, push_after_commit
 from reelflow.queue.executor import cancel_descendants, child_ended
 from reelflow.queue.submit import policy_from_json
 from reelflow.settings import get_settings
 from reelflow.storage.db import dispose_engine, session_scope
 from reelflow.storage.models.base import utcnow
-from reelflow.storage.repositories.runtime import Due, RuntimeRepository
+from reelflow.storage.repositories.runtime import Due, Pushed, RuntimeRepository, rq_job_id
 
 SWEEP_LOCK = "reelflow:runtime:sweep-lock"
 log = get_logger("reelflow.runtime")
@@ -58,6 +59,7 @@ async def recover_stale(heartbeat_timeout: float | None = None) -> int:
             policy = policy_from_json(run.policy)
             error = {"type": "WorkerLost", "message": message}
             if policy.allows_another(run.attempt - run.attempt_base):
+                job_id = rq_job_id(run.id, run.attempt + 1)
                 await repo.transition(
                     run.id,
                     from_statuses=("running",),
@@ -66,9 +68,10 @@ async def recover_stale(heartbeat_timeout: float | None = None) -> int:
                     error=error,
                     scheduled_at=now,
                     pushed_at=now,
+                    rq_job_id=job_id,
                 )
                 await repo.add_event(run.id, "recovered", run.attempt, message, {"reason": "heartbeat timeout"})
-                push_after_commit(session, [Due(run.id, run.attempt + 1, run.queue)])
+                push_after_commit(session, [Due(run.id, job_id, run.queue)])
                 log.warning("runtime.recovered", run_id=str(run.id), job=run.name, attempt=run.attempt)
             else:
                 await repo.transition(run.id, from_statuses=("running",), status="failed", error=error, finished_at=now)
@@ -80,31 +83,46 @@ async def recover_stale(heartbeat_timeout: float | None = None) -> int:
 
 
 async def repush_missing(grace: float | None = None, connection: redis.Redis | None = None) -> int:
-    """Committed runnable runs whose RQ job is not in Redis (flushed, restarted, push lost): push again."""
-    grace = grace if grace is not None else get_settings().runtime_missing_grace
+    """Committed runnable runs whose RQ job is gone (Redis flushed or restarted, a push lost, a worker
+    killed between taking the job and claiming the run): push them again, under a new RQ job id."""
+    settings = get_settings()
+    grace = grace if grace is not None else settings.runtime_missing_grace
     connection = connection or get_redis()
+    now = utcnow()
     async with session_scope() as session:
-        candidates = await RuntimeRepository(session).pushed_before(utcnow() - timedelta(seconds=grace))
+        candidates = await RuntimeRepository(session).pushed_before(now - timedelta(seconds=grace))
     if not candidates:
         return 0
     with connection.pipeline(transaction=False) as pipe:
-        for due in candidates:
-            pipe.hget(Job.key_for(rq_job_id(due.id, due.attempt)), "status")
+        for run in candidates:
+            pipe.hget(Job.key_for(run.job_id or ""), "status")
         statuses = pipe.execute()
-    missing: list[Due] = []
-    for due, status in zip(candidates, statuses, strict=True):
-        if status is None:
-            missing.append(due)
-        elif status.decode() in ("finished", "failed", "stopped", "canceled"):
-            # The RQ job ended without the run moving on (its worker failed before claiming).
-            connection.delete(Job.key_for(rq_job_id(due.id, due.attempt)))
-            missing.append(due)
-    if missing:
-        async with session_scope() as session:
-            await RuntimeRepository(session).mark_pushed([d.id for d in missing])
-        push_now(missing, connection)
-        log.warning("runtime.repushed", runs=len(missing))
-    return len(missing)
+    missing: list[Pushed] = []
+    check_list: list[Pushed] = []
+    long_ago = now - timedelta(seconds=grace + settings.runtime_heartbeat_timeout)
+    for run, status in zip(candidates, statuses, strict=True):
+        if status is None or status.decode() in ("finished", "failed", "stopped", "canceled"):
+            missing.append(run)
+        elif run.pushed_at < long_ago:
+            check_list.append(run)  # is it still waiting in its queue, or taken by a worker that died?
+    if check_list:
+        with connection.pipeline(transaction=False) as pipe:
+            for run in check_list:
+                pipe.lpos(f"rq:queue:{run.queue}", run.job_id or "")
+            positions = pipe.execute()
+        missing += [run for run, position in zip(check_list, positions, strict=True) if position is None]
+    if not missing:
+        return 0
+    pushes: list[Due] = []
+    async with session_scope() as session:
+        repo = RuntimeRepository(session)
+        for run in missing:
+            due = Due(run.id, rq_job_id(run.id, run.attempt + 1, f"-r{uuid.uuid4().hex[:6]}"), run.queue)
+            if await repo.mark_pushed(due):
+                pushes.append(due)
+        push_after_commit(session, pushes)
+    log.warning("runtime.repushed", runs=len(pushes))
+    return len(pushes)
 
 
 async def sweep() -> dict[str, int]:

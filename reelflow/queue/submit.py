@@ -16,7 +16,7 @@ from reelflow.errors import Conflict, InvalidInput
 from reelflow.queue.dispatch import push_after_commit
 from reelflow.storage.models.base import utcnow
 from reelflow.storage.models.runtime import JobRun
-from reelflow.storage.repositories.runtime import Due, RuntimeRepository
+from reelflow.storage.repositories.runtime import Due, RuntimeRepository, rq_job_id
 from reelflow.tasks.registry import QUEUES, get_task
 
 MAX_KEY_LENGTH = 255
@@ -82,8 +82,10 @@ async def enqueue(
     idempotency_key = key if key is not None else derive_key(name, args)
     repo = RuntimeRepository(session)
     now = utcnow()
+    run_id = uuid.uuid4()
     values: dict[str, Any] = {
-        "id": uuid.uuid4(),
+        "id": run_id,
+        "rq_job_id": rq_job_id(run_id, 1),
         "name": name,
         "queue": queue,
         "args": args,
@@ -109,7 +111,7 @@ async def enqueue(
         run = await repo.insert_run(values)
         if run is not None:
             await repo.add_event(run.id, "queued", 0, data={"queue": queue, "key": idempotency_key})
-            push_after_commit(session, [Due(run.id, 1, queue)])
+            push_after_commit(session, [Due(run.id, rq_job_id(run.id, 1), queue)])
             return EnqueueResult(run, True)
         existing = await repo.find_by_key(workspace_id, idempotency_key, explicit=explicit)
         if existing is None:

@@ -96,7 +96,7 @@ async def test_backoff_schedule_is_honoured(run_jobs: Any) -> None:
     gaps = [(b - a).total_seconds() for a, b in itertools.pairwise(starts)]
     # 0.3, 0.6, 1.2 s (no jitter); the due-retry poll adds up to a fraction of a second.
     for gap, expected in zip(gaps, [0.3, 0.6, 1.2], strict=True):
-        assert expected <= gap < expected + 0.6, gaps
+        assert expected <= gap < expected + 1.0, gaps
     delays = [e.data["delay_s"] for e in events if e.type == "retry_scheduled"]
     assert delays == [0.3, 0.6, 1.2]
 
@@ -124,7 +124,7 @@ async def test_retry_after_overrides_the_backoff(run_jobs: Any) -> None:
     assert [e.type for e in events] == ["queued", "started", "retry_scheduled", "started", "succeeded"]
     assert events[2].data["delay_s"] == 1.5
     gap = (events[3].at - events[2].at).total_seconds()
-    assert 1.5 <= gap < 2.3
+    assert 1.5 <= gap < 3.0  # upper bound: the due-retry poll, on a loaded machine
 
 
 async def test_start_to_close_timeout(run_jobs: Any) -> None:

@@ -86,6 +86,7 @@ class JobRun(IdMixin, TimestampMixin, Base):
     error: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     scheduled_at: Mapped[datetime] = mapped_column(default=utcnow)  # not to start before
     pushed_at: Mapped[datetime | None]  # last hand-over to Redis; NULL while a retry waits
+    rq_job_id: Mapped[str | None] = mapped_column(String(100))  # the RQ job of the last push
     started_at: Mapped[datetime | None]
     heartbeat_at: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]

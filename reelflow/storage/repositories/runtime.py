@@ -8,6 +8,7 @@ Every state change of a running job is *fenced*: it only applies while the run i
 from __future__ import annotations
 
 import hashlib
+import json
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -16,7 +17,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import and_, delete, func, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from reelflow.errors import Permanent, Retryable
 from reelflow.storage.models.base import utcnow
@@ -44,11 +45,27 @@ class Claimed:
 
 @dataclass(frozen=True)
 class Due:
-    """A run to hand to Redis: its id, the attempt the push is for, and its queue."""
+    """A run to hand to Redis: its id, the RQ job id of this push, and its queue."""
 
     id: uuid.UUID
-    attempt: int
+    job_id: str
     queue: str
+
+
+def rq_job_id(run_id: uuid.UUID, attempt: int, suffix: str = "") -> str:
+    """RQ job id for attempt `attempt` of a run (letters, digits and '-' only, as RQ requires)."""
+    return f"rf-{run_id.hex}-{attempt}{suffix}"
+
+
+@dataclass(frozen=True)
+class Pushed:
+    """A runnable run as last handed to Redis (for the missing-in-Redis check)."""
+
+    id: uuid.UUID
+    job_id: str | None
+    queue: str
+    attempt: int
+    pushed_at: datetime
 
 
 class RuntimeRepository:
@@ -243,17 +260,18 @@ class RuntimeRepository:
         """Retries whose delay has passed and that no one has pushed yet; marks them pushed."""
         stmt = text(
             """
-            UPDATE job_runs SET pushed_at = now()
+            UPDATE job_runs
+            SET pushed_at = now(), rq_job_id = 'rf-' || replace(id::text, '-', '') || '-' || (attempt + 1)
             WHERE id IN (
                 SELECT id FROM job_runs
                 WHERE status = 'retrying' AND pushed_at IS NULL AND scheduled_at <= now()
                 ORDER BY scheduled_at LIMIT :limit FOR UPDATE SKIP LOCKED
             )
-            RETURNING id, attempt, queue
+            RETURNING id, rq_job_id, queue
             """
         )
         rows = (await self.session.execute(stmt, {"limit": limit})).all()
-        return [Due(row[0], row[1] + 1, row[2]) for row in rows]
+        return [Due(row[0], row[1], row[2]) for row in rows]
 
     async def next_due_at(self) -> datetime | None:
         """When the next waiting retry becomes due (None when there is none)."""
@@ -272,19 +290,25 @@ class RuntimeRepository:
         )
         return (await self.session.execute(stmt)).scalars().all()
 
-    async def pushed_before(self, before: datetime, limit: int = 500) -> list[Due]:
+    async def pushed_before(self, before: datetime, limit: int = 500) -> list[Pushed]:
         """Runnable runs handed to Redis before `before` (candidates for a missing-in-Redis check)."""
         stmt = (
-            select(JobRun.id, JobRun.attempt, JobRun.queue)
+            select(JobRun.id, JobRun.rq_job_id, JobRun.queue, JobRun.attempt, JobRun.pushed_at)
             .where(JobRun.status.in_(("queued", "retrying")), JobRun.pushed_at < before)
             .order_by(JobRun.pushed_at)
             .limit(limit)
         )
-        return [Due(row[0], row[1] + 1, row[2]) for row in (await self.session.execute(stmt)).all()]
+        return [Pushed(r[0], r[1], r[2], r[3], r[4] or before) for r in (await self.session.execute(stmt)).all()]
 
-    async def mark_pushed(self, run_ids: Sequence[uuid.UUID]) -> None:
-        if run_ids:
-            await self.session.execute(update(JobRun).where(JobRun.id.in_(run_ids)).values(pushed_at=utcnow()))
+    async def mark_pushed(self, due: Due) -> bool:
+        """Record a re-push (new RQ job id); False if the run is no longer waiting to run."""
+        stmt = (
+            update(JobRun)
+            .where(JobRun.id == due.id, JobRun.status.in_(("queued", "retrying")))
+            .values(pushed_at=utcnow(), rq_job_id=due.job_id)
+            .returning(JobRun.id)
+        )
+        return (await self.session.execute(stmt)).one_or_none() is not None
 
     async def count_open(self) -> int:
         stmt = select(func.count()).select_from(JobRun).where(JobRun.status.in_(OPEN_STATUSES))
@@ -297,6 +321,58 @@ class RuntimeRepository:
         )
         result = await self.session.execute(stmt)
         return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+# --- the hot path: one statement each for claim and success, on the worker's own connection ---------
+_CLAIM = text(
+    """
+    WITH claimed AS (
+        UPDATE job_runs
+        SET status = 'running', attempt = attempt + 1, started_at = :now, heartbeat_at = :now,
+            worker = :worker, updated_at = :now
+        WHERE id = :id AND status IN ('queued', 'retrying')
+        RETURNING id, name, args, workspace_id, attempt, attempt_base, policy, timeout_s, step, parent_id, queue
+    ), event AS (
+        INSERT INTO job_events (run_id, type, attempt, at, data)
+        SELECT id, 'started', attempt, :now, CAST(:data AS JSONB) FROM claimed
+    )
+    SELECT * FROM claimed
+    """
+)
+_SUCCEED = text(
+    """
+    WITH done AS (
+        UPDATE job_runs
+        SET status = 'succeeded', result = CAST(:result AS JSONB), progress = 100, error = NULL,
+            finished_at = :now, updated_at = :now
+        WHERE id = :id AND status = 'running' AND attempt = :attempt
+        RETURNING id, attempt
+    )
+    INSERT INTO job_events (run_id, type, attempt, at) SELECT id, 'succeeded', attempt, :now FROM done
+    RETURNING run_id
+    """
+)
+
+
+async def claim_on(conn: AsyncConnection, run_id: uuid.UUID, worker: str) -> Claimed | None:
+    """queued/retrying → running (attempt + 1) and a `started` event, in one statement; committed."""
+    params = {"id": run_id, "now": utcnow(), "worker": worker, "data": json.dumps({"worker": worker})}
+    row = (await conn.execute(_CLAIM, params)).one_or_none()
+    await conn.commit()
+    return Claimed(*row) if row is not None else None
+
+
+async def succeed_on(conn: AsyncConnection, run_id: uuid.UUID, attempt: int, result: Any) -> bool:
+    """running → succeeded with `result` and a `succeeded` event (fenced by attempt); committed."""
+    params = {
+        "id": run_id,
+        "attempt": attempt,
+        "now": utcnow(),
+        "result": None if result is None else json.dumps(result),
+    }
+    row = (await conn.execute(_SUCCEED, params)).one_or_none()
+    await conn.commit()
+    return row is not None
 
 
 # --- side effects at most once ----------------------------------------------------------------

@@ -52,6 +52,7 @@ def upgrade() -> None:
         sa.Column("error", postgresql.JSONB(), nullable=True),
         sa.Column("scheduled_at", ts, nullable=False),
         sa.Column("pushed_at", ts, nullable=True),
+        sa.Column("rq_job_id", sa.String(100), nullable=True),
         sa.Column("started_at", ts, nullable=True),
         sa.Column("heartbeat_at", ts, nullable=True),
         sa.Column("finished_at", ts, nullable=True),
