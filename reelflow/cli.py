@@ -191,7 +191,9 @@ def dev(prefect: bool) -> None:
     def stop(*_: Any) -> None:
         raise KeyboardInterrupt
 
+    # SIGINT too: a process started in the background of a script inherits it ignored.
     signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
     try:
         supervisor.start_reelflow("sandbox", "sandbox", "--port", str(settings.sandbox_port))
         supervisor.start_reelflow("web", "web", "--port", str(settings.port))
