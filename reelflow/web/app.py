@@ -22,8 +22,8 @@ from reelflow.web.auth import BearerTokenMiddleware
 from reelflow.web.deps import provide_session
 from reelflow.web.errors import EXCEPTION_HANDLERS
 from reelflow.web.middleware import request_id_middleware, stamp_response
-from reelflow.web.routes import health, identity, jobs
 from reelflow.web.routes import clipping as clipping_routes
+from reelflow.web.routes import health, identity, jobs
 from reelflow.web.routes import monitoring as monitoring_routes
 
 API_PREFIX = "/api/v1"
