@@ -523,3 +523,63 @@ async def test_cancelled_pipeline_fails_the_project_and_it_can_be_deleted(
     assert body["status"] == "failed" and "cancelled" in body["failure_reason"], body
     assert (await client.delete(f"/api/v1/projects/{project_id}", headers=account.headers)).status_code == 204
     assert (await client.get(f"/api/v1/projects/{project_id}", headers=account.headers)).status_code == 404
+
+
+async def test_upload_dropped_mid_chunk_keeps_the_received_bytes_and_resumes(
+    services: Any, signup: Any, client: Any, media: Media
+) -> None:
+    """A real server and a real socket closed halfway through a chunk."""
+    import asyncio
+    import socket
+    import threading
+
+    import httpx
+    import uvicorn
+
+    from reelflow.web.app import create_app
+
+    with socket.socket() as probe_socket:
+        probe_socket.bind(("127.0.0.1", 0))
+        port = probe_socket.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(create_app(), host="127.0.0.1", port=port, log_level="critical"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        while not server.started:
+            await asyncio.sleep(0.05)
+        account = await signup()
+        data = media.talk.read_bytes()
+        created = await _start_upload(client, account.headers, len(data))
+        path = created["upload"]["upload_url"].removeprefix("http://testserver")
+        half = len(data) // 2
+
+        def send_half_and_drop() -> None:
+            with socket.create_connection(("127.0.0.1", port)) as sock:
+                head = (
+                    f"PUT {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: {len(data)}\r\n"
+                    f"Content-Range: bytes 0-{len(data) - 1}/{len(data)}\r\n\r\n"
+                )
+                sock.sendall(head.encode() + data[:half])
+                time.sleep(0.5)
+
+        await asyncio.to_thread(send_half_and_drop)
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as live:
+            offset = 0
+            for _ in range(50):  # the server notices the disconnect and flushes what it got
+                offset = int((await live.head(path)).headers["upload-offset"])
+                if offset == half:
+                    break
+                await asyncio.sleep(0.1)
+            assert offset == half
+            rest = await live.put(
+                path, content=data[offset:], headers={"Content-Range": f"bytes {offset}-{len(data) - 1}/{len(data)}"}
+            )
+            assert rest.status_code == 200 and rest.json()["status"] == "complete", rest.text
+        stored = await project(client, account.headers, created["id"])
+        assert stored["source"]["size_bytes"] == len(data) and stored["status"] == "queued"
+        from reelflow.storage.blobs import blobs_root
+
+        assert (blobs_root() / "projects" / created["id"] / "source.mp4").read_bytes() == data
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
