@@ -360,40 +360,67 @@ async def research_video_query(request: Request[Any, Any, Any]) -> Response[Any]
         stats = world.stats(vid, now)
         if stats is None:
             continue  # deleted or private since: the page comes back short
-        videos.append(_research_video(world.video(vid), stats, fields))
+        videos.append(_research_video(vid, stats, fields))
     next_cursor = cursor + max_count
     return ok(
         {"videos": videos, "cursor": next_cursor, "has_more": next_cursor < len(search.ids), "search_id": search_id}
     )
 
 
-def _research_video(video: Video, stats: Any, fields: list[str]) -> dict[str, Any]:
-    full = {
-        "id": video.id,
+_STAT_FIELDS = {
+    "view_count": "views",
+    "like_count": "likes",
+    "comment_count": "comments",
+    "share_count": "shares",
+    "favorites_count": "saves",
+}
+
+
+def _research_video(vid: int, stats: Any, fields: list[str]) -> dict[str, Any]:
+    """Only the requested fields; a stats-only request never builds the caption."""
+    world = get_world()
+    out: dict[str, Any] = {}
+    video: Video | None = None
+    for name in fields:
+        if name == "id":
+            out["id"] = vid
+        elif name == "create_time":
+            out[name] = vid >> 32
+        elif name in _STAT_FIELDS:
+            out[name] = getattr(stats, _STAT_FIELDS[name])
+        elif name == "username":
+            out[name] = world.creator_for(vid).handle
+        else:
+            video = video or world.video(vid)
+            value = _video_field(video, name)
+            if value is not _MISSING:
+                out[name] = value
+    return out
+
+
+_MISSING = object()
+
+
+def _video_field(video: Video, name: str) -> Any:
+    simple = {
         "video_description": video.description,
-        "create_time": video.create_time,
         "region_code": video.region,
-        "share_count": stats.shares,
-        "view_count": stats.views,
-        "like_count": stats.likes,
-        "comment_count": stats.comments,
-        "favorites_count": stats.saves,
         "music_id": video.music_id,
         "hashtag_names": video.hashtags,
-        "username": video.author.handle,
         "video_duration": video.duration,
         "effect_ids": [],
         "playlist_id": 0,
         "voice_to_text": "",
         "is_stem_verified": False,
-        "hashtag_info_list": [{"hashtag_id": _stable(t) % 10**10, "hashtag_description": ""} for t in video.hashtags],
         "sticker_info_list": [],
         "effect_info_list": [],
         "video_mention_list": [],
         "video_label": {},
         "video_tag": {},
     }
-    return {k: full[k] for k in fields if k in full}
+    if name == "hashtag_info_list":
+        return [{"hashtag_id": _stable(t) % 10**10, "hashtag_description": ""} for t in video.hashtags]
+    return simple.get(name, _MISSING)
 
 
 _INDEXED = {
@@ -431,15 +458,21 @@ def _run_query(query: dict[str, Any], start: datetime, end: datetime, now: float
                     found.update(table.get(str(value).lower().lstrip("#") if attr != "by_region" else str(value), []))
                 candidates = sorted(found, reverse=True)
                 break
+    by_ids = candidates is not None and any(c["field_name"] == "video_id" for c in ands)
     if candidates is None:
         candidates = world.ids_between(lo, hi)
+    # conditions still to check per video (an id list already satisfies its video_id condition)
+    rest = [c for c in ands if not (by_ids and c["field_name"] == "video_id")]
     out = []
     for vid in candidates:
         created = vid >> 32
         if not lo <= created < hi:
             continue
+        if not (rest or ors or nots):
+            out.append(vid)
+            continue
         video = world.video(vid)
-        if ands and not all(_match(video, c, now) for c in ands):
+        if rest and not all(_match(video, c, now) for c in rest):
             continue
         if ors and not any(_match(video, c, now) for c in ors):
             continue
