@@ -92,6 +92,7 @@ PER_MINUTE = {
     "/tiktok/v2/video/query/": 600,
     "/tiktok/v2/post/publish/creator_info/query/": 20,
     "/tiktok/v2/post/publish/video/init/": 6,
+    "/tiktok/v2/post/publish/inbox/video/init/": 6,
     "/tiktok/v2/post/publish/status/fetch/": 30,
 }
 
@@ -728,6 +729,7 @@ class _Publish:
     fail_reason: str | None = None
     post_id: int | None = None
     completed_recorded: bool = False
+    inbox: bool = False
 
 
 @dataclass
@@ -780,7 +782,18 @@ def chunk_rules_error(size: int, chunk: int, count: int) -> str | None:
 
 @post("/tiktok/v2/post/publish/video/init/", status_code=200)
 async def publish_video_init(request: Request[Any, Any, Any]) -> Response[Any]:
-    token = _user_token(request, "video.publish")
+    """Direct Post: post_info (privacy required) and source_info."""
+    return await _init(request, inbox=False)
+
+
+@post("/tiktok/v2/post/publish/inbox/video/init/", status_code=200)
+async def publish_inbox_init(request: Request[Any, Any, Any]) -> Response[Any]:
+    """Upload to the creator's inbox (draft): source_info only; the user posts from the app."""
+    return await _init(request, inbox=True)
+
+
+async def _init(request: Request[Any, Any, Any], *, inbox: bool) -> Response[Any]:
+    token = _user_token(request, "video.upload" if inbox else "video.publish")
     if isinstance(token, Response):
         return token
     body = await _json(request)
@@ -788,7 +801,7 @@ async def publish_video_init(request: Request[Any, Any, Any]) -> Response[Any]:
         return fail(400, "invalid_param", "The request body is not valid JSON.")
     post_info = body.get("post_info") or {}
     source_info = body.get("source_info") or {}
-    privacy = post_info.get("privacy_level")
+    privacy = "SELF_ONLY" if inbox else post_info.get("privacy_level")
     if privacy not in PRIVACY_PUBLIC:
         return fail(403, "privacy_level_option_mismatch", "privacy_level is not one of privacy_level_options.")
     title = str(post_info.get("title", ""))
@@ -808,7 +821,7 @@ async def publish_video_init(request: Request[Any, Any, Any]) -> Response[Any]:
         problem = chunk_rules_error(size, chunk, count)
         if problem:
             return fail(400, "invalid_param", problem)
-        publish_id = f"v_pub_file~v2-1.{secrets.token_hex(12)}"
+        publish_id = f"{'v_inbox_file' if inbox else 'v_pub_file'}~v2-1.{secrets.token_hex(12)}"
         upload_id = secrets.token_hex(16)
         pub = _Publish(
             publish_id,
@@ -832,7 +845,7 @@ async def publish_video_init(request: Request[Any, Any, Any]) -> Response[Any]:
         parts = urlsplit(url)
         if parts.netloc != urlsplit(base).netloc or not parts.path.startswith("/sandbox/media/"):
             return fail(403, "url_ownership_unverified", "The domain or URL prefix of video_url is not verified.")
-        publish_id = f"v_pub_url~v2-1.{secrets.token_hex(12)}"
+        publish_id = f"{'v_inbox_url' if inbox else 'v_pub_url'}~v2-1.{secrets.token_hex(12)}"
         pub = _Publish(publish_id, token.subject, source, title, privacy, video_url=url, created_at=now)
         from reelflow.sandbox.app import MEDIA_DIR
 
@@ -844,11 +857,14 @@ async def publish_video_init(request: Request[Any, Any, Any]) -> Response[Any]:
         data = {"publish_id": publish_id}
     else:
         return fail(400, "invalid_param", "source_info.source must be FILE_UPLOAD or PULL_FROM_URL.")
+    pub.inbox = inbox
     marker = re.search(r"\[fail:([a-z_]+)\]", title)
     if marker:
         pub.fail_reason = marker.group(1)
     store.by_id[publish_id] = pub
-    state.record("tiktok.publish.init", publish_id=publish_id, open_id=token.subject, source=source, title=title)
+    state.record(
+        "tiktok.publish.init", publish_id=publish_id, open_id=token.subject, source=source, title=title, inbox=inbox
+    )
     return ok(data)
 
 
@@ -932,6 +948,12 @@ def _status_view(pub: _Publish) -> dict[str, Any]:
         if not pub.completed_recorded:
             pub.completed_recorded = True
             state.record("tiktok.publish.failed", publish_id=pub.publish_id, reason=pub.fail_reason)
+        return data
+    if pub.inbox:  # the creator finishes the post in the app
+        data["status"] = "SEND_TO_USER_INBOX"
+        if not pub.completed_recorded:
+            pub.completed_recorded = True
+            state.record("tiktok.publish.inbox_delivered", publish_id=pub.publish_id)
         return data
     data["status"] = "PUBLISH_COMPLETE"
     if pub.post_id is None:
@@ -1022,6 +1044,7 @@ route_handlers = [
     display_video_query,
     creator_info,
     publish_video_init,
+    publish_inbox_init,
     upload_chunk,
     publish_status,
     short_link,

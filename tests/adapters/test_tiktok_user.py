@@ -152,3 +152,20 @@ async def test_pull_from_url_and_failure_reasons(sandbox) -> None:
             PostInfo(title="x", privacy_level="SELF_ONLY"), "https://elsewhere.example/v.mp4"
         )
     assert info.value.extra["vendor_code"] == "url_ownership_unverified"
+
+
+async def test_inbox_upload_ends_in_the_creators_inbox(sandbox) -> None:
+    tokens = await connect(scopes=["user.info.basic", "video.upload"])
+    posting = PostingClient(tokens.access_token)
+    video = b"\x00" * 2_000_000
+    plan = chunk_plan(len(video))
+    init = await posting.init_inbox_upload(plan)
+    assert init.publish_id.startswith("v_inbox_file~") and init.upload_url
+    await posting.upload(init.upload_url, video, plan)
+    await sandbox.advance(30)
+    status = await posting.fetch_status(init.publish_id)
+    assert status.state == "inbox" and status.raw_status == "SEND_TO_USER_INBOX" and status.post_id is None
+    assert len(await sandbox.events("tiktok.publish.inbox_delivered")) == 1
+    with pytest.raises(AuthExpired) as info:  # Direct Post needs video.publish
+        await posting.init_file_upload(PostInfo(title="x", privacy_level="SELF_ONLY"), plan)
+    assert info.value.reauth_required

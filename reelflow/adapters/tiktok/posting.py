@@ -183,29 +183,28 @@ class PostingClient:
             max_video_post_duration_sec=int(data.get("max_video_post_duration_sec") or 0),
         )
 
-    async def _init(self, post_info: PostInfo, source_info: dict[str, Any]) -> PublishInit:
-        body = {"post_info": msgspec.to_builtins(post_info), "source_info": source_info}
+    async def _init(self, post_info: PostInfo | None, source_info: dict[str, Any]) -> PublishInit:
+        path = "/v2/post/publish/video/init/" if post_info else "/v2/post/publish/inbox/video/init/"
+        body: dict[str, Any] = {"source_info": source_info}
+        if post_info is not None:
+            body["post_info"] = msgspec.to_builtins(post_info)
         data = await self._post(
-            "/v2/post/publish/video/init/",
-            body,
-            idempotent=False,
-            limits=self._limit("init", get_settings().tiktok_post_init_per_minute),
+            path, body, idempotent=False, limits=self._limit("init", get_settings().tiktok_post_init_per_minute)
         )
         if not data.get("publish_id"):
             raise Permanent("TikTok init answered without publish_id")
         return PublishInit(publish_id=str(data["publish_id"]), upload_url=data.get("upload_url"))
 
+    async def init_inbox_upload(self, plan: ChunkPlan) -> PublishInit:
+        """Upload to the creator's inbox (scope video.upload): they finish the post in the app."""
+        return await self._init(None, _file_source(plan))
+
+    async def init_inbox_pull(self, video_url: str) -> PublishInit:
+        return await self._init(None, {"source": "PULL_FROM_URL", "video_url": video_url})
+
     async def init_file_upload(self, post_info: PostInfo, plan: ChunkPlan) -> PublishInit:
         """Direct Post, FILE_UPLOAD: returns publish_id and the upload_url (valid 1 h)."""
-        return await self._init(
-            post_info,
-            {
-                "source": "FILE_UPLOAD",
-                "video_size": plan.video_size,
-                "chunk_size": plan.chunk_size,
-                "total_chunk_count": plan.total_chunk_count,
-            },
-        )
+        return await self._init(post_info, _file_source(plan))
 
     async def init_pull_from_url(self, post_info: PostInfo, video_url: str) -> PublishInit:
         """Direct Post, PULL_FROM_URL: the URL's domain must be verified for the app."""
@@ -257,6 +256,15 @@ class PostingClient:
             limits=self._limit("status", get_settings().tiktok_post_status_per_minute),
         )
         return map_publish_status(publish_id, data, handle)
+
+
+def _file_source(plan: ChunkPlan) -> dict[str, Any]:
+    return {
+        "source": "FILE_UPLOAD",
+        "video_size": plan.video_size,
+        "chunk_size": plan.chunk_size,
+        "total_chunk_count": plan.total_chunk_count,
+    }
 
 
 def _received(content_range: str | None) -> int | None:
