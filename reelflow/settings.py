@@ -182,6 +182,9 @@ class Settings(BaseSettings):
     monitoring_first_poll_lookback_days: int = Field(default=7, ge=1, le=30)
     monitoring_poll_max_pages: int = Field(default=20, ge=1, le=1000)
     monitoring_poll_concurrency: int = Field(default=4, ge=1, le=64)
+    # Profiles (followers, name, avatar) fetched for newly found creators per poll: one
+    # Research request each, from the same 1,000 requests/day; 0 keeps handles only.
+    monitoring_profiles_per_poll: int = Field(default=25, ge=0, le=1000)
     # Engagement tiers: velocity thresholds (views/hour) to enter each tier; a video leaves a
     # tier only when its velocity falls below threshold * (1 - hysteresis) (no flapping).
     monitoring_ultra_hot_velocity: float = Field(default=5000.0, ge=0)

@@ -124,8 +124,8 @@ def _creator_row(video: Video) -> CreatorRow | None:
     handle = video.author_handle or (author.handle if author else None)
     if not handle:
         return None
-    if author is None:
-        return CreatorRow(handle)
+    if author is None:  # the Research API's region_code is the account's registration region
+        return CreatorRow(handle, region=video.region)
     return CreatorRow(
         username=handle,
         display_name=author.display_name,
@@ -143,6 +143,7 @@ class PollResult:
     new: int = 0
     duplicates: int = 0
     creators_created: int = 0
+    profiles: int = 0
     pages: int = 0
     error: str | None = None
 
@@ -206,9 +207,7 @@ async def poll_rule(ctx: TaskContext, rule_id: str) -> dict[str, Any]:
     policy = tier_policy(settings)
     async with session_scope() as session:
         repo = MonitoringRepository(session)
-        creator_ids, result.creators_created = await repo.upsert_creators(
-            workspace_id, PLATFORM, list(creators.values())
-        )
+        creator_ids, created_creators = await repo.upsert_creators(workspace_id, PLATFORM, list(creators.values()))
         rows = await repo.upsert_videos(
             workspace_id,
             PLATFORM,
@@ -228,6 +227,7 @@ async def poll_rule(ctx: TaskContext, rule_id: str) -> dict[str, Any]:
             [_counters(by_id[r[1]]) for r in new_rows],
         )
         result.new = len(new_rows)
+        result.creators_created = len(created_creators)
         result.duplicates = result.fetched - result.new
         await repo.record_poll(
             rid,
@@ -239,8 +239,42 @@ async def poll_rule(ctx: TaskContext, rule_id: str) -> dict[str, Any]:
             duplicates=result.duplicates,
             creators_created=result.creators_created,
         )
+    result.profiles = await _fetch_profiles(workspace_id, created_creators[: settings.monitoring_profiles_per_poll])
     log.info("monitoring.polled", **result.as_dict())
     return result.as_dict()
+
+
+async def _fetch_profiles(workspace_id: uuid.UUID, usernames: Sequence[str]) -> int:
+    """Profiles (followers, name, avatar) of newly found creators, a few at a time; best effort.
+
+    A missing or private profile, or a quota hit, leaves the creator with its handle only:
+    the poll itself has succeeded and is not failed for it.
+    """
+    if not usernames:
+        return 0
+    client = research.ResearchClient()
+    semaphore = asyncio.Semaphore(get_settings().monitoring_poll_concurrency)
+
+    async def one(username: str) -> CreatorRow | None:
+        async with semaphore:
+            try:
+                creator = await client.user_info(username)
+            except ReelflowError as exc:
+                log.info("monitoring.profile_skipped", username=username, error_type=type(exc).__name__)
+                return None
+        return CreatorRow(
+            username=username,
+            display_name=creator.display_name,
+            follower_count=creator.followers,
+            avatar_url=creator.avatar_url,
+            is_verified=creator.verified,
+            region=creator.region,
+        )
+
+    rows = [row for row in await asyncio.gather(*(one(u) for u in usernames)) if row is not None]
+    async with session_scope() as session:
+        await MonitoringRepository(session).upsert_creators(workspace_id, PLATFORM, rows)
+    return len(rows)
 
 
 def _counters(v: VideoRow) -> tuple[int, int, int, int, int]:

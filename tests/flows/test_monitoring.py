@@ -70,6 +70,10 @@ async def test_poll_flow_stores_each_video_once_and_counts_match_the_sandbox(
     assert ra["creators_created"] + rb["creators_created"] == len(authors)
     assert await _count(session, MonitoredVideo) == len(union)
     assert await _count(session, MonitoredCreator) == len(authors)
+    # profiles of new creators (followers, name) are fetched, up to the per-poll cap
+    assert ra["profiles"] == min(25, ra["creators_created"]) and rb["profiles"] == min(25, rb["creators_created"])
+    with_profile = await _count(session, MonitoredCreator, MonitoredCreator.follower_count.is_not(None))
+    assert with_profile == ra["profiles"] + rb["profiles"]
     assert await _count(session, RuleVideo) == len(served_a) + len(served_b)
     assert await _count(session, VideoSnapshot) == len(union)  # the poll's counters: first snapshot
     stored_ids = set((await session.execute(select(MonitoredVideo.platform_video_id))).scalars())

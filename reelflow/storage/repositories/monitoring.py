@@ -204,10 +204,10 @@ class MonitoringRepository:
     # --- poll writes (bulk) -------------------------------------------------------------
     async def upsert_creators(
         self, workspace_id: uuid.UUID, platform: str, creators: Sequence[CreatorRow]
-    ) -> tuple[dict[str, uuid.UUID], int]:
-        """Insert unknown creators, refresh known ones; (id by username, how many were created)."""
+    ) -> tuple[dict[str, uuid.UUID], list[str]]:
+        """Insert unknown creators, refresh known ones; (id by username, usernames created)."""
         if not creators:
-            return {}, 0
+            return {}, []
         unique = {c.username: c for c in creators}
         rows = list(unique.values())
         result = await self.session.execute(
@@ -243,10 +243,11 @@ class MonitoringRepository:
             },
         )
         ids: dict[str, uuid.UUID] = {}
-        created = 0
+        created: list[str] = []
         for username, creator_id, inserted in result:
             ids[username] = creator_id
-            created += int(bool(inserted))
+            if inserted:
+                created.append(username)
         return ids, created
 
     async def upsert_videos(
