@@ -106,10 +106,14 @@ def get_http_client() -> httpx.AsyncClient:
 
 
 async def close_http_client() -> None:
-    """Close this loop's client (at shutdown; a later call opens a new one)."""
+    """Close this loop's HTTP client and rate-limit Redis connections (call it before a loop
+    ends, e.g. at the end of an `asyncio.run` per job; a later request opens new ones)."""
+    from reelflow.adapters.ratelimit import close_limiters
+
     client = _clients.pop(asyncio.get_running_loop(), None)
     if client is not None:
         await client.aclose()
+    await close_limiters()
 
 
 # --- circuit breaker -----------------------------------------------------------------------

@@ -226,6 +226,13 @@ def get_limiter() -> Limiter:
     return limiter
 
 
+async def close_limiters() -> None:
+    """Close this event loop's Redis connections (at the end of a loop's life)."""
+    per_loop = _redis_limiters.pop(asyncio.get_running_loop(), {})
+    for limiter in per_loop.values():
+        await limiter.aclose()
+
+
 def reset_memory_limiter() -> None:
     """Forget in-memory buckets and quotas (tests; Redis ones go with FLUSHDB)."""
     _memory.reset()

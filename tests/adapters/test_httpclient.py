@@ -171,3 +171,10 @@ def test_retry_after_parsing() -> None:
     assert httpclient.parse_retry_after("3") == 3
     assert httpclient.parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT") == 0
     assert httpclient.parse_retry_after("soon") is None
+
+
+async def test_close_http_client_opens_a_fresh_one_next_time(sandbox) -> None:
+    first = httpclient.get_http_client()
+    await httpclient.close_http_client()
+    assert first.is_closed and httpclient.get_http_client() is not first
+    assert (await ScrapeCreatorsClient().search_keyword("gym")).videos
