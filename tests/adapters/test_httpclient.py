@@ -178,3 +178,25 @@ async def test_close_http_client_opens_a_fresh_one_next_time(sandbox) -> None:
     await httpclient.close_http_client()
     assert first.is_closed and httpclient.get_http_client() is not first
     assert (await ScrapeCreatorsClient().search_keyword("gym")).videos
+
+
+async def test_logs_carry_correlation_status_duration_but_no_secrets(sandbox) -> None:
+    import structlog
+
+    sandbox.set_settings(http_backoff_initial_seconds=0.01)
+    await sandbox.fault(SEARCH, status=500)
+    with structlog.testing.capture_logs() as logs, structlog.contextvars.bound_contextvars(correlation_id="corr-123"):
+        await httpclient.request(
+            "GET",
+            f"{sandbox.url}{SEARCH}",
+            idempotent=True,
+            platform="scrapecreators",
+            params={"query": "gym", "token": "s3cr3t-token"},
+            headers={"x-api-key": "sbx_scrapecreators_key"},
+        )
+    attempts = [e for e in logs if e["event"] == "http.request"]
+    assert [e["status"] for e in attempts] == [500, 200]
+    assert all(e["correlation_id"] == "corr-123" and "duration_ms" in e and e["path"] == SEARCH for e in attempts)
+    assert "s3cr3t" not in repr(logs) and "sbx_scrapecreators_key" not in repr(logs)
+    sent = await sandbox.requests(SEARCH)
+    assert {r["correlation_id"] for r in sent} == {"corr-123"}
