@@ -11,11 +11,6 @@ import msgspec
 Name = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
 
 
-class ConditionIn(msgspec.Struct, forbid_unknown_fields=True):
-    kind: str
-    values: list[str]
-
-
 class RuleIn(msgspec.Struct, forbid_unknown_fields=True):
     """A rule. keyword/hashtag/user rules list `values` (any matches); combined rules use
     `combined` = {"and": [...], "or": [...], "not": [...]} of {kind, values} conditions."""
