@@ -30,10 +30,12 @@ def execute(run_id: str) -> str:
 
 def close_thread_loop() -> None:
     """Dispose this thread's pool and close its loop (end of a burst, worker exit)."""
+    from reelflow.queue.executor import close_executor_connection
     from reelflow.storage.db import dispose_engine
 
     loop: asyncio.AbstractEventLoop | None = getattr(_local, "loop", None)
     if loop is not None and not loop.is_closed():
+        loop.run_until_complete(close_executor_connection())
         loop.run_until_complete(dispose_engine())
         loop.close()
     _local.loop = None

@@ -7,11 +7,13 @@ lost its run — presumed dead and recovered elsewhere, or cancelled — changes
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import socket
 import time
 import traceback
 import uuid
+import weakref
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
 from typing import Any, NoReturn, TypeVar
@@ -133,14 +135,40 @@ def error_json(exc: BaseException, type_name: str | None = None) -> dict[str, An
 
 async def execute_run(run_id: uuid.UUID) -> str:
     """Run the next attempt of `run_id`; returns what happened (for logs and tests)."""
-    # One connection for the claim and the common outcome (success): fewer checkouts and round trips.
-    async with get_engine().connect() as conn:
+    conn = await _executor_connection()
+    try:
         claimed = await claim_on(conn, run_id, WORKER_NAME)
-        if claimed is None:
-            log.debug("runtime.skip", run_id=str(run_id), reason="not runnable (duplicate delivery, cancelled, gone)")
-            return "skipped"
-        with structlog.contextvars.bound_contextvars(run_id=claimed.id, job=claimed.name, attempt=claimed.attempt):
-            return await _run_claimed(claimed, conn)
+    except Exception:
+        await close_executor_connection()
+        raise
+    if claimed is None:
+        log.debug("runtime.skip", run_id=str(run_id), reason="not runnable (duplicate delivery, cancelled, gone)")
+        return "skipped"
+    with structlog.contextvars.bound_contextvars(run_id=claimed.id, job=claimed.name, attempt=claimed.attempt):
+        return await _run_claimed(claimed, conn)
+
+
+# The claim and the common outcome (success) are single autocommit statements on one connection
+# kept per event loop: no pool checkout, pre-ping, BEGIN or COMMIT round trips per job.
+_connections: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, AsyncConnection] = weakref.WeakKeyDictionary()
+
+
+async def _executor_connection() -> AsyncConnection:
+    loop = asyncio.get_running_loop()
+    conn = _connections.get(loop)
+    if conn is None or conn.closed or conn.invalidated:
+        conn = await get_engine().connect()
+        conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
+        _connections[loop] = conn
+    return conn
+
+
+async def close_executor_connection() -> None:
+    """Close this loop's executor connection (before disposing the engine, or after an error)."""
+    conn = _connections.pop(asyncio.get_running_loop(), None)
+    if conn is not None:
+        with contextlib.suppress(Exception):
+            await conn.close()
 
 
 async def _run_claimed(claimed: Claimed, conn: AsyncConnection) -> str:
@@ -232,7 +260,12 @@ async def _succeed(ctx: RunContext, claimed: Claimed, result: Any, conn: AsyncCo
     except ReelflowError:
         return await _fail(ctx, claimed, RetryPolicy(max_attempts=1), Permanent("the task's result is not JSON-safe"))
     if claimed.parent_id is None and not ctx.cancelled:
-        if not await succeed_on(conn, claimed.id, claimed.attempt, result):
+        try:
+            owned = await succeed_on(conn, claimed.id, claimed.attempt, result)
+        except Exception:
+            await close_executor_connection()
+            raise
+        if not owned:
             return "lost"
         log.info("runtime.succeeded")
         return "succeeded"

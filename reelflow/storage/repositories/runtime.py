@@ -355,15 +355,14 @@ _SUCCEED = text(
 
 
 async def claim_on(conn: AsyncConnection, run_id: uuid.UUID, worker: str) -> Claimed | None:
-    """queued/retrying → running (attempt + 1) and a `started` event, in one statement; committed."""
+    """queued/retrying → running (attempt + 1) and a `started` event, in one statement (autocommit `conn`)."""
     params = {"id": run_id, "now": utcnow(), "worker": worker, "data": json.dumps({"worker": worker})}
     row = (await conn.execute(_CLAIM, params)).one_or_none()
-    await conn.commit()
     return Claimed(*row) if row is not None else None
 
 
 async def succeed_on(conn: AsyncConnection, run_id: uuid.UUID, attempt: int, result: Any) -> bool:
-    """running → succeeded with `result` and a `succeeded` event (fenced by attempt); committed."""
+    """running → succeeded with `result` and a `succeeded` event (fenced by attempt; autocommit `conn`)."""
     params = {
         "id": run_id,
         "attempt": attempt,
@@ -371,7 +370,6 @@ async def succeed_on(conn: AsyncConnection, run_id: uuid.UUID, attempt: int, res
         "result": None if result is None else json.dumps(result),
     }
     row = (await conn.execute(_SUCCEED, params)).one_or_none()
-    await conn.commit()
     return row is not None
 
 
