@@ -15,7 +15,10 @@ def test_dev_points_every_platform_at_the_sandbox() -> None:
     assert settings.platform_url("tiktok_base_url") == "http://127.0.0.1:9999/tiktok"
     assert settings.platform_url("tiktok_business_base_url") == "http://127.0.0.1:9999/tiktok-business"
     assert settings.platform_url("google_auth_url") == "http://127.0.0.1:9999/google-accounts/o/oauth2/v2/auth"
-    assert load_settings(env="dev", sandbox_port=8123).platform_url("apify_base_url") == "http://127.0.0.1:8123/apify"
+    assert (
+        load_settings(env="dev", sandbox_url=None, sandbox_port=8123).platform_url("apify_base_url")
+        == "http://127.0.0.1:8123/apify"
+    )
     assert settings.credential("tiktok_client_key").startswith("sbx_")
     mixed = load_settings(env="dev", youtube_base_url="https://www.googleapis.com/")
     assert mixed.platform_url("youtube_base_url") == "https://www.googleapis.com"
