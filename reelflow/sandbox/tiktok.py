@@ -282,6 +282,7 @@ RESEARCH_FIELDS = [
     "favorites_count",
     "video_duration",
 ]
+RESEARCH_DAILY_REQUESTS = 1000
 _DATE = re.compile(r"^\d{8}$")
 
 
@@ -303,6 +304,14 @@ def _client_token(request: Request[Any, Any, Any]) -> core.Token | Response[Any]
         return fail(401, "access_token_invalid", "The access token is invalid or not found in the request.")
     if "research.data.basic" not in token.scopes:
         return fail(401, "scope_not_authorized", "The token is not authorized for research.data.basic.")
+    state = get_state()
+    if state.config.get("enforce_rate_limits"):  # 1,000 requests per app per UTC day
+        day = state.clock.now_dt().strftime("%Y%m%d")
+        counts: dict[tuple[str, str], int] = state.store("tiktok.research_quota", dict)
+        used = counts.get((token.client, day), 0)
+        if used >= RESEARCH_DAILY_REQUESTS:
+            return fail(429, "daily_quota_limit_exceeded", "Daily quota limit exceeded; it resets at 00:00 UTC.")
+        counts[(token.client, day)] = used + 1
     return token
 
 

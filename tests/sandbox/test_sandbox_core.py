@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import httpx
+import pytest
 
 from reelflow.sandbox.world import World, from_short_code, short_code, video_stats
 
@@ -103,3 +104,28 @@ def test_a_few_videos_go_viral() -> None:
     views = sorted(s.views for s in finals if s is not None)
     assert views[-1] > 20 * views[len(views) // 2]  # heavy tail
     assert 0.01 < sum(1 for s in finals if s is None) / len(finals) < 0.06  # deleted/private
+
+
+async def test_research_daily_quota_when_enforced(sandbox) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from reelflow.adapters.tiktok.research import ResearchClient, VideoQuery
+    from reelflow.errors import QuotaExhausted
+
+    await sandbox.config(enforce_rate_limits=True)
+    sandbox.set_settings(tiktok_research_daily_requests=0)  # only the platform counts here
+    client = ResearchClient()
+    await client.token()
+    from reelflow.sandbox import tiktok
+
+    tiktok.RESEARCH_DAILY_REQUESTS, old = 2, tiktok.RESEARCH_DAILY_REQUESTS
+    try:
+        today = datetime.now(UTC).date()
+        query = VideoQuery.build(start=today - timedelta(days=20), end=today, hashtags=["fyp"])
+        with pytest.raises(QuotaExhausted):
+            async for _ in client.iter_pages(query):
+                pass
+    finally:
+        tiktok.RESEARCH_DAILY_REQUESTS = old
+    statuses = [r["status"] for r in await sandbox.requests("/tiktok/v2/research/video/query/")]
+    assert statuses[-1] == 429 and statuses.count(429) == 1  # a quota answer is not retried inline

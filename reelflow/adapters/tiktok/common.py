@@ -7,6 +7,7 @@ success (also on HTTP 200 for some failures); OAuth answers flat
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -56,7 +57,8 @@ def v2_error(response: httpx.Response) -> ReelflowError | None:
         return AuthExpired(detail, reauth_required=True, **extra)
     if code == "daily_quota_limit_exceeded":
         resets = next_utc_midnight()
-        return QuotaExhausted(detail, limit="tiktok_research_daily", resets_at=resets, **extra)
+        wait = (resets - datetime.now(UTC)).total_seconds()  # past any inline retry: the job runtime waits
+        return QuotaExhausted(detail, limit="tiktok_research_daily", resets_at=resets, retry_after=wait, **extra)
     if code in RETRYABLE_CODES or response.status_code >= 500:
         return Retryable(detail, **extra)
     return Permanent(detail, **extra)
