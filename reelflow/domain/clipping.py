@@ -668,13 +668,14 @@ def _srt_time(t: float, sep: str) -> str:
 
 
 def _cues_for_text(items: Sequence[Word] | Sequence[Sentence], offset_s: float) -> list[tuple[float, float, str]]:
+    """(start, end, text) per item, shifted by -offset_s; items ending before the offset are dropped."""
     cues: list[tuple[float, float, str]] = []
     for item in items:
-        if isinstance(item, Sentence):
-            cues.append((item.start - offset_s, item.end - offset_s, item.text))
-        else:
-            cues.append((item.start - offset_s, item.end - offset_s, item.text.strip()))
-    return [(max(0.0, a), max(0.0, b), t) for a, b, t in cues if b - offset_s > -offset_s and b > 0 and t]
+        text = item.text.strip()
+        start, end = item.start - offset_s, item.end - offset_s
+        if end > 0 and text:
+            cues.append((max(0.0, start), end, text))
+    return cues
 
 
 def to_srt(items: Sequence[Word] | Sequence[Sentence], offset_s: float = 0.0) -> str:
