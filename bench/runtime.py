@@ -6,7 +6,8 @@
    fenced claim/finish in Postgres) vs the same number of no-op jobs through plain RQ; both
    executed by an in-process SimpleWorker in burst mode.
 2. Latency: enqueue (one run per transaction, like an API request) and enqueue-to-finish
-   with a real `reelflow worker` process; p50/p99.
+   (created_at → finished_at in Postgres) with a real `reelflow worker` process, one job in
+   flight at a time; p50/p99.
 3. Recovery: SIGKILL a worker mid-job; seconds until the run is started again elsewhere.
 4. Chaos: jobs whose side effect is guarded by `ctx.once`, 3 workers, 3 random SIGKILLs
    (each replaced): lost and duplicated side effects (both must be 0).
@@ -244,13 +245,14 @@ def _stop(proc: subprocess.Popen[bytes], sig: int = signal.SIGTERM) -> None:
 
 async def _wait_done(ids: list[uuid.UUID], within_s: float) -> dict[str, int]:
     deadline = time.monotonic() + within_s
+    pause = 0.005 if len(ids) == 1 else 0.2
     while True:
         statuses = await _statuses(ids)
         if sum(statuses.get(s, 0) for s in ("succeeded", "failed", "cancelled")) == len(ids):
             return statuses
         if time.monotonic() > deadline:
             return statuses
-        await asyncio.sleep(0.2)
+        await asyncio.sleep(pause)
 
 
 def bench_latency(n: int) -> dict[str, float]:
@@ -272,7 +274,7 @@ def bench_latency(n: int) -> dict[str, float]:
             async with session_scope() as session:
                 ids.append((await enqueue(session, "runtime.noop", {"latency": i})).run.id)
             enqueue_ms.append((time.perf_counter() - started) * 1000)
-            await asyncio.sleep(0.01)  # one at a time, so e2e measures latency, not backlog
+            await _wait_done(ids[-1:], 30)  # one in flight: e2e measures latency, not a backlog
         await _wait_done(ids, 60)
         async with session_scope() as session:
             rows = (
@@ -408,6 +410,9 @@ def main() -> None:
     parser.add_argument("--models", action="store_true", help="also compare worker models")
     parser.add_argument("--json", type=Path, default=None)
     options = parser.parse_args()
+    from reelflow.logs import configure_logging
+
+    configure_logging("WARNING")  # the in-process workers would otherwise print two lines per job
 
     with tempfile.TemporaryDirectory(prefix="reelflow-bench-") as tmp:
         handles = _setup_services(Path(tmp))

@@ -52,7 +52,7 @@ async def recover_stale(heartbeat_timeout: float | None = None) -> int:
                 await repo.transition(run.id, from_statuses=("running",), status="cancelled", finished_at=now)
                 await repo.add_event(run.id, "cancelled", run.attempt, message)
                 await cancel_descendants(session, run)
-                parent = await repo.get_run(run.parent_id) if run.parent_id else None
+                parent = await repo.lock_run(run.parent_id) if run.parent_id else None
                 if parent is not None:
                     await child_ended(session, parent)
                 continue

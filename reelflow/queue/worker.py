@@ -49,11 +49,7 @@ class ReelflowWorker(SimpleWorker):
         # Tell running jobs: they get the shutdown grace, then are handed back.
         if executor.shutdown_requested_at is None:
             executor.shutdown_requested_at = time.monotonic()
-        super().request_stop(signum, frame)
-
-    def request_force_stop(self, signum: int, frame: FrameType | None) -> None:
-        # A second SIGTERM/SIGINT: stop now; the run is recovered by the sweep (stale heartbeat).
-        raise SystemExit(1)
+        super().request_stop(signum, frame)  # a second signal: cold stop; the sweep recovers the run
 
 
 def _check_queues(queues: list[str]) -> list[str]:

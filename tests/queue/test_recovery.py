@@ -104,3 +104,34 @@ async def test_side_effect_without_lookup_refuses_to_guess(services: Any) -> Non
         raise AssertionError("expected Permanent")
     except Permanent:
         pass
+
+
+async def test_sigterm_lets_the_current_job_finish(worker_processes: WorkerProcesses) -> None:
+    import signal
+
+    worker = worker_processes.start()
+    run = await _start("runtime.sleep", {"seconds": 2, "steps": 4})
+    await wait_for_runs([run.id], statuses=("running",), timeout=30)
+    worker_processes.kill(worker, signal.SIGTERM)  # waits for the process to exit
+    assert worker.returncode == 0
+    done = await _run(run.id)
+    assert done.status == "succeeded" and done.attempt == 1
+
+
+async def test_sigterm_hands_a_long_job_back_after_the_grace(worker_processes: WorkerProcesses) -> None:
+    import signal
+
+    worker = worker_processes.start(REELFLOW_RUNTIME_SHUTDOWN_GRACE="1")
+    run = await _start("runtime.stubborn_sleep", {"seconds": 4})
+    await wait_for_runs([run.id], statuses=("running",), timeout=30)
+    started = asyncio.get_running_loop().time()
+    worker_processes.kill(worker, signal.SIGTERM)
+    assert asyncio.get_running_loop().time() - started < 10  # did not wait for the 4 s job... much
+    handed_back = await _run(run.id)
+    assert handed_back.status == "retrying", handed_back.status
+    worker_processes.start()
+    await wait_for_runs([run.id], timeout=60)
+    done = await _run(run.id)
+    assert done.status == "succeeded"
+    types = await _event_types(run.id)
+    assert types.count("recovered") == 1 and types.count("started") == 2
