@@ -172,6 +172,9 @@ class Settings(BaseSettings):
     runtime_shutdown_grace: float = Field(default=20.0, ge=0)
     # Finished runs (and their events) older than this are pruned by the maintenance flow.
     runtime_keep_days: int = Field(default=30, ge=1)
+    # Whether claims and successes wait for Postgres's WAL flush (off: faster; a Postgres crash
+    # can then lose the last few, and those runs execute again).
+    runtime_synchronous_commit: bool = False
 
     # --- monitoring -------------------------------------------------------------------
     # <monitoring settings>

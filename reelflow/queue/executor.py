@@ -19,6 +19,7 @@ from datetime import timedelta
 from typing import Any, NoReturn, TypeVar
 
 import structlog
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from reelflow.domain.retry import RetryPolicy
@@ -149,7 +150,10 @@ async def execute_run(run_id: uuid.UUID) -> str:
 
 
 # The claim and the common outcome (success) are single autocommit statements on one connection
-# kept per event loop: no pool checkout, pre-ping, BEGIN or COMMIT round trips per job.
+# kept per event loop: no pool checkout, pre-ping, BEGIN or COMMIT round trips per job. They need
+# not wait for the WAL flush either (unless runtime_synchronous_commit): a Postgres crash can lose
+# the last few, which only makes a run execute again (delivery is at least once anyway). Side
+# effects (`ctx.once`) and every other transition keep synchronous commits.
 _connections: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, AsyncConnection] = weakref.WeakKeyDictionary()
 
 
@@ -159,15 +163,21 @@ async def _executor_connection() -> AsyncConnection:
     if conn is None or conn.closed or conn.invalidated:
         conn = await get_engine().connect()
         conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
+        if not get_settings().runtime_synchronous_commit:
+            await conn.execute(text("SET synchronous_commit = off"))
         _connections[loop] = conn
     return conn
 
 
 async def close_executor_connection() -> None:
-    """Close this loop's executor connection (before disposing the engine, or after an error)."""
+    """Drop this loop's executor connection (before disposing the engine, or after an error).
+
+    Invalidated rather than returned, so its session settings never reach the pool.
+    """
     conn = _connections.pop(asyncio.get_running_loop(), None)
     if conn is not None:
         with contextlib.suppress(Exception):
+            await conn.invalidate()
             await conn.close()
 
 
@@ -312,21 +322,21 @@ async def _fail(
             delay = delay_override if delay_override is not None else policy.delay(attempts)
             delay = max(0.0, float(delay))
             job_id = rq_job_id(claimed.id, claimed.attempt + 1)
+            retry_at = utcnow() + timedelta(seconds=delay)
             run = await repo.transition(
                 claimed.id,
                 from_statuses=("running",),
                 attempt=claimed.attempt,
                 status="retrying",
                 error=error,
-                scheduled_at=utcnow() + timedelta(seconds=delay),
+                scheduled_at=retry_at,
                 pushed_at=utcnow() if delay == 0 else None,
                 rq_job_id=job_id if delay == 0 else None,
             )
             if run is None:
                 return "lost"
-            await repo.add_event(
-                run.id, "retry_scheduled", claimed.attempt, error["message"], {**error, "delay_s": round(delay, 3)}
-            )
+            data = {**error, "delay_s": round(delay, 3), "retry_at": retry_at.isoformat()}
+            await repo.add_event(run.id, "retry_scheduled", claimed.attempt, error["message"], data)
             if delay == 0:
                 push_after_commit(session, [Due(run.id, job_id, run.queue)])
             log.info("runtime.retry_scheduled", error=error["type"], delay_s=round(delay, 3))
