@@ -92,7 +92,7 @@ class RunContext:
         self._note_heartbeat(owned, False)
 
     async def run_children(self, children: Sequence[ChildSpec]) -> list[Any]:
-        children = list(children)
+        children = _checked(children)
         if not children:
             return []
         batch = self._batch_calls
@@ -105,7 +105,7 @@ class RunContext:
         raise Suspended
 
     async def start_children(self, children: Sequence[ChildSpec]) -> NoReturn:
-        self.pending_batch = (self.step, list(children))
+        self.pending_batch = (self.step, _checked(children))
         raise Suspended
 
     async def once(
@@ -116,6 +116,17 @@ class RunContext:
         lookup: Callable[[str], Awaitable[T | None]] | None = None,
     ) -> T:
         return await run_once(key, act, lookup=lookup, run_id=self.run_id, attempt=self.attempt)
+
+
+def _checked(children: Sequence[ChildSpec]) -> list[ChildSpec]:
+    """Known task names and JSON-safe args, checked in the parent (where a mistake fails it)."""
+    for name, args in children:
+        try:
+            get_task(name)
+        except KeyError:
+            raise Permanent(f"no task registered as {name!r}") from None
+        canonical_json(args)
+    return list(children)
 
 
 def classify(exc: BaseException, policy: RetryPolicy) -> tuple[bool, float | None]:
