@@ -390,13 +390,27 @@ def bench_chaos(n: int, kills: int = 3) -> dict[str, Any]:
             stmt = select(func.count()).select_from(JobRun).where(JobRun.id.in_(ids), JobRun.attempt > 1)
             return int((await session.execute(stmt)).scalar_one())
 
+    async def not_succeeded() -> set[uuid.UUID]:
+        from sqlalchemy import select
+
+        from reelflow.storage.db import session_scope
+        from reelflow.storage.models.runtime import JobRun
+
+        async with session_scope() as session:
+            stmt = select(JobRun.id).where(JobRun.id.in_(ids), JobRun.status != "succeeded")
+            return set((await session.execute(stmt)).scalars())
+
+    open_or_failed = _run(not_succeeded())
     return {
         "chaos_jobs": n,
         "chaos_kills": killed,
         "chaos_seconds": elapsed,
         "chaos_statuses": statuses,
         "runs_reexecuted": _run(reexecuted()),
-        "lost": sum(1 for k in keys if counts.get(k, 0) == 0) + (n - statuses.get("succeeded", 0)),
+        "lost": len(
+            {k for k in keys if counts.get(k, 0) == 0}
+            | {k for k, run_id in zip(keys, ids, strict=True) if run_id in open_or_failed}
+        ),
         "duplicated": sum(1 for k in keys if counts.get(k, 0) > 1),
     }
 
