@@ -27,4 +27,4 @@ def test_dev_key_is_generated_once_and_production_requires_keys(tmp_path):
     assert crypto.decrypt(token, Settings(data_dir=tmp_path, token_encryption_keys=None, env="dev")) == "x"
     assert (tmp_path / "secrets" / "token-encryption.key").stat().st_mode & 0o777 == 0o600
     with pytest.raises(ConfigurationError, match="REELFLOW_TOKEN_ENCRYPTION_KEYS"):
-        crypto.encrypt("x", Settings(data_dir=tmp_path, token_encryption_keys=None, env="production"))
+        crypto.encrypt("x", dev.model_copy(update={"env": "production"}))
