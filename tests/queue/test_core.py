@@ -171,3 +171,25 @@ async def test_twenty_concurrent_submissions_make_one_run(services: Any) -> None
     async with session_scope() as session:
         assert len((await session.execute(select(JobRun))).all()) == 1
     assert _rq_len() == 1
+
+
+async def test_a_duplicate_delivery_is_skipped(run_jobs: Any) -> None:
+    from reelflow.queue.dispatch import push_now
+    from reelflow.storage.repositories.runtime import Due, rq_job_id
+
+    run = await _start("runtime.noop", {"dup": 1})
+    push_now([Due(run.id, rq_job_id(run.id, 1, "-again"), "default")])  # the same run, delivered twice
+    assert _rq_len() == 2
+    await run_jobs()
+    done = await _run(run.id)
+    assert done.status == "succeeded" and done.attempt == 1
+    assert [e.type for e in await _events(run.id)] == ["queued", "started", "succeeded"]
+
+
+async def test_progress_is_recorded_as_events(run_jobs: Any) -> None:
+    run = await _start("runtime.sleep", {"seconds": 0.2, "steps": 4})
+    await run_jobs()
+    done = await _run(run.id)
+    assert done.status == "succeeded" and done.progress == 100
+    progress = [(e.data or {}).get("pct") for e in await _events(run.id) if e.type == "progress"]
+    assert progress == [25, 50, 75, 100]
