@@ -15,7 +15,9 @@ PII_KEYS = re.compile(r"(email|phone|ip_address|first_name|last_name|full_name)"
 EMAIL = re.compile(r"([A-Za-z0-9._%+-])[A-Za-z0-9._%+-]*@([A-Za-z0-9.-]+\.[A-Za-z]{2,})")
 BEARER = re.compile(r"(Bearer\s+)[A-Za-z0-9._~+/=-]+", re.I)
 LONG_TOKEN = re.compile(r"\brf_[A-Za-z0-9]{6,}_[A-Za-z0-9_-]{8,}\b")
-PHONE = re.compile(r"\+?\d[\d\s().-]{8,}\d")
+# Free text only: international numbers (+...). Fields named like phones are masked by key,
+# and bare digit runs are left alone: ids (run UUIDs, 19-digit TikTok ids) look the same.
+PHONE = re.compile(r"(?<![\w+])\+\d[\d\s().-]{7,}\d(?![\w-])")
 
 
 def mask_value(value: str) -> str:

@@ -1,9 +1,9 @@
 """Typed models, one module per area. Importing this package registers every table."""
 
+from reelflow.storage.models import clipping as clipping
 from reelflow.storage.models import identity as identity
-from reelflow.storage.models.base import Base as Base
+from reelflow.storage.models import monitoring as monitoring
 
 # <area models: each area imports its module here>
 from reelflow.storage.models import runtime as runtime
-from reelflow.storage.models import clipping as clipping
-from reelflow.storage.models import monitoring as monitoring
+from reelflow.storage.models.base import Base as Base
