@@ -82,3 +82,9 @@ def make_corrupt_copy(source: Path, out: Path) -> Path:
         half[i] ^= 0x5A
     out.write_bytes(bytes(half))
     return out
+
+
+def make_rotated_copy(source: Path, out: Path, *, degrees: int = 90) -> Path:
+    """The same streams with a display rotation (as phones record portrait video)."""
+    _ffmpeg("-display_rotation", str(degrees), "-i", str(source), "-c", "copy", str(out))
+    return out

@@ -245,3 +245,16 @@ def test_shipped_samples_are_small_and_valid() -> None:
     data = video.read_bytes()
     assert data.find(b"moov") < data.find(b"mdat")  # streams over HTTP without a full download
     assert probe(mh.SAMPLE_SPEECH).has_audio
+
+
+def test_rotated_source_is_cropped_in_display_orientation(tmp_path: Path) -> None:
+    landscape = mh.make_video_without_audio(tmp_path / "land.mp4", seconds=2, size="640x360")
+    rotated = mh.make_rotated_copy(landscape, tmp_path / "rot.mp4", degrees=90)
+    info = probe(rotated)
+    assert info.rotation in (90, 270)
+    assert (info.display_width, info.display_height) == (360, 640)
+    out = ff.render_clip(
+        rotated, tmp_path / "r.mp4", start_s=0, end_s=1.5, preset=dc.PRESETS["preview_540"], captions_ass=None
+    )
+    vcodec, acodec, w, h, _ = _streams(out)
+    assert (vcodec, acodec, w, h) == ("h264", None, 540, 960)
