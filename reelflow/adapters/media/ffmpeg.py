@@ -326,7 +326,9 @@ def make_poster(frame_jpg: Path, title: str, out_jpg: Path, preset: RenderPreset
     (wrapped, centred, on a translucent box), using the bundled DejaVu Sans Bold."""
     font_px = max(16, round(preset.height * 0.045))
     chars = max(8, int(preset.width * 0.84 / (font_px * 0.62)))
-    lines = textwrap.wrap(" ".join(title.split()), width=chars, break_long_words=True)[:4] or [""]
+    lines = textwrap.wrap(" ".join(title.split()), width=chars, break_long_words=True) or [""]
+    if len(lines) > 4:
+        lines = [*lines[:3], lines[3][: chars - 1].rstrip() + "…"]
     part = _part(Path(out_jpg))
     with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False, encoding="utf-8") as fh:
         fh.write("\n".join(lines))
