@@ -64,10 +64,12 @@ async def run(demo: Demo) -> None:
     for clip in clips:
         video = await demo.client.get(clip["links"]["video"])
         thumb = await demo.client.get(clip["links"]["thumbnail"])
+        poster = await demo.client.get(clip["links"]["poster"])
         path = clip["links"]["video"].split("/api/v1/blobs/", 1)[1].split("?", 1)[0]
         demo.say(
             f"  {path}  {len(video.content) / 1e6:.2f} MB {video.headers['content-type']}, "
-            f"thumbnail {len(thumb.content) / 1e3:.0f} kB, rendered in {clip['render_s']:.1f} s"
+            f"thumbnail {len(thumb.content) / 1e3:.0f} kB, poster {len(poster.content) / 1e3:.0f} kB, "
+            f"rendered in {clip['render_s']:.1f} s"
         )
 
     timings = project["timings"]

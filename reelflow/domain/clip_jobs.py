@@ -70,7 +70,22 @@ def clip_prefix(project_id: uuid.UUID, clip_id: uuid.UUID) -> str:
 
 def clip_keys(project_id: uuid.UUID, clip_id: uuid.UUID, render_hash: str) -> dict[str, str]:
     base = f"{clip_prefix(project_id, clip_id)}/{render_hash[:16]}"
-    return {"video": f"{base}.mp4", "thumbnail": f"{base}.jpg", "srt": f"{base}.srt"}
+    return {
+        "video": f"{base}.mp4",
+        "thumbnail": f"{base}.jpg",
+        "poster": f"{base}-poster.jpg",
+        "srt": f"{base}.srt",
+    }
+
+
+def poster_title(text: str, max_chars: int = 90) -> str:
+    """The clip's opening sentence (its hook), shortened on a word boundary if long."""
+    text = " ".join(text.split())
+    match = re.match(r"(.+?[.!?])(\s|$)", text)
+    title = match.group(1) if match else text
+    if len(title) > max_chars:
+        title = title[: max_chars - 1].rsplit(" ", 1)[0].rstrip(",;:") + "…"
+    return title
 
 
 # --- render inputs ----------------------------------------------------------------------

@@ -279,7 +279,7 @@ async def detect_highlights_task(ctx: TaskContext, project_id: str) -> dict[str,
 
 @task("clipping.render_clip", queue="media", policy=MEDIA_POLICY, timeout=1800)
 async def render_clip(ctx: TaskContext, clip_id: str, render_hash: str | None = None) -> dict[str, Any]:
-    """Render one clip (mp4 with burned-in captions), its thumbnail and SRT. Skips the work
+    """Render one clip (mp4 with burned-in captions), its thumbnail, poster and SRT. Skips the work
     when the clip is already ready with a render of the same inputs."""
     cid = uuid.UUID(clip_id)
     async with session_scope() as session:
@@ -339,12 +339,15 @@ async def _render(ctx: TaskContext, project: Project, clip: Clip, digest: str, k
                 captions_ass=ass,
             )
         await asyncio.to_thread(ffmpeg.make_thumbnail, out, thumb)
+        poster = work / "poster.jpg"
+        await asyncio.to_thread(ffmpeg.make_poster, thumb, clip_jobs.poster_title(clip.text), poster, preset)
         if clip.caption_text is None:
             srt = to_srt(sentences_as_clip_groups(transcript, clip.start_s, clip.end_s), offset_s=clip.start_s)
         else:
             srt = to_srt([Sentence(tuple(words))] if words else [], offset_s=clip.start_s)
         size = await store.put_file(keys["video"], out)
         await store.put_file(keys["thumbnail"], thumb)
+        await store.put_file(keys["poster"], poster)
         await store.write_bytes(keys["srt"], srt.encode())
     elapsed = time.monotonic() - started
     async with session_scope() as session:
@@ -353,7 +356,7 @@ async def _render(ctx: TaskContext, project: Project, clip: Clip, digest: str, k
         if current is None:  # deleted while rendering
             await store.delete_prefix(clip_jobs.clip_prefix(project.id, clip.id))
             return {"skipped": "the clip was deleted"}
-        old_keys = [current.video_key, current.thumbnail_key, current.srt_key]
+        old_keys = [current.video_key, current.thumbnail_key, current.poster_key, current.srt_key]
         # Files first, then `ready` with their keys in one update: never ready without a file.
         await repo.update_clip(
             clip.id,
@@ -361,6 +364,7 @@ async def _render(ctx: TaskContext, project: Project, clip: Clip, digest: str, k
             render_hash=digest,
             video_key=keys["video"],
             thumbnail_key=keys["thumbnail"],
+            poster_key=keys["poster"],
             srt_key=keys["srt"],
             size_bytes=size,
             render_s=round(elapsed, 3),

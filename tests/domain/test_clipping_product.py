@@ -133,6 +133,14 @@ def test_render_hash_changes_with_every_input() -> None:
         assert clip_jobs.render_hash(**{**base, field: value}) != digest  # type: ignore[arg-type]
     keys = clip_jobs.clip_keys(__import__("uuid").UUID(int=1), __import__("uuid").UUID(int=2), digest)
     assert keys["video"].endswith(f"/{digest[:16]}.mp4") and keys["video"].startswith("projects/")
+    assert keys["poster"].endswith(f"/{digest[:16]}-poster.jpg")
+
+
+def test_poster_title_is_the_opening_sentence_shortened_on_a_word() -> None:
+    assert clip_jobs.poster_title("Why do creators quit?  Because of   this.") == "Why do creators quit?"
+    assert clip_jobs.poster_title("no punctuation at all") == "no punctuation at all"
+    long = clip_jobs.poster_title("word " * 40, max_chars=30)
+    assert long.endswith("…") and len(long) <= 30 and " wor…" not in long
 
 
 def test_caption_edits_keep_or_share_the_spoken_timing() -> None:

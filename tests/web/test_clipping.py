@@ -90,6 +90,10 @@ async def test_upload_runs_pipeline_to_ready_clips(
         assert info.duration_s == pytest.approx(clip["duration_s"], abs=0.3)
         thumb = await client.get(clip["links"]["thumbnail"])
         assert thumb.headers["content-type"] == "image/jpeg" and thumb.content[:2] == b"\xff\xd8"
+        poster = tmp_path / f"{clip['id']}-poster.jpg"
+        poster.write_bytes((await client.get(clip["links"]["poster"])).content)
+        assert (probe(poster).width, probe(poster).height) == (540, 960)
+        assert poster.read_bytes() != thumb.content  # the title is drawn on it
         assert "-->" in (await client.get(clip["links"]["srt"])).text
     print(f"pipeline for 30 s of speech: {elapsed:.1f} s; timings {body['timings']}")
 

@@ -37,6 +37,9 @@ def spare_services(tmp_path, services, monkeypatch):
     if redis_proc.poll() is None:
         redis_proc.terminate()
         redis_proc.wait(10)
+    # Stop whichever postmaster serves the folder now (the test may have restarted it by hand).
+    subprocess.run([_pg_ctl(), "-D", str(tmp_path / "pg"), "-m", "fast", "-w", "stop"], check=False,
+                   capture_output=True, **_as_pg_user())  # fmt: skip
     pg.cleanup()
 
 

@@ -104,6 +104,7 @@ class Clip(IdMixin, TimestampMixin, Base):
     render_hash: Mapped[str | None] = mapped_column(String(64))
     video_key: Mapped[str | None] = mapped_column(String(500))
     thumbnail_key: Mapped[str | None] = mapped_column(String(500))
+    poster_key: Mapped[str | None] = mapped_column(String(500))  # the thumbnail with the clip's title
     srt_key: Mapped[str | None] = mapped_column(String(500))
     size_bytes: Mapped[int | None] = mapped_column(BigInteger)
     render_s: Mapped[float | None] = mapped_column(Float)

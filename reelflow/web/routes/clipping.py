@@ -147,6 +147,7 @@ def _clip_out(request: Request[Any, Any, Any], clip: Clip) -> ClipOut:
         links = ClipLinks(
             video=_blob_url(request, clip.video_key),
             thumbnail=_blob_url(request, clip.thumbnail_key) if clip.thumbnail_key else None,
+            poster=_blob_url(request, clip.poster_key) if clip.poster_key else None,
             srt=_blob_url(request, clip.srt_key) if clip.srt_key else None,
         )
     return ClipOut(

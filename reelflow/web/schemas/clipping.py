@@ -105,6 +105,7 @@ class ProjectOut(msgspec.Struct):
 class ClipLinks(msgspec.Struct):
     video: str
     thumbnail: str | None
+    poster: str | None
     srt: str | None
 
 

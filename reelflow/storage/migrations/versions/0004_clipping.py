@@ -119,6 +119,7 @@ def upgrade() -> None:
         sa.Column("render_hash", sa.String(64), nullable=True),
         sa.Column("video_key", sa.String(500), nullable=True),
         sa.Column("thumbnail_key", sa.String(500), nullable=True),
+        sa.Column("poster_key", sa.String(500), nullable=True),
         sa.Column("srt_key", sa.String(500), nullable=True),
         sa.Column("size_bytes", sa.BigInteger(), nullable=True),
         sa.Column("render_s", sa.Float(), nullable=True),
