@@ -15,6 +15,7 @@ from typing import Any
 
 import httpx
 
+from reelflow.logs import configure_logging
 from reelflow.processes import Supervisor
 from reelflow.settings import env_for_children, get_settings
 
@@ -52,6 +53,8 @@ def run_demo() -> int:
     from reelflow.storage.migrate import upgrade
 
     settings = get_settings()
+    # The steps narrate what happens; the adapters' request logs would drown the summary.
+    configure_logging("ERROR")
     started = time.monotonic()
     print("Reelflow demo: embedded Postgres and Redis, the platform sandbox, the API and workers.")
     print(f"   data folder: {settings.resolved_data_dir}")
