@@ -352,21 +352,9 @@ async def _fail(
                 push_after_commit(session, [Due(run.id, job_id, run.queue)])
             log.info("runtime.retry_scheduled", error=error["type"], delay_s=round(delay, 3))
             return "retrying"
-        parent = await _lock_parent(repo, claimed.parent_id)
-        run = await repo.transition(
-            claimed.id,
-            from_statuses=("running",),
-            attempt=claimed.attempt,
-            status="failed",
-            error=error,
-            finished_at=utcnow(),
-        )
-        if run is None:
+        ended = await _end(session, claimed, "failed", error["message"], {**error, "traceback": trace}, error=error)
+        if ended == "lost":
             return "lost"
-        await repo.add_event(run.id, "failed", claimed.attempt, error["message"], {**error, "traceback": trace})
-        await cancel_descendants(session, run)
-        if parent is not None:
-            await child_ended(session, parent)
     log.warning("runtime.failed", error=error["type"], message=error["message"])
     return "failed"
 
@@ -377,24 +365,40 @@ async def _cancelled(claimed: Claimed, message: str) -> str:
 
 
 async def _cancelled_in(session: AsyncSession, claimed: Claimed, message: str, result: Any = None) -> str:
+    if await _end(session, claimed, "cancelled", message, None, result=result) == "lost":
+        return "lost"
+    log.info("runtime.cancelled")
+    return "cancelled"
+
+
+async def _end(
+    session: AsyncSession,
+    claimed: Claimed,
+    status: str,
+    message: str,
+    data: dict[str, Any] | None,
+    **fields: Any,
+) -> str:
+    """Move a running attempt to a terminal status (failed or cancelled): its event, its
+    descendants cancelled, its parent told. Returns "lost" when the attempt no longer owns
+    the run (it was recovered elsewhere) and nothing was changed."""
     repo = RuntimeRepository(session)
     parent = await _lock_parent(repo, claimed.parent_id)
     run = await repo.transition(
         claimed.id,
         from_statuses=("running",),
         attempt=claimed.attempt,
-        status="cancelled",
-        result=result,
+        status=status,
         finished_at=utcnow(),
+        **fields,
     )
     if run is None:
         return "lost"
-    await repo.add_event(run.id, "cancelled", claimed.attempt, message)
+    await repo.add_event(run.id, status, claimed.attempt, message, data)
     await cancel_descendants(session, run)
     if parent is not None:
         await child_ended(session, parent)
-    log.info("runtime.cancelled")
-    return "cancelled"
+    return status
 
 
 async def _hand_back(claimed: Claimed) -> str:
