@@ -37,6 +37,7 @@ import anyio.to_thread
 
 from reelflow.errors import ConfigurationError, Conflict, Forbidden, InvalidInput, NotFound, PayloadTooLarge
 from reelflow.settings import Settings, get_settings
+from reelflow.storage.crypto import dev_secret
 
 CHUNK_SIZE = 1024 * 1024
 _KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._\-]*(/[A-Za-z0-9][A-Za-z0-9._\-]*)*$")
@@ -264,14 +265,7 @@ def signing_secret(settings: Settings | None = None) -> bytes:
         return settings.signing_secret.encode()
     if settings.is_production:
         raise ConfigurationError("REELFLOW_SIGNING_SECRET must be set in production")
-    path = settings.resolved_data_dir / "signing_secret"
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with contextlib.suppress(FileExistsError):  # another process won the race: use theirs
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "w") as handle:
-                handle.write(secrets.token_hex(32))
-    return path.read_text().strip().encode()
+    return dev_secret(settings, "signing.key", lambda: secrets.token_hex(32).encode()).encode()
 
 
 def _blob_signature(key: str, expires: int) -> str:

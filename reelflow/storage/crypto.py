@@ -7,9 +7,10 @@ is set, so dev and demo work without setup; production must set the variable.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
-from pathlib import Path
+from collections.abc import Callable
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
@@ -22,16 +23,21 @@ def _keys(settings: Settings) -> list[str]:
         return [k.strip() for k in settings.token_encryption_keys.split(",") if k.strip()]
     if settings.is_production:
         raise ConfigurationError("REELFLOW_TOKEN_ENCRYPTION_KEYS must be set in production")
-    return [_dev_key(settings.resolved_data_dir / "secrets" / "token-encryption.key")]
+    return [dev_secret(settings, "token-encryption.key", Fernet.generate_key)]
 
 
-def _dev_key(path: Path) -> str:
+def dev_secret(settings: Settings, name: str, make: Callable[[], bytes]) -> str:
+    """A secret generated once into `<data dir>/secrets/NAME` (mode 600) for dev and test.
+
+    Several processes of `reelflow dev` may ask at once: the first to create the file wins
+    and the others read what it wrote."""
+    path = settings.resolved_data_dir / "secrets" / name
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
-        key = Fernet.generate_key()
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(key)
+        with contextlib.suppress(FileExistsError):
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(make())
     return path.read_text().strip()
 
 

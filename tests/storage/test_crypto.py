@@ -28,3 +28,17 @@ def test_dev_key_is_generated_once_and_production_requires_keys(tmp_path):
     assert (tmp_path / "secrets" / "token-encryption.key").stat().st_mode & 0o777 == 0o600
     with pytest.raises(ConfigurationError, match="REELFLOW_TOKEN_ENCRYPTION_KEYS"):
         crypto.encrypt("x", dev.model_copy(update={"env": "production"}))
+
+
+def test_dev_secret_is_the_same_for_concurrent_first_callers(tmp_path):
+    from concurrent.futures import ThreadPoolExecutor
+
+    settings = Settings(data_dir=tmp_path, env="dev")
+    counter = iter(range(1000))
+
+    def make() -> bytes:
+        return f"secret-{next(counter)}".encode()
+
+    with ThreadPoolExecutor(8) as pool:
+        values = set(pool.map(lambda _: crypto.dev_secret(settings, "race.key", make), range(32)))
+    assert len(values) == 1
