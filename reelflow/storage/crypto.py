@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
+import tempfile
 from collections.abc import Callable
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
@@ -29,15 +30,20 @@ def _keys(settings: Settings) -> list[str]:
 def dev_secret(settings: Settings, name: str, make: Callable[[], bytes]) -> str:
     """A secret generated once into `<data dir>/secrets/NAME` (mode 600) for dev and test.
 
-    Several processes of `reelflow dev` may ask at once: the first to create the file wins
-    and the others read what it wrote."""
+    Several processes of `reelflow dev` may ask at once: each writes a candidate to a
+    temporary file and hard-links it into place, so the file appears complete or not at all;
+    the first link wins and the others read it."""
     path = settings.resolved_data_dir / "secrets" / name
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
-        with contextlib.suppress(FileExistsError):
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        fd, candidate = tempfile.mkstemp(dir=path.parent, prefix=f".{name}.")  # mode 600
+        try:
             with os.fdopen(fd, "wb") as handle:
                 handle.write(make())
+            with contextlib.suppress(FileExistsError):
+                os.link(candidate, path)
+        finally:
+            os.unlink(candidate)
     return path.read_text().strip()
 
 
