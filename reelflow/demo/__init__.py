@@ -18,6 +18,7 @@ import httpx
 from reelflow.logs import configure_logging
 from reelflow.processes import Supervisor
 from reelflow.settings import env_for_children, get_settings
+from reelflow.storage.embedded import free_port
 
 DEMO_STEPS: list[str] = [
     "reelflow.demo.identity",
@@ -60,8 +61,8 @@ def run_demo() -> int:
     print(f"   data folder: {settings.resolved_data_dir}")
     upgrade()
     env = env_for_children(settings)
-    port = _free_port()
-    sandbox_port = _free_port()
+    port = free_port()
+    sandbox_port = free_port()
     sandbox_url = f"http://127.0.0.1:{sandbox_port}"
     env["REELFLOW_SANDBOX_URL"] = sandbox_url
     supervisor = Supervisor(env)
@@ -94,11 +95,3 @@ async def _run_steps(api_url: str, sandbox_url: str, supervisor: Supervisor) -> 
                 return 1
             demo.say(f"({time.monotonic() - step_started:.1f} s)")
     return 0
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])

@@ -105,7 +105,7 @@ def start_redis(directory: Path) -> tuple[subprocess.Popen[bytes] | None, str]:
         args += ["--port", "0", "--unixsocket", str(sock), "--unixsocketperm", "700"]
         url = f"unix://{sock}"
     else:  # a Unix socket path this long would be truncated by the kernel
-        port = _free_port()
+        port = free_port()
         args += ["--port", str(port), "--bind", "127.0.0.1"]
         url = f"redis://127.0.0.1:{port}/0"
     proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, start_new_session=True)
@@ -144,7 +144,8 @@ def _shutdown_redis(url: str | None) -> None:
         client.shutdown(save=True)
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A TCP port on loopback that nothing listens on right now."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])

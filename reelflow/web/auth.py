@@ -13,7 +13,8 @@ from litestar.middleware import AbstractAuthenticationMiddleware, Authentication
 from reelflow.domain.identity import hash_token, looks_like_token
 from reelflow.errors import Forbidden, Unauthorized
 from reelflow.storage.db import session_scope
-from reelflow.storage.repositories.identity import IdentityRepository, Principal, now
+from reelflow.storage.models.base import utcnow
+from reelflow.storage.repositories.identity import IdentityRepository, Principal
 
 TOUCH_EVERY = timedelta(minutes=1)
 
@@ -29,7 +30,7 @@ class BearerTokenMiddleware(AbstractAuthenticationMiddleware):
             raise Unauthorized("missing bearer token")
         if scheme.lower() != "bearer" or not looks_like_token(credentials.strip()):
             raise Unauthorized("malformed bearer token")
-        at = now()
+        at = utcnow()
         async with session_scope() as session:
             repo = IdentityRepository(session)
             principal = await repo.principal_for_token(hash_token(credentials.strip()), at)

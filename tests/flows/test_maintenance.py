@@ -8,15 +8,19 @@ from sqlalchemy import func, select
 from reelflow.domain.identity import new_token
 from reelflow.flows.maintenance import prune_tokens
 from reelflow.flows.serve import build_deployments, load_deployments
+from reelflow.storage.models.base import utcnow
 from reelflow.storage.models.identity import ApiToken
-from reelflow.storage.repositories.identity import IdentityRepository, now
+from reelflow.storage.repositories.identity import IdentityRepository
 
 
 async def test_prune_tokens_flow_deletes_only_long_dead_tokens(prefect_harness, signup, session):
     account = await signup()
     repo = IdentityRepository(session)
     workspace_id, user_id = uuid.UUID(account.workspace_id), uuid.UUID(account.user_id)
-    for name, expires in (("long expired", now() - timedelta(days=40)), ("just expired", now() - timedelta(days=1))):
+    for name, expires in (
+        ("long expired", utcnow() - timedelta(days=40)),
+        ("just expired", utcnow() - timedelta(days=1)),
+    ):
         _, prefix, token_hash = new_token()
         await repo.create_token(
             workspace_id=workspace_id,

@@ -9,8 +9,9 @@ from datetime import timedelta
 from sqlalchemy import select, text
 
 from reelflow.domain.identity import hash_token, new_token
+from reelflow.storage.models.base import utcnow
 from reelflow.storage.models.identity import ApiToken, User
-from reelflow.storage.repositories.identity import IdentityRepository, now
+from reelflow.storage.repositories.identity import IdentityRepository
 
 
 async def test_signup_creates_user_workspace_owner_and_token(client, signup):
@@ -81,7 +82,7 @@ async def test_missing_malformed_revoked_and_expired_tokens_are_401(client, sign
         name="old",
         token_hash=expired_hash,
         prefix=prefix,
-        expires_at=now() - timedelta(seconds=1),
+        expires_at=utcnow() - timedelta(seconds=1),
     )
     await session.commit()
     assert (await client.get("/api/v1/me", headers={"Authorization": f"Bearer {expired_plain}"})).status_code == 401

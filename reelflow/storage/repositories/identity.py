@@ -9,7 +9,6 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from reelflow.storage.models.base import utcnow
 from reelflow.storage.models.identity import ApiToken, Membership, User, Workspace
 
 
@@ -167,7 +166,3 @@ class IdentityRepository:
             delete(ApiToken).where(or_(ApiToken.expires_at < expired_before, ApiToken.revoked_at < revoked_before))
         )
         return int(result.rowcount or 0)  # type: ignore[attr-defined]
-
-
-def now() -> datetime:
-    return utcnow()

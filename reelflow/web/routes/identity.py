@@ -21,8 +21,9 @@ from reelflow.domain.identity import (
 )
 from reelflow.errors import Conflict, Forbidden, NotFound
 from reelflow.settings import get_settings
+from reelflow.storage.models.base import utcnow
 from reelflow.storage.models.identity import ApiToken, Membership, User, Workspace
-from reelflow.storage.repositories.identity import IdentityRepository, Principal, now
+from reelflow.storage.repositories.identity import IdentityRepository, Principal
 from reelflow.web.auth import requires_role
 from reelflow.web.deps import provide_principal
 from reelflow.web.pagination import Page, check_limit, decode_time_id_cursor, encode_cursor, page_of
@@ -75,7 +76,7 @@ async def issue_token(
 ) -> CreatedTokenOut:
     """Create a token and return it with its plaintext (the only time it is shown)."""
     days = expires_in_days or get_settings().api_token_default_ttl_days
-    expires_at = now() + timedelta(days=days) if days else None
+    expires_at = utcnow() + timedelta(days=days) if days else None
     plaintext, prefix, token_hash = new_token()
     token = await repo.create_token(
         workspace_id=workspace_id,
@@ -217,7 +218,7 @@ class IdentityController(Controller):
         token = await repo.get_token(principal.workspace_id, token_id)
         if token is None or (token.user_id != principal.user_id and principal.role not in MANAGERS):
             raise NotFound("no such token")
-        await repo.revoke_token(token, now())
+        await repo.revoke_token(token, utcnow())
 
 
 route_handlers = [signup, IdentityController]
