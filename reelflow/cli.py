@@ -163,12 +163,24 @@ def flows_serve() -> None:
 
 @main.command()
 @click.option("--port", type=int, default=None, help="Port (default: REELFLOW_SANDBOX_PORT).")
-def sandbox(port: int | None) -> None:
+@click.option(
+    "--latency/--no-latency",
+    default=None,
+    help="Latency and rate-limit model (default: REELFLOW_SANDBOX_LATENCY__ENABLED, off).",
+)
+@click.option("--latency-seed", type=int, default=None, help="Seed of the latency model's random draws.")
+@click.option("--latency-scale", type=click.FloatRange(min=0), default=None, help="Multiply every modelled delay.")
+def sandbox(port: int | None, latency: bool | None, latency_seed: int | None, latency_scale: float | None) -> None:
     """Run the platform sandbox alone."""
     from reelflow.sandbox.app import run_sandbox
 
     settings = _settings_or_exit()
-    run_sandbox(port or settings.sandbox_port)
+    run_sandbox(
+        port or settings.sandbox_port,
+        latency_enabled=latency,
+        latency_seed=latency_seed,
+        latency_scale=latency_scale,
+    )
 
 
 @main.command()

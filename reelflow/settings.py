@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from pydantic import AliasChoices, Field, ValidationError, ValidationInfo, field_validator
+from pydantic import AliasChoices, BaseModel, Field, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from reelflow.errors import ConfigurationError
@@ -52,12 +52,23 @@ SANDBOX_CREDENTIALS: dict[str, str] = {
 }
 
 
+class SandboxLatencySettings(BaseModel):
+    """The sandbox's latency and rate-limit model (reelflow/sandbox/latency.py). Off by default
+    (unit tests); benchmarks turn it on. Env: REELFLOW_SANDBOX_LATENCY__ENABLED, __SEED, __SCALE."""
+
+    enabled: bool = False
+    seed: int = 1
+    # Multiplies every drawn delay (0: no delay, rate limits still apply).
+    scale: float = Field(default=1.0, ge=0, le=100)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="REELFLOW_",
         env_file=".env",
         extra="ignore",
         populate_by_name=True,
+        env_nested_delimiter="__",
     )
 
     # --- process and services -------------------------------------------------------
@@ -154,6 +165,7 @@ class Settings(BaseSettings):
     sandbox_seed: int = 42
     sandbox_creators: int = Field(default=3000, ge=10)
     sandbox_videos_per_creator: int = Field(default=10, ge=1)
+    sandbox_latency: SandboxLatencySettings = Field(default_factory=SandboxLatencySettings)
 
     # --- job runtime -------------------------------------------------------------------
     # <runtime settings: the runtime issue adds its settings here>

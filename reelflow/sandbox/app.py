@@ -19,6 +19,8 @@ Control and inspection (not part of any platform):
   `GET /sandbox/events?kind=<glob>&since=` (what was posted, uploaded, changed, sent).
 - `GET /sandbox/tokens`, `POST /sandbox/tokens/expire` `{"token": ..}` or `{"kind": "access"}`.
 - `GET|POST /sandbox/config` (see `core.DEFAULT_CONFIG`).
+- `GET|POST /sandbox/latency` `{"enabled": bool, "seed": int, "scale": float}`: the latency and
+  rate-limit model (`reelflow/sandbox/latency.py`; off unless a setting or flag turns it on).
 - `GET /sandbox/world/creators|videos` (samples of the generated world, for tests and demos).
 - `GET /sandbox/media/{name}`: files from `reelflow/sandbox/media/`.
 
@@ -29,6 +31,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib
+import math
 import time
 from pathlib import Path
 from typing import Any, cast
@@ -39,7 +42,7 @@ from litestar import Litestar, Request, Response, delete, get, post
 from litestar.exceptions import NotFoundException
 from litestar.response import File
 
-from reelflow.sandbox import core
+from reelflow.sandbox import core, latency
 from reelflow.sandbox.core import Fault, get_state
 
 # Plain ASGI callables (Litestar's TypedDicts are stricter than this middleware needs).
@@ -66,7 +69,7 @@ _MAX_RECORDED_BODY = 64 * 1024
 
 
 class SandboxMiddleware:
-    """Logs every platform request and applies injected faults around the handler."""
+    """Logs every platform request, applies the latency model, then injected faults around the handler."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -118,8 +121,21 @@ class SandboxMiddleware:
                 record.status = message["status"]
             await send(message)
 
-        fault = state.faults.take(method, path)
+        plan = latency.MODEL.plan(method, path, headers, record.query, len(body))
         try:
+            if plan.delay_s > 0:
+                await asyncio.sleep(plan.delay_s)
+            if plan.limited is not None:
+                record.fault = "rate_limited"
+                limited = Fault(
+                    path=path,
+                    status=429,
+                    retry_after=max(1, math.ceil(plan.retry_after_s)),
+                    message=f"Rate limit exceeded: {plan.limited.requests} requests per {plan.limited.window_s:g} s.",
+                )
+                await _send_error(capture, path, 429, limited)
+                return
+            fault = state.faults.take(method, path)
             if fault is None:
                 await self.app(scope, replay, capture)
                 return
@@ -207,7 +223,22 @@ def health() -> dict[str, Any]:
 @post("/sandbox/reset", status_code=200, sync_to_thread=False)
 def reset() -> dict[str, Any]:
     get_state().reset()
+    latency.MODEL.reset()
     return {"ok": True}
+
+
+@get("/sandbox/latency", sync_to_thread=False)
+def latency_get() -> dict[str, Any]:
+    return latency.MODEL.describe()
+
+
+@post("/sandbox/latency", status_code=200, sync_to_thread=False)
+def latency_set(data: dict[str, Any]) -> dict[str, Any]:
+    try:
+        latency.configure_from(data)
+    except ValueError as exc:
+        return Response({"error": str(exc)}, status_code=400)  # type: ignore[return-value]
+    return latency.MODEL.describe()
 
 
 @get("/sandbox/clock", sync_to_thread=False)
@@ -327,13 +358,25 @@ def media_file(name: str) -> File:
 
 
 CONTROL_HANDLERS = [
-    health, reset, clock_get, clock_set, faults_list, faults_add, faults_clear, requests_list,
-    events_list, tokens_list, tokens_expire, config_get, config_set, media_list, media_file,
+    health, reset, latency_get, latency_set, clock_get, clock_set, faults_list, faults_add, faults_clear,
+    requests_list, events_list, tokens_list, tokens_expire, config_get, config_set, media_list, media_file,
 ]  # fmt: skip
 
 
-def create_sandbox_app() -> Litestar:
+def create_sandbox_app(
+    *, latency_enabled: bool | None = None, latency_seed: int | None = None, latency_scale: float | None = None
+) -> Litestar:
+    """The sandbox app. The latency model starts as the arguments say, else as the settings
+    (`REELFLOW_SANDBOX_LATENCY__ENABLED/SEED/SCALE`) say: off unless asked."""
+    from reelflow.settings import get_settings
+
     core.snapshot_credentials()
+    configured = get_settings().sandbox_latency
+    latency.MODEL.set_defaults(
+        enabled=configured.enabled if latency_enabled is None else latency_enabled,
+        seed=configured.seed if latency_seed is None else latency_seed,
+        scale=configured.scale if latency_scale is None else latency_scale,
+    )
     handlers: list[Any] = list(CONTROL_HANDLERS)
     for module_name in SANDBOX_ROUTE_MODULES:
         handlers.extend(importlib.import_module(module_name).route_handlers)
@@ -345,7 +388,15 @@ def create_sandbox_app() -> Litestar:
     )
 
 
-def run_sandbox(port: int, host: str = "127.0.0.1") -> None:
+def run_sandbox(
+    port: int,
+    host: str = "127.0.0.1",
+    *,
+    latency_enabled: bool | None = None,
+    latency_seed: int | None = None,
+    latency_scale: float | None = None,
+) -> None:
     import uvicorn
 
-    uvicorn.run(create_sandbox_app(), host=host, port=port, log_level="warning")
+    app = create_sandbox_app(latency_enabled=latency_enabled, latency_seed=latency_seed, latency_scale=latency_scale)
+    uvicorn.run(app, host=host, port=port, log_level="warning")
