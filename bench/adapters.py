@@ -1,10 +1,11 @@
 """Stats for many videos through the Research adapter: batched vs one request per video.
 
-    python bench/adapters.py [--videos 10000] [--sample 500] [--concurrency 8] [--json PATH]
+    python bench/adapters.py [--videos 10000] [--sample 50] [--concurrency 8] [--json PATH]
+                             [--latency/--no-latency] [--latency-seed N]
 
-Starts its own sandbox (`reelflow sandbox` in a subprocess, on a free port) and an embedded
-Redis (so the adapter's quota accounting runs through its Lua scripts, on fresh counters),
-then, in the same run:
+Starts its own sandbox (`reelflow sandbox` in a subprocess, on a free port; the latency and
+rate-limit model on by default) and an embedded Redis (so the adapter's quota accounting runs
+through its Lua scripts, on fresh counters), then, in the same run:
 - batched: `ResearchClient.fetch_stats(ids)` for all ids (100 ids per request, bounded
   concurrency);
 - sequential: `fetch_stats([id])` one id at a time for a sample of the ids (same code path,
@@ -19,7 +20,6 @@ import asyncio
 import json
 import os
 import socket
-import subprocess
 import sys
 import tempfile
 import time
@@ -31,6 +31,16 @@ import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from common import (  # noqa: E402
+    add_latency_args,
+    finish_info,
+    latency_info,
+    run_info,
+    sandbox_latency_report,
+    start_sandbox,
+)
 
 
 def free_port() -> int:
@@ -107,8 +117,6 @@ async def run(args: argparse.Namespace, sandbox_url: str) -> dict[str, Any]:
     batched_vps = len(ids) / batched_s
     sequential_vps = len(sample) / sequential_s
     return {
-        "machine": f"{os.cpu_count()} CPUs, {sys.platform}, Python {sys.version.split()[0]}",
-        "sandbox": sandbox_url,
         "videos": len(ids),
         "videos_with_stats": len(stats),
         "batched_seconds": round(batched_s, 3),
@@ -131,10 +139,12 @@ async def run(args: argparse.Namespace, sandbox_url: str) -> dict[str, Any]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--videos", type=int, default=10_000)
-    parser.add_argument("--sample", type=int, default=500, help="videos fetched one request each")
+    parser.add_argument("--sample", type=int, default=50, help="videos fetched one request each")
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--json", type=Path, default=None, help="write the figures here as JSON")
+    add_latency_args(parser)
     args = parser.parse_args()
+    info = run_info()
 
     from reelflow.logs import configure_logging
     from reelflow.settings import reset_settings_cache
@@ -152,33 +162,21 @@ def main() -> int:
     os.environ.clear()
     os.environ.update(env)
     reset_settings_cache()
-    sandbox = subprocess.Popen(
-        [sys.executable, "-m", "reelflow.cli", "sandbox", "--port", str(port)],
-        cwd=ROOT,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        start_new_session=True,
-    )
+    sandbox = start_sandbox(port, env, latency=args.latency, seed=args.latency_seed, scale=args.latency_scale)
     try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{sandbox_url}/sandbox/health", timeout=1).is_success:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.1)
-        else:
-            raise RuntimeError("sandbox did not start")
+        # the Research API's daily quotas in the sandbox too (the adapter enforces its own)
+        httpx.post(f"{sandbox_url}/sandbox/config", json={"enforce_rate_limits": True}, timeout=5).raise_for_status()
         result = asyncio.run(run(args, sandbox_url))
+        result["sandbox_latency"] = sandbox_latency_report(sandbox_url)
     finally:
         sandbox.terminate()
         sandbox.wait(timeout=10)
         if redis_proc is not None:
             redis_proc.terminate()
             redis_proc.wait(timeout=10)
-    print(
-        f"Adapters benchmark: Research API stats for {result['videos']:,} videos via the sandbox ({result['machine']})"
-    )
+    result = {**finish_info(info), "latency_model": latency_info(args), **result}
+    latency_note = "latency model on" if args.latency else "latency model off"
+    print(f"Adapters benchmark: Research API stats for {result['videos']:,} videos via the sandbox ({latency_note})")
     print(
         f"  batched    : {result['batched_videos_per_s']:>9,.0f} videos/s  "
         f"{result['batched_requests_per_s']:>7,.1f} req/s"

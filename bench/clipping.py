@@ -185,7 +185,10 @@ def run_baseline(
     src: Path, work: Path, highlights: list[dc.Highlight], transcript: dc.Transcript, *,
     preset: dc.RenderPreset, x264: str,
 ) -> dict[str, Any]:  # fmt: skip
-    """Naive: three full re-encodes per clip, the cut seeking on the output side."""
+    """Naive: three full re-encodes per clip (cut → crop+scale → captions+loudnorm), each to a
+    temp file. The cut seeks on the input side (`-ss` before `-i`), as the seeds' renderer does
+    (research/clipping.md): ffmpeg jumps to the keyframe before the start and decodes from
+    there, exactly like the engine's one-encode render; only the extra encodes differ."""
     info = probe(src)
     crop = dc.centre_crop(info.display_width or 0, info.display_height or 0, preset)
     enc = ["-c:v", "libx264", "-preset", x264, "-crf", str(preset.crf), "-pix_fmt", "yuv420p"]
@@ -201,7 +204,7 @@ def run_baseline(
             ),
             encoding="utf-8",
         )  # fmt: skip
-        _ffmpeg("-i", str(src), "-ss", f"{h.start_s:.3f}", "-t", f"{h.duration_s:.3f}", *enc, "-c:a", "aac", str(cut))
+        _ffmpeg("-ss", f"{h.start_s:.3f}", "-i", str(src), "-t", f"{h.duration_s:.3f}", *enc, "-c:a", "aac", str(cut))
         _ffmpeg(
             "-i", str(cut), "-vf",
             f"crop={crop.width}:{crop.height}:{crop.x}:{crop.y},scale={preset.width}:{preset.height}",

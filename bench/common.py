@@ -1,0 +1,159 @@
+"""What every benchmark shares: the run's provenance (machine, date, command, load) for its JSON,
+and starting the sandbox with the latency model (on by default in benchmarks).
+
+    from common import add_latency_args, finish_info, run_info, start_sandbox
+
+    info = run_info()                      # at the start: machine, date, command, load average
+    sandbox, url = start_sandbox(port, env, latency=args.latency, seed=args.latency_seed)
+    ...
+    figures = {**finish_info(info), ...}   # adds the load average at the end and the duration
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import shlex
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "bench" / "results"
+
+
+def load_average() -> list[float]:
+    try:
+        return [round(x, 2) for x in os.getloadavg()]
+    except OSError:
+        return []
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def _memory_gib() -> float | None:
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                return round(int(line.split()[1]) / 1024**2, 1)
+    except OSError:
+        pass
+    return None
+
+
+def _git_commit() -> str | None:
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, timeout=5, check=False
+        )
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    commit = out.stdout.strip() or None
+    return f"{commit}+dirty" if commit and dirty.stdout.strip() else commit
+
+
+def run_info() -> dict[str, Any]:
+    """Provenance of this run, taken at its start."""
+    return {
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "command": "python " + shlex.join([os.path.relpath(sys.argv[0], ROOT), *sys.argv[1:]]),
+        "commit": _git_commit(),
+        "machine": {
+            "cpus": os.cpu_count(),
+            "cpu": _cpu_model(),
+            "memory_gib": _memory_gib(),
+            "system": f"{platform.system()} {platform.release()} {platform.machine()}",
+            "python": sys.version.split()[0],
+        },
+        "load_average_start": load_average(),
+        "_started": time.monotonic(),
+    }
+
+
+def finish_info(info: dict[str, Any]) -> dict[str, Any]:
+    """The provenance with the load at the end and the wall time of the whole run."""
+    out = {k: v for k, v in info.items() if not k.startswith("_")}
+    out["load_average_end"] = load_average()
+    out["wall_seconds"] = round(time.monotonic() - info["_started"], 1)
+    return out
+
+
+def add_latency_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--latency",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="the sandbox's latency and rate-limit model (default: on)",
+    )
+    parser.add_argument("--latency-seed", type=int, default=1)
+    parser.add_argument("--latency-scale", type=float, default=1.0, help="multiply every modelled delay")
+
+
+def latency_info(args: argparse.Namespace) -> dict[str, Any]:
+    return {"enabled": args.latency, "seed": args.latency_seed, "scale": args.latency_scale}
+
+
+def start_sandbox(
+    port: int,
+    env: dict[str, str],
+    *,
+    latency: bool,
+    seed: int = 1,
+    scale: float = 1.0,
+    timeout_s: float = 60.0,
+) -> subprocess.Popen[bytes]:
+    """`reelflow sandbox` in a subprocess on `port`, waiting until it answers."""
+    flags = ["--latency", "--latency-seed", str(seed), "--latency-scale", str(scale)] if latency else ["--no-latency"]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "reelflow.cli", "sandbox", "--port", str(port), *flags],
+        cwd=ROOT,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + timeout_s
+    while True:
+        if proc.poll() is not None:
+            raise RuntimeError(f"sandbox exited with {proc.returncode}")
+        try:
+            if httpx.get(f"{url}/sandbox/health", timeout=1).is_success:
+                return proc
+        except httpx.HTTPError:
+            pass
+        if time.monotonic() > deadline:
+            proc.terminate()
+            raise RuntimeError("sandbox did not start")
+        time.sleep(0.1)
+
+
+def sandbox_latency_report(url: str) -> list[dict[str, Any]]:
+    """The model's rows that saw traffic (requests, total delay, 429s), for the JSON."""
+    try:
+        described = httpx.get(f"{url}/sandbox/latency", timeout=5).json()
+    except httpx.HTTPError:
+        return []
+    return [row for row in described.get("endpoints", []) if row.get("requests")]
