@@ -424,16 +424,19 @@ def main() -> None:
     parser.add_argument("--models", action="store_true", help="also compare worker models")
     parser.add_argument("--json", type=Path, default=None)
     options = parser.parse_args()
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from common import finish_info, run_info
+
     from reelflow.logs import configure_logging
+
+    info = run_info()
 
     configure_logging("WARNING")  # the in-process workers would otherwise print two lines per job
 
     with tempfile.TemporaryDirectory(prefix="reelflow-bench-") as tmp:
         handles = _setup_services(Path(tmp))
         try:
-            results: dict[str, Any] = {
-                "machine": f"{os.cpu_count()} cores, {sys.platform}, python {sys.version.split()[0]}"
-            }
+            results: dict[str, Any] = {"rounds": options.rounds, "jobs_per_round": options.jobs}
             print(f"throughput: {options.jobs} no-op jobs, in-process SimpleWorker, burst …", flush=True)
             results.update(bench_throughput(options.jobs, options.rounds))
             print(
@@ -471,7 +474,9 @@ def main() -> None:
                     handle.wait(timeout=10)
                 else:
                     handle.cleanup()
+    results = {**finish_info(info), **results}
     if options.json:
+        options.json.parent.mkdir(parents=True, exist_ok=True)
         options.json.write_text(json.dumps(results, indent=2, default=str))
     print(json.dumps(results, indent=2, default=str))
 

@@ -76,11 +76,13 @@ async def _platform() -> aioredis.Redis:
 
 
 @task("runtime.effect", queue="default", timeout=120)
-async def effect(ctx: TaskContext, key: str, sleep_s: float = 0.0) -> dict[str, Any]:
+async def effect(ctx: TaskContext, key: str, sleep_s: float = 0.0, pause_after_act_s: float = 0.0) -> dict[str, Any]:
     """A side effect on a stand-in platform (Redis), made at most once with `ctx.once`.
 
     The platform "posts" (one entry per call, like a real post) and can be asked whether a
     post with a given client token exists; the benchmark and tests count posts per key.
+    `pause_after_act_s` waits after the post is made and before `ctx.once` records it (the
+    window a crash test kills the worker in).
     """
     client = await _platform()
     try:
@@ -93,6 +95,8 @@ async def effect(ctx: TaskContext, key: str, sleep_s: float = 0.0) -> dict[str, 
                 pipe.hset(EFFECTS_KEY, token, post_id)
                 pipe.hincrby(EFFECT_COUNTS_KEY, key, 1)
                 await pipe.execute()
+            if pause_after_act_s:
+                await asyncio.sleep(pause_after_act_s)
             return post_id
 
         async def find(token: str) -> str | None:

@@ -13,7 +13,7 @@ from reelflow.queue.dispatch import get_redis
 from reelflow.storage.db import session_scope
 from reelflow.storage.models.runtime import JobEvent, JobRun
 from reelflow.storage.repositories.runtime import get_side_effect, run_once
-from reelflow.tasks.runtime import EFFECT_COUNTS_KEY
+from reelflow.tasks.runtime import EFFECT_COUNTS_KEY, EFFECTS_KEY
 from tests.fixtures.runtime import WorkerProcesses, wait_for_runs
 
 
@@ -48,6 +48,38 @@ async def test_sigkilled_worker_job_completes_once_after_recovery(worker_process
     assert types.count("recovered") == 1 and types.count("started") == 2
     assert int(get_redis().hget(EFFECT_COUNTS_KEY, "crash-1") or 0) == 1  # the side effect happened once
     assert elapsed < 20  # heartbeat timeout 2 s + sweep + the 4 s job
+
+
+async def test_worker_killed_after_the_side_effect_and_before_recording_it(worker_processes: WorkerProcesses) -> None:
+    """The case `ctx.once` exists for: the platform has the post, our record does not say so."""
+    key, once_key = "crash-after-act", "runtime.effect:crash-after-act"
+    first = worker_processes.start()
+    # The post is made, then the job waits 60 s before `ctx.once` may record it: killed in between.
+    run = await _start("runtime.effect", {"key": key, "pause_after_act_s": 60})
+    redis = get_redis()
+    deadline = asyncio.get_running_loop().time() + 30
+    while int(redis.hget(EFFECT_COUNTS_KEY, key) or 0) < 1:  # the stand-in platform has the post
+        assert asyncio.get_running_loop().time() < deadline, "the post was never made"
+        await asyncio.sleep(0.05)
+    async with session_scope() as session:
+        pending = await get_side_effect(session, once_key)
+    assert pending is not None and pending.status == "pending" and pending.acted_at is not None
+    assert pending.result is None  # acted, not recorded
+    worker_processes.kill(first)  # SIGKILL: the outcome is never recorded by this attempt
+
+    worker_processes.start()
+    await wait_for_runs([run.id], timeout=60)
+    done = await _run(run.id)
+    assert done.status == "succeeded" and done.attempt == 2, done.error
+    assert int(redis.hget(EFFECT_COUNTS_KEY, key) or 0) == 1  # posted once, not again
+    posted = redis.hget(EFFECTS_KEY, pending.token)
+    assert posted is not None and done.result == {"key": key, "post_id": posted.decode()}  # found by lookup
+    async with session_scope() as session:
+        recorded = await get_side_effect(session, once_key)
+    assert recorded is not None and recorded.status == "done" and recorded.result == posted.decode()
+    assert recorded.attempt == 2  # recorded by the second attempt, from the platform's answer
+    types = await _event_types(run.id)
+    assert types.count("recovered") == 1 and types.count("started") == 2
 
 
 async def test_runs_lost_by_redis_are_pushed_again(worker_processes: WorkerProcesses) -> None:
