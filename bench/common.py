@@ -157,3 +157,28 @@ def sandbox_latency_report(url: str) -> list[dict[str, Any]]:
     except httpx.HTTPError:
         return []
     return [row for row in described.get("endpoints", []) if row.get("requests")]
+
+
+def _stamp(argv: list[str]) -> int:
+    """`python bench/common.py --json PATH -- COMMAND...`: run a benchmark that writes its own
+    JSON to PATH, then add this run's provenance (date, command, commit, machine, load) to it."""
+    import json
+
+    if "--" not in argv or argv[:1] != ["--json"] or len(argv) < 4:
+        print(_stamp.__doc__, file=sys.stderr)
+        return 2
+    path = Path(argv[1])
+    command = argv[argv.index("--") + 1 :]
+    sys.argv = command  # so that run_info records the benchmark's own command line
+    info = run_info()
+    info["command"] = shlex.join(command)
+    rc = subprocess.call(command, cwd=ROOT)
+    if rc == 0 and path.exists():
+        figures = json.loads(path.read_text())
+        provenance = finish_info(info)
+        path.write_text(json.dumps({**provenance, **figures, "provenance": provenance}, indent=2) + "\n")
+    return rc
+
+
+if __name__ == "__main__":
+    raise SystemExit(_stamp(sys.argv[1:]))
