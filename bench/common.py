@@ -74,6 +74,10 @@ def _git_commit() -> str | None:
     return f"{commit}+dirty" if commit and dirty.stdout.strip() else commit
 
 
+def _shown(name: str) -> bool:
+    return not any(word in name for word in ("SECRET", "TOKEN", "KEY", "PASSWORD", "URL"))
+
+
 def run_info() -> dict[str, Any]:
     """Provenance of this run, taken at its start."""
     return {
@@ -87,6 +91,8 @@ def run_info() -> dict[str, Any]:
             "system": f"{platform.system()} {platform.release()} {platform.machine()}",
             "python": sys.version.split()[0],
         },
+        # settings given through the environment (REELFLOW_*), which change what is measured
+        "env": {k: v for k, v in sorted(os.environ.items()) if k.startswith("REELFLOW_") and _shown(k)},
         "load_average_start": load_average(),
         "_started": time.monotonic(),
     }
