@@ -35,10 +35,11 @@ test: lint
 	$(BIN)/pytest
 
 bench: install
-	$(BIN)/python bench/runtime.py
-	$(BIN)/python bench/adapters.py
-	$(BIN)/python bench/engagement.py
-	$(BIN)/python bench/clipping.py
+	$(BIN)/python bench/runtime.py --json bench/results/runtime.json
+	$(BIN)/python bench/adapters.py --json bench/results/adapters.json
+	$(BIN)/python bench/engagement.py --json bench/results/engagement.json
+	$(BIN)/python bench/api.py --json bench/results/api.json
+	$(BIN)/python bench/common.py --json bench/results/clipping.json -- $(BIN)/python bench/clipping.py --json bench/results/clipping.json
 
 clean:
 	rm -rf $(VENV) .reelflow .pytest_cache .mypy_cache .ruff_cache
