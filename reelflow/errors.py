@@ -38,6 +38,21 @@ class InvalidInput(ReelflowError):
             self.extra.setdefault("errors", [{"field": field, "message": detail}])
 
 
+class BadRequest(ReelflowError):
+    """The request itself is malformed: not JSON, nested too deep, a bad query parameter or
+    cursor. `field` names the parameter (400, where a bad value in a body field is a 422)."""
+
+    status = 400
+    title = "Bad request"
+    code = "bad_request"
+
+    def __init__(self, detail: str, *, field: str | None = None, **extra: Any) -> None:
+        super().__init__(detail, **extra)
+        self.field = field
+        if field:
+            self.extra.setdefault("errors", [{"field": field, "message": detail}])
+
+
 class Unauthorized(ReelflowError):
     status = 401
     title = "Unauthorized"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any
 
 from reelflow.errors import ConfigurationError
@@ -71,3 +72,57 @@ async def readiness() -> dict[str, Any]:
 
     await asyncio.gather(run("db", check_db), run("redis", check_redis))
     return {"ok": all(checks.values()), "checks": checks, "errors": errors}
+
+
+class PooledReadiness:
+    """`GET /readyz` for the web process: probes through the app's own pools (no new
+    connections per call), each probe time-boxed, the report cached for `cache_s` so a
+    burst of probes costs one round trip per second."""
+
+    def __init__(self, redis_client: Any, *, probe_timeout_s: float, cache_s: float) -> None:
+        self.redis = redis_client
+        self.probe_timeout_s = probe_timeout_s
+        self.cache_s = cache_s
+        self._report: dict[str, Any] | None = None
+        self._at = 0.0
+        self._lock = asyncio.Lock()
+
+    async def report(self) -> dict[str, Any]:
+        now = time.monotonic()
+        if self._report is not None and now - self._at < self.cache_s:
+            return self._report
+        async with self._lock:  # one probe at a time; the others take its result
+            if self._report is not None and time.monotonic() - self._at < self.cache_s:
+                return self._report
+            self._report = await self._probe()
+            self._at = time.monotonic()
+            return self._report
+
+    async def _probe(self) -> dict[str, Any]:
+        from sqlalchemy import text
+
+        from reelflow.storage.db import get_engine
+
+        async def db() -> None:
+            async with get_engine().connect() as conn:
+                await conn.execute(text("SELECT 1"))
+
+        async def redis() -> None:
+            await self.redis.ping()
+
+        checks: dict[str, bool] = {"settings": True}
+        errors: dict[str, str] = {}
+
+        async def run(name: str, probe: Any) -> None:
+            try:
+                await asyncio.wait_for(probe(), self.probe_timeout_s)
+                checks[name] = True
+            except TimeoutError:
+                checks[name] = False
+                errors[name] = f"no answer within {self.probe_timeout_s} s"
+            except Exception as exc:  # noqa: BLE001 - a readiness probe reports every failure
+                checks[name] = False
+                errors[name] = f"{type(exc).__name__}: {exc}"[:300]
+
+        await asyncio.gather(run("db", db), run("redis", redis))
+        return {"ok": all(checks.values()), "checks": checks, "errors": errors}

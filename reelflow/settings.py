@@ -62,6 +62,53 @@ class SandboxLatencySettings(BaseModel):
     scale: float = Field(default=1.0, ge=0, le=100)
 
 
+class ProxySettings(BaseModel):
+    """Which forwarded headers to believe (env `REELFLOW_PROXY__...`). By default none: the
+    client address is the TCP peer, so `X-Forwarded-For` cannot be spoofed for a fresh
+    rate-limit budget. Behind Heroku's router set `REELFLOW_PROXY__HOPS=1` (the router appends
+    the real client as the last X-Forwarded-For entry); behind your own proxies list them in
+    `REELFLOW_PROXY__TRUSTED` (comma-separated addresses or CIDRs)."""
+
+    trusted: str = ""
+    hops: int = Field(default=0, ge=0, le=10)
+
+
+class IdentitySettings(BaseModel):
+    """Logins, invitations, password resets and their limits (env `REELFLOW_IDENTITY__...`)."""
+
+    invitation_ttl_hours: int = Field(default=72, ge=1, le=24 * 30)
+    reset_ttl_minutes: int = Field(default=60, ge=5, le=24 * 60)
+    login_token_ttl_days: int = Field(default=30, ge=1, le=3650)
+    # Failed logins allowed per window, per account and per client address.
+    login_failures_per_account: int = Field(default=5, ge=1)
+    login_failures_per_address: int = Field(default=20, ge=1)
+    login_failure_window_s: int = Field(default=900, ge=10)
+    password_min_length: int = Field(default=10, ge=8, le=128)
+    # Where invitation and reset links point (the page that calls the redeem endpoint);
+    # default: the API's own redeem URL.
+    link_base_url: str | None = None
+
+
+class MailSettings(BaseModel):
+    """Outbound mail (env `REELFLOW_MAIL__...`). Dev and tests deliver to a local SMTP sink."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8025, ge=1, le=65535)
+    username: str | None = None
+    password: str | None = None
+    # "starttls" (port 587), "tls" (implicit, port 465) or "none" (the local sink).
+    security: Literal["none", "starttls", "tls"] = "none"
+    sender: str = "Reelflow <no-reply@reelflow.local>"
+    timeout_s: float = Field(default=10.0, gt=0)
+
+
+class ReadinessSettings(BaseModel):
+    """`/readyz` (env `REELFLOW_READINESS__...`): each probe's time box and the result's cache."""
+
+    probe_timeout_s: float = Field(default=1.0, gt=0, le=30)
+    cache_s: float = Field(default=1.0, ge=0, le=60)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="REELFLOW_",
@@ -70,6 +117,12 @@ class Settings(BaseSettings):
         populate_by_name=True,
         env_nested_delimiter="__",
     )
+
+    # --- hardening: proxies, identity, mail, readiness (nested groups) ------------------
+    proxy: ProxySettings = Field(default_factory=ProxySettings)
+    identity: IdentitySettings = Field(default_factory=IdentitySettings)
+    mail: MailSettings = Field(default_factory=MailSettings)
+    readiness: ReadinessSettings = Field(default_factory=ReadinessSettings)
 
     # --- process and services -------------------------------------------------------
     env: Environment = "dev"

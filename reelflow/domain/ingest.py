@@ -13,6 +13,8 @@ from collections.abc import AsyncIterable, AsyncIterator
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+import idna
+
 from reelflow.errors import Forbidden, InvalidInput, UnsupportedMediaType
 
 # Container types a source may declare. `application/octet-stream` is accepted because many
@@ -137,9 +139,38 @@ def parse_source_url(url: str) -> SourceUrl:
         raise InvalidInput("the URL has no host", field="url")
     if parts.username or parts.password:
         raise InvalidInput("URLs with credentials are not accepted", field="url")
+    check_hostname(parts.hostname)
     return SourceUrl(
         url=url.strip(), scheme=scheme, host=parts.hostname, port=port or (443 if scheme == "https" else 80)
     )
+
+
+def check_hostname(host: str) -> None:
+    """A host name the resolver and the HTTP client can encode (valid IDNA, sane lengths);
+    InvalidInput naming `url` otherwise."""
+    if "\x00" in host or len(host) > 253:
+        raise InvalidInput("the URL's host is not a valid host name", field="url")
+    if host.isascii():
+        labels = host.rstrip(".").split(".")
+        if host.startswith("[") or _is_ip_literal(host):
+            return
+        if any(not label or len(label) > 63 for label in labels):
+            raise InvalidInput("the URL's host is not a valid host name", field="url")
+        if not any(label.lower().startswith("xn--") for label in labels):
+            return
+    try:
+        host.encode("idna")  # what the resolver uses
+        idna.encode(host, uts46=True)  # what the HTTP client uses
+    except (UnicodeError, ValueError, idna.IDNAError):
+        raise InvalidInput("the URL's host is not a valid internationalised domain name", field="url") from None
+
+
+def _is_ip_literal(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
 
 
 def parse_origins(value: str | None) -> frozenset[str]:
@@ -243,10 +274,17 @@ def make_token(secret: bytes, purpose: str, subject: str, ttl_s: int, *, now: fl
     return f"{expires}.{sign(secret, purpose, subject, expires)}", expires
 
 
+_HEX_SIGNATURE = re.compile(r"^[0-9a-f]{64}$")
+_EXPIRES = re.compile(r"^[0-9]{1,12}$")
+
+
 def verify_signature(secret: bytes, purpose: str, subject: str, expires: int, signature: str, *, now: float) -> None:
-    """Raises Forbidden when the signature is wrong or has expired."""
+    """Raises Forbidden when the signature is wrong or has expired (whatever the client
+    sent: non-ASCII, absurdly long or malformed values are simply not valid)."""
+    if not _HEX_SIGNATURE.match(signature) or not 0 <= expires < 10**12:
+        raise Forbidden("the link's signature is not valid")
     expected = sign(secret, purpose, subject, expires)
-    if not hmac.compare_digest(expected, signature):
+    if not hmac.compare_digest(expected.encode(), signature.encode()):
         raise Forbidden("the link's signature is not valid")
     if expires < now:
         raise Forbidden("the link has expired; ask for a new one")
@@ -256,7 +294,7 @@ def verify_token(secret: bytes, purpose: str, subject: str, token: str | None, *
     if not token or "." not in token:
         raise Forbidden("a signed token is required")
     expires_text, _, signature = token.partition(".")
-    if not expires_text.isdigit():
+    if not _EXPIRES.match(expires_text):
         raise Forbidden("the link's signature is not valid")
     verify_signature(
         secret, purpose, subject, int(expires_text), signature, now=now if now is not None else time.time()

@@ -281,8 +281,15 @@ def signed_blob_path(key: str, *, ttl_s: int | None = None, now: float | None = 
 
 
 def verify_blob_signature(key: str, expires: int, sig: str, *, now: float | None = None) -> None:
-    """Raises Forbidden unless `sig` signs `key` until `expires` and that is still ahead."""
-    if not hmac.compare_digest(_blob_signature(check_key(key), expires), sig):
+    """Raises Forbidden unless `sig` signs `key` until `expires` and that is still ahead
+    (a non-ASCII, overlong or out-of-range value is simply not a valid signature)."""
+    if len(sig) != 64 or not sig.isascii() or not 0 <= expires < 10**12:
+        raise Forbidden("the download link's signature is not valid")
+    try:
+        key = check_key(key)
+    except InvalidInput:
+        raise NotFound("no such file") from None
+    if not hmac.compare_digest(_blob_signature(key, expires).encode(), sig.encode()):
         raise Forbidden("the download link's signature is not valid")
     if expires < (now if now is not None else time.time()):
         raise Forbidden("the download link has expired; ask the API for a new one")

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 from litestar import Litestar, Request, Router
 from litestar.config.cors import CORSConfig
+from litestar.datastructures import State
 from litestar.di import Provide
-from litestar.middleware.rate_limit import RateLimitConfig, get_remote_address
+from litestar.middleware.rate_limit import RateLimitConfig
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
@@ -15,13 +17,21 @@ from litestar.stores.redis import RedisStore
 from litestar.stores.registry import StoreRegistry
 
 from reelflow import __version__
+from reelflow.health import PooledReadiness
 from reelflow.logs import configure_logging
-from reelflow.settings import Settings, get_settings
+from reelflow.settings import ProxySettings, Settings, get_settings
 from reelflow.storage.db import dispose_engine
 from reelflow.web.auth import BearerTokenMiddleware
+from reelflow.web.decoding import StrictRequest
 from reelflow.web.deps import provide_session
 from reelflow.web.errors import EXCEPTION_HANDLERS
-from reelflow.web.middleware import request_id_middleware, stamp_response
+from reelflow.web.middleware import (
+    before_request,
+    client_address,
+    release_idempotency_key,
+    request_id_middleware,
+    stamp_response,
+)
 from reelflow.web.routes import clipping as clipping_routes
 from reelflow.web.routes import health, identity, jobs
 from reelflow.web.routes import monitoring as monitoring_routes
@@ -38,14 +48,19 @@ API_ROUTE_MODULES: list[Any] = [
 ]
 
 
-def _rate_limit(group: str, per_minute: int) -> RateLimitConfig:
-    """A per-client limit for handlers tagged `opt={"rate_limit_group": group}`."""
+def _rate_limit(group: str, per_minute: int, proxy: ProxySettings) -> RateLimitConfig:
+    """A limit for handlers tagged `opt={"rate_limit_group": group}`: per bearer token when
+    the request carries one (authenticated callers share nothing with their neighbours),
+    else per client address (forwarded headers believed only from configured proxies)."""
 
     async def in_group(request: Request[Any, Any, Any]) -> bool:
         return bool(request.route_handler.opt.get("rate_limit_group") == group)
 
     def identifier(request: Request[Any, Any, Any]) -> str:
-        return f"{group}:{get_remote_address(request)}"
+        scheme, _, credentials = request.headers.get("authorization", "").partition(" ")
+        if scheme.lower() == "bearer" and credentials.strip():
+            return f"{group}:token:{hashlib.sha256(credentials.strip().encode()).hexdigest()[:32]}"
+        return f"{group}:addr:{client_address(request.scope, proxy)}"
 
     return RateLimitConfig(
         rate_limit=("minute", per_minute),
@@ -86,11 +101,24 @@ def create_app(settings: Settings | None = None) -> Litestar:
         dependencies={"db_session": Provide(provide_session)},
         middleware=[
             request_id_middleware,
-            _rate_limit("signup", settings.signup_rate_limit_per_minute).middleware,
-            _rate_limit("tokens", settings.token_rate_limit_per_minute).middleware,
+            _rate_limit("signup", settings.signup_rate_limit_per_minute, settings.proxy).middleware,
+            _rate_limit("tokens", settings.token_rate_limit_per_minute, settings.proxy).middleware,
         ],
         exception_handlers=EXCEPTION_HANDLERS,
-        before_send=[stamp_response],
+        request_class=StrictRequest,
+        before_request=before_request,
+        before_send=[stamp_response, release_idempotency_key],
+        state=State(
+            {
+                "redis": redis_client,
+                "settings": settings,
+                "readiness": PooledReadiness(
+                    redis_client,
+                    probe_timeout_s=settings.readiness.probe_timeout_s,
+                    cache_s=settings.readiness.cache_s,
+                ),
+            }
+        ),
         on_app_init=[_add_auth],
         on_shutdown=[close_resources],
         stores=stores,

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import re
+import uuid
 from typing import Any
 
 from litestar import MediaType, Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 
-from reelflow.errors import LimitExceeded, ReelflowError, Retryable
+from reelflow.errors import InvalidInput, LimitExceeded, ReelflowError, Retryable
 from reelflow.logs import get_logger
 
 PROBLEM_JSON = "application/problem+json"
@@ -64,23 +65,42 @@ def problem(
         "detail": detail or title or _TITLES.get(status, "Error"),
         "instance": request.url.path,
     }
-    request_id = request.scope.get("state", {}).get("request_id")
-    if request_id:
-        body["request_id"] = request_id
+    body["request_id"] = ensure_request_id(request.scope)
     body.update(extra)
     return Response(content=body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+def ensure_request_id(scope: Any) -> str:
+    """The request's id; errors raised before the request-id middleware ran (router 404/405)
+    get one here, and `stamp_response` echoes it in `X-Request-ID`."""
+    state = scope.setdefault("state", {})
+    request_id = state.get("request_id")
+    if not request_id:
+        request_id = state["request_id"] = uuid.uuid4().hex
+    return str(request_id)
+
+
+# Pagination parameters are query parameters: a bad one is a 400 naming it.
+_QUERY_FIELDS = frozenset({"cursor", "limit"})
 
 
 def reelflow_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
     assert isinstance(exc, ReelflowError)
     headers: dict[str, str] = {}
+    status = exc.status
+    if isinstance(exc, InvalidInput) and exc.field in _QUERY_FIELDS and exc.field in request.query_params:
+        status = 400
     if isinstance(exc, LimitExceeded | Retryable) and exc.retry_after is not None:
         headers["Retry-After"] = str(max(1, int(exc.retry_after + 0.999)))
-    if exc.status == 401:
+    if status == 429 and "Retry-After" not in headers:
+        headers["Retry-After"] = "60"
+    if status == 401:
         headers["WWW-Authenticate"] = "Bearer"
-    if exc.status >= 500:
+    if status >= 500:
         log.error("request failed", error_type=type(exc).__name__, detail=exc.detail)
-    return problem(request, exc.status, code=exc.code, title=exc.title, detail=exc.detail, headers=headers, **exc.extra)
+    code = "bad_request" if status == 400 and exc.status != 400 else exc.code
+    title = "Bad request" if status == 400 and exc.status != 400 else exc.title
+    return problem(request, status, code=code, title=title, detail=exc.detail, headers=headers, **exc.extra)
 
 
 def http_exception_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
@@ -90,13 +110,17 @@ def http_exception_handler(request: Request[Any, Any, Any], exc: Exception) -> R
     if isinstance(exc, ValidationException):
         errors = _field_errors(exc.extra)
         if errors:
-            status = 422
-            extra["errors"] = errors
+            # A bad query, path or header parameter is a 400; a bad body field a 422.
+            status = 422 if any(e["source"] in ("", "body") for e in errors) else 400
+            extra["errors"] = [{"field": e["field"], "message": e["message"]} for e in errors]
             detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
         else:
             detail = _malformed_detail(exc)
         return problem(request, status, detail=detail, **extra)
     headers = dict(exc.headers or {})
+    if status == 429 and "Retry-After" not in headers:
+        reset = headers.get("RateLimit-Reset") or headers.get("ratelimit-reset")
+        headers["Retry-After"] = str(max(1, int(reset))) if reset and reset.isdigit() else "60"
     if status == 401:
         headers.setdefault("WWW-Authenticate", "Bearer")
     if status == 413:
@@ -117,6 +141,31 @@ def integrity_error_handler(request: Request[Any, Any, Any], exc: Exception) -> 
     return problem(request, 422, detail="the values break a data rule")
 
 
+def dbapi_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
+    """Postgres's "data exception" class (22xxx: a value out of range for its column, a
+    string too long, an invalid text representation) is always a value the client sent that
+    got past validation: a 422, logged so the missing check gets added. Anything else from the
+    database is a server fault: 500."""
+    assert isinstance(exc, DBAPIError)
+    sqlstate = _sqlstate(exc)
+    if isinstance(exc, IntegrityError):
+        return integrity_error_handler(request, exc)
+    if sqlstate and (sqlstate.startswith("22") or sqlstate == "54000"):
+        log.warning("data error reached the database", sqlstate=sqlstate, error=str(exc.orig)[:200])
+        return problem(request, 422, detail="a value is out of range or not valid for its field")
+    return internal_error_handler(request, exc)
+
+
+def _sqlstate(exc: DBAPIError) -> str | None:
+    orig = getattr(exc, "orig", None)
+    state = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
+    if state:
+        return str(state)
+    if type(orig).__name__ == "DataError" or isinstance(exc, DataError):
+        return "22000"  # asyncpg refused the value before sending it (e.g. int64 overflow)
+    return None
+
+
 def internal_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
     log.exception("unhandled error", error_type=type(exc).__name__)
     return problem(request, HTTP_500_INTERNAL_SERVER_ERROR, detail="an unexpected error happened; it was logged")
@@ -135,7 +184,7 @@ def _field_errors(extra: Any) -> list[dict[str, str]]:
                 missing = _MISSING_FIELD.search(message)
                 if missing and field == "data":  # msgspec names the body, not the field
                     field = missing.group(1)
-                errors.append({"field": field, "message": message})
+                errors.append({"field": field, "message": message, "source": str(item.get("source") or "")})
     return errors
 
 
@@ -150,6 +199,7 @@ EXCEPTION_HANDLERS: dict[type[Exception] | int, Any] = {
     ReelflowError: reelflow_error_handler,
     HTTPException: http_exception_handler,
     IntegrityError: integrity_error_handler,
+    DBAPIError: dbapi_error_handler,
     Exception: internal_error_handler,
 }
 

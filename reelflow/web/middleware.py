@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
+import functools
+import hashlib
+import ipaddress
 import re
 import time
 import uuid
+from typing import Any
 
 import structlog
+from litestar import Request
 from litestar.datastructures import MutableScopeHeaders
 from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
+from reelflow.errors import BadRequest, Conflict
 from reelflow.logs import get_logger
+from reelflow.settings import ProxySettings
+from reelflow.web.decoding import check_query
 
 REQUEST_ID_HEADER = "x-request-id"
 _VALID_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
@@ -57,3 +65,112 @@ async def stamp_response(message: Message, scope: Scope) -> None:
             status=message["status"],
             duration_ms=round((time.perf_counter() - started) * 1000, 1) if started else None,
         )
+
+
+# --- client address behind proxies ------------------------------------------------------
+
+
+@functools.lru_cache(maxsize=8)
+def _networks(trusted: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    networks = []
+    for item in trusted.split(","):
+        item = item.strip()
+        if item:
+            networks.append(ipaddress.ip_network(item, strict=False))
+    return tuple(networks)
+
+
+def _is_trusted(address: str, networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(ip in network for network in networks)
+
+
+def client_address(scope: Scope, proxy: ProxySettings) -> str:
+    """The caller's address. `X-Forwarded-For` is believed only as far as configured: with
+    `hops` = N, the Nth entry from the right (each trusted proxy appends one); with `trusted`
+    networks, entries are walked from the right while they are trusted proxies. Without
+    either, the TCP peer, whatever the headers say."""
+    client = scope.get("client")
+    peer = client[0] if client else "unknown"
+    if not proxy.hops and not proxy.trusted:
+        return peer
+    forwarded: list[str] = []
+    for key, value in scope.get("headers", []):
+        if key == b"x-forwarded-for":
+            forwarded.extend(part.strip() for part in value.decode("latin-1").split(",") if part.strip())
+    if proxy.hops:
+        return forwarded[-proxy.hops] if len(forwarded) >= proxy.hops else peer
+    networks = _networks(proxy.trusted)
+    if not _is_trusted(peer, networks):
+        return peer
+    for address in reversed(forwarded):
+        if not _is_trusted(address, networks):
+            return address
+    return forwarded[0] if forwarded else peer
+
+
+# --- Idempotency-Key: one request per key, per workspace and route ------------------------
+
+IDEMPOTENCY_HEADER = "idempotency-key"
+IDEMPOTENCY_TTL_S = 24 * 3600
+_KEY_CHARS = re.compile(r"^[\x21-\x7e]{1,255}$")
+_UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+def _fingerprint(method: str, path: str, query: bytes, body: Any) -> str:
+    import msgspec
+
+    canonical = msgspec.json.encode([method, path, query.decode("latin-1"), body], order="sorted")
+    return hashlib.sha256(canonical).hexdigest()
+
+
+async def check_idempotency_key(request: Request[Any, Any, Any]) -> None:
+    """`before_request` part: a key reused with a different request (method, path, query or
+    JSON body) is a 409. The first request reserves the key; if it fails (4xx/5xx), the
+    reservation is dropped (`release_idempotency_key`), so a corrected retry may reuse it.
+    Endpoints replay the first result themselves for a repeat of the same request."""
+    if request.method not in _UNSAFE:
+        return
+    key = request.headers.get(IDEMPOTENCY_HEADER)
+    if key is None:
+        return
+    if not _KEY_CHARS.match(key):
+        raise BadRequest("1 to 255 printable ASCII characters", field="Idempotency-Key")
+    handler = request.route_handler
+    body: Any = None
+    if "data" in handler.parsed_fn_signature.parameters:
+        body = await request.json()  # strict decoding: a bad body fails here, as it would later
+    principal = request.scope.get("user")
+    workspace = str(getattr(principal, "workspace_id", "public"))
+    template = str(request.scope.get("path_template") or request.url.path)
+    store_key = f"reelflow:idem:{workspace}:{request.method}:{template}:{hashlib.sha256(key.encode()).hexdigest()}"
+    fingerprint = _fingerprint(request.method, request.url.path, request.scope.get("query_string", b""), body)
+    redis = request.app.state.redis
+    if await redis.set(store_key, fingerprint, nx=True, ex=IDEMPOTENCY_TTL_S):
+        request.scope["state"]["idempotency_reserved"] = store_key  # type: ignore[index]
+        return
+    existing = await redis.get(store_key)
+    if existing is not None and existing.decode() != fingerprint:
+        raise Conflict("this Idempotency-Key was already used with a different request; use a new key")
+
+
+async def release_idempotency_key(message: Message, scope: Scope) -> None:
+    """`before_send` part: a reservation made by a request that failed is dropped."""
+    if message["type"] != "http.response.start" or message["status"] < 400:
+        return
+    state = scope.get("state", {})
+    store_key = state.pop("idempotency_reserved", None)  # type: ignore[attr-defined]
+    if store_key:
+        app = scope.get("litestar_app")
+        if app is not None:
+            await app.state.redis.delete(store_key)
+
+
+async def before_request(request: Request[Any, Any, Any]) -> None:
+    """The app-wide `before_request` hook (after auth and guards, before parameters are
+    parsed): hostile query strings, then Idempotency-Key reuse."""
+    check_query(request.scope.get("query_string", b""))
+    await check_idempotency_key(request)

@@ -10,6 +10,7 @@ import sys
 import pytest
 
 from reelflow.settings import reset_settings_cache
+from reelflow.storage.db import dispose_engine
 from reelflow.storage.embedded import start_postgres, start_redis
 
 
@@ -25,14 +26,18 @@ async def test_readyz_ok_with_services(client):
 
 
 @pytest.fixture
-def spare_services(tmp_path, services, monkeypatch):
-    """A second Postgres and Redis that the test may stop and start again."""
+async def spare_services(tmp_path, services, monkeypatch):
+    """A second Postgres and Redis that the test may stop and start again (request it before
+    `client`, so the app's pools point at them); readiness answers are not cached here."""
     pg, pg_url = start_postgres(tmp_path / "pg", cleanup_mode=None)
     redis_proc, redis_url = start_redis(tmp_path / "redis")
     monkeypatch.setenv("DATABASE_URL", pg_url)
     monkeypatch.setenv("REDIS_URL", redis_url)
+    monkeypatch.setenv("REELFLOW_READINESS__CACHE_S", "0")
     reset_settings_cache()
+    await dispose_engine()  # the pool of this event loop now opens connections to the spare Postgres
     yield pg, redis_proc, tmp_path
+    await dispose_engine()
     reset_settings_cache()
     if redis_proc.poll() is None:
         redis_proc.terminate()
@@ -43,7 +48,7 @@ def spare_services(tmp_path, services, monkeypatch):
     pg.cleanup()
 
 
-async def test_readyz_503_when_redis_down_then_200_when_back(client, spare_services):
+async def test_readyz_503_when_redis_down_then_200_when_back(spare_services, client):
     _, redis_proc, tmp_path = spare_services
     assert (await client.get("/readyz")).status_code == 200
     redis_proc.terminate()
@@ -61,7 +66,7 @@ async def test_readyz_503_when_redis_down_then_200_when_back(client, spare_servi
         restarted.wait(10)
 
 
-async def test_readyz_503_when_postgres_down_then_200_when_back(client, spare_services):
+async def test_readyz_503_when_postgres_down_then_200_when_back(spare_services, client):
     _, _, tmp_path = spare_services
     subprocess.run([_pg_ctl(), "-D", str(tmp_path / "pg"), "-m", "fast", "-w", "stop"], check=True, **_as_pg_user())
     down = await client.get("/readyz")
@@ -102,3 +107,25 @@ def _as_pg_user() -> dict[str, object]:
 
     entry = pwd.getpwnam("pgserver")
     return {"user": entry.pw_uid, "group": entry.pw_gid}
+
+
+async def test_readyz_uses_the_pools_and_caches_for_a_second(client, services):
+    """A burst of probes opens no new connections: the answers come from one cached probe."""
+    import asyncpg
+
+    opened = 0
+    original = asyncpg.connect
+
+    async def counting(*args, **kwargs):
+        nonlocal opened
+        opened += 1
+        return await original(*args, **kwargs)
+
+    assert (await client.get("/readyz")).status_code == 200  # warms the pool
+    asyncpg.connect = counting
+    try:
+        for _ in range(50):
+            assert (await client.get("/readyz")).status_code == 200
+    finally:
+        asyncpg.connect = original
+    assert opened == 0

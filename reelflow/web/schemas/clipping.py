@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 import msgspec
 
 Title = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
-Seconds = Annotated[float, msgspec.Meta(ge=0)]
+Seconds = Annotated[float, msgspec.Meta(ge=0, le=1e7)]
 Keyword = Annotated[str, msgspec.Meta(min_length=1, max_length=60)]
 
 
@@ -37,7 +37,7 @@ class UploadIn(msgspec.Struct, forbid_unknown_fields=True):
     """Start an upload: the project is created and waits for the file's bytes."""
 
     filename: Annotated[str, msgspec.Meta(min_length=1, max_length=255)]
-    size_bytes: Annotated[int, msgspec.Meta(ge=1)]
+    size_bytes: Annotated[int, msgspec.Meta(ge=1, le=2**53)]
     content_type: Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
     title: Title | None = None
     options: ClipOptions | None = None

@@ -9,6 +9,12 @@ from typing import Annotated, Any
 import msgspec
 
 Name = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+# Out-of-range values are refused (422 naming the field), never replaced by a default:
+# `interval_minutes: 0` used to be stored as the default 60.
+Interval = Annotated[int, msgspec.Meta(ge=1, le=7 * 24 * 60)]
+Code = Annotated[str, msgspec.Meta(min_length=2, max_length=2)]
+Value = Annotated[str, msgspec.Meta(max_length=500)]
+Kind = Annotated[str, msgspec.Meta(max_length=20)]
 
 
 class RuleIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -16,12 +22,12 @@ class RuleIn(msgspec.Struct, forbid_unknown_fields=True):
     `combined` = {"and": [...], "or": [...], "not": [...]} of {kind, values} conditions."""
 
     name: Name
-    kind: str
-    values: list[str] | None = None
+    kind: Kind
+    values: Annotated[list[Value], msgspec.Meta(max_length=100)] | None = None
     combined: dict[str, list[dict[str, Any]]] | None = None
-    region: str | None = None
-    language: str | None = None
-    interval_minutes: int | None = None
+    region: Code | None = None
+    language: Code | None = None
+    interval_minutes: Interval | None = None
     active: bool = True
 
 
@@ -29,12 +35,12 @@ class RulePatch(msgspec.Struct, forbid_unknown_fields=True):
     """Fields to change; a new kind/values/combined replaces the whole definition."""
 
     name: Name | None = None
-    kind: str | None = None
-    values: list[str] | None = None
+    kind: Kind | None = None
+    values: Annotated[list[Value], msgspec.Meta(max_length=100)] | None = None
     combined: dict[str, list[dict[str, Any]]] | None = None
-    region: str | None = None
-    language: str | None = None
-    interval_minutes: int | None = None
+    region: Code | None = None
+    language: Code | None = None
+    interval_minutes: Interval | None = None
     active: bool | None = None
 
 
