@@ -117,6 +117,52 @@ def admin_create_workspace(name: str, email: str, plan: str) -> None:
         raise click.ClickException(str(exc)) from None
 
 
+@main.group()
+def users() -> None:
+    """Accounts, for operators."""
+
+
+@users.command("reset-password")
+@click.argument("email")
+@click.option("--no-mail", is_flag=True, help="Only print the link; do not mail it.")
+def users_reset_password(email: str, no_mail: bool) -> None:
+    """Make a single-use password-reset link for EMAIL (a locked-out owner), mail it to them
+    and print it (hand it over another way if their mailbox is the problem)."""
+    from reelflow.adapters.mail import OutgoingMail, SmtpMailer
+    from reelflow.services.identity import create_reset_link, link_url
+    from reelflow.storage.db import dispose_engine, session_scope
+
+    settings = _with_services()
+
+    async def run() -> str:
+        try:
+            async with session_scope() as session:
+                user, secret = await create_reset_link(session, email, actor_kind="operator")
+                url = link_url(settings.public_base_url or f"http://{settings.host}:{settings.port}", secret)
+                if not no_mail:
+                    await SmtpMailer(settings.mail).send(
+                        OutgoingMail(
+                            to=user.email,
+                            subject="Reset your Reelflow password",
+                            text=(
+                                "An operator started a password reset for your Reelflow account.\n\n"
+                                f"Open this link to choose a new password (it works once):\n{url}\n\n"
+                                f'API clients: POST /api/v1/auth/redeem with {{"token": "{secret}", '
+                                '"password": "<new password>"}.\n'
+                            ),
+                        )
+                    )
+                minutes = settings.identity.reset_ttl_minutes
+                return f"reset link for {user.email} (single use, expires in {minutes} min):\n{url}"
+        finally:
+            await dispose_engine()
+
+    try:
+        click.echo(asyncio.run(run()))
+    except Exception as exc:  # noqa: BLE001 - shown to the operator as a CLI error
+        raise click.ClickException(str(exc)) from None
+
+
 # --- processes --------------------------------------------------------------------------
 @main.command()
 @click.option("--host", default=None, help="Bind address (default: settings host).")

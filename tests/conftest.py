@@ -21,6 +21,10 @@ os.environ["REELFLOW_ENV"] = "test"
 os.environ.setdefault("REELFLOW_TOKEN_ENCRYPTION_KEYS", Fernet.generate_key().decode())
 os.environ.setdefault("REELFLOW_SIGNING_SECRET", "test-signing-secret")
 os.environ.pop("DATABASE_URL", None)  # never run tests against a configured (maybe real) database
+if "REELFLOW_MAIL__PORT" not in os.environ:  # outbound mail goes to the `mail_sink` fixture's SMTP server
+    from reelflow.storage.embedded import free_port
+
+    os.environ["REELFLOW_MAIL__PORT"] = str(free_port())
 os.environ.pop("REDIS_URL", None)
 
 
@@ -93,6 +97,24 @@ async def truncate_all() -> None:
         await client.flushdb()
     finally:
         await client.aclose()
+
+
+@pytest.fixture(scope="session")
+def mail_sink_server(services: Services) -> Iterator[Any]:
+    """A real SMTP server (aiosmtpd) on the port outbound mail is configured to use."""
+    from reelflow.sandbox.mail import MailSink
+    from reelflow.settings import get_settings
+
+    sink = MailSink(port=get_settings().mail.port).start()
+    yield sink
+    sink.stop()
+
+
+@pytest.fixture
+def mail_sink(mail_sink_server: Any) -> Any:
+    """The SMTP sink, emptied for this test: `mail_sink.last_to(email).links`."""
+    mail_sink_server.messages.clear()
+    return mail_sink_server
 
 
 @pytest.fixture

@@ -17,7 +17,8 @@ ALLOWED: dict[str, set[str]] = {
     "tasks": {"tasks", "domain", "adapters", "storage"} | COMMON,
     "queue": {"queue", "tasks", "domain", "storage"} | COMMON,
     "flows": {"flows", "tasks", "queue", "domain", "storage", "adapters"} | COMMON,
-    "web": {"web", "storage", "domain", "queue", "health"} | COMMON,
+    "web": {"web", "services", "storage", "domain", "queue", "health", "adapters"} | COMMON,
+    "services": {"services", "domain", "storage", "queue", "adapters"} | COMMON,
     "sandbox": {"sandbox"} | COMMON,
 }
 THIRD_PARTY_OWNERS = {"rq": {"queue"}, "prefect": {"flows"}}

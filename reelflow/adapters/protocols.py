@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Protocol
 from reelflow.adapters.records import Creator, TokenSet, Video, VideoStats
 
 if TYPE_CHECKING:
+    from reelflow.adapters.mail import OutgoingMail
     from reelflow.adapters.scrapecreators import InstagramProfile
     from reelflow.adapters.tiktok.research import VideoQuery
 
@@ -56,3 +57,9 @@ class OAuthProvider(Protocol):
     async def refresh(self, refresh_token: str) -> TokenSet: ...
 
     async def revoke(self, token: str) -> None: ...
+
+
+class Mailer(Protocol):
+    """Outbound mail (`mail.SmtpMailer`)."""
+
+    async def send(self, mail: OutgoingMail) -> None: ...

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 import secrets
 from typing import Literal
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
 
 from reelflow.errors import Conflict, Forbidden, InvalidInput
 
@@ -52,5 +56,58 @@ def hash_token(plaintext: str) -> str:
 
 
 def looks_like_token(value: str) -> bool:
+    if not value.isascii() or len(value) > 200:
+        return False
     parts = value.split("_", 2)
     return len(parts) == 3 and parts[0] == TOKEN_PREFIX and len(parts[1]) == 8 and len(parts[2]) >= 32
+
+
+# --- passwords and mailed links ---------------------------------------------------------
+
+_hasher = PasswordHasher()  # argon2id with argon2-cffi's current recommended parameters
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """Verified against when the email is unknown, so both answers take the same time."""
+    return _hasher.hash(secrets.token_urlsafe(16))
+
+
+LINK_PREFIX = "rfl"
+
+
+def check_password(password: str, *, min_length: int, email: str | None = None) -> None:
+    """A password long enough, not absurdly long, and not the email itself."""
+    if len(password) < min_length:
+        raise InvalidInput(f"use at least {min_length} characters", field="password")
+    if len(password) > 256:
+        raise InvalidInput("use at most 256 characters", field="password")
+    if email and password.strip().lower() == email.strip().lower():
+        raise InvalidInput("the password may not be the email address", field="password")
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def verify_password(password_hash: str | None, password: str) -> bool:
+    """True when `password` matches; always spends one argon2 verification, so an unknown
+    account (no hash) is indistinguishable by timing from a wrong password."""
+    try:
+        return _hasher.verify(password_hash or _dummy_hash(), password) and password_hash is not None
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def needs_rehash(password_hash: str) -> bool:
+    return _hasher.check_needs_rehash(password_hash)
+
+
+def new_link_secret() -> tuple[str, str]:
+    """A mailed link's secret: (plaintext for the link, SHA-256 hex stored)."""
+    plaintext = f"{LINK_PREFIX}_{secrets.token_urlsafe(32)}"
+    return plaintext, hash_token(plaintext)
+
+
+def looks_like_link_secret(value: str) -> bool:
+    return value.isascii() and value.startswith(f"{LINK_PREFIX}_") and 40 <= len(value) <= 100

@@ -17,6 +17,7 @@ from litestar.stores.redis import RedisStore
 from litestar.stores.registry import StoreRegistry
 
 from reelflow import __version__
+from reelflow.adapters.mail import SmtpMailer
 from reelflow.health import PooledReadiness
 from reelflow.logs import configure_logging
 from reelflow.settings import ProxySettings, Settings, get_settings
@@ -32,8 +33,8 @@ from reelflow.web.middleware import (
     request_id_middleware,
     stamp_response,
 )
+from reelflow.web.routes import audit, health, identity, jobs
 from reelflow.web.routes import clipping as clipping_routes
-from reelflow.web.routes import health, identity, jobs
 from reelflow.web.routes import monitoring as monitoring_routes
 
 API_PREFIX = "/api/v1"
@@ -44,6 +45,7 @@ API_ROUTE_MODULES: list[Any] = [
     monitoring_routes,
     clipping_routes,
     jobs,
+    audit,
     # <area route modules>
 ]
 
@@ -103,6 +105,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             request_id_middleware,
             _rate_limit("signup", settings.signup_rate_limit_per_minute, settings.proxy).middleware,
             _rate_limit("tokens", settings.token_rate_limit_per_minute, settings.proxy).middleware,
+            _rate_limit("login", settings.token_rate_limit_per_minute, settings.proxy).middleware,
         ],
         exception_handlers=EXCEPTION_HANDLERS,
         request_class=StrictRequest,
@@ -111,6 +114,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         state=State(
             {
                 "redis": redis_client,
+                "mailer": SmtpMailer(settings.mail),
                 "settings": settings,
                 "readiness": PooledReadiness(
                     redis_client,

@@ -18,7 +18,8 @@ from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from reelflow.errors import BadRequest, Conflict
 from reelflow.logs import get_logger
-from reelflow.settings import ProxySettings
+from reelflow.services.audit import bind_request
+from reelflow.settings import ProxySettings, get_settings
 from reelflow.web.decoding import check_query
 
 REQUEST_ID_HEADER = "x-request-id"
@@ -39,7 +40,10 @@ def request_id_middleware(app: ASGIApp) -> ASGIApp:
         state = scope.setdefault("state", {})  # type: ignore[typeddict-item]
         state["request_id"] = request_id
         state["started"] = time.perf_counter()
-        with structlog.contextvars.bound_contextvars(request_id=request_id):
+        with (
+            structlog.contextvars.bound_contextvars(request_id=request_id),
+            bind_request(request_id, client_address(scope, get_settings().proxy)),
+        ):
             await app(scope, receive, send)
 
     return middleware

@@ -97,31 +97,36 @@ async def test_last_used_is_recorded(client, signup, session):
     assert token.last_used_at is not None
 
 
-async def test_roles_guard_member_management(client, signup):
+async def test_roles_guard_member_management(client, signup, mail_sink):
     owner = await signup()
-    added = await client.post(
+    invited = await client.post(
         "/api/v1/members", headers=owner.headers, json={"email": "ed@example.com", "role": "editor"}
     )
-    assert added.status_code == 201
-    editor_token = await _token_for(client, owner, "ed@example.com")
-    editor = {"Authorization": f"Bearer {editor_token}"}
+    assert invited.status_code == 202
+    editor = await _join(client, mail_sink, "ed@example.com")
+    user_id = editor["user"]["id"]
+    editor_headers = {"Authorization": f"Bearer {editor['token']['token']}"}
 
-    # An editor can read members but not add or change them.
-    assert (await client.get("/api/v1/members", headers=editor)).status_code == 200
-    forbidden = await client.post("/api/v1/members", headers=editor, json={"email": "x@example.com", "role": "clipper"})
+    # An editor can read members but not invite or change them.
+    assert (await client.get("/api/v1/members", headers=editor_headers)).status_code == 200
+    forbidden = await client.post(
+        "/api/v1/members", headers=editor_headers, json={"email": "x@example.com", "role": "clipper"}
+    )
     assert forbidden.status_code == 403
     assert forbidden.json()["type"] == "/problems/forbidden"
-    user_id = added.json()["user_id"]
-    assert (await client.patch(f"/api/v1/members/{user_id}", headers=editor, json={"role": "admin"})).status_code == 403
+    patched = await client.patch(f"/api/v1/members/{user_id}", headers=editor_headers, json={"role": "admin"})
+    assert patched.status_code == 403
 
-    # The owner promotes to admin; an admin cannot create owners.
+    # The owner promotes to admin; an admin cannot invite owners.
     promoted = await client.patch(f"/api/v1/members/{user_id}", headers=owner.headers, json={"role": "admin"})
     assert promoted.status_code == 200 and promoted.json()["role"] == "admin"
-    as_admin = await client.post("/api/v1/members", headers=editor, json={"email": "o@example.com", "role": "owner"})
+    as_admin = await client.post(
+        "/api/v1/members", headers=editor_headers, json={"email": "o@example.com", "role": "owner"}
+    )
     assert as_admin.status_code == 403
     assert (
-        await client.post("/api/v1/members", headers=editor, json={"email": "c@example.com", "role": "clipper"})
-    ).status_code == 201
+        await client.post("/api/v1/members", headers=editor_headers, json={"email": "c@example.com", "role": "clipper"})
+    ).status_code == 202
 
 
 async def test_last_owner_cannot_be_demoted(client, signup):
@@ -130,10 +135,11 @@ async def test_last_owner_cannot_be_demoted(client, signup):
     assert response.status_code == 409
 
 
-async def test_adding_an_existing_member_is_409(client, signup):
+async def test_inviting_an_existing_member_is_409(client, signup, mail_sink):
     owner = await signup()
     body = {"email": "dup@example.com", "role": "editor"}
-    assert (await client.post("/api/v1/members", headers=owner.headers, json=body)).status_code == 201
+    assert (await client.post("/api/v1/members", headers=owner.headers, json=body)).status_code == 202
+    await _join(client, mail_sink, "dup@example.com")
     assert (await client.post("/api/v1/members", headers=owner.headers, json=body)).status_code == 409
 
 
@@ -149,7 +155,7 @@ async def test_another_workspace_is_404_never_403(client, signup):
     assert (await client.get("/api/v1/me", headers=bob.headers)).status_code == 200
 
 
-async def test_bad_input_is_problem_details_naming_the_field(client, signup, session):
+async def test_bad_input_is_problem_details_naming_the_field(client, signup, session, mail_sink):
     owner = await signup()
     cases = [
         ({"email": "a@example.com", "role": "boss"}, 422, "role"),
@@ -205,6 +211,16 @@ async def test_openapi_and_docs_page(client):
     assert "/api/v1/signup" in spec.json()["paths"]
     page = await client.get("/schema")
     assert page.status_code == 200 and "<html" in page.text.lower()
+
+
+async def _join(client, mail_sink, email: str, password: str | None = None) -> dict:
+    """Redeem the invitation mailed to `email` (read from the SMTP sink)."""
+    link = mail_sink.last_to(email).links[0]
+    secret = link.split("token=", 1)[1]
+    body = {"token": secret} if password is None else {"token": secret, "password": password}
+    redeemed = await client.post("/api/v1/auth/redeem", json=body)
+    assert redeemed.status_code == 200, redeemed.text
+    return redeemed.json()
 
 
 async def _token_for(client, owner, email: str) -> str:

@@ -28,6 +28,9 @@ class User(IdMixin, TimestampMixin, Base):
 
     email: Mapped[str] = mapped_column(String(320))
     name: Mapped[str | None] = mapped_column(String(200))
+    # argon2id hash (argon2-cffi); None until the person sets a password through a link.
+    password_hash: Mapped[str | None] = mapped_column(String(200))
+    password_set_at: Mapped[datetime | None]
 
 
 class Membership(IdMixin, TimestampMixin, Base):
@@ -54,4 +57,29 @@ class ApiToken(IdMixin, TimestampMixin, Base):
     prefix: Mapped[str] = mapped_column(String(16))
     last_used_at: Mapped[datetime | None]
     expires_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+
+
+LINK_PURPOSES = ("invite", "reset")
+
+
+class IdentityLink(IdMixin, TimestampMixin, Base):
+    """A single-use, expiring link sent by mail: an invitation to a workspace (with a role),
+    or a password reset. Only the SHA-256 of the link's secret is stored."""
+
+    __tablename__ = "identity_links"
+    __table_args__ = (
+        CheckConstraint(f"purpose IN {LINK_PURPOSES!r}", name="purpose"),
+        CheckConstraint(f"role IS NULL OR role IN {ROLES!r}", name="role"),
+        Index("ix_identity_links_email_lower", func.lower("email")),
+    )
+
+    purpose: Mapped[str] = mapped_column(String(10))
+    email: Mapped[str] = mapped_column(String(320))
+    workspace_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"), index=True)
+    role: Mapped[str | None] = mapped_column(String(20))
+    created_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
     revoked_at: Mapped[datetime | None]

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from reelflow.storage.models.identity import ApiToken, Membership, User, Workspace
+from reelflow.storage.models.identity import ApiToken, IdentityLink, Membership, User, Workspace
 
 
 @dataclass(frozen=True)
@@ -166,3 +166,115 @@ class IdentityRepository:
             delete(ApiToken).where(or_(ApiToken.expires_at < expired_before, ApiToken.revoked_at < revoked_before))
         )
         return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+    # --- passwords ----------------------------------------------------------------------
+    async def set_password(self, user: User, password_hash: str, now: datetime) -> None:
+        user.password_hash = password_hash
+        user.password_set_at = now
+        await self.session.flush()
+
+    async def memberships_of(self, user_id: uuid.UUID) -> list[Membership]:
+        result = await self.session.execute(
+            select(Membership).where(Membership.user_id == user_id).order_by(Membership.created_at, Membership.id)
+        )
+        return list(result.scalars())
+
+    async def revoke_user_tokens(self, user_id: uuid.UUID, now: datetime) -> int:
+        result = await self.session.execute(
+            update(ApiToken).where(ApiToken.user_id == user_id, ApiToken.revoked_at.is_(None)).values(revoked_at=now)
+        )
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+    # --- mailed links (invitations, password resets) ------------------------------------
+    async def create_link(
+        self,
+        *,
+        purpose: str,
+        email: str,
+        token_hash: str,
+        expires_at: datetime,
+        workspace_id: uuid.UUID | None = None,
+        role: str | None = None,
+        created_by: uuid.UUID | None = None,
+    ) -> IdentityLink:
+        link = IdentityLink(
+            purpose=purpose,
+            email=email,
+            token_hash=token_hash,
+            expires_at=expires_at,
+            workspace_id=workspace_id,
+            role=role,
+            created_by=created_by,
+        )
+        self.session.add(link)
+        await self.session.flush()
+        return link
+
+    async def claim_link(self, token_hash: str, now: datetime) -> IdentityLink | None:
+        """The live link with this secret, locked and marked used (single use: a concurrent
+        redeem waits for the lock and then finds it used)."""
+        result = await self.session.execute(
+            select(IdentityLink)
+            .where(
+                IdentityLink.token_hash == token_hash,
+                IdentityLink.used_at.is_(None),
+                IdentityLink.revoked_at.is_(None),
+                IdentityLink.expires_at > now,
+            )
+            .with_for_update()
+        )
+        link = result.scalar_one_or_none()
+        if link is not None:
+            link.used_at = now
+            await self.session.flush()
+        return link
+
+    async def pending_invitation(self, workspace_id: uuid.UUID, email: str, now: datetime) -> IdentityLink | None:
+        result = await self.session.execute(
+            select(IdentityLink).where(
+                IdentityLink.purpose == "invite",
+                IdentityLink.workspace_id == workspace_id,
+                func.lower(IdentityLink.email) == email.lower(),
+                IdentityLink.used_at.is_(None),
+                IdentityLink.revoked_at.is_(None),
+                IdentityLink.expires_at > now,
+            )
+        )
+        return result.scalars().first()
+
+    async def list_invitations(self, workspace_id: uuid.UUID, now: datetime) -> list[IdentityLink]:
+        result = await self.session.execute(
+            select(IdentityLink)
+            .where(
+                IdentityLink.purpose == "invite",
+                IdentityLink.workspace_id == workspace_id,
+                IdentityLink.used_at.is_(None),
+                IdentityLink.revoked_at.is_(None),
+                IdentityLink.expires_at > now,
+            )
+            .order_by(IdentityLink.created_at, IdentityLink.id)
+        )
+        return list(result.scalars())
+
+    async def get_invitation(self, workspace_id: uuid.UUID, link_id: uuid.UUID) -> IdentityLink | None:
+        result = await self.session.execute(
+            select(IdentityLink).where(
+                IdentityLink.id == link_id,
+                IdentityLink.workspace_id == workspace_id,
+                IdentityLink.purpose == "invite",
+            )
+        )
+        return result.scalar_one_or_none()
+
+    async def revoke_resets(self, email: str, now: datetime) -> None:
+        """Earlier unused reset links for this email stop working when a new one is sent."""
+        await self.session.execute(
+            update(IdentityLink)
+            .where(
+                IdentityLink.purpose == "reset",
+                func.lower(IdentityLink.email) == email.lower(),
+                IdentityLink.used_at.is_(None),
+                IdentityLink.revoked_at.is_(None),
+            )
+            .values(revoked_at=now)
+        )

@@ -1,0 +1,1 @@
+"""Use cases shared by the API, the workers and the schedules (one module per area)."""
