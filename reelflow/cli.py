@@ -244,6 +244,10 @@ def dev(prefect: bool) -> None:
     env.setdefault("REELFLOW_SANDBOX_URL", sandbox_url)
     prefect_home = settings.resolved_data_dir / "prefect"
     env.setdefault("PREFECT_HOME", str(prefect_home))
+    from reelflow.sandbox.mail import MailSink
+
+    # Outbound mail (invitations, resets) goes to a local SMTP sink that prints what arrives.
+    mail_sink = MailSink(host=settings.mail.host, port=settings.mail.port, echo=True).start()
     supervisor = Supervisor(env)
 
     def stop(*_: Any) -> None:
@@ -283,6 +287,7 @@ def dev(prefect: bool) -> None:
         click.echo("stopping…")
     finally:
         supervisor.stop_all()
+        mail_sink.stop()
 
 
 @main.command()

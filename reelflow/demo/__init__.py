@@ -65,6 +65,12 @@ def run_demo() -> int:
     sandbox_port = free_port()
     sandbox_url = f"http://127.0.0.1:{sandbox_port}"
     env["REELFLOW_SANDBOX_URL"] = sandbox_url
+    # Invitation and reset mails really go out over SMTP, to a local sink the steps read.
+    from reelflow.sandbox.mail import MailSink
+
+    mail_sink = MailSink(port=free_port()).start()
+    env["REELFLOW_MAIL__HOST"] = mail_sink.host
+    env["REELFLOW_MAIL__PORT"] = str(mail_sink.port)
     supervisor = Supervisor(env)
     try:
         supervisor.start_reelflow("sandbox", "sandbox", "--port", str(sandbox_port), quiet=True)
@@ -74,16 +80,18 @@ def run_demo() -> int:
         supervisor.wait_http("web", f"http://127.0.0.1:{port}/readyz")
         supervisor.wait_http("sandbox", f"{sandbox_url}/sandbox/health")
         print(f"   API on http://127.0.0.1:{port}, sandbox on {sandbox_url}, workers for high, default and media")
-        code = asyncio.run(_run_steps(f"http://127.0.0.1:{port}", sandbox_url, supervisor))
+        code = asyncio.run(_run_steps(f"http://127.0.0.1:{port}", sandbox_url, supervisor, mail_sink))
     finally:
         supervisor.stop_all()
+        mail_sink.stop()
     print(f"\nDemo {'finished' if code == 0 else 'FAILED'} in {time.monotonic() - started:.1f} s.")
     return code
 
 
-async def _run_steps(api_url: str, sandbox_url: str, supervisor: Supervisor) -> int:
+async def _run_steps(api_url: str, sandbox_url: str, supervisor: Supervisor, mail_sink: Any) -> int:
     async with httpx.AsyncClient(base_url=api_url, timeout=60) as client:
         demo = Demo(api_url=api_url, sandbox_url=sandbox_url, client=client, supervisor=supervisor)
+        demo.state["mail_sink"] = mail_sink
         for module_name in DEMO_STEPS:
             module = importlib.import_module(module_name)
             step_started = time.monotonic()

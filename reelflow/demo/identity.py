@@ -1,9 +1,13 @@
-"""Demo step: sign up, look at yourself, add a member, mint and revoke a token."""
+"""Demo step: sign up, look at yourself, invite a member (the mail really goes out), the
+member sets a password and logs in, mint and revoke a token, read the audit log."""
 
 from __future__ import annotations
 
+import asyncio
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+
+import httpx
 
 if TYPE_CHECKING:
     from reelflow.demo import Demo
@@ -27,8 +31,36 @@ async def run(demo: Demo) -> None:
     me = (await demo.client.get("/api/v1/me")).json()
     demo.say(f"GET /me → role {me['role']} in {me['workspace']['id']}")
 
-    member = await demo.client.post("/api/v1/members", json={"email": f"editor+{stamp}@reelflow.dev", "role": "editor"})
-    member.raise_for_status()
+    editor_email = f"editor+{stamp}@reelflow.dev"
+    invited = await demo.client.post("/api/v1/members", json={"email": editor_email, "role": "editor"})
+    invited.raise_for_status()
+    demo.say(
+        f"POST /members → {invited.status_code}: invitation for {editor_email} "
+        f"(expires {invited.json()['expires_at'][:16]})"
+    )
+    sink = demo.state["mail_sink"]
+    mail = await _wait_for_mail(sink, editor_email)
+    link = mail.links[0]
+    demo.say(f"mail received by the SMTP sink: {mail.subject!r} with a single-use link")
+    secret = link.split("token=", 1)[1]
+    password = f"editor-password-{stamp}"
+    async with httpx.AsyncClient(base_url=demo.api_url, timeout=60) as anonymous:
+        redeemed = await anonymous.post("/api/v1/auth/redeem", json={"token": secret, "password": password})
+        redeemed.raise_for_status()
+        demo.say(f"invitation redeemed → {redeemed.json()['role']} in the workspace, password set (argon2id)")
+        again = await anonymous.post("/api/v1/auth/redeem", json={"token": secret, "password": password})
+        demo.say(f"the same link again → {again.status_code} (single use)")
+        login = await anonymous.post(
+            "/api/v1/auth/tokens", json={"email": editor_email, "password": password, "name": "editor laptop"}
+        )
+        login.raise_for_status()
+        demo.say(
+            f"POST /auth/tokens (email + password) → token {login.json()['name']!r}, "
+            f"expires {login.json()['expires_at'][:10]}"
+        )
+        wrong = await anonymous.post("/api/v1/auth/tokens", json={"email": editor_email, "password": "wrong password"})
+        ghost = await anonymous.post("/api/v1/auth/tokens", json={"email": "ghost@reelflow.dev", "password": "x" * 12})
+        demo.say(f"wrong password → {wrong.status_code}, unknown email → {ghost.status_code} (same answer)")
     members = (await demo.client.get("/api/v1/members")).json()["items"]
     demo.say(f"members: {', '.join(m['role'] for m in members)}")
 
@@ -39,3 +71,17 @@ async def run(demo: Demo) -> None:
     bad = await demo.client.post("/api/v1/members", json={"email": "x@example.com", "role": "boss"})
     problem = bad.json()
     demo.say(f"bad input → {bad.status_code} {problem['title']}: {problem['detail']}")
+
+    audit = (await demo.client.get("/api/v1/audit", params={"limit": 5})).json()["items"]
+    demo.say("audit log (newest first): " + ", ".join(entry["action"] for entry in audit))
+
+
+async def _wait_for_mail(sink: Any, address: str) -> Any:
+    deadline = time.monotonic() + 10.0
+    while True:
+        try:
+            return sink.last_to(address)
+        except LookupError:
+            if time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(0.1)

@@ -30,6 +30,7 @@ class ReceivedMail:
 @dataclass
 class _Handler:
     messages: list[ReceivedMail] = field(default_factory=list)
+    echo: bool = False
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         parsed = email.message_from_bytes(envelope.content, policy=email.policy.default)
@@ -44,14 +45,16 @@ class _Handler:
                 text=str(text),
             )
         )
+        if self.echo:
+            print(f"[mail] to {', '.join(envelope.rcpt_tos)}: {parsed['Subject']}\n{text}", flush=True)
         return "250 Message accepted for delivery"
 
 
 class MailSink:
     """`with MailSink(port=...) as sink:` … `sink.messages` / `sink.last_to(email)`."""
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 8025) -> None:
-        self.handler = _Handler()
+    def __init__(self, host: str = "127.0.0.1", port: int = 8025, *, echo: bool = False) -> None:
+        self.handler = _Handler(echo=echo)
         self.controller = Controller(self.handler, hostname=host, port=port)
         self.host, self.port = host, port
 
