@@ -18,7 +18,9 @@ ROLES: tuple[Role, ...] = ("owner", "admin", "editor", "clipper")
 MANAGERS: tuple[Role, ...] = ("owner", "admin")
 EDITORS: tuple[Role, ...] = ("owner", "admin", "editor")
 TOKEN_PREFIX = "rf"
-EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,255}\.[^@\s]{2,}$")
+# No whitespace or control characters anywhere (they would reach SMTP commands and headers).
+EMAIL_PATTERN = r"^[^@\s\x00-\x1f\x7f]{1,64}@[^@\s\x00-\x1f\x7f]{1,255}\.[^@\s\x00-\x1f\x7f]{2,}$"
+EMAIL_RE = re.compile(EMAIL_PATTERN)
 
 
 def normalise_email(email: str) -> str:

@@ -6,13 +6,15 @@ import hashlib
 from typing import Any
 
 from litestar import Litestar, Request, Router
+from litestar._openapi.plugin import OpenAPIPlugin
 from litestar.config.cors import CORSConfig
 from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.middleware.rate_limit import RateLimitConfig
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
+from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
+from litestar.static_files import create_static_files_router
 from litestar.stores.redis import RedisStore
 from litestar.stores.registry import StoreRegistry
 
@@ -33,11 +35,13 @@ from reelflow.web.middleware import (
     request_id_middleware,
     stamp_response,
 )
+from reelflow.web.openapi import amend_openapi
 from reelflow.web.routes import audit, health, identity, jobs
 from reelflow.web.routes import clipping as clipping_routes
 from reelflow.web.routes import monitoring as monitoring_routes
 
 API_PREFIX = "/api/v1"
+DOCS_ASSETS = "/schema/assets"
 
 # Route modules under /api/v1; each area adds its module here.
 API_ROUTE_MODULES: list[Any] = [
@@ -98,8 +102,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
         await dispose_engine()
         await redis_client.aclose()
 
-    return Litestar(
-        route_handlers=[*health.route_handlers, api],
+    app = Litestar(
+        route_handlers=[*health.route_handlers, api, _docs_assets()],
         dependencies={"db_session": Provide(provide_session)},
         middleware=[
             request_id_middleware,
@@ -133,13 +137,39 @@ def create_app(settings: Settings | None = None) -> Litestar:
             version=__version__,
             description="Monitoring, discovery, clipping, publishing, tracking and ads for short video.",
             path="/schema",
-            render_plugins=[SwaggerRenderPlugin(path="/"), ScalarRenderPlugin(path="/scalar")],
+            # Swagger UI from the installed package (swagger-ui-bundle-v2), not a CDN: the
+            # docs page works offline.
+            render_plugins=[
+                SwaggerRenderPlugin(
+                    path="/",
+                    js_url=f"{DOCS_ASSETS}/swagger-ui-bundle.js",
+                    css_url=f"{DOCS_ASSETS}/swagger-ui.css",
+                    standalone_preset_js_url=f"{DOCS_ASSETS}/swagger-ui-standalone-preset.js",
+                    favicon="<link rel='icon' href='data:,'>",
+                )
+            ],
             components=Components(
                 security_schemes={"BearerToken": SecurityScheme(type="http", scheme="bearer", bearer_format="rf_...")}
             ),
             security=[{"BearerToken": []}],
         ),
         debug=False,
+    )
+    # The served document, amended once: every problem each operation can answer, and the
+    # body rules the strict decoder enforces (reelflow/web/openapi.py).
+    amend_openapi(app.plugins.get(OpenAPIPlugin).provide_openapi_schema())
+    return app
+
+
+def _docs_assets() -> Router:
+    from swagger_ui_bundle import swagger_ui_path  # type: ignore[import-untyped]
+
+    return create_static_files_router(
+        path=DOCS_ASSETS,
+        directories=[str(swagger_ui_path)],
+        opt={"exclude_from_auth": True},
+        include_in_schema=False,
+        cache_control=None,
     )
 
 

@@ -17,6 +17,7 @@ from reelflow.storage.repositories.identity import IdentityRepository, Principal
 from reelflow.web.auth import requires_role
 from reelflow.web.deps import provide_principal
 from reelflow.web.middleware import client_address
+from reelflow.web.openapi import problems
 from reelflow.web.pagination import Page, check_limit, decode_time_id_cursor, encode_cursor, page_of
 from reelflow.web.schemas.identity import (
     AcceptedOut,
@@ -126,7 +127,13 @@ async def signup(db_session: AsyncSession, data: SignupIn) -> SignupOut:
     )
 
 
-@post("/auth/tokens", opt={**PUBLIC, "rate_limit_group": "login"}, tags=["auth"], security=[{}])
+@post(
+    "/auth/tokens",
+    opt={**PUBLIC, "rate_limit_group": "login"},
+    tags=["auth"],
+    security=[{}],
+    responses=problems(401, 403, 404),
+)
 async def login(request: Request[Any, Any, Any], db_session: AsyncSession, data: LoginIn) -> CreatedTokenOut:
     """Email + password → a named, expiring API token (shown once). Unknown emails and wrong
     passwords get the same 401; repeated failures are throttled per account and address (429)."""
@@ -144,7 +151,7 @@ async def login(request: Request[Any, Any, Any], db_session: AsyncSession, data:
     return _created(issued)
 
 
-@get("/auth/links", opt=PUBLIC, tags=["auth"], security=[{}])
+@get("/auth/links", opt=PUBLIC, tags=["auth"], security=[{}], responses=problems(404))
 async def describe_link(db_session: AsyncSession, token: str = Parameter(max_length=200)) -> LinkOut:
     """What a mailed link (invitation or password reset) is for; looking does not use it."""
     link = await service.describe_link(db_session, token)
@@ -158,7 +165,14 @@ async def describe_link(db_session: AsyncSession, token: str = Parameter(max_len
     )
 
 
-@post("/auth/redeem", opt={**PUBLIC, "rate_limit_group": "login"}, tags=["auth"], security=[{}], status_code=200)
+@post(
+    "/auth/redeem",
+    opt={**PUBLIC, "rate_limit_group": "login"},
+    tags=["auth"],
+    security=[{}],
+    status_code=200,
+    responses=problems(404),
+)
 async def redeem(db_session: AsyncSession, data: RedeemIn) -> RedeemOut:
     """Use a mailed link once: accept an invitation (joins, optional first password, a token)
     or reset a password (required; the account's tokens are revoked)."""

@@ -8,9 +8,12 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 
+from reelflow.domain.identity import EMAIL_PATTERN
+
 Role = Literal["owner", "admin", "editor", "clipper"]
 Name = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
-Email = Annotated[str, msgspec.Meta(min_length=3, max_length=320)]
+# The shape `domain.identity.normalise_email` accepts, so the schema says what passes.
+Email = Annotated[str, msgspec.Meta(min_length=6, max_length=320, pattern=EMAIL_PATTERN)]
 
 
 class SignupIn(msgspec.Struct, forbid_unknown_fields=True):

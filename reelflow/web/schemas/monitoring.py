@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import msgspec
 
@@ -14,7 +14,7 @@ Name = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
 Interval = Annotated[int, msgspec.Meta(ge=1, le=7 * 24 * 60)]
 Code = Annotated[str, msgspec.Meta(min_length=2, max_length=2)]
 Value = Annotated[str, msgspec.Meta(max_length=500)]
-Kind = Annotated[str, msgspec.Meta(max_length=20)]
+Kind = Literal["keyword", "hashtag", "user", "combined"]
 
 
 class RuleIn(msgspec.Struct, forbid_unknown_fields=True):
