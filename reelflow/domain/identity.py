@@ -18,8 +18,10 @@ ROLES: tuple[Role, ...] = ("owner", "admin", "editor", "clipper")
 MANAGERS: tuple[Role, ...] = ("owner", "admin")
 EDITORS: tuple[Role, ...] = ("owner", "admin", "editor")
 TOKEN_PREFIX = "rf"
-# No whitespace or control characters anywhere (they would reach SMTP commands and headers).
-EMAIL_PATTERN = r"^[^@\s\x00-\x1f\x7f]{1,64}@[^@\s\x00-\x1f\x7f]{1,255}\.[^@\s\x00-\x1f\x7f]{2,}$"
+# ASCII addresses (internationalised domains in their xn-- form): the characters RFC 5322
+# allows in an unquoted local part, letters, digits, dots and hyphens in the domain. Nothing
+# that could reach an SMTP command or a mail header as syntax (control characters, <>, quotes).
+EMAIL_PATTERN = r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]{1,64}@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z0-9-]{2,}$"
 EMAIL_RE = re.compile(EMAIL_PATTERN)
 
 

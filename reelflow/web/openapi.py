@@ -82,11 +82,14 @@ def problems(*codes: int) -> dict[int, ResponseSpec]:
 
 
 def _is_job_start(operation: dict[str, Any]) -> bool:
-    """`web.jobs.start_job` answers 202 with a new run, 200 with the replayed one."""
+    """`web.jobs.start_job` answers 202 with a new run, 200 with the replayed one (a handler
+    that returns an untyped `Response` is documented the same way: it may be either)."""
     for code in ("201", "200", "202"):
         content = (operation.get("responses", {}).get(code) or {}).get("content") or {}
-        schema = (content.get("application/json") or {}).get("schema") or {}
-        if schema.get("$ref") == "#/components/schemas/JobOut":
+        if "application/json" not in content:
+            continue
+        schema = content["application/json"].get("schema")
+        if schema == {} or (schema or {}).get("$ref") == "#/components/schemas/JobOut":
             return True
     return False
 
@@ -167,8 +170,12 @@ def amend_openapi(document: dict[str, Any]) -> dict[str, Any]:
             codes = {"400", "429", "503"}
             if protected or "/uploads/" in path or "/blobs/" in path:
                 codes |= {"401", "403"} if protected else {"403"}
-            if "{" in path:
-                codes.add("404")
+            if "{" in path or any(
+                (p.get("schema") or {}).get("format") == "uuid"
+                or any((alt or {}).get("format") == "uuid" for alt in (p.get("schema") or {}).get("oneOf", []))
+                for p in params
+            ):
+                codes.add("404")  # a path id, or an id in the query (`rule_id=`), that is not in the workspace
             if method in _WRITE_METHODS:
                 codes.add("409")
             if has_body:

@@ -1,0 +1,93 @@
+"""schemathesis against the running app (a real uvicorn process on the test services):
+`--checks all` with a bounded budget and a fixed seed; 0 server errors, 0 spec violations.
+
+Budget: `REELFLOW_SCHEMATHESIS_EXAMPLES` examples per operation (default 10). The coverage
+phase is left out: schemathesis 4.32 crashes in it on this document (an internal Hypothesis
+lambda-source error, not a finding); examples, fuzzing and stateful phases run.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _wait(url: str, process: subprocess.Popen[bytes], timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"the server exited with {process.returncode}")
+        try:
+            if httpx.get(url, timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.3)
+    raise TimeoutError(url)
+
+
+def test_schemathesis_finds_no_server_errors_and_no_spec_violations(services: Any, mail_sink: Any, tmp_path: Path):
+    from reelflow.storage.embedded import free_port
+
+    port = free_port()
+    env = {**os.environ, "DATABASE_URL": services.database_url, "REDIS_URL": services.redis_url}
+    log = (tmp_path / "server.log").open("wb")
+    server = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "--factory", "reelflow.web.app:create_app", "--port", str(port)],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        cwd=ROOT,
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        _wait(f"{base}/readyz", server)
+        signed = httpx.post(
+            f"{base}/api/v1/signup", json={"email": "schemathesis@example.com", "workspace_name": "st"}, timeout=30
+        )
+        assert signed.status_code == 201, signed.text
+        token = signed.json()["token"]["token"]
+        examples = os.environ.get("REELFLOW_SCHEMATHESIS_EXAMPLES", "10")
+        result = subprocess.run(
+            [
+                str(Path(sys.executable).parent / "st"),
+                "--config-file",
+                str(ROOT / "schemathesis.toml"),
+                "run",
+                f"{base}/schema/openapi.json",
+                "--checks",
+                "all",
+                "--max-examples",
+                examples,
+                "--seed",
+                "42",
+                "--phases",
+                "examples,fuzzing,stateful",
+                "--workers",
+                "2",
+                "--request-timeout",
+                "30",
+                "-H",
+                f"Authorization: Bearer {token}",
+                # Revoking the run's own token would turn the rest of the run into 401s.
+                "--exclude-path",
+                "/api/v1/tokens/{token_id}",
+            ],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=900,
+        )
+        assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:]
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+        log.close()
