@@ -140,7 +140,14 @@ async def test_bad_cursors_and_limits_are_400_naming_the_parameter(client, signu
         b64(b'{"a": 1}'),
         b64(b'["2024-01-01", "not-a-uuid"]'),
     ]
-    for path in (RULES, "/api/v1/monitoring/videos", "/api/v1/members", "/api/v1/projects", "/api/v1/jobs"):
+    for path in (
+        RULES,
+        "/api/v1/monitoring/videos",
+        "/api/v1/members",
+        "/api/v1/projects",
+        "/api/v1/jobs",
+        "/api/v1/audit",
+    ):
         for cursor in cursors:
             response = await client.get(path, headers=owner.headers, params={"cursor": cursor})
             assert response.status_code == 400, (path, cursor[:40], response.text)
