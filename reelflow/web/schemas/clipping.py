@@ -28,7 +28,7 @@ class ClipOptions(msgspec.Struct, forbid_unknown_fields=True):
 class ProjectIn(msgspec.Struct, forbid_unknown_fields=True):
     """A project from a URL (http or https, public hosts only)."""
 
-    url: Annotated[str, msgspec.Meta(min_length=8, max_length=2048, pattern=r"^\s*[Hh][Tt][Tt][Pp][Ss]?://[^\s/?#@]+")]
+    url: Annotated[str, msgspec.Meta(min_length=1, max_length=2048)]
     title: Title | None = None
     options: ClipOptions | None = None
 
