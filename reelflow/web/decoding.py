@@ -33,6 +33,7 @@ MAX_DEPTH = 64
 INT_MIN = -(2**63)
 INT_MAX = 2**63 - 1
 MAX_QUERY_VALUE = 4096
+_INTEGER = re.compile(r"^\s*[+-]?[0-9]{19,4000}\s*$")  # only long ones can overflow
 _JSON_TYPE = re.compile(r"^application/(?:[\w.+-]+\+)?json$")
 _MSGSPEC_PATH = re.compile(r" - at `\$(?P<path>[^`]*)`$")
 
@@ -152,6 +153,8 @@ def check_query(query_string: bytes) -> None:
             raise BadRequest("query parameters may not contain NUL characters", field=name.replace("\x00", ""))
         if len(value) > MAX_QUERY_VALUE:
             raise BadRequest(f"longer than {MAX_QUERY_VALUE} characters", field=name)
+        if _INTEGER.match(value) and not INT_MIN <= int(value) <= INT_MAX:
+            raise BadRequest("the number is out of range", field=name)
 
 
 class StrictRequest(Request[Any, Any, Any]):

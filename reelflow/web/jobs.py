@@ -33,7 +33,11 @@ async def start_job(
     was used with different ones. Without the header, the key is derived from name + args
     (duplicates are merged only while the earlier run is still open).
     """
-    key = request.headers.get(IDEMPOTENCY_HEADER) or None
+    header = request.headers.get(IDEMPOTENCY_HEADER) or None
+    # Keys are scoped to the workspace (by the runtime) and to the route (here): the same key
+    # sent to two different endpoints names two different requests.
+    route = str(request.scope.get("path_template") or request.url.path)
+    key = f"{request.method} {route} {header}" if header else None
     result = await enqueue(
         db_session, name, args, key=key, queue=queue, workspace_id=workspace_id or principal.workspace_id
     )

@@ -284,3 +284,25 @@ async def test_forwarded_for_is_believed_behind_configured_hops(services, monkey
             assert statuses[10] == 429
     finally:
         reset_settings_cache()
+
+
+async def test_idempotency_keys_are_scoped_to_the_route(client, signup):
+    owner = await signup()
+    key = {**owner.headers, "Idempotency-Key": "shared-key"}
+    diagnose = await client.post("/api/v1/jobs/diagnostics", headers=key, json={})
+    refresh = await client.post("/api/v1/monitoring/engagement/refresh", headers=key, json={})
+    assert diagnose.status_code == 202 and refresh.status_code == 202, (diagnose.text, refresh.text)
+    assert diagnose.json()["id"] != refresh.json()["id"]
+    replay = await client.post("/api/v1/jobs/diagnostics", headers=key, json={})
+    assert replay.status_code == 200 and replay.json()["id"] == diagnose.json()["id"]
+    changed = await client.post("/api/v1/jobs/diagnostics", headers=key, json={"fail_times": 1})
+    assert changed.status_code == 409
+
+
+async def test_query_integers_beyond_64_bits_are_400_naming_the_parameter(client, signup):
+    owner = await signup()
+    for params in ({"min_views": "99999999999999999999999"}, {"min_views": "-99999999999999999999999"}):
+        response = await client.get("/api/v1/monitoring/videos", headers=owner.headers, params=params)
+        assert response.status_code == 400 and _field(response) == "min_views", response.text
+    fine = await client.get("/api/v1/monitoring/videos", headers=owner.headers, params={"min_views": "9"})
+    assert fine.status_code == 200
