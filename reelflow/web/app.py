@@ -35,7 +35,7 @@ from reelflow.web.middleware import (
     request_id_middleware,
     stamp_response,
 )
-from reelflow.web.openapi import amend_openapi
+from reelflow.web.openapi import amend_openapi, public_operations
 from reelflow.web.routes import audit, health, identity, jobs
 from reelflow.web.routes import clipping as clipping_routes
 from reelflow.web.routes import monitoring as monitoring_routes
@@ -157,7 +157,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     )
     # The served document, amended once: every problem each operation can answer, and the
     # body rules the strict decoder enforces (reelflow/web/openapi.py).
-    amend_openapi(app.plugins.get(OpenAPIPlugin).provide_openapi_schema())
+    amend_openapi(app.plugins.get(OpenAPIPlugin).provide_openapi_schema(), public=public_operations(app))
     return app
 
 

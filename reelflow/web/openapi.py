@@ -146,8 +146,23 @@ def _walk_schema(schema: Any, components: dict[str, Any], seen: set[str], *, req
             _walk_schema(schema[key], components, seen, request=request)
 
 
-def amend_openapi(document: dict[str, Any]) -> dict[str, Any]:
-    """Amend the served document in place (and return it)."""
+def public_operations(app: Any) -> set[tuple[str, str]]:
+    """(OpenAPI path, method) of every handler that skips bearer authentication
+    (`opt={"exclude_from_auth": True}`: health, sign-up, login, signed links, webhooks)."""
+    import re
+
+    found: set[tuple[str, str]] = set()
+    for route in app.routes:
+        path = re.sub(r"\{(\w+):[^}]+\}", r"{\1}", route.path)
+        for handler in getattr(route, "route_handlers", []):
+            if handler.opt.get("exclude_from_auth"):
+                found.update((path, method.lower()) for method in getattr(handler, "http_methods", ()))
+    return found
+
+
+def amend_openapi(document: dict[str, Any], public: set[tuple[str, str]] | None = None) -> dict[str, Any]:
+    """Amend the served document in place (and return it). Operations in `public` are
+    documented without the bearer scheme."""
     components = document.setdefault("components", {})
     schemas = components.setdefault("schemas", {})
     schemas["Problem"] = copy.deepcopy(PROBLEM_SCHEMA)
@@ -163,6 +178,8 @@ def amend_openapi(document: dict[str, Any]) -> dict[str, Any]:
                 assert success is not None
                 responses["202"] = {**success, "description": "A new run was queued"}
                 responses["200"] = {**success, "description": "The run this Idempotency-Key already started"}
+            if public is not None and (path, method) in public:
+                operation["security"] = [{}]
             security = operation.get("security", default_security)
             protected = bool(security) and security != [{}]
             params = operation.get("parameters", [])

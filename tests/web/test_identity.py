@@ -208,9 +208,23 @@ async def test_request_id_is_echoed_or_made(client):
 async def test_openapi_and_docs_page(client):
     spec = await client.get("/schema/openapi.json")
     assert spec.status_code == 200
-    assert "/api/v1/signup" in spec.json()["paths"]
+    document = spec.json()
+    assert "/api/v1/signup" in document["paths"]
+    # Auth is documented truthfully: public operations say so, protected ones carry the scheme.
+    assert document["paths"]["/api/v1/signup"]["post"]["security"] == [{}]
+    assert document["paths"]["/readyz"]["get"]["security"] == [{}]
+    assert document["paths"]["/api/v1/uploads/{upload_id}"]["put"]["security"] == [{}]
+    assert document["paths"]["/api/v1/me"]["get"].get("security", document["security"]) == [{"BearerToken": []}]
+    assert "401" in document["paths"]["/api/v1/me"]["get"]["responses"]
+    problem = document["paths"]["/api/v1/members"]["post"]["responses"]["422"]["content"]
+    assert problem == {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
+    # The docs page works offline: its JS and CSS come from the app, not a CDN.
     page = await client.get("/schema")
     assert page.status_code == 200 and "<html" in page.text.lower()
+    assert "cdn." not in page.text and "https://" not in page.text
+    for asset in ("swagger-ui-bundle.js", "swagger-ui.css", "swagger-ui-standalone-preset.js"):
+        response = await client.get(f"/schema/assets/{asset}")
+        assert response.status_code == 200 and len(response.content) > 10_000, asset
 
 
 async def _join(client, mail_sink, email: str, password: str | None = None) -> dict:
