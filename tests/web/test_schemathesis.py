@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -34,6 +35,8 @@ def _wait(url: str, process: subprocess.Popen[bytes], timeout: float = 60) -> No
     raise TimeoutError(url)
 
 
+@pytest.mark.slow
+@pytest.mark.timeout(900)
 def test_schemathesis_finds_no_server_errors_and_no_spec_violations(services: Any, mail_sink: Any, tmp_path: Path):
     from reelflow.storage.embedded import free_port
 
