@@ -197,3 +197,30 @@ async def test_audit_log_records_identity_changes_and_is_append_only(client, sig
             await session.rollback()
         else:
             raise AssertionError(f"{statement} was allowed")
+
+
+async def test_failed_logins_are_throttled_per_address_across_accounts(services, monkeypatch):
+    """Guessing across many accounts from one address is stopped too (and X-Forwarded-For,
+    not trusted by default, does not make a new address)."""
+    import httpx
+
+    from reelflow.settings import reset_settings_cache
+    from reelflow.web.app import create_app
+
+    monkeypatch.setenv("REELFLOW_IDENTITY__LOGIN_FAILURES_PER_ADDRESS", "3")
+    reset_settings_cache()
+    try:
+        transport = httpx.ASGITransport(app=create_app())
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            statuses = []
+            for i in range(4):
+                response = await client.post(
+                    "/api/v1/auth/tokens",
+                    json={"email": f"victim{i}@example.com", "password": "guess guess guess"},
+                    headers={"X-Forwarded-For": f"198.51.100.{i}"},
+                )
+                statuses.append(response.status_code)
+            assert statuses == [401, 401, 401, 429]
+            assert int(response.headers["retry-after"]) >= 1
+    finally:
+        reset_settings_cache()
