@@ -31,7 +31,7 @@ from reelflow.web.errors import EXCEPTION_HANDLERS
 from reelflow.web.middleware import (
     before_request,
     client_address,
-    release_idempotency_key,
+    idempotency_send,
     request_id_middleware,
     stamp_response,
 )
@@ -114,7 +114,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         exception_handlers=EXCEPTION_HANDLERS,
         request_class=StrictRequest,
         before_request=before_request,
-        before_send=[stamp_response, release_idempotency_key],
+        before_send=[stamp_response, idempotency_send],
         state=State(
             {
                 "redis": redis_client,

@@ -11,7 +11,7 @@ import uuid
 from typing import Any
 
 import structlog
-from litestar import Request
+from litestar import Request, Response
 from litestar.datastructures import MutableScopeHeaders
 from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
@@ -122,25 +122,34 @@ IDEMPOTENCY_HEADER = "idempotency-key"
 IDEMPOTENCY_TTL_S = 24 * 3600
 _KEY_CHARS = re.compile(r"^[\x21-\x7e]{1,255}$")
 _UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+REPLAYED_HEADER = "Idempotent-Replayed"
 
 
-def _fingerprint(method: str, path: str, query: bytes, body: Any) -> str:
+def _fingerprint(method: str, path: str, query: bytes, body: Any, content_range: str | None = None) -> str:
     import msgspec
 
-    canonical = msgspec.json.encode([method, path, query.decode("latin-1"), body], order="sorted")
+    canonical = msgspec.json.encode([method, path, query.decode("latin-1"), body, content_range], order="sorted")
     return hashlib.sha256(canonical).hexdigest()
 
 
-async def check_idempotency_key(request: Request[Any, Any, Any]) -> None:
-    """`before_request` part: a key reused with a different request (method, path, query or
-    JSON body) is a 409. The first request reserves the key; if it fails (4xx/5xx), the
-    reservation is dropped (`release_idempotency_key`), so a corrected retry may reuse it.
-    Endpoints replay the first result themselves for a repeat of the same request."""
+MAX_REPLAY_BYTES = 256 * 1024
+
+
+async def check_idempotency_key(request: Request[Any, Any, Any]) -> Response[Any] | None:
+    """`before_request` part of Idempotency-Key, for every unsafe request that sends one.
+
+    - First use: the key is reserved with the request's fingerprint (method, path, query,
+      canonical JSON body); a successful answer is stored with it (`idempotency_send`), a
+      failed one (4xx/5xx) drops the reservation, so a corrected retry may use the key.
+    - Same key, same request, answered before: the stored answer is replayed (201/202 become
+      200, with `Idempotent-Replayed: true`) and the handler does not run again.
+    - Same key, different request: 409.
+    Keys are scoped to the workspace and the route (and kept `IDEMPOTENCY_TTL_S`)."""
     if request.method not in _UNSAFE:
-        return
+        return None
     key = request.headers.get(IDEMPOTENCY_HEADER)
     if key is None:
-        return
+        return None
     if not _KEY_CHARS.match(key):
         raise BadRequest("1 to 255 printable ASCII characters", field="Idempotency-Key")
     handler = request.route_handler
@@ -151,30 +160,82 @@ async def check_idempotency_key(request: Request[Any, Any, Any]) -> None:
     workspace = str(getattr(principal, "workspace_id", "public"))
     template = str(request.scope.get("path_template") or request.url.path)
     store_key = f"reelflow:idem:{workspace}:{request.method}:{template}:{hashlib.sha256(key.encode()).hexdigest()}"
-    fingerprint = _fingerprint(request.method, request.url.path, request.scope.get("query_string", b""), body)
+    fingerprint = _fingerprint(
+        request.method,
+        request.url.path,
+        request.scope.get("query_string", b""),
+        body,
+        request.headers.get("content-range"),
+    )
     redis = request.app.state.redis
     if await redis.set(store_key, fingerprint, nx=True, ex=IDEMPOTENCY_TTL_S):
         request.scope["state"]["idempotency_reserved"] = store_key  # type: ignore[index]
-        return
+        return None
     existing = await redis.get(store_key)
     if existing is not None and existing.decode() != fingerprint:
         raise Conflict("this Idempotency-Key was already used with a different request; use a new key")
+    stored = await redis.get(store_key + ":response")
+    if stored is None:  # the first request is still running (or its answer was too big to keep)
+        return None
+    import msgspec
+
+    answer = msgspec.json.decode(stored)
+    headers = {REPLAYED_HEADER: "true", **answer.get("headers", {})}
+    status = 200 if answer["status"] in (201, 202) else answer["status"]
+    return Response(
+        content=answer["body"].encode(), status_code=status, media_type=answer["media_type"], headers=headers
+    )
 
 
-async def release_idempotency_key(message: Message, scope: Scope) -> None:
-    """`before_send` part: a reservation made by a request that failed is dropped."""
-    if message["type"] != "http.response.start" or message["status"] < 400:
-        return
+async def idempotency_send(message: Message, scope: Scope) -> None:
+    """`before_send` part: a reservation made by a request that failed is dropped; the answer
+    of one that succeeded is kept for replays."""
     state = scope.get("state", {})
-    store_key = state.pop("idempotency_reserved", None)  # type: ignore[attr-defined]
-    if store_key:
-        app = scope.get("litestar_app")
-        if app is not None:
+    store_key = state.get("idempotency_reserved")  # type: ignore[attr-defined]
+    if not store_key:
+        return
+    app = scope.get("litestar_app")
+    if app is None:
+        return
+    if message["type"] == "http.response.start":
+        if message["status"] >= 400:
+            state.pop("idempotency_reserved", None)  # type: ignore[attr-defined]
             await app.state.redis.delete(store_key)
+            return
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in message.get("headers", [])}
+        state["idempotency_answer"] = {  # type: ignore[index]
+            "status": message["status"],
+            "media_type": headers.get("content-type", "application/json"),
+            "headers": {"Location": headers["location"]} if "location" in headers else {},
+            "chunks": [],
+            "size": 0,
+        }
+        return
+    answer = state.get("idempotency_answer")  # type: ignore[attr-defined]
+    if message["type"] != "http.response.body" or answer is None:
+        return
+    chunk = message.get("body", b"")
+    answer["size"] += len(chunk)
+    if answer["size"] <= MAX_REPLAY_BYTES:
+        answer["chunks"].append(chunk)
+    if message.get("more_body", False):
+        return
+    state.pop("idempotency_answer", None)  # type: ignore[attr-defined]
+    if answer["size"] > MAX_REPLAY_BYTES:
+        return
+    import msgspec
+
+    record = {
+        "status": answer["status"],
+        "media_type": answer["media_type"],
+        "headers": answer["headers"],
+        "body": b"".join(answer["chunks"]).decode("utf-8", "replace"),
+    }
+    await app.state.redis.set(store_key + ":response", msgspec.json.encode(record), ex=IDEMPOTENCY_TTL_S)
 
 
-async def before_request(request: Request[Any, Any, Any]) -> None:
+async def before_request(request: Request[Any, Any, Any]) -> Response[Any] | None:
     """The app-wide `before_request` hook (after auth and guards, before parameters are
-    parsed): hostile query strings, then Idempotency-Key reuse."""
+    parsed): hostile query strings, then Idempotency-Key reuse and replay."""
     check_query(request.scope.get("query_string", b""))
-    await check_idempotency_key(request)
+    return await check_idempotency_key(request)

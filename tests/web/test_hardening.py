@@ -210,9 +210,12 @@ async def test_idempotency_key_reused_with_another_body_is_409(client, signup, s
     )
     assert first.status_code == 201
     again = await client.post(
-        RULES, headers={**owner.headers, **key}, json={"name": "a", "kind": "keyword", "values": ["a"]}
+        RULES, headers={**owner.headers, **key}, json={"kind": "keyword", "values": ["a"], "name": "a"}
     )
-    assert again.status_code != 409
+    # The same request again is a replay of the first answer: no second rule.
+    assert again.status_code == 200 and again.headers["idempotent-replayed"] == "true"
+    assert again.json() == first.json()
+    assert await _count(session, "monitoring_rules") == 1
     changed = await client.post(
         RULES, headers={**owner.headers, **key}, json={"name": "b", "kind": "keyword", "values": ["b"]}
     )
