@@ -12,11 +12,18 @@ swapped (Research API ↔ Apify for stats, ScrapeCreators ↔ Research for searc
 | `CreatorLookup` | `tiktok.research.ResearchClient.user_info`, `scrapecreators.ScrapeCreatorsClient.tiktok_profile` |
 | `SimilarProfiles` | `scrapecreators.ScrapeCreatorsClient` |
 | `OAuthProvider` | `tiktok.oauth.TikTokOAuth`, `youtube.GoogleOAuth` |
+| `VideoPages` (query → pages of videos) | `tiktok.research.ResearchClient` |
+| `Clock` (the platform's time) | `clock.SystemClock`, `clock.SandboxClock` |
+| `BlobStore` | `reelflow.storage.blobs.LocalBlobStore` (defined beside it in storage) |
+
+Implementations are chosen in `reelflow.composition` (app factory, worker, flows), the one
+place that knows whether a process talks to the sandbox or to the platforms.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
+from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
 
 from reelflow.adapters.records import Creator, TokenSet, Video, VideoStats
@@ -24,7 +31,7 @@ from reelflow.adapters.records import Creator, TokenSet, Video, VideoStats
 if TYPE_CHECKING:
     from reelflow.adapters.mail import OutgoingMail
     from reelflow.adapters.scrapecreators import InstagramProfile
-    from reelflow.adapters.tiktok.research import VideoQuery
+    from reelflow.adapters.tiktok.research import VideoPage, VideoQuery
 
 
 class VideoSearch(Protocol):
@@ -63,3 +70,15 @@ class Mailer(Protocol):
     """Outbound mail (`mail.SmtpMailer`)."""
 
     async def send(self, mail: OutgoingMail) -> None: ...
+
+
+class VideoPages(Protocol):
+    def iter_pages(self, query: VideoQuery) -> AsyncIterator[VideoPage]: ...
+
+
+class Clock(Protocol):
+    async def now(self) -> datetime: ...
+
+
+class MonitoringPlatform(VideoPages, StatsByIds, CreatorLookup, Protocol):
+    """What monitoring needs of a platform: paged search, stats by id, creator profiles."""

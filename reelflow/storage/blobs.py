@@ -29,7 +29,7 @@ import time
 import uuid
 from collections.abc import AsyncIterable, AsyncIterator
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 from urllib.parse import quote, urlencode
 
 import anyio
@@ -50,6 +50,7 @@ def check_key(key: str) -> str:
     return key
 
 
+@runtime_checkable  # a Litestar dependency type: checked with isinstance
 class BlobStore(Protocol):
     async def write_stream(self, key: str, chunks: AsyncIterable[bytes], *, max_bytes: int | None = None) -> int: ...
 

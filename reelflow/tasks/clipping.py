@@ -25,19 +25,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import socket
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
-from urllib.parse import urljoin, urlsplit, urlunsplit
 
-import httpx
-
+from reelflow import composition
+from reelflow.adapters import download
 from reelflow.adapters.media import ffmpeg, whisper
 from reelflow.adapters.media.probe import MediaInfo, probe
-from reelflow.domain import clip_jobs, ingest, plans
+from reelflow.domain import clip_jobs, plans
 from reelflow.domain.clipping import (
     Sentence,
     Transcript,
@@ -53,8 +52,8 @@ from reelflow.domain.clipping import (
 from reelflow.domain.retry import RetryPolicy
 from reelflow.errors import InvalidInput, LimitExceeded, PayloadTooLarge, ReelflowError, UnsupportedMediaType
 from reelflow.logs import get_logger
+from reelflow.services import clipping as clipping_service
 from reelflow.settings import get_settings
-from reelflow.storage.blobs import get_blob_store
 from reelflow.storage.db import session_scope
 from reelflow.storage.models.base import utcnow
 from reelflow.storage.models.clipping import Clip, Project
@@ -66,7 +65,6 @@ log = get_logger(__name__)
 MEDIA_POLICY = RetryPolicy(initial_interval=2.0, backoff_coefficient=2.0, max_interval=60.0, max_attempts=3)
 # Errors about the input: the project fails with the message, the job itself succeeds.
 INPUT_ERRORS = (InvalidInput, LimitExceeded, PayloadTooLarge, UnsupportedMediaType)
-MAX_REDIRECTS = 3
 
 
 class ProjectFailed(Exception):
@@ -147,6 +145,14 @@ async def _finish(pid: uuid.UUID) -> None:
         )
 
 
+@task("clipping.reconcile_projects", queue="default", timeout=300)
+async def reconcile_projects(ctx: TaskContext, limit: int = 500) -> dict[str, int]:
+    """The sweep: fail projects whose pipeline run ended without recording it, or whose
+    upload link expired unfinished (scheduled by the `clipping-reconcile` flow)."""
+    async with session_scope() as session:
+        return await clipping_service.reconcile_projects(session, blobs=composition.blob_store(), limit=limit)
+
+
 # --- children -----------------------------------------------------------------------------
 
 
@@ -156,7 +162,7 @@ async def import_url(ctx: TaskContext, project_id: str) -> dict[str, Any]:
     pid = uuid.UUID(project_id)
 
     async def body(project: Project) -> dict[str, Any]:
-        if project.source_key and await get_blob_store().size(project.source_key) is not None:
+        if project.source_key and await composition.blob_store().size(project.source_key) is not None:
             return {"source_key": project.source_key}
         assert project.source_url
         settings = get_settings()
@@ -168,7 +174,7 @@ async def import_url(ctx: TaskContext, project_id: str) -> dict[str, Any]:
                 lambda ext: clip_jobs.source_key(pid, ext),
                 max_bytes=settings.clip_url_max_bytes,
                 timeout_s=settings.clip_url_timeout_s,
-                allowed=_allowed_origins(),
+                allowed=clipping_service.allowed_import_origins(),
             ),
         )
         await _set(pid, source_key=key, source_bytes=size)
@@ -183,7 +189,7 @@ async def transcribe_project(ctx: TaskContext, project_id: str) -> dict[str, Any
     pid = uuid.UUID(project_id)
 
     async def body(project: Project) -> dict[str, Any]:
-        store = get_blob_store()
+        store = composition.blob_store()
         assert project.source_key
         keys = clip_jobs.transcript_keys(pid)
         async with store.local_file(project.source_key) as source:
@@ -235,7 +241,7 @@ async def detect_highlights_task(ctx: TaskContext, project_id: str) -> dict[str,
             existing = await ClippingRepository(session).clips_of_project(pid)
         if existing:
             return {"clips": len(existing)}
-        store = get_blob_store()
+        store = composition.blob_store()
         started = time.monotonic()
         transcript = await load_transcript(pid)
         energy: list[float] = []
@@ -267,7 +273,7 @@ async def detect_highlights_task(ctx: TaskContext, project_id: str) -> dict[str,
             locked = await repo.project_by_id(pid, lock=True)
             assert locked is not None
             if locked.clips_charged is None:
-                await _charge_in(repo, locked, plans.CLIPS, len(specs))
+                await clipping_service.charge(repo, locked.workspace_id, plans.CLIPS, len(specs))
                 locked.clips_charged = len(specs)
             await repo.upsert_clips(locked, specs, caption_style=options["caption_style"], preset=options["preset"])
             await repo.update_project(pid, stage="detected", progress=58)
@@ -293,7 +299,7 @@ async def render_clip(ctx: TaskContext, clip_id: str, render_hash: str | None = 
     if render_hash is not None and render_hash != digest:
         return {"skipped": "the clip changed since this render was requested"}
     keys = clip_jobs.clip_keys(project.id, clip.id, digest)
-    store = get_blob_store()
+    store = composition.blob_store()
     if clip.status == "ready" and clip.render_hash == digest and await store.size(keys["video"]) is not None:
         return {"clip_id": clip_id, "status": "ready", "reused": True}
     try:
@@ -309,7 +315,7 @@ async def render_clip(ctx: TaskContext, clip_id: str, render_hash: str | None = 
 
 
 async def _render(ctx: TaskContext, project: Project, clip: Clip, digest: str, keys: dict[str, str]) -> dict[str, Any]:
-    store = get_blob_store()
+    store = composition.blob_store()
     async with session_scope() as session:
         await ClippingRepository(session).update_clip(clip.id, status="rendering", failure_reason=None)
     started = time.monotonic()
@@ -484,24 +490,7 @@ def _check_media(info: MediaInfo) -> None:
 async def _charge_minutes(project: Project, duration_s: float) -> None:
     """Check the per-source length and charge source minutes once per project."""
     async with session_scope() as session:
-        repo = ClippingRepository(session)
-        locked = await repo.project_by_id(project.id, lock=True)
-        assert locked is not None
-        if locked.minutes_charged is not None:
-            return
-        plan = plans.get_plan(await repo.workspace_plan(locked.workspace_id))
-        plans.check_source_length(plan, duration_s)
-        minutes = plans.source_minutes(duration_s)
-        await _charge_in(repo, locked, plans.SOURCE_MINUTES, minutes)
-        locked.minutes_charged = minutes
-
-
-async def _charge_in(repo: ClippingRepository, project: Project, metric: str, units: int) -> None:
-    plan = plans.get_plan(await repo.workspace_plan(project.workspace_id))
-    period = plans.period_start(utcnow())
-    if await repo.charge(project.workspace_id, period, metric, units, plan.limit(metric)) is None:
-        used = (await repo.usage(project.workspace_id, period)).get(metric, 0)
-        raise plans.limit_exceeded(plan, metric, wanted=units, used=used, start=period)
+        await clipping_service.charge_source_minutes(session, project.id, duration_s)
 
 
 def _hash_for(project: Project, clip: Clip) -> str:
@@ -518,94 +507,28 @@ def _hash_for(project: Project, clip: Clip) -> str:
 
 
 async def load_transcript(pid: uuid.UUID) -> Transcript:
-    data = await get_blob_store().read_bytes(clip_jobs.transcript_keys(pid)["json"])
+    data = await composition.blob_store().read_bytes(clip_jobs.transcript_keys(pid)["json"])
     return Transcript.from_dict(json.loads(data))
-
-
-def _allowed_origins() -> frozenset[str]:
-    settings = get_settings()
-    return ingest.allowed_import_origins(
-        production=settings.is_production, sandbox_url=settings.sandbox_url, extra=settings.clip_url_allow_origins
-    )
 
 
 # --- SSRF-safe download -------------------------------------------------------------------
 
 
-async def _resolve(host: str, port: int) -> list[str]:
-    loop = asyncio.get_running_loop()
-    try:
-        infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except socket.gaierror as exc:
-        raise InvalidInput(f"the host {host} does not resolve ({exc.strerror})", field="url") from None
-    return list(dict.fromkeys(str(info[4][0]) for info in infos))
-
-
-def _pinned(source: ingest.SourceUrl, address: str) -> str:
-    """The URL with its host replaced by the checked address (no second DNS lookup, so a
-    rebinding DNS answer cannot switch the connection to a private address)."""
-    parts = urlsplit(source.url)
-    host = f"[{address}]" if ":" in address else address
-    return urlunsplit((parts.scheme, f"{host}:{source.port}", parts.path or "/", parts.query, ""))
-
-
 async def download_source(
     url: str,
-    key_for: Any,
+    key_for: Callable[[str], str],
     *,
     max_bytes: int,
     timeout_s: float,
     allowed: frozenset[str],
 ) -> tuple[str, int]:
-    """Stream `url` into blob storage; returns (key, size). Every hop (redirects included)
-    must be http(s) and resolve only to public addresses (unless its origin is allowed);
-    the connection goes to the checked address. Refuses non-video content types, bodies
-    over `max_bytes` and bodies whose first bytes are not a video container."""
-    current = url
-    timeout = httpx.Timeout(timeout_s, connect=min(timeout_s, 10.0))
-    async with httpx.AsyncClient(timeout=timeout, follow_redirects=False, trust_env=False) as client:
-        for _ in range(MAX_REDIRECTS + 1):
-            source = ingest.parse_source_url(current)
-            if source.origin in allowed:
-                target, headers, extensions = source.url, {}, {}
-            else:
-                addresses = await _resolve(source.host, source.port)
-                ingest.check_addresses(source, addresses, allowed)
-                target = _pinned(source, addresses[0])
-                default_port = 443 if source.scheme == "https" else 80
-                host_header = source.host if source.port == default_port else f"{source.host}:{source.port}"
-                headers = {"Host": host_header}
-                extensions = {"sni_hostname": source.host} if source.scheme == "https" else {}
-            try:
-                async with client.stream("GET", target, headers=headers, extensions=extensions) as response:
-                    if response.is_redirect:
-                        location = response.headers.get("location")
-                        if not location:
-                            raise InvalidInput("the URL redirects without a Location", field="url")
-                        current = urljoin(current, location)
-                        continue
-                    if response.status_code >= 400:
-                        raise InvalidInput(
-                            f"the URL answered HTTP {response.status_code}; it must serve the video file", field="url"
-                        )
-                    content_type = ingest.check_content_type(response.headers.get("content-type"), field="url")
-                    length = response.headers.get("content-length")
-                    if length and length.isdigit() and int(length) > max_bytes:
-                        raise PayloadTooLarge(f"the file is {int(length)} bytes; the import limit is {max_bytes} bytes")
-                    ext = ingest.EXTENSIONS.get(content_type) or _ext_of(source.url)
-                    key = key_for(ext)
-                    size = await get_blob_store().write_stream(
-                        key, ingest.sniff_video(response.aiter_bytes()), max_bytes=max_bytes
-                    )
-                    return key, size
-            except httpx.TimeoutException:
-                raise InvalidInput(f"the URL did not answer within {timeout_s:g} s", field="url") from None
-            except httpx.TransportError as exc:
-                raise InvalidInput(f"the URL could not be reached: {exc or type(exc).__name__}", field="url") from None
-    raise InvalidInput(f"the URL redirects more than {MAX_REDIRECTS} times", field="url")
-
-
-def _ext_of(url: str) -> str:
-    path = urlsplit(url).path
-    _, dot, ext = path.rpartition(".")
-    return f".{ext.lower()}" if dot and ext.isalnum() and len(ext) <= 5 else ".mp4"
+    """Stream `url` into the blob store (see `reelflow.adapters.download`); returns (key, size)."""
+    return await download.download_source(
+        url,
+        key_for,
+        sink=composition.blob_store(),
+        resolve=clipping_service.resolve_host,
+        max_bytes=max_bytes,
+        timeout_s=timeout_s,
+        allowed=allowed,
+    )

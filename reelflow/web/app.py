@@ -18,7 +18,7 @@ from litestar.static_files import create_static_files_router
 from litestar.stores.redis import RedisStore
 from litestar.stores.registry import StoreRegistry
 
-from reelflow import __version__
+from reelflow import __version__, composition
 from reelflow.adapters.mail import SmtpMailer
 from reelflow.health import PooledReadiness
 from reelflow.logs import configure_logging
@@ -104,7 +104,11 @@ def create_app(settings: Settings | None = None) -> Litestar:
 
     app = Litestar(
         route_handlers=[*health.route_handlers, api, _docs_assets()],
-        dependencies={"db_session": Provide(provide_session)},
+        # The composition point for the web process: adapters handed to services.
+        dependencies={
+            "db_session": Provide(provide_session),
+            "blobs": Provide(composition.blob_store, sync_to_thread=False),
+        },
         middleware=[
             request_id_middleware,
             _rate_limit("signup", settings.signup_rate_limit_per_minute, settings.proxy).middleware,

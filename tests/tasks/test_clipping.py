@@ -121,8 +121,8 @@ async def test_download_refuses_private_hops_and_oversized_bodies(services: Any,
 
 
 def test_pinned_url_keeps_path_and_port() -> None:
+    from reelflow.adapters.download import pinned as _pinned
     from reelflow.domain.ingest import parse_source_url
-    from reelflow.tasks.clipping import _pinned
 
     source = parse_source_url("https://cdn.example.com:8443/a/b.mp4?x=1")
     assert _pinned(source, "93.184.216.34") == "https://93.184.216.34:8443/a/b.mp4?x=1"

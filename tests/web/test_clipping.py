@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from reelflow.queue import run_inline
 from tests.clipping_support import (
     OPTIONS,
     FileServer,
@@ -274,6 +275,9 @@ async def test_upload_that_stops_halfway_fails_the_project_when_the_link_expires
     await client.put(url, content=data[:40_000], headers={"Content-Range": f"bytes 0-39999/{len(data)}"})
     async with session_scope() as session:
         await session.execute(update(Upload).values(expires_at=utcnow()))
+    # Reading never writes: the project is still uploading until the sweep job runs.
+    assert (await project(client, account.headers, created["id"]))["status"] == "uploading"
+    assert await run_inline("clipping.reconcile_projects", {}) == {"checked": 1, "failed": 1}
     body = await project(client, account.headers, created["id"])
     assert body["status"] == "failed"
     assert "40000 of" in body["failure_reason"] and "expired" in body["failure_reason"]
@@ -523,6 +527,7 @@ async def test_cancelled_pipeline_fails_the_project_and_it_can_be_deleted(
     assert busy.status_code == 409
     cancelled = await client.post(f"/api/v1/jobs/{run_id}/cancel", headers=account.headers)
     assert cancelled.status_code == 202, cancelled.text
+    await run_inline("clipping.reconcile_projects", {})  # the sweep records the run's end on the project
     body = await project(client, account.headers, project_id)
     assert body["status"] == "failed" and "cancelled" in body["failure_reason"], body
     assert (await client.delete(f"/api/v1/projects/{project_id}", headers=account.headers)).status_code == 204

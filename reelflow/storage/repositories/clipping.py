@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from reelflow.storage.models.base import utcnow
 from reelflow.storage.models.clipping import Clip, Project, Upload, UsageCounter
 from reelflow.storage.models.identity import Workspace
+from reelflow.storage.models.runtime import JobRun
 
 # Clip ids are derived from their project and rank, so re-running detection (a recovered
 # job) upserts the same rows and blob names.
@@ -99,6 +100,23 @@ class ClippingRepository:
                 or_(Project.created_at < after[0], (Project.created_at == after[0]) & (Project.id < after[1]))
             )
         return list((await self.session.execute(query)).scalars())
+
+    async def projects_to_reconcile(self, now: datetime, limit: int) -> list[Project]:
+        """Projects whose work may have ended elsewhere: active with a run that ended, or
+        uploading with an open upload whose link expired (the reconciliation sweep)."""
+        ended_run = (
+            select(Project)
+            .join(JobRun, JobRun.id == Project.run_id)
+            .where(Project.status.in_(("queued", "processing")), JobRun.status.in_(("failed", "cancelled")))
+        )
+        expired_upload = (
+            select(Project)
+            .join(Upload, Upload.project_id == Project.id)
+            .where(Project.status == "uploading", Upload.status == "open", Upload.expires_at < now)
+        )
+        found = list((await self.session.execute(ended_run.limit(limit))).scalars())
+        found += (await self.session.execute(expired_upload.limit(limit))).scalars()
+        return found[:limit]
 
     async def update_project(self, project_id: uuid.UUID, **values: Any) -> None:
         values.setdefault("updated_at", utcnow())

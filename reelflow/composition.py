@@ -1,0 +1,62 @@
+"""The composition root: the one place that chooses adapter implementations.
+
+The app factory (web dependencies), the job bodies at their start (the worker's side) and
+the flows ask here for the blob store, the platform clients and the clock, and hand them to
+services. Whether a process talks to the sandbox or to the real platforms is decided here
+(from settings) and nowhere else; tests and the demo choose the sandbox through settings,
+or replace an adapter for a process with `override()`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from typing import Any
+
+from reelflow.adapters.clock import SandboxClock, SystemClock
+from reelflow.adapters.protocols import Clock, MonitoringPlatform
+from reelflow.adapters.tiktok.research import ResearchClient
+from reelflow.settings import get_settings
+from reelflow.storage.blobs import BlobStore, get_blob_store
+
+
+@dataclass(frozen=True)
+class Overrides:
+    blobs: BlobStore | None = None
+    clock: Clock | None = None
+    monitoring_platform: MonitoringPlatform | None = None
+
+
+_overrides = Overrides()
+
+
+def blob_store() -> BlobStore:
+    return _overrides.blobs or get_blob_store()
+
+
+def platform_clock() -> Clock:
+    """The platforms' time: the sandbox's simulated clock when TikTok is the sandbox."""
+    if _overrides.clock is not None:
+        return _overrides.clock
+    settings = get_settings()
+    if settings.tiktok_base_url or settings.is_production:
+        return SystemClock()
+    return SandboxClock(settings.sandbox_base_url())
+
+
+def monitoring_platform(*, concurrency: int = 8) -> MonitoringPlatform:
+    """Video search, stats and creator profiles (TikTok's Research API, or the sandbox's)."""
+    return _overrides.monitoring_platform or ResearchClient(concurrency=concurrency)
+
+
+@contextmanager
+def override(**adapters: Any) -> Iterator[None]:
+    """Replace adapters for this process while the block runs (benchmarks, special tests)."""
+    global _overrides
+    previous = _overrides
+    _overrides = replace(previous, **adapters)
+    try:
+        yield
+    finally:
+        _overrides = previous

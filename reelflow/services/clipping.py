@@ -1,0 +1,498 @@
+"""Clipping use cases: projects (URL or upload), resumable uploads, clip edits, usage, and
+the reconciliation sweep. Shared by the API (`web/routes/clipping*.py`) and the jobs
+(`tasks/clipping*.py`); the blob store is passed in.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import time
+import uuid
+from collections.abc import AsyncIterable
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from reelflow.domain import clip_jobs, ingest, plans
+from reelflow.domain.clipping import get_caption_style, get_preset
+from reelflow.errors import Conflict, InvalidInput, NotFound, UnsupportedMediaType
+from reelflow.logs import get_logger
+from reelflow.queue import enqueue
+from reelflow.settings import get_settings
+from reelflow.storage.blobs import BlobStore
+from reelflow.storage.models.base import utcnow
+from reelflow.storage.models.clipping import Clip, Project, Upload
+from reelflow.storage.repositories.clipping import ClippingRepository
+from reelflow.storage.repositories.runtime import RuntimeRepository
+
+log = get_logger(__name__)
+
+PIPELINE_TASK = "clipping.process_project"
+RENDER_TASK = "clipping.render_clip"
+ACTIVE = ("queued", "processing")
+
+
+# --- plan limits and usage ---------------------------------------------------------------
+
+
+async def charge(repo: ClippingRepository, workspace_id: uuid.UUID, metric: str, units: int) -> None:
+    """Charge usage in the caller's transaction (a rollback refunds it); LimitExceeded if over."""
+    plan = plans.get_plan(await repo.workspace_plan(workspace_id))
+    period = plans.period_start(utcnow())
+    if await repo.charge(workspace_id, period, metric, units, plan.limit(metric)) is None:
+        used = (await repo.usage(workspace_id, period)).get(metric, 0)
+        raise plans.limit_exceeded(plan, metric, wanted=units, used=used, start=period)
+
+
+async def check_minutes_left(repo: ClippingRepository, workspace_id: uuid.UUID) -> None:
+    """Refuse a new project when no source minutes are left this period."""
+    plan = plans.get_plan(await repo.workspace_plan(workspace_id))
+    period = plans.period_start(utcnow())
+    used = (await repo.usage(workspace_id, period)).get(plans.SOURCE_MINUTES, 0)
+    if used >= plan.source_minutes_per_month:
+        raise plans.limit_exceeded(plan, plans.SOURCE_MINUTES, wanted=1, used=used, start=period)
+
+
+async def charge_source_minutes(session: AsyncSession, project_id: uuid.UUID, duration_s: float) -> None:
+    """Check the per-source length and charge source minutes once per project (locks the project)."""
+    repo = ClippingRepository(session)
+    locked = await repo.project_by_id(project_id, lock=True)
+    assert locked is not None
+    if locked.minutes_charged is not None:
+        return
+    plan = plans.get_plan(await repo.workspace_plan(locked.workspace_id))
+    plans.check_source_length(plan, duration_s)
+    minutes = plans.source_minutes(duration_s)
+    await charge(repo, locked.workspace_id, plans.SOURCE_MINUTES, minutes)
+    locked.minutes_charged = minutes
+
+
+@dataclass(frozen=True)
+class Usage:
+    plan: plans.Plan
+    period_start: date
+    used: dict[str, int]
+
+
+async def usage(session: AsyncSession, workspace_id: uuid.UUID) -> Usage:
+    """This period's usage and the workspace's plan."""
+    repo = ClippingRepository(session)
+    plan = plans.get_plan(await repo.workspace_plan(workspace_id))
+    period = plans.period_start(utcnow())
+    return Usage(plan, period, await repo.usage(workspace_id, period))
+
+
+# --- projects ----------------------------------------------------------------------------
+
+
+def option_defaults() -> dict[str, Any]:
+    settings = get_settings()
+    return {
+        "min_len_s": settings.clip_min_len_s,
+        "max_len_s": settings.clip_max_len_s,
+        "top_n": settings.clip_top_n,
+        "preset": settings.clip_default_preset,
+        "caption_style": settings.clip_default_caption_style,
+    }
+
+
+def allowed_import_origins() -> frozenset[str]:
+    settings = get_settings()
+    return ingest.allowed_import_origins(
+        production=settings.is_production, sandbox_url=settings.sandbox_url, extra=settings.clip_url_allow_origins
+    )
+
+
+async def resolve_host(host: str, port: int) -> list[str]:
+    """The host's addresses (DNS), in the resolver's order; InvalidInput(url) if it does not resolve."""
+    loop = asyncio.get_running_loop()
+    try:
+        infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror as exc:
+        raise InvalidInput(f"the host {host} does not resolve ({exc.strerror})", field="url") from None
+    return list(dict.fromkeys(str(info[4][0]) for info in infos))
+
+
+async def check_import_url(url: str) -> ingest.SourceUrl:
+    """Parse an import URL and refuse private or unresolvable hosts (unless the origin is allowed)."""
+    source = ingest.parse_source_url(url)
+    allowed = allowed_import_origins()
+    if source.origin not in allowed:
+        ingest.check_addresses(source, sorted(await resolve_host(source.host, source.port)), allowed)
+    return source
+
+
+async def start_pipeline(session: AsyncSession, project: Project, *, key: str | None = None) -> uuid.UUID:
+    """Enqueue the project's pipeline (pushed after the caller's transaction commits)."""
+    result = await enqueue(
+        session,
+        PIPELINE_TASK,
+        {"project_id": str(project.id)},
+        key=key or f"{PIPELINE_TASK}:{project.id}",
+        queue="media",
+        workspace_id=project.workspace_id,
+    )
+    project.run_id = result.run.id
+    project.status = "queued"
+    project.stage = "queued"
+    await session.flush()
+    return result.run.id
+
+
+@dataclass(frozen=True)
+class Created:
+    project: Project
+    replayed: bool = False  # True: an earlier request with the same Idempotency-Key made it
+    upload: Upload | None = None
+
+
+async def create_url_project(
+    session: AsyncSession,
+    workspace_id: uuid.UUID,
+    user_id: uuid.UUID,
+    *,
+    url: str,
+    title: str | None,
+    options: dict[str, Any],
+    idempotency_key: str | None = None,
+) -> Created:
+    """Import a video from a URL: check limits, charge the project, store it, start the pipeline.
+    With an idempotency key, a repeated request returns the first project (`replayed`)."""
+    repo = ClippingRepository(session)
+    run_key = f"{PIPELINE_TASK}:key:{idempotency_key}" if idempotency_key else None
+    if run_key is not None:
+        run = await RuntimeRepository(session).find_by_key(workspace_id, run_key, explicit=True)
+        earlier = await repo.get_project(workspace_id, uuid.UUID(run.args["project_id"])) if run else None
+        if earlier is not None:
+            return Created(earlier, replayed=True)
+    ingest.parse_source_url(url)
+    resolved = clip_jobs.resolve_options(options, defaults=option_defaults())
+    await check_minutes_left(repo, workspace_id)
+    await charge(repo, workspace_id, plans.PROJECTS, 1)
+    source = await check_import_url(url)  # after the cheap checks: it resolves the host
+    project = await repo.create_project(
+        workspace_id=workspace_id,
+        created_by=user_id,
+        title=title or (source.url.rsplit("/", 1)[-1].split("?", 1)[0] or source.host)[:200],
+        status="queued",
+        source_kind="url",
+        source_url=source.url,
+        options=resolved,
+    )
+    await start_pipeline(session, project, key=run_key)
+    await session.refresh(project)
+    return Created(project)
+
+
+async def create_upload_project(
+    session: AsyncSession,
+    workspace_id: uuid.UUID,
+    user_id: uuid.UUID,
+    *,
+    filename: str,
+    content_type: str,
+    size_bytes: int,
+    title: str | None,
+    options: dict[str, Any],
+) -> Created:
+    """Start a resumable upload: the project (charged) and its upload row."""
+    settings = get_settings()
+    checked_type = ingest.check_content_type(content_type)
+    if size_bytes > settings.clip_max_upload_bytes:
+        raise InvalidInput(
+            f"the file is larger than the upload limit of {settings.clip_max_upload_bytes} bytes", field="size_bytes"
+        )
+    resolved = clip_jobs.resolve_options(options, defaults=option_defaults())
+    repo = ClippingRepository(session)
+    await check_minutes_left(repo, workspace_id)
+    await charge(repo, workspace_id, plans.PROJECTS, 1)
+    project = await repo.create_project(
+        workspace_id=workspace_id,
+        created_by=user_id,
+        title=title or filename[:200],
+        status="uploading",
+        source_kind="upload",
+        source_url=None,
+        options=resolved,
+    )
+    upload = await repo.create_upload(
+        workspace_id=workspace_id,
+        project_id=project.id,
+        filename=filename,
+        content_type=checked_type,
+        total_bytes=size_bytes,
+        expires_at=utcnow() + timedelta(seconds=settings.clip_upload_ttl_s),
+    )
+    await session.refresh(project)
+    return Created(project, upload=upload)
+
+
+async def get_project(session: AsyncSession, workspace_id: uuid.UUID, project_id: uuid.UUID) -> Project:
+    project = await ClippingRepository(session).get_project(workspace_id, project_id)
+    if project is None:
+        raise NotFound("no such project")
+    return project
+
+
+async def list_projects(
+    session: AsyncSession, workspace_id: uuid.UUID, *, after: tuple[datetime, uuid.UUID] | None, limit: int
+) -> list[Project]:
+    return await ClippingRepository(session).list_projects(workspace_id, after=after, limit=limit)
+
+
+async def delete_project(
+    session: AsyncSession, workspace_id: uuid.UUID, project_id: uuid.UUID, *, blobs: BlobStore
+) -> None:
+    """Delete a project, its clips and every file it made; 409 while it is being processed."""
+    repo = ClippingRepository(session)
+    project = await get_project(session, workspace_id, project_id)
+    await reconcile_project(session, project, blobs=blobs)
+    if project.status in ACTIVE:
+        raise Conflict("the project is being processed; delete it when it has finished or failed")
+    upload = await repo.upload_for_project(project.id)
+    await repo.delete_project(project)
+    if upload is not None:
+        await blobs.discard_part(upload.id)
+    await blobs.delete_prefix(f"projects/{project_id}")
+
+
+async def transcript(
+    session: AsyncSession, workspace_id: uuid.UUID, project_id: uuid.UUID, fmt: str, *, blobs: BlobStore
+) -> tuple[Project, bytes]:
+    project = await get_project(session, workspace_id, project_id)
+    if not project.transcript_key:
+        raise NotFound("the transcript is not ready yet")
+    return project, await blobs.read_bytes(clip_jobs.transcript_keys(project.id)[fmt])
+
+
+# --- reconciliation (a sweep job, never a GET) -------------------------------------------
+
+
+async def reconcile_project(session: AsyncSession, project: Project, *, blobs: BlobStore) -> bool:
+    """Bring a project whose work ended elsewhere up to date: an upload whose link expired
+    unfinished, or a pipeline run that was cancelled or failed without recording it.
+    Returns True when the project was failed."""
+    repo = ClippingRepository(session)
+    if project.status in ACTIVE and project.run_id is not None:
+        run = await RuntimeRepository(session).get_run(project.run_id)
+        if run is not None and run.status in ("failed", "cancelled"):
+            message = (run.error or {}).get("message") or run.status
+            reason = f"the pipeline run {run.status}: {message}"
+            await repo.fail_project(project.id, reason)
+            project.status, project.failure_reason = "failed", reason
+            return True
+        return False
+    if project.status != "uploading":
+        return False
+    upload = await repo.upload_for_project(project.id)
+    if upload is not None and upload.status == "open" and upload.expires_at < utcnow():
+        reason = (
+            f"the upload stopped at {upload.received_bytes} of {upload.total_bytes} bytes "
+            "and its link expired; create a new project to try again"
+        )
+        await repo.fail_project(project.id, reason)
+        project.status, project.failure_reason = "failed", reason
+        await blobs.discard_part(upload.id)
+        return True
+    return False
+
+
+async def reconcile_projects(session: AsyncSession, *, blobs: BlobStore, limit: int = 500) -> dict[str, int]:
+    """The sweep: every project left active by a run that ended, or uploading past its link's expiry."""
+    repo = ClippingRepository(session)
+    failed = 0
+    candidates = await repo.projects_to_reconcile(utcnow(), limit)
+    for project in candidates:
+        failed += int(await reconcile_project(session, project, blobs=blobs))
+    if failed:
+        log.info("clipping.reconciled", checked=len(candidates), failed=failed)
+    return {"checked": len(candidates), "failed": failed}
+
+
+# --- clips -------------------------------------------------------------------------------
+
+
+async def get_clip(session: AsyncSession, workspace_id: uuid.UUID, clip_id: uuid.UUID) -> Clip:
+    clip = await ClippingRepository(session).get_clip(workspace_id, clip_id)
+    if clip is None:
+        raise NotFound("no such clip")
+    return clip
+
+
+async def list_clips(session: AsyncSession, workspace_id: uuid.UUID, project_id: uuid.UUID) -> list[Clip]:
+    await get_project(session, workspace_id, project_id)
+    return await ClippingRepository(session).list_clips(workspace_id, project_id)
+
+
+@dataclass(frozen=True)
+class ClipChanges:
+    start_s: float | None = None
+    end_s: float | None = None
+    caption_text: str | None = None
+    caption_style: str | None = None
+
+
+@dataclass(frozen=True)
+class ClipEdit:
+    clip: Clip
+    run_id: uuid.UUID | None  # None: the same inputs as the current render, nothing to do
+
+
+async def edit_clip(
+    session: AsyncSession, workspace_id: uuid.UUID, clip_id: uuid.UUID, changes: ClipChanges
+) -> ClipEdit:
+    """Change bounds, caption text or style; a change of any render input renders the clip again."""
+    repo = ClippingRepository(session)
+    clip = await get_clip(session, workspace_id, clip_id)
+    project = await repo.project_by_id(clip.project_id)
+    assert project is not None
+    if project.status != "clips_ready" or not project.source_key:
+        raise Conflict("clips can be edited once the project's clips are ready")
+    if clip.status in ("pending", "rendering"):
+        raise Conflict("the clip is being rendered; edit it when that has finished")
+    start_s = clip.start_s if changes.start_s is None else changes.start_s
+    end_s = clip.end_s if changes.end_s is None else changes.end_s
+    caption_style = clip.caption_style
+    if changes.caption_style is not None:
+        caption_style = get_caption_style(changes.caption_style).name
+    caption_text = clip.caption_text
+    if changes.caption_text is not None:
+        caption_text = changes.caption_text.strip() or None
+    max_len = get_preset(clip.preset).max_duration_s  # editors may go past the detection range
+    clip_jobs.check_bounds(start_s, end_s, duration_s=project.duration_s or 0.0, max_len_s=max_len)
+    new_hash = clip_jobs.render_hash(
+        source_key=project.source_key,
+        transcript_key=project.transcript_key,
+        start_s=start_s,
+        end_s=end_s,
+        preset=clip.preset,
+        caption_style=caption_style,
+        caption_text=caption_text,
+    )
+    if new_hash == clip.render_hash and clip.status == "ready":
+        return ClipEdit(clip, None)
+    await repo.update_clip(
+        clip.id,
+        start_s=start_s,
+        end_s=end_s,
+        caption_style=caption_style,
+        caption_text=caption_text,
+        status="pending",
+        failure_reason=None,
+    )
+    result = await enqueue(
+        session,
+        RENDER_TASK,
+        {"clip_id": str(clip.id), "render_hash": new_hash},
+        key=f"{RENDER_TASK}:{clip.id}:{new_hash[:16]}",
+        queue="media",
+        workspace_id=workspace_id,
+    )
+    await session.refresh(clip)
+    return ClipEdit(clip, result.run.id)
+
+
+async def delete_clip(session: AsyncSession, workspace_id: uuid.UUID, clip_id: uuid.UUID, *, blobs: BlobStore) -> None:
+    clip = await get_clip(session, workspace_id, clip_id)
+    await ClippingRepository(session).delete_clip(clip)
+    await blobs.delete_prefix(clip_jobs.clip_prefix(clip.project_id, clip.id))
+
+
+# --- uploads (authorised by the signed token in the URL) ---------------------------------
+
+UPLOAD_PURPOSE = "upload"
+
+
+async def authorised_upload(session: AsyncSession, upload_id: uuid.UUID, token: str | None, secret: bytes) -> Upload:
+    ingest.verify_token(secret, UPLOAD_PURPOSE, str(upload_id), token)
+    upload = await ClippingRepository(session).upload_by_id(upload_id)
+    if upload is None:
+        raise NotFound("no such upload")
+    return upload
+
+
+@dataclass(frozen=True)
+class UploadState:
+    upload: Upload
+    project: Project | None
+    received: int
+
+
+async def upload_state(
+    session: AsyncSession, upload_id: uuid.UUID, token: str | None, secret: bytes, *, blobs: BlobStore
+) -> UploadState:
+    """How many bytes the server has (the part file is the truth for the offset)."""
+    upload = await authorised_upload(session, upload_id, token, secret)
+    received = upload.total_bytes if upload.status == "complete" else await blobs.part_size(upload.id)
+    project = await ClippingRepository(session).project_by_id(upload.project_id)
+    return UploadState(upload, project, received)
+
+
+def _ext(filename: str) -> str:
+    _, dot, ext = filename.rpartition(".")
+    return f".{ext.lower()}" if dot and ext.isalnum() and len(ext) <= 5 else ".bin"
+
+
+async def receive_chunk(
+    session: AsyncSession,
+    upload: Upload,
+    *,
+    content_range: str | None,
+    content_length: int | None,
+    body: AsyncIterable[bytes],
+    blobs: BlobStore,
+) -> UploadState:
+    """Append a chunk at the received offset, streamed to storage; the chunk that completes
+    the file commits it and starts the pipeline."""
+    repo = ClippingRepository(session)
+    if upload.status == "complete":
+        return UploadState(upload, await repo.project_by_id(upload.project_id), upload.total_bytes)
+    if upload.expires_at < utcnow():
+        raise Conflict("the upload has expired")
+    byte_range = ingest.parse_content_range(content_range, body_length=content_length, total=upload.total_bytes)
+    project = await repo.project_by_id(upload.project_id)
+    assert project is not None
+    key = clip_jobs.source_key(project.id, ingest.EXTENSIONS.get(upload.content_type, _ext(upload.filename)))
+    started = time.monotonic()
+    if await blobs.size(key) == upload.total_bytes:
+        # The file was committed to storage but the request's transaction was lost: finish now.
+        received = upload.total_bytes
+    else:
+        received = await blobs.part_size(upload.id)
+        if byte_range.start != received:
+            raise Conflict(
+                f"the server has {received} bytes of this upload; send the range starting at {received}",
+                received_bytes=received,
+            )
+        try:
+            received = await blobs.append_part(
+                upload.id,
+                byte_range.start,
+                ingest.sniff_video(body, check=byte_range.start == 0),
+                max_bytes=byte_range.end + 1,
+            )
+        except UnsupportedMediaType:
+            await blobs.discard_part(upload.id)
+            raise
+    upload.received_bytes = received
+    if received != byte_range.end + 1 and received != upload.total_bytes:
+        await session.flush()
+        raise InvalidInput(
+            f"the chunk ended early: {received - byte_range.start} of {byte_range.length} bytes arrived; "
+            f"resume from {received}",
+            field="Content-Range",
+            received_bytes=received,
+        )
+    if received == upload.total_bytes:
+        await blobs.commit_part(upload.id, key)
+        upload.status = "complete"
+        upload.completed_at = utcnow()
+        project.source_key = key
+        project.source_bytes = received
+        project.timings = {**project.timings, "upload_last_chunk": round(time.monotonic() - started, 3)}
+        await start_pipeline(session, project)
+    await session.flush()
+    return UploadState(upload, project, received)
