@@ -18,10 +18,15 @@ LONG_TOKEN = re.compile(r"\brf_[A-Za-z0-9]{6,}_[A-Za-z0-9_-]{8,}\b")
 # Free text only: international numbers (+...). Fields named like phones are masked by key,
 # and bare digit runs are left alone: ids (run UUIDs, 19-digit TikTok ids) look the same.
 PHONE = re.compile(r"(?<![\w+])\+\d[\d\s().-]{7,}\d(?![\w-])")
+# Secrets in URLs (httpx request lines, signed links): ?access_token=..., &sig=..., &token=...
+QUERY_SECRET = re.compile(
+    r"([?&](?:[A-Za-z_]*token|sig|signature|[A-Za-z_]*secret|code|api_?key|password)=)[^&\s\"'#]+", re.I
+)
 
 
 def mask_value(value: str) -> str:
     value = BEARER.sub(r"\1***", value)
+    value = QUERY_SECRET.sub(r"\1***", value)
     value = LONG_TOKEN.sub("rf_***", value)
     value = EMAIL.sub(r"\1***@\2", value)
     return PHONE.sub("***phone***", value)
@@ -47,6 +52,31 @@ def mask_processor(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> Mut
 
 
 _configured = False
+_record_factory_installed = False
+
+
+def mask_stdlib_records() -> None:
+    """Mask every stdlib log record of this process (Prefect's run logs, httpx's request
+    lines, libraries) like structlog events: the message is rendered and masked when the
+    record is made, so every handler (console, Prefect's API handler) sees the masked text."""
+    global _record_factory_installed
+    if _record_factory_installed:
+        return
+    _record_factory_installed = True
+    previous = logging.getLogRecordFactory()
+
+    def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = previous(*args, **kwargs)
+        try:
+            message = record.getMessage()
+        except Exception:  # noqa: BLE001 - a malformed format string: the handler reports it
+            return record
+        masked = mask_value(message)
+        if masked != message or record.args:
+            record.msg, record.args = masked, None
+        return record
+
+    logging.setLogRecordFactory(factory)
 
 
 def configure_logging(level: str = "INFO", json: bool = False) -> None:
@@ -68,6 +98,7 @@ def configure_logging(level: str = "INFO", json: bool = False) -> None:
         cache_logger_on_first_use=True,
     )
     logging.basicConfig(level=level, stream=sys.stderr, format="%(levelname)s %(name)s %(message)s")
+    mask_stdlib_records()
 
 
 def get_logger(name: str | None = None) -> Any:

@@ -1,154 +1,31 @@
-"""Monitoring jobs: poll a rule, refresh the engagement of due videos.
+"""Monitoring jobs, thin: take ids, hand the adapters (from `reelflow.composition`) to the
+services in `reelflow.services.monitoring`, which hold the rules.
 
-    monitoring.poll_rule(rule_id)                       one rule: page the platform, upsert in bulk
-    monitoring.poll_due_rules()                         every due rule, bounded concurrency, isolated
-    monitoring.refresh_engagement(workspace_id?, force?) due videos: stats, snapshots, tiers, forecasts
+    monitoring.poll_rule(rule_id)                        one rule: page the platform, upsert in bulk
+    monitoring.refresh_engagement(workspace_id?, force?)  due videos: stats, snapshots, tiers, forecasts
 
-Both are idempotent: videos, creators and links are upserted by natural key, snapshots are
-unique per (video, taken_at) and forecasts per (video, made_at, horizon).
+Scheduled polls are the same runs, submitted by `flows/monitoring.py` with a key per rule
+and schedule slot.
 """
 
 from __future__ import annotations
 
-import asyncio
-import time
 import uuid
-from collections import Counter, defaultdict
-from collections.abc import Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
-from typing import Any, cast
+from datetime import datetime
+from typing import Any
 
-from reelflow.adapters import httpclient
-from reelflow.adapters.records import Video, VideoStats
-from reelflow.adapters.tiktok import research
-from reelflow.domain import monitoring as domain
-from reelflow.errors import ReelflowError
-from reelflow.logs import get_logger
-from reelflow.settings import Settings, get_settings
-from reelflow.storage.db import session_scope
-from reelflow.storage.models.base import utcnow
-from reelflow.storage.repositories.monitoring import (
-    CreatorRow,
-    DueVideo,
-    MonitoringRepository,
-    ResolvedForecast,
-    VideoRow,
-)
-from reelflow.tasks.registry import InlineContext, TaskContext, task
+from reelflow import composition
+from reelflow.services import monitoring as service
+from reelflow.services.monitoring import tier_policy
+from reelflow.settings import get_settings
+from reelflow.tasks.registry import TaskContext, task
 
-log = get_logger(__name__)
-PLATFORM = "tiktok"
-RECENT_POINTS = domain.VELOCITY_WINDOW
-
-
-def tier_policy(settings: Settings | None = None) -> domain.TierPolicy:
-    s = settings or get_settings()
-    return domain.TierPolicy(
-        ultra_hot_velocity=s.monitoring_ultra_hot_velocity,
-        hot_velocity=s.monitoring_hot_velocity,
-        warm_velocity=s.monitoring_warm_velocity,
-        hysteresis=s.monitoring_tier_hysteresis,
-        ultra_hot_max_age_hours=s.monitoring_ultra_hot_max_age_hours,
-        hot_max_age_hours=s.monitoring_hot_max_age_hours,
-        warm_max_age_hours=s.monitoring_warm_max_age_hours,
-        archive_after_hours=s.monitoring_archive_after_hours,
-        archive_velocity=s.monitoring_archive_velocity,
-        cadence_minutes={
-            "ultra_hot": s.monitoring_cadence_ultra_hot_minutes,
-            "hot": s.monitoring_cadence_hot_minutes,
-            "warm": s.monitoring_cadence_warm_minutes,
-            "cold": s.monitoring_cadence_cold_minutes,
-        },
-    )
-
-
-# --- platform time and queries ----------------------------------------------------------------
+__all__ = ["platform_now", "poll_rule", "refresh_engagement", "tier_policy"]
 
 
 async def platform_now() -> datetime:
-    """The platform's clock, the time every observation is stamped with.
-
-    Real platforms run on real time. The sandbox runs a simulated clock (moved forward by
-    tests and the demo), and the adapters stamp stats with local time, so when TikTok is
-    the sandbox its clock is read here (one GET per run).
-    """
-    settings = get_settings()
-    if settings.tiktok_base_url or settings.is_production:
-        return utcnow()
-    response = await httpclient.request(
-        "GET", f"{settings.sandbox_base_url()}/sandbox/clock", idempotent=True, platform="sandbox"
-    )
-    return datetime.fromtimestamp(float(response.json()["now"]), UTC)
-
-
-def research_query(spec: domain.RuleSpec, start: date, end: date) -> research.VideoQuery:
-    """The rule's query (domain) in the Research adapter's terms, over [start, end]."""
-    query = domain.build_query(spec)
-
-    def conditions(items: tuple[domain.Condition, ...]) -> tuple[research.Condition, ...]:
-        return tuple(
-            research.Condition(c.field_name, cast(research.Operation, c.operation), c.field_values) for c in items
-        )
-
-    return research.VideoQuery(
-        start=start, end=end, and_=conditions(query.and_), or_=conditions(query.or_), not_=conditions(query.not_)
-    )
-
-
-# --- polling --------------------------------------------------------------------------------
-
-
-def _video_row(video: Video) -> VideoRow:
-    stats = video.stats
-    username = video.author_handle or (video.author.handle if video.author else None)
-    return VideoRow(
-        platform_video_id=str(video.id),
-        username=username,
-        description=video.caption,
-        hashtags=list(video.hashtags or []),
-        region=video.region,
-        duration_s=int(video.duration_s) if video.duration_s is not None else None,
-        url=video.url,
-        posted_at=video.created_at,
-        views=(stats.views or 0) if stats else 0,
-        likes=(stats.likes or 0) if stats else 0,
-        comments=(stats.comments or 0) if stats else 0,
-        shares=(stats.shares or 0) if stats else 0,
-        saves=(stats.saves or 0) if stats else 0,
-    )
-
-
-def _creator_row(video: Video) -> CreatorRow | None:
-    author = video.author
-    handle = video.author_handle or (author.handle if author else None)
-    if not handle:
-        return None
-    if author is None:  # the Research API's region_code is the account's registration region
-        return CreatorRow(handle, region=video.region)
-    return CreatorRow(
-        username=handle,
-        display_name=author.display_name,
-        follower_count=author.followers,
-        avatar_url=author.avatar_url,
-        is_verified=author.verified,
-        region=author.region or video.region,
-    )
-
-
-@dataclass
-class PollResult:
-    rule_id: str
-    fetched: int = 0
-    new: int = 0
-    duplicates: int = 0
-    creators_created: int = 0
-    profiles: int = 0
-    pages: int = 0
-    error: str | None = None
-
-    def as_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
+    """The platforms' time (the sandbox's simulated clock in dev and tests)."""
+    return await composition.platform_clock().now()
 
 
 @task("monitoring.poll_rule", queue="default", timeout=600)
@@ -156,285 +33,15 @@ async def poll_rule(ctx: TaskContext, rule_id: str) -> dict[str, Any]:
     """Page the platform's results for one rule since its last poll and store them in bulk.
 
     A platform failure is recorded on the rule (last_error, next poll on its schedule) and
-    raised again, so a job shows it failed and the runtime's retry policy applies.
+    raised again, so the run shows it failed and its retry policy applies.
     """
-    settings = get_settings()
-    rid = uuid.UUID(rule_id)
-    async with session_scope() as session:
-        rule = await MonitoringRepository(session).get_rule_any(rid)
-        if rule is None:
-            return PollResult(rule_id, error="rule deleted").as_dict()
-        if ctx.workspace_id is not None and rule.workspace_id != ctx.workspace_id:
-            return PollResult(rule_id, error="rule belongs to another workspace").as_dict()
-        workspace_id = rule.workspace_id
-        spec = domain.spec_from_definition(rule.definition, rule.region, rule.language)
-        since = rule.polled_until or utcnow() - timedelta(days=settings.monitoring_first_poll_lookback_days)
-        interval = timedelta(minutes=rule.interval_minutes)
-
-    started = utcnow()
-    result = PollResult(rule_id)
-    try:
-        until = await platform_now()
-        query = research_query(spec, since.date(), until.date())
-        served: list[Video] = []
-        async for page in research.ResearchClient().iter_pages(query):
-            result.pages += 1
-            served.extend(page.videos)
-            await ctx.heartbeat()
-            if result.pages >= settings.monitoring_poll_max_pages:
-                break
-    except ReelflowError as exc:
-        async with session_scope() as session:
-            await MonitoringRepository(session).record_poll_failure(
-                rid, error=f"{type(exc).__name__}: {exc.detail}", at=utcnow(), next_poll_at=utcnow() + interval
-            )
-        log.warning("monitoring.poll_failed", rule_id=rule_id, error_type=type(exc).__name__, detail=exc.detail)
-        raise
-
-    if spec.language:
-        served = [v for v in served if getattr(v, "language", None) in (None, spec.language)]
-    result.fetched = len(served)
-    unique: dict[str, Any] = {}
-    for video in served:
-        unique.setdefault(str(video.id), video)
-    videos = [_video_row(v) for v in unique.values()]
-    creators: dict[str, CreatorRow] = {}
-    for video in unique.values():
-        row = _creator_row(video)
-        if row is not None:
-            creators.setdefault(row.username, row)
-    observed_at = until
-    policy = tier_policy(settings)
-    async with session_scope() as session:
-        repo = MonitoringRepository(session)
-        creator_ids, created_creators = await repo.upsert_creators(workspace_id, PLATFORM, list(creators.values()))
-        rows = await repo.upsert_videos(
-            workspace_id,
-            PLATFORM,
-            videos,
-            creator_ids,
-            next_check_at=started + timedelta(seconds=policy.cadence_seconds("hot") or 1800),
-            observed_at=observed_at,
-        )
-        await repo.link_rule_videos(workspace_id, rid, [r[0] for r in rows])
-        by_id = {v.platform_video_id: v for v in videos}
-        new_rows = [r for r in rows if r[2]]
-        # The poll's counters are each new video's first snapshot (velocity needs two).
-        await repo.insert_snapshots(
-            [workspace_id] * len(new_rows),
-            [r[0] for r in new_rows],
-            [observed_at] * len(new_rows),
-            [_counters(by_id[r[1]]) for r in new_rows],
-        )
-        result.new = len(new_rows)
-        result.creators_created = len(created_creators)
-        result.duplicates = result.fetched - result.new
-        await repo.record_poll(
-            rid,
-            polled_at=started,
-            polled_until=until,
-            next_poll_at=started + interval,
-            fetched=result.fetched,
-            new=result.new,
-            duplicates=result.duplicates,
-            creators_created=result.creators_created,
-        )
-    result.profiles = await _fetch_profiles(workspace_id, created_creators[: settings.monitoring_profiles_per_poll])
-    log.info("monitoring.polled", **result.as_dict())
-    return result.as_dict()
-
-
-async def _fetch_profiles(workspace_id: uuid.UUID, usernames: Sequence[str]) -> int:
-    """Profiles (followers, name, avatar) of newly found creators, a few at a time; best effort.
-
-    A missing or private profile, or a quota hit, leaves the creator with its handle only:
-    the poll itself has succeeded and is not failed for it.
-    """
-    if not usernames:
-        return 0
-    client = research.ResearchClient()
-    semaphore = asyncio.Semaphore(get_settings().monitoring_poll_concurrency)
-
-    async def one(username: str) -> CreatorRow | None:
-        async with semaphore:
-            try:
-                creator = await client.user_info(username)
-            except ReelflowError as exc:
-                log.info("monitoring.profile_skipped", username=username, error_type=type(exc).__name__)
-                return None
-        return CreatorRow(
-            username=username,
-            display_name=creator.display_name,
-            follower_count=creator.followers,
-            avatar_url=creator.avatar_url,
-            is_verified=creator.verified,
-            region=creator.region,
-        )
-
-    rows = [row for row in await asyncio.gather(*(one(u) for u in usernames)) if row is not None]
-    async with session_scope() as session:
-        await MonitoringRepository(session).upsert_creators(workspace_id, PLATFORM, rows)
-    return len(rows)
-
-
-def _counters(v: VideoRow) -> tuple[int, int, int, int, int]:
-    return (v.views, v.likes, v.comments, v.shares, v.saves)
-
-
-@task("monitoring.poll_due_rules", queue="default", timeout=3600)
-async def poll_due_rules(ctx: TaskContext, limit: int = 500) -> dict[str, Any]:
-    """Poll every due rule with bounded concurrency; one rule failing never stops the others."""
-    settings = get_settings()
-    async with session_scope() as session:
-        due = await MonitoringRepository(session).due_rules(utcnow(), limit)
-    semaphore = asyncio.Semaphore(settings.monitoring_poll_concurrency)
-
-    async def one(rule_id: uuid.UUID, workspace_id: uuid.UUID) -> dict[str, Any]:
-        async with semaphore:
-            try:
-                return await poll_rule(InlineContext(workspace_id), str(rule_id))
-            except ReelflowError as exc:  # recorded on the rule by poll_rule; retried next schedule
-                return PollResult(str(rule_id), error=f"{type(exc).__name__}: {exc.detail}").as_dict()
-
-    results = await asyncio.gather(*(one(r, w) for r, w in due))
-    return {
-        "rules": len(results),
-        "failed": sum(1 for r in results if r.get("error")),
-        "new": sum(int(r.get("new", 0)) for r in results),
-        "duplicates": sum(int(r.get("duplicates", 0)) for r in results),
-        "results": results,
-    }
-
-
-# --- engagement -----------------------------------------------------------------------------
-
-
-@dataclass
-class RefreshStats:
-    selected: int = 0
-    refreshed: int = 0
-    missing: int = 0
-    forecasts_made: int = 0
-    forecasts_resolved: int = 0
-    tier_changes: Counter[str] = field(default_factory=Counter)
-    seconds: float = 0.0
-    # Time spent per phase (fetch overlaps write, so they add up to more than `seconds`).
-    phases: defaultdict[str, float] = field(default_factory=lambda: defaultdict(float))
-
-    def as_dict(self) -> dict[str, Any]:
-        out = dict(self.__dict__)
-        out["tier_changes"] = dict(self.tier_changes)
-        out["seconds"] = round(self.seconds, 3)
-        out["phases"] = {k: round(v, 3) for k, v in self.phases.items()}
-        return out
-
-
-@dataclass
-class ChunkPlan:
-    """Everything one chunk writes, computed without I/O from the due rows and the fetched stats."""
-
-    snapshots: tuple[list[uuid.UUID], list[uuid.UUID], list[datetime], list[tuple[int, int, int, int, int]]]
-    updates: dict[str, list[Any]]
-    forecasts: dict[str, list[Any]]
-    missing: list[uuid.UUID]
-    new_points: dict[uuid.UUID, tuple[tuple[float, int] | None, tuple[float, int]]]
-    tier_changes: Counter[str]
-
-
-def plan_chunk(
-    due: Sequence[DueVideo],
-    stats_by_id: dict[str, VideoStats],
-    now: datetime,
-    policy: domain.TierPolicy,
-    *,
-    observed_at: datetime,
-) -> ChunkPlan:
-    """Velocity, tier, schedule and forecasts for each video whose stats came back."""
-    snap_ws: list[uuid.UUID] = []
-    snap_ids: list[uuid.UUID] = []
-    snap_at: list[datetime] = []
-    snap_counters: list[tuple[int, int, int, int, int]] = []
-    upd: dict[str, list[Any]] = {
-        k: []
-        for k in (
-            "ids",
-            "views",
-            "likes",
-            "comments",
-            "shares",
-            "saves",
-            "velocity",
-            "acceleration",
-            "tier",
-            "next_check_at",
-            "checked_at",
-            "f1",
-            "f2",
-            "f3",
-            "confidence",
-            "times",
-            "recent",
-        )
-    }
-    fc: dict[str, list[Any]] = {
-        k: [] for k in ("ws", "video_ids", "made_at", "base", "p1", "p2", "p3", "c1", "c2", "c3")
-    }
-    missing: list[uuid.UUID] = []
-    new_points: dict[uuid.UUID, tuple[tuple[float, int] | None, tuple[float, int]]] = {}
-    changes: Counter[str] = Counter()
-    for video in due:
-        stats = stats_by_id.get(video.platform_video_id)
-        if stats is None:
-            missing.append(video.id)
-            continue
-        observed = observed_at
-        t = observed.timestamp()
-        views = int(stats.views or 0)
-        previous = list(zip(video.recent_times, video.recent_views, strict=False))
-        last = max(previous) if previous else None
-        if last is not None and t <= last[0]:
-            t = last[0] + 1.0  # a clock that did not move still makes a later observation
-            observed = datetime.fromtimestamp(t, UTC)
-        points = [*previous, (t, views)][-RECENT_POINTS:]
-        points.sort()
-        age_h = (t - video.posted_at.timestamp()) / 3600.0 if video.posted_at else 24.0 * 365
-        v = domain.velocity(points)
-        if v is None:
-            v = domain.prior_velocity(views, age_h)
-        a = domain.acceleration(points)
-        tier = domain.next_tier(video.tier, v, age_h, policy)
-        if tier != video.tier:
-            changes[f"{video.tier}->{tier}"] += 1
-        cadence = policy.cadence_seconds(tier)
-        predictions = domain.forecast(views, v, a, age_h, len(points))
-        counters = (views, stats.likes or 0, stats.comments or 0, stats.shares or 0, stats.saves or 0)
-        snap_ws.append(video.workspace_id)
-        snap_ids.append(video.id)
-        snap_at.append(observed)
-        snap_counters.append(counters)
-        upd["ids"].append(video.id)
-        for key, value in zip(("views", "likes", "comments", "shares", "saves"), counters, strict=True):
-            upd[key].append(value)
-        upd["velocity"].append(v)
-        upd["acceleration"].append(a)
-        upd["tier"].append(tier)
-        upd["next_check_at"].append(now + timedelta(seconds=cadence) if cadence else None)
-        upd["checked_at"].append(observed)
-        upd["f1"].append(predictions[0].views)
-        upd["f2"].append(predictions[1].views)
-        upd["f3"].append(predictions[2].views)
-        upd["confidence"].append(predictions[0].confidence)
-        upd["times"].append(" ".join(repr(p[0]) for p in points))
-        upd["recent"].append(" ".join(str(p[1]) for p in points))
-        fc["ws"].append(video.workspace_id)
-        fc["video_ids"].append(video.id)
-        fc["made_at"].append(observed)
-        fc["base"].append(views)
-        for f in predictions:
-            fc[f"p{f.horizon_hours}"].append(f.views)
-            fc[f"c{f.horizon_hours}"].append(f.confidence)
-        new_points[video.id] = (last, (t, views))
-    return ChunkPlan((snap_ws, snap_ids, snap_at, snap_counters), upd, fc, missing, new_points, changes)
+    return await service.poll_rule(
+        rule_id,
+        platform=composition.monitoring_platform(),
+        clock=composition.platform_clock(),
+        workspace_id=ctx.workspace_id,
+        heartbeat=ctx.heartbeat,
+    )
 
 
 @task("monitoring.refresh_engagement", queue="default", timeout=1800)
@@ -445,117 +52,11 @@ async def refresh_engagement(
 
     `force` refreshes every tracked video (of the workspace) now, due or not.
     """
-    settings = get_settings()
-    policy = tier_policy(settings)
-    ws = uuid.UUID(workspace_id) if workspace_id else ctx.workspace_id
-    stats = RefreshStats()
-    started = time.perf_counter()
-    now = utcnow()
-    due_by = now + timedelta(minutes=settings.monitoring_due_grace_minutes)
-    client = research.ResearchClient(concurrency=settings.monitoring_stats_concurrency)
-    # Observations are stamped with the platform's clock; schedules run on ours.
-    clock_offset = (await platform_now()) - now
-    after: tuple[datetime, uuid.UUID] | None = None
-    remaining = limit
-    pending: ChunkPlan | None = None
-    while True:
-        # Select and fetch chunk k+1 while chunk k is being written: the platform and the
-        # database work at the same time.
-        size = (
-            settings.monitoring_refresh_chunk
-            if remaining is None
-            else min(remaining, settings.monitoring_refresh_chunk)
-        )
-        due: list[DueVideo] = []
-        if size > 0:
-            t0 = time.perf_counter()
-            async with session_scope() as session:
-                due = await MonitoringRepository(session).select_due(
-                    due_by, size, workspace_id=ws, force=force, after=after
-                )
-            stats.phases["select"] += time.perf_counter() - t0
-        fetch = asyncio.create_task(_fetch(client, due, stats)) if due else None
-        if pending is not None:
-            await _write(pending, now, policy, stats)
-            pending = None
-        if fetch is None:
-            break
-        stats_by_id = await fetch
-        after = (due[-1].sort_key, due[-1].id)
-        stats.selected += len(due)
-        if remaining is not None:
-            remaining -= len(due)
-        t0 = time.perf_counter()
-        pending = plan_chunk(due, stats_by_id, now, policy, observed_at=utcnow() + clock_offset)
-        stats.phases["plan"] += time.perf_counter() - t0
-        await ctx.heartbeat()
-        if len(due) < size:
-            remaining = 0
-    stats.seconds = time.perf_counter() - started
-    log.info("monitoring.engagement_refreshed", **stats.as_dict())
-    return stats.as_dict()
-
-
-async def _fetch(
-    client: research.ResearchClient, due: Sequence[DueVideo], stats: RefreshStats
-) -> dict[str, VideoStats]:
-    t0 = time.perf_counter()
-    fetched = await client.fetch_stats(sorted({d.platform_video_id for d in due}))
-    stats.phases["fetch"] += time.perf_counter() - t0
-    return {s.video_id: s for s in fetched}
-
-
-async def _write(plan: ChunkPlan, now: datetime, policy: domain.TierPolicy, stats: RefreshStats) -> None:
-    """One transaction per chunk: snapshots, forecast errors, video rows, new forecasts."""
-    t0 = time.perf_counter()
-    async with session_scope() as session:
-        repo = MonitoringRepository(session)
-        t = time.perf_counter()
-        await repo.insert_snapshots(*plan.snapshots)
-        stats.phases["w_snap"] += time.perf_counter() - t
-        t = time.perf_counter()
-        resolved = await _resolve_forecasts(repo, plan)
-        stats.phases["w_resolve"] += time.perf_counter() - t
-        t = time.perf_counter()
-        await repo.apply_engagement(plan.updates)
-        stats.phases["w_update"] += time.perf_counter() - t
-        t = time.perf_counter()
-        await repo.insert_forecasts(plan.forecasts, domain.FORECAST_MODEL)
-        stats.phases["w_forecast"] += time.perf_counter() - t
-        await repo.reschedule(plan.missing, now + timedelta(seconds=policy.cadence_seconds("cold") or 21600))
-    stats.refreshed += len(plan.updates["ids"])
-    stats.missing += len(plan.missing)
-    stats.forecasts_made += len(domain.HORIZONS) * len(plan.forecasts["video_ids"])
-    stats.forecasts_resolved += resolved
-    stats.tier_changes.update(plan.tier_changes)
-    stats.phases["write"] += time.perf_counter() - t0
-
-
-async def _resolve_forecasts(repo: MonitoringRepository, plan: ChunkPlan) -> int:
-    """Record the error of every forecast horizon whose time the new snapshots passed."""
-    if not plan.new_points:
-        return 0
-    newest = max(p[1][0] for p in plan.new_points.values())
-    open_ = await repo.open_forecasts(list(plan.new_points), datetime.fromtimestamp(newest, UTC))
-    rows: list[ResolvedForecast] = []
-    count = 0
-    for f in open_:
-        before, after = plan.new_points[f.video_id]
-        actual: list[int | None] = [None, None, None]
-        errors: list[float | None] = [None, None, None]
-        for index, hours in enumerate(domain.HORIZONS):
-            target = f.made_at.timestamp() + hours * 3600.0
-            if f.resolved[index] or target > after[0]:
-                continue
-            value = domain.views_at(target, before or after, after)
-            actual[index] = value
-            errors[index] = domain.absolute_percentage_error(f.predicted[index], value)
-            count += 1
-        if any(a is not None for a in actual):
-            rows.append(
-                ResolvedForecast(
-                    f.video_id, f.made_at, (actual[0], actual[1], actual[2]), (errors[0], errors[1], errors[2])
-                )
-            )
-    await repo.resolve_forecasts(rows)
-    return count
+    return await service.refresh_engagement(
+        uuid.UUID(workspace_id) if workspace_id else ctx.workspace_id,
+        platform=composition.monitoring_platform(concurrency=get_settings().monitoring_stats_concurrency),
+        clock=composition.platform_clock(),
+        force=force,
+        limit=limit,
+        heartbeat=ctx.heartbeat,
+    )

@@ -13,7 +13,7 @@ from reelflow.storage.models.identity import ApiToken
 from reelflow.storage.repositories.identity import IdentityRepository
 
 
-async def test_prune_tokens_flow_deletes_only_long_dead_tokens(prefect_harness, signup, session):
+async def test_prune_tokens_flow_deletes_only_long_dead_tokens(prefect_harness, background_worker, signup, session):
     account = await signup()
     repo = IdentityRepository(session)
     workspace_id, user_id = uuid.UUID(account.workspace_id), uuid.UUID(account.user_id)

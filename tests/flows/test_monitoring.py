@@ -43,7 +43,7 @@ async def _count(session, model, *where) -> int:
 
 
 async def test_poll_flow_stores_each_video_once_and_counts_match_the_sandbox(
-    prefect_harness, sandbox, client, signup, session
+    prefect_harness, background_worker, sandbox, client, signup, session
 ):
     account = await signup()
     hashtag = await _rule(client, account, name="skincare", kind="hashtag", values=["skincare"])
@@ -110,7 +110,9 @@ def served_by_sandbox_at(query: dict, at: datetime) -> list[int]:
     return [vid for vid in _run_query(query, lo, hi, now) if world.stats(vid, now) is not None]
 
 
-async def test_one_failing_rule_does_not_stop_the_others(prefect_harness, sandbox, client, signup, session):
+async def test_one_failing_rule_does_not_stop_the_others(
+    prefect_harness, background_worker, sandbox, client, signup, session
+):
     account = await signup()
     sandbox.set_settings(monitoring_poll_concurrency=1, http_max_attempts=1)
     failing = await _rule(client, account, name="first", kind="hashtag", values=["fitness"])
@@ -124,9 +126,14 @@ async def test_one_failing_rule_does_not_stop_the_others(prefect_harness, sandbo
     await session.commit()
     await sandbox.fault("/tiktok/v2/research/video/query/", status=429, error_code="daily_quota_limit_exceeded")
 
-    summary = await poll_due_rules()
+    state = await poll_due_rules(return_state=True)
 
+    # Partial failure: the flow run completes, with an artifact listing the failed rule.
+    assert state.is_completed()
+    summary = await state.result()
     assert summary["rules"] == 2 and summary["failed"] == 1
+    artifact = await _artifact("monitoring-poll-failures")
+    assert failing["id"] in artifact and healthy["id"] not in artifact
     bad = (await client.get(f"{RULES}/{failing['id']}", headers=account.headers)).json()
     good = (await client.get(f"{RULES}/{healthy['id']}", headers=account.headers)).json()
     assert bad["last_error"] and ("Retryable" in bad["last_error"] or "Quota" in bad["last_error"])
@@ -149,7 +156,9 @@ async def test_one_failing_rule_does_not_stop_the_others(prefect_harness, sandbo
     assert bad["last_error"] is None and bad["totals"]["polls"] == 1
 
 
-async def test_engagement_rounds_snapshot_retier_forecast_and_score(prefect_harness, sandbox, client, signup, session):
+async def test_engagement_rounds_snapshot_retier_forecast_and_score(
+    prefect_harness, background_worker, sandbox, client, signup, session
+):
     account = await signup()
     await _rule(client, account, name="beauty", kind="hashtag", values=["skincare"])
     await poll_due_rules()
@@ -202,3 +211,64 @@ async def test_engagement_rounds_snapshot_retier_forecast_and_score(prefect_harn
     detail = (await client.get(f"/api/v1/monitoring/videos/{top['id']}", headers=account.headers)).json()
     assert len(detail["snapshots"]) == 3
     assert [s["taken_at"] for s in detail["snapshots"]] == sorted(s["taken_at"] for s in detail["snapshots"])
+
+
+async def _artifact(key: str) -> str:
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+    from prefect.client.schemas.sorting import ArtifactSort
+
+    async with get_client() as prefect:
+        found = await prefect.read_artifacts(
+            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[key])), sort=ArtifactSort.CREATED_DESC
+        )
+    assert found, f"no artifact {key}"
+    return str(found[0].data)
+
+
+async def test_scheduled_polls_are_runtime_runs_keyed_by_rule_and_slot(
+    prefect_harness, background_worker, sandbox, client, signup, session
+):
+    """A scheduled poll is a job run like a manual one: a run record with the rule + slot key."""
+    from reelflow.storage.models.runtime import JobRun
+
+    account = await signup()
+    rule = await _rule(client, account, name="skincare", kind="hashtag", values=["skincare"])
+    due_at = (await session.execute(select(MonitoringRule.next_poll_at))).scalar_one()
+    summary = await poll_due_rules()
+    runs = (await session.execute(select(JobRun).where(JobRun.name == "monitoring.poll_rule"))).scalars().all()
+    assert [str(r.id) for r in runs] == summary["run_ids"]
+    assert runs[0].status == "succeeded" and runs[0].idempotency_key == (
+        f"monitoring.poll_rule:{rule['id']}:{due_at.astimezone(UTC).isoformat()}"
+    )
+    assert runs[0].workspace_id == uuid.UUID(account.workspace_id)
+
+
+async def test_a_poll_whose_rules_all_failed_is_a_failed_flow_run(
+    prefect_harness, background_worker, sandbox, client, signup, session
+):
+    account = await signup()
+    sandbox.set_settings(http_max_attempts=1)
+    await _rule(client, account, name="only", kind="hashtag", values=["fitness"])
+    await sandbox.fault("/tiktok/v2/research/video/query/", status=503, times=5)
+
+    state = await poll_due_rules(return_state=True)
+
+    assert state.is_failed() and "all 1 due rules failed" in (state.message or "")
+    artifact = await _artifact("monitoring-poll-failures")
+    assert "1 of 1 rules failed" in artifact and "Retryable" in artifact
+
+
+async def test_flow_logs_are_masked_like_the_app_logs(prefect_harness, caplog):
+    from prefect import flow
+
+    from reelflow.flows.common import run_logger
+
+    @flow
+    async def leaky() -> None:
+        run_logger().info("calling %s?access_token=%s with %s", "https://x/api", "act.123", "Bearer act.456")
+
+    with caplog.at_level("INFO"):
+        await leaky()
+    text_out = caplog.text
+    assert "act.123" not in text_out and "act.456" not in text_out and "access_token=***" in text_out

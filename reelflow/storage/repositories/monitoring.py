@@ -60,6 +60,13 @@ class CreatorRow:
 
 
 @dataclass(frozen=True)
+class DueRule:
+    rule_id: uuid.UUID
+    workspace_id: uuid.UUID
+    due_at: datetime | None  # the rule's schedule slot (None: never scheduled yet)
+
+
+@dataclass(frozen=True)
 class DueVideo:
     id: uuid.UUID
     workspace_id: uuid.UUID
@@ -144,10 +151,10 @@ class MonitoringRepository:
         )
         return bool(result.rowcount)  # type: ignore[attr-defined]
 
-    async def due_rules(self, now: datetime, limit: int) -> list[tuple[uuid.UUID, uuid.UUID]]:
-        """(rule id, workspace id) of active rules whose next poll time has come, oldest first."""
+    async def due_rules(self, now: datetime, limit: int) -> list[DueRule]:
+        """Active rules whose next poll time has come, oldest first, with that time (the slot)."""
         result = await self.session.execute(
-            select(MonitoringRule.id, MonitoringRule.workspace_id)
+            select(MonitoringRule.id, MonitoringRule.workspace_id, MonitoringRule.next_poll_at)
             .where(
                 MonitoringRule.active,
                 or_(MonitoringRule.next_poll_at.is_(None), MonitoringRule.next_poll_at <= now),
@@ -155,7 +162,7 @@ class MonitoringRepository:
             .order_by(MonitoringRule.next_poll_at.asc().nulls_first())
             .limit(limit)
         )
-        return [(row[0], row[1]) for row in result]
+        return [DueRule(row[0], row[1], row[2]) for row in result]
 
     async def record_poll(
         self,

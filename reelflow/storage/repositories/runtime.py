@@ -96,6 +96,11 @@ class RuntimeRepository:
             stmt = stmt.where(JobRun.workspace_id == workspace_id)
         return (await self.session.execute(stmt)).scalar_one_or_none()
 
+    async def runs_by_ids(self, run_ids: Sequence[uuid.UUID]) -> Sequence[JobRun]:
+        if not run_ids:
+            return []
+        return (await self.session.execute(select(JobRun).where(JobRun.id.in_(run_ids)))).scalars().all()
+
     async def lock_run(self, run_id: uuid.UUID) -> JobRun | None:
         stmt = select(JobRun).where(JobRun.id == run_id).with_for_update()
         return (await self.session.execute(stmt.execution_options(populate_existing=True))).scalar_one_or_none()

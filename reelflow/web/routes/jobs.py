@@ -11,14 +11,11 @@ from litestar.di import Provide
 from litestar.params import Parameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from reelflow.errors import InvalidInput, NotFound
-from reelflow.queue import cancel_run, retry_run
-from reelflow.storage.models.runtime import RUN_STATUSES
+from reelflow.services import runtime
 from reelflow.storage.repositories.identity import Principal
-from reelflow.storage.repositories.runtime import RuntimeRepository
 from reelflow.web.auth import requires_role
 from reelflow.web.deps import provide_principal
-from reelflow.web.jobs import start_job
+from reelflow.web.jobs import idempotency_key, job_response
 from reelflow.web.pagination import Page, check_limit, decode_time_id_cursor, encode_cursor, page_of
 from reelflow.web.schemas.jobs import DiagnosticsIn, JobEventOut, JobOut, event_out, job_out
 
@@ -44,9 +41,8 @@ class JobsController(Controller):
     ) -> Page[JobOut]:
         """The workspace's job runs, newest first; filter by status, task name, creation time or parent."""
         check_limit(limit, 200)
-        if status is not None and status not in RUN_STATUSES:
-            raise InvalidInput(f"must be one of {', '.join(RUN_STATUSES)}", field="status")
-        rows = await RuntimeRepository(db_session).list_runs(
+        rows = await runtime.list_runs(
+            db_session,
             principal.workspace_id,
             status=status,
             name=name,
@@ -61,10 +57,7 @@ class JobsController(Controller):
     @get("/{run_id:uuid}")
     async def get_job(self, db_session: AsyncSession, principal: Principal, run_id: uuid.UUID) -> JobOut:
         """One run: status, attempt, progress, result or error."""
-        run = await RuntimeRepository(db_session).get_run(run_id, principal.workspace_id)
-        if run is None:
-            raise NotFound("no such job")
-        return job_out(run)
+        return job_out(await runtime.get_run(db_session, principal.workspace_id, run_id))
 
     @get("/{run_id:uuid}/events")
     async def list_events(
@@ -77,30 +70,33 @@ class JobsController(Controller):
     ) -> Page[JobEventOut]:
         """The run's history, oldest first (`after` = the last event id seen, to follow it)."""
         check_limit(limit, 1000)
-        repo = RuntimeRepository(db_session)
-        if await repo.get_run(run_id, principal.workspace_id) is None:
-            raise NotFound("no such job")
-        rows = await repo.list_events(run_id, after=after, limit=limit + 1)
+        rows = await runtime.list_events(db_session, principal.workspace_id, run_id, after=after, limit=limit + 1)
         items, next_cursor = page_of(rows, limit, lambda event: str(event.id))
         return Page(items=[event_out(e) for e in items], next_cursor=next_cursor)
 
     @post("/{run_id:uuid}/cancel", guards=[requires_role(*STARTERS)], status_code=202)
     async def cancel_job(self, db_session: AsyncSession, principal: Principal, run_id: uuid.UUID) -> JobOut:
         """Cancel: a queued run never starts; a running one is asked to stop (then stopped). 409 if finished."""
-        return job_out(await cancel_run(db_session, run_id, workspace_id=principal.workspace_id))
+        return job_out(await runtime.cancel(db_session, principal.workspace_id, run_id))
 
     @post("/{run_id:uuid}/retry", guards=[requires_role(*STARTERS)], status_code=202)
     async def retry_job(self, db_session: AsyncSession, principal: Principal, run_id: uuid.UUID) -> JobOut:
         """Run a failed run again with a fresh retry budget. Other states: 409."""
-        return job_out(await retry_run(db_session, run_id, workspace_id=principal.workspace_id))
+        return job_out(await runtime.retry(db_session, principal.workspace_id, run_id))
 
     @post("/diagnostics", guards=[requires_role(*STARTERS)])
     async def diagnostics(
         self, request: Request[Any, Any, Any], db_session: AsyncSession, principal: Principal, data: DiagnosticsIn
     ) -> Response[JobOut]:
         """Start a diagnostic job (fails `fail_times` times, then succeeds) to check workers end to end."""
-        args = {"fail_times": data.fail_times, "sleep_s": data.sleep_s}
-        return await start_job(request, db_session, principal, "runtime.diagnose", args)
+        result = await runtime.start_diagnostics(
+            db_session,
+            principal.workspace_id,
+            fail_times=data.fail_times,
+            sleep_s=data.sleep_s,
+            key=idempotency_key(request),
+        )
+        return job_response(result)
 
 
 route_handlers = [JobsController]

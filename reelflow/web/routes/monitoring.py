@@ -9,6 +9,7 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
+import msgspec
 from litestar import Controller, Request, Response, delete, get, patch, post
 from litestar.di import Provide
 from litestar.params import Parameter
@@ -18,18 +19,16 @@ from reelflow.domain.identity import EDITORS
 from reelflow.domain.monitoring import (
     TIERS,
     build_query,
-    check_interval,
     spec_from_definition,
-    validate_rule,
 )
-from reelflow.errors import InvalidInput, NotFound
-from reelflow.settings import get_settings
-from reelflow.storage.models.base import utcnow
+from reelflow.errors import InvalidInput
+from reelflow.services import monitoring
 from reelflow.storage.models.monitoring import MonitoredVideo, MonitoringRule, VideoForecast
 from reelflow.storage.repositories.identity import Principal
-from reelflow.storage.repositories.monitoring import VIDEO_SORTS, MonitoringRepository, VideoFilters
+from reelflow.storage.repositories.monitoring import VIDEO_SORTS, VideoFilters
 from reelflow.web.auth import requires_role
 from reelflow.web.deps import provide_principal
+from reelflow.web.jobs import idempotency_key, job_response
 from reelflow.web.pagination import Page, check_limit, decode_cursor, decode_time_id_cursor, encode_cursor, page_of
 from reelflow.web.schemas.monitoring import (
     AccuracyOut,
@@ -113,13 +112,6 @@ def video_out(video: MonitoredVideo) -> VideoOut:
     )
 
 
-async def _rule_or_404(repo: MonitoringRepository, principal: Principal, rule_id: uuid.UUID) -> MonitoringRule:
-    rule = await repo.get_rule(principal.workspace_id, rule_id)
-    if rule is None:
-        raise NotFound("no such rule in this workspace")
-    return rule
-
-
 def _parse_since(since: str | None) -> datetime | None:
     if since is None:
         return None
@@ -143,26 +135,9 @@ class MonitoringController(Controller):
     @post("/rules", guards=[requires_role(*EDITORS)])
     async def create_rule(self, db_session: AsyncSession, principal: Principal, data: RuleIn) -> RuleOut:
         """Create a rule; it is polled at once by the next scheduled poll, then every interval."""
-        settings = get_settings()
-        spec = validate_rule(
-            kind=data.kind, values=data.values, combined=data.combined, region=data.region, language=data.language
+        rule = await monitoring.create_rule(
+            db_session, principal.workspace_id, monitoring.RuleInput(**msgspec.structs.asdict(data))
         )
-        interval = check_interval(
-            data.interval_minutes or settings.monitoring_poll_interval_default_minutes,
-            settings.monitoring_poll_interval_min_minutes,
-        )
-        rule = await MonitoringRepository(db_session).create_rule(
-            workspace_id=principal.workspace_id,
-            name=data.name,
-            kind=spec.kind,
-            definition=spec.definition(),
-            region=spec.region,
-            language=spec.language,
-            interval_minutes=interval,
-            active=data.active,
-            next_poll_at=utcnow() if data.active else None,
-        )
-        await db_session.refresh(rule)
         return rule_out(rule)
 
     @get("/rules", guards=[requires_role(*READERS)])
@@ -175,104 +150,52 @@ class MonitoringController(Controller):
     ) -> Page[RuleOut]:
         """The workspace's rules, oldest first."""
         check_limit(limit, 200)
-        rows = await MonitoringRepository(db_session).list_rules(
-            principal.workspace_id, after=decode_time_id_cursor(cursor), limit=limit + 1
+        rows = await monitoring.list_rules(
+            db_session, principal.workspace_id, after=decode_time_id_cursor(cursor), limit=limit + 1
         )
         items, next_cursor = page_of(rows, limit, lambda r: encode_cursor(r.created_at, r.id))
         return Page(items=[rule_out(r) for r in items], next_cursor=next_cursor)
 
     @get("/rules/{rule_id:uuid}", guards=[requires_role(*READERS)])
     async def get_rule(self, db_session: AsyncSession, principal: Principal, rule_id: uuid.UUID) -> RuleOut:
-        return rule_out(await _rule_or_404(MonitoringRepository(db_session), principal, rule_id))
+        return rule_out(await monitoring.get_rule(db_session, principal.workspace_id, rule_id))
 
     @patch("/rules/{rule_id:uuid}", guards=[requires_role(*EDITORS)])
     async def update_rule(
         self, db_session: AsyncSession, principal: Principal, rule_id: uuid.UUID, data: RulePatch
     ) -> RuleOut:
         """Change a rule; a new definition is validated like a new rule."""
-        rule = await _rule_or_404(MonitoringRepository(db_session), principal, rule_id)
-        settings = get_settings()
-        changes_definition = data.kind is not None or data.values is not None or data.combined is not None
-        if changes_definition or data.region is not None or data.language is not None:
-            kind = data.kind or rule.kind
-            if changes_definition:
-                values, combined = data.values, data.combined
-                if data.kind is None and kind == "combined" and combined is None:
-                    combined = rule.definition.get("combined")
-                if data.kind is None and kind != "combined" and values is None:
-                    values = rule.definition.get("values")
-            else:
-                values, combined = rule.definition.get("values"), rule.definition.get("combined")
-            spec = validate_rule(
-                kind=kind,
-                values=values,
-                combined=combined,
-                region=data.region if data.region is not None else rule.region,
-                language=data.language if data.language is not None else rule.language,
-            )
-            rule.kind, rule.definition = spec.kind, spec.definition()
-            rule.region, rule.language = spec.region, spec.language
-        if data.name is not None:
-            rule.name = data.name
-        if data.interval_minutes is not None:
-            rule.interval_minutes = check_interval(data.interval_minutes, settings.monitoring_poll_interval_min_minutes)
-            if rule.last_polled_at is not None and rule.active:
-                rule.next_poll_at = rule.last_polled_at + timedelta(minutes=rule.interval_minutes)
-        if data.active is not None:
-            self._set_active(rule, data.active)
-        rule.updated_at = utcnow()
-        await db_session.flush()
-        return rule_out(rule)
-
-    @staticmethod
-    def _set_active(rule: MonitoringRule, active: bool) -> None:
-        if active and not rule.active:
-            last = rule.last_polled_at
-            rule.next_poll_at = max(utcnow(), last + timedelta(minutes=rule.interval_minutes)) if last else utcnow()
-        if not active:
-            rule.next_poll_at = None
-        rule.active = active
+        changes = monitoring.RuleChanges(**msgspec.structs.asdict(data))
+        return rule_out(await monitoring.update_rule(db_session, principal.workspace_id, rule_id, changes))
 
     @post("/rules/{rule_id:uuid}/pause", guards=[requires_role(*EDITORS)], status_code=200)
     async def pause_rule(self, db_session: AsyncSession, principal: Principal, rule_id: uuid.UUID) -> RuleOut:
         """Stop polling the rule (its videos keep being tracked)."""
-        rule = await _rule_or_404(MonitoringRepository(db_session), principal, rule_id)
-        self._set_active(rule, False)
-        rule.updated_at = utcnow()
-        await db_session.flush()
-        return rule_out(rule)
+        return rule_out(await monitoring.set_rule_active(db_session, principal.workspace_id, rule_id, False))
 
     @post("/rules/{rule_id:uuid}/resume", guards=[requires_role(*EDITORS)], status_code=200)
     async def resume_rule(self, db_session: AsyncSession, principal: Principal, rule_id: uuid.UUID) -> RuleOut:
         """Poll the rule again on its interval (at once if a poll is overdue)."""
-        rule = await _rule_or_404(MonitoringRepository(db_session), principal, rule_id)
-        self._set_active(rule, True)
-        rule.updated_at = utcnow()
-        await db_session.flush()
-        return rule_out(rule)
+        return rule_out(await monitoring.set_rule_active(db_session, principal.workspace_id, rule_id, True))
 
     @delete("/rules/{rule_id:uuid}", guards=[requires_role(*EDITORS)], status_code=204)
     async def delete_rule(self, db_session: AsyncSession, principal: Principal, rule_id: uuid.UUID) -> None:
         """Delete a rule and its links; the videos it found stay (other rules may share them)."""
-        if not await MonitoringRepository(db_session).delete_rule(principal.workspace_id, rule_id):
-            raise NotFound("no such rule in this workspace")
+        await monitoring.delete_rule(db_session, principal.workspace_id, rule_id)
 
     @post("/rules/{rule_id:uuid}/poll", guards=[requires_role(*EDITORS)])
     async def poll_rule(
         self, request: Request[Any, Any, Any], db_session: AsyncSession, principal: Principal, rule_id: uuid.UUID
     ) -> Response[Any]:
         """Poll the rule now, as a job (`monitoring.poll_rule`); send an Idempotency-Key to retry safely."""
-        from reelflow.web.jobs import start_job
-
-        await _rule_or_404(MonitoringRepository(db_session), principal, rule_id)
-        return await start_job(request, db_session, principal, "monitoring.poll_rule", {"rule_id": str(rule_id)})
+        result = await monitoring.start_poll(db_session, principal.workspace_id, rule_id, key=idempotency_key(request))
+        return job_response(result)
 
     @get("/rules/{rule_id:uuid}/stats", guards=[requires_role(*READERS)])
     async def rule_stats(self, db_session: AsyncSession, principal: Principal, rule_id: uuid.UUID) -> RuleStatsOut:
         """What a rule found: poll totals, linked videos (by tier), their views and creators."""
-        repo = MonitoringRepository(db_session)
-        rule = await _rule_or_404(repo, principal, rule_id)
-        stats = await repo.rule_video_stats(rule.id)
+        rule = await monitoring.get_rule(db_session, principal.workspace_id, rule_id)
+        stats = await monitoring.rule_video_stats(db_session, rule)
         return RuleStatsOut(
             rule_id=rule.id,
             totals=_totals(rule),
@@ -290,10 +213,10 @@ class MonitoringController(Controller):
         self, request: Request[Any, Any, Any], db_session: AsyncSession, principal: Principal, data: RefreshIn
     ) -> Response[Any]:
         """Refresh the workspace's due videos now (all tracked ones with `force`), as a job."""
-        from reelflow.web.jobs import start_job
-
-        args = {"workspace_id": str(principal.workspace_id), "force": data.force}
-        return await start_job(request, db_session, principal, "monitoring.refresh_engagement", args)
+        result = await monitoring.start_refresh(
+            db_session, principal.workspace_id, force=data.force, key=idempotency_key(request)
+        )
+        return job_response(result)
 
     # --- videos -------------------------------------------------------------------------
     @get("/videos", guards=[requires_role(*READERS)])
@@ -316,11 +239,9 @@ class MonitoringController(Controller):
             raise InvalidInput(f"one of {', '.join(VIDEO_SORTS)}", field="sort")
         if tier is not None and tier not in TIERS:
             raise InvalidInput(f"one of {', '.join(TIERS)}", field="tier")
-        repo = MonitoringRepository(db_session)
-        if rule_id is not None:
-            await _rule_or_404(repo, principal, rule_id)
         after = _decode_sort_cursor(cursor, sort)
-        rows = await repo.list_videos(
+        rows = await monitoring.list_videos(
+            db_session,
             principal.workspace_id,
             VideoFilters(
                 rule_id=rule_id, tier=tier, creator_id=creator_id, min_views=min_views, since=_parse_since(since)
@@ -341,18 +262,14 @@ class MonitoringController(Controller):
         snapshots: int = Parameter(default=100, ge=1, le=1000),
     ) -> VideoDetailOut:
         """A video with its latest snapshots (oldest first) and forecasts (newest first)."""
-        repo = MonitoringRepository(db_session)
-        video = await repo.get_video(principal.workspace_id, video_id)
-        if video is None:
-            raise NotFound("no such video in this workspace")
+        detail = await monitoring.video_detail(db_session, principal.workspace_id, video_id, snapshots=snapshots)
         return VideoDetailOut(
-            video=video_out(video),
-            rule_ids=await repo.video_rule_ids(video.id),
+            video=video_out(detail.video),
+            rule_ids=detail.rule_ids,
             snapshots=[
-                SnapshotOut(s.taken_at, s.views, s.likes, s.comments, s.shares, s.saves)
-                for s in await repo.snapshots(video.id, snapshots)
+                SnapshotOut(s.taken_at, s.views, s.likes, s.comments, s.shares, s.saves) for s in detail.snapshots
             ],
-            forecasts=[item for f in await repo.forecasts(video.id, 10) for item in _forecast_items(f)],
+            forecasts=[item for f in detail.forecasts for item in _forecast_items(f)],
         )
 
     @get("/trending", guards=[requires_role(*READERS)])
@@ -361,7 +278,7 @@ class MonitoringController(Controller):
     ) -> list[VideoOut]:
         """The fastest-growing tracked videos now (views per hour)."""
         check_limit(limit, 100)
-        return [video_out(v) for v in await MonitoringRepository(db_session).trending(principal.workspace_id, limit)]
+        return [video_out(v) for v in await monitoring.trending(db_session, principal.workspace_id, limit)]
 
     # --- creators ---------------------------------------------------------------------
     @get("/creators", guards=[requires_role(*READERS)])
@@ -381,9 +298,7 @@ class MonitoringController(Controller):
                 after = (str(values[0]), uuid.UUID(values[1]))
             except (ValueError, IndexError, TypeError):
                 raise InvalidInput("not a cursor this API returned", field="cursor") from None
-        rows = await MonitoringRepository(db_session).list_creators(
-            principal.workspace_id, after=after, limit=limit + 1
-        )
+        rows = await monitoring.list_creators(db_session, principal.workspace_id, after=after, limit=limit + 1)
         items, next_cursor = page_of(rows, limit, lambda row: encode_cursor(row[0].username, row[0].id))
         return Page(
             items=[
@@ -409,14 +324,13 @@ class MonitoringController(Controller):
     @get("/accuracy", guards=[requires_role(*READERS)])
     async def accuracy(self, db_session: AsyncSession, principal: Principal) -> AccuracyOut:
         """Forecast accuracy per horizon over resolved forecasts (MAPE, %), for this workspace."""
-        repo = MonitoringRepository(db_session)
-        rows = await repo.accuracy(principal.workspace_id)
+        rows, open_forecasts = await monitoring.accuracy(db_session, principal.workspace_id)
         return AccuracyOut(
             horizons=[
                 HorizonAccuracy(horizon_hours=h, resolved=n, mape=round(m, 3), bias_pct=round(b, 3))
                 for h, n, m, b in rows
             ],
-            open_forecasts=await repo.open_forecast_count(principal.workspace_id),
+            open_forecasts=open_forecasts,
         )
 
 
