@@ -125,8 +125,8 @@ async def seed(workspace_name: str, ids: list[tuple[str, datetime]]) -> uuid.UUI
 
 
 async def run_fast(ws: uuid.UUID) -> dict[str, Any]:
+    from reelflow.queue.inline import InlineContext
     from reelflow.tasks.monitoring import refresh_engagement
-    from reelflow.tasks.registry import InlineContext
 
     return await refresh_engagement(InlineContext(), workspace_id=str(ws))
 

@@ -12,8 +12,9 @@ The push to Redis happens after the caller's session commits; a rollback drops i
 
 from reelflow.domain.retry import NO_RETRY, RetryPolicy
 from reelflow.queue.control import cancel_run, retry_run
+from reelflow.queue.inline import InlineContext, run_inline
 from reelflow.queue.submit import EnqueueResult, canonical_json, derive_key, enqueue
-from reelflow.tasks.registry import ChildSpec, InlineContext, TaskContext, run_inline
+from reelflow.tasks.registry import ChildSpec, TaskContext
 
 __all__ = [
     "NO_RETRY",

@@ -9,9 +9,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from reelflow.errors import Conflict, NotFound
 from reelflow.queue.dispatch import push_after_commit
 from reelflow.queue.executor import cancel_descendants, child_ended
+from reelflow.queue.ids import rq_job_id
 from reelflow.storage.models.base import utcnow
 from reelflow.storage.models.runtime import JobRun
-from reelflow.storage.repositories.runtime import Due, RuntimeRepository, rq_job_id
+from reelflow.storage.repositories.runtime import Due, RuntimeRepository
 
 
 async def cancel_run(session: AsyncSession, run_id: uuid.UUID, *, workspace_id: uuid.UUID | None = None) -> JobRun:

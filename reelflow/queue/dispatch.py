@@ -17,8 +17,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
 from reelflow.logs import get_logger
+from reelflow.queue.ids import rq_job_id
 from reelflow.settings import get_settings
-from reelflow.storage.repositories.runtime import Due, rq_job_id
+from reelflow.storage.repositories.runtime import Due
 
 __all__ = ["Due", "get_redis", "push_after_commit", "push_now", "rq_job_id"]
 

@@ -26,6 +26,8 @@ from reelflow.domain.retry import RetryPolicy
 from reelflow.errors import LimitExceeded, Permanent, ReelflowError, Retryable
 from reelflow.logs import get_logger
 from reelflow.queue.dispatch import push_after_commit
+from reelflow.queue.ids import rq_job_id
+from reelflow.queue.once import run_once
 from reelflow.queue.submit import canonical_json, enqueue, policy_from_json
 from reelflow.settings import get_settings
 from reelflow.storage.db import get_engine, session_scope
@@ -36,8 +38,6 @@ from reelflow.storage.repositories.runtime import (
     Due,
     RuntimeRepository,
     claim_on,
-    rq_job_id,
-    run_once,
     succeed_on,
 )
 from reelflow.tasks.registry import ChildSpec, Suspended, get_task

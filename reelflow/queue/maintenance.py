@@ -20,11 +20,12 @@ from rq.job import Job
 from reelflow.logs import get_logger
 from reelflow.queue.dispatch import get_redis, push_after_commit
 from reelflow.queue.executor import cancel_descendants, child_ended
+from reelflow.queue.ids import rq_job_id
 from reelflow.queue.submit import policy_from_json
 from reelflow.settings import get_settings
 from reelflow.storage.db import dispose_engine, session_scope
 from reelflow.storage.models.base import utcnow
-from reelflow.storage.repositories.runtime import Due, Pushed, RuntimeRepository, rq_job_id
+from reelflow.storage.repositories.runtime import Due, Pushed, RuntimeRepository
 
 SWEEP_LOCK = "reelflow:runtime:sweep-lock"
 log = get_logger("reelflow.runtime")

@@ -14,9 +14,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from reelflow.domain.retry import RetryPolicy
 from reelflow.errors import Conflict, InvalidInput
 from reelflow.queue.dispatch import push_after_commit
+from reelflow.queue.ids import rq_job_id
 from reelflow.storage.models.base import utcnow
 from reelflow.storage.models.runtime import JobRun
-from reelflow.storage.repositories.runtime import Due, RuntimeRepository, rq_job_id
+from reelflow.storage.repositories.runtime import Due, RuntimeRepository
 from reelflow.tasks.registry import QUEUES, get_task
 
 MAX_KEY_LENGTH = 255

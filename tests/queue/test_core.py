@@ -175,7 +175,8 @@ async def test_twenty_concurrent_submissions_make_one_run(services: Any) -> None
 
 async def test_a_duplicate_delivery_is_skipped(run_jobs: Any) -> None:
     from reelflow.queue.dispatch import push_now
-    from reelflow.storage.repositories.runtime import Due, rq_job_id
+    from reelflow.queue.ids import rq_job_id
+    from reelflow.storage.repositories.runtime import Due
 
     run = await _start("runtime.noop", {"dup": 1})
     push_now([Due(run.id, rq_job_id(run.id, 1, "-again"), "default")])  # the same run, delivered twice

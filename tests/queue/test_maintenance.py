@@ -9,10 +9,10 @@ from sqlalchemy import func, select, update
 
 from reelflow.flows.runtime import prune_runs as prune_flow
 from reelflow.queue import enqueue
+from reelflow.queue.inline import InlineContext
 from reelflow.storage.db import session_scope
 from reelflow.storage.models.base import utcnow
 from reelflow.storage.models.runtime import JobEvent, JobRun
-from reelflow.tasks.registry import InlineContext
 from reelflow.tasks.runtime import prune_runs
 
 

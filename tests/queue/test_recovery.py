@@ -10,9 +10,10 @@ from sqlalchemy import select
 
 from reelflow.queue import enqueue
 from reelflow.queue.dispatch import get_redis
+from reelflow.queue.once import run_once
 from reelflow.storage.db import session_scope
 from reelflow.storage.models.runtime import JobEvent, JobRun
-from reelflow.storage.repositories.runtime import get_side_effect, run_once
+from reelflow.storage.repositories.runtime import get_side_effect
 from reelflow.tasks.runtime import EFFECT_COUNTS_KEY, EFFECTS_KEY
 from tests.fixtures.runtime import WorkerProcesses, wait_for_runs
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
@@ -19,7 +19,6 @@ from sqlalchemy import and_, delete, func, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from reelflow.errors import Permanent, Retryable
 from reelflow.storage.models.base import utcnow
 from reelflow.storage.models.runtime import OPEN_STATUSES, TERMINAL_STATUSES, JobEvent, JobRun, SideEffect
 
@@ -50,11 +49,6 @@ class Due:
     id: uuid.UUID
     job_id: str
     queue: str
-
-
-def rq_job_id(run_id: uuid.UUID, attempt: int, suffix: str = "") -> str:
-    """RQ job id for attempt `attempt` of a run (letters, digits and '-' only, as RQ requires)."""
-    return f"rf-{run_id.hex}-{attempt}{suffix}"
 
 
 @dataclass(frozen=True)
@@ -383,87 +377,57 @@ def _lock_key(key: str) -> int:
     return int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big", signed=True)
 
 
-def side_effect_token(key: str) -> str:
-    """The idempotency token handed to the platform for `key` (stable across attempts)."""
-    return hashlib.sha256(f"reelflow-side-effect:{key}".encode()).hexdigest()[:40]
+class SideEffectRepository:
+    """The `side_effects` rows behind `ctx.once` (the protocol itself is `reelflow.queue.once`).
 
-
-async def run_once(
-    key: str,
-    act: Callable[[str], Awaitable[T]],
-    *,
-    lookup: Callable[[str], Awaitable[T | None]] | None = None,
-    run_id: uuid.UUID | None = None,
-    attempt: int = 1,
-) -> T:
-    """Perform the side effect `act(token)` at most once per `key`, whatever retries happen.
-
-    1. A session-level advisory lock on `key` serialises attempts (a worker that dies
-       releases it with its connection).
-    2. Done before → the recorded result, no action.
-    3. An earlier attempt marked "about to act" but never recorded the outcome → the effect
-       may have happened: `lookup(token)` asks the platform; found → recorded and returned;
-       not found → act again. Without `lookup` this is an error (Permanent): at most once
-       beats at least once for a post or an ad change.
-    4. Otherwise: commit the "about to act" mark, `act(token)`, record the result.
-    The result must be JSON-safe. An act that raises `Retryable` (the platform refused, so
-    nothing happened) clears the mark; any other error leaves it (outcome unknown).
+    Works on one connection that holds a session-level advisory lock on the key while an
+    attempt decides and acts; a worker that dies releases it with its connection.
     """
-    from reelflow.storage.db import get_engine
 
-    token = side_effect_token(key)
-    engine = get_engine()
-    async with engine.connect() as conn:
-        await conn.execute(select(func.pg_advisory_lock(_lock_key(key))))
-        await conn.commit()
-        try:
-            session = AsyncSession(bind=conn, expire_on_commit=False)
-            await session.execute(
-                insert(SideEffect)
-                .values(key=key, token=token, status="pending", run_id=run_id, attempt=attempt)
-                .on_conflict_do_nothing()
-            )
-            record = (await session.execute(select(SideEffect).where(SideEffect.key == key))).scalar_one()
-            await session.commit()
-            if record.status == "done":
-                return record.result  # type: ignore[return-value]
-            if record.acted_at is not None:
-                if lookup is None:
-                    raise Permanent(
-                        f"side effect {key!r} may have happened in an earlier attempt and cannot be checked; "
-                        "reconcile by hand"
-                    )
-                found = await lookup(token)
-                if found is not None:
-                    await _record_done(session, key, found, run_id, attempt)
-                    return found
-            await session.execute(
-                update(SideEffect)
-                .where(SideEffect.key == key)
-                .values(acted_at=utcnow(), run_id=run_id, attempt=attempt, updated_at=utcnow())
-            )
-            await session.commit()
-            try:
-                result = await act(token)
-            except Retryable:
-                await session.execute(update(SideEffect).where(SideEffect.key == key).values(acted_at=None))
-                await session.commit()
-                raise
-            await _record_done(session, key, result, run_id, attempt)
-            return result
-        finally:
-            await conn.rollback()
-            await conn.execute(select(func.pg_advisory_unlock(_lock_key(key))))
-            await conn.commit()
+    def __init__(self, conn: AsyncConnection) -> None:
+        self.conn = conn
+        self.session = AsyncSession(bind=conn, expire_on_commit=False)
 
+    async def lock(self, key: str) -> None:
+        await self.conn.execute(select(func.pg_advisory_lock(_lock_key(key))))
+        await self.conn.commit()
 
-async def _record_done(session: AsyncSession, key: str, result: Any, run_id: uuid.UUID | None, attempt: int) -> None:
-    await session.execute(
-        update(SideEffect)
-        .where(SideEffect.key == key)
-        .values(status="done", result=result, run_id=run_id, attempt=attempt, updated_at=utcnow())
-    )
-    await session.commit()
+    async def unlock(self, key: str) -> None:
+        await self.conn.rollback()
+        await self.conn.execute(select(func.pg_advisory_unlock(_lock_key(key))))
+        await self.conn.commit()
+
+    async def ensure(self, key: str, token: str, run_id: uuid.UUID | None, attempt: int) -> SideEffect:
+        """The key's record, created `pending` if new (committed)."""
+        await self.session.execute(
+            insert(SideEffect)
+            .values(key=key, token=token, status="pending", run_id=run_id, attempt=attempt)
+            .on_conflict_do_nothing()
+        )
+        record = (await self.session.execute(select(SideEffect).where(SideEffect.key == key))).scalar_one()
+        await self.session.commit()
+        return record
+
+    async def mark_acting(self, key: str, run_id: uuid.UUID | None, attempt: int) -> None:
+        """Commit "about to act": from now on the effect may have happened."""
+        await self.session.execute(
+            update(SideEffect)
+            .where(SideEffect.key == key)
+            .values(acted_at=utcnow(), run_id=run_id, attempt=attempt, updated_at=utcnow())
+        )
+        await self.session.commit()
+
+    async def clear_acting(self, key: str) -> None:
+        await self.session.execute(update(SideEffect).where(SideEffect.key == key).values(acted_at=None))
+        await self.session.commit()
+
+    async def record_done(self, key: str, result: Any, run_id: uuid.UUID | None, attempt: int) -> None:
+        await self.session.execute(
+            update(SideEffect)
+            .where(SideEffect.key == key)
+            .values(status="done", result=result, run_id=run_id, attempt=attempt, updated_at=utcnow())
+        )
+        await self.session.commit()
 
 
 async def get_side_effect(session: AsyncSession, key: str) -> SideEffect | None:
