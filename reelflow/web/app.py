@@ -20,6 +20,7 @@ from litestar.stores.registry import StoreRegistry
 
 from reelflow import __version__, composition
 from reelflow.adapters.mail import SmtpMailer
+from reelflow.errors import ConfigurationError
 from reelflow.health import PooledReadiness
 from reelflow.logs import configure_logging
 from reelflow.settings import ProxySettings, Settings, get_settings
@@ -77,17 +78,19 @@ def _rate_limit(group: str, per_minute: int, proxy: ProxySettings) -> RateLimitC
 
 
 def create_app(settings: Settings | None = None) -> Litestar:
+    """Build the application from settings, and nothing else: no server is started here.
+    The embedded Postgres/Redis (dev, demo) are started by the CLI (`reelflow web`, `reelflow
+    dev`) before it serves this app; uvicorn in the Procfile gets the add-ons' URLs."""
     settings = settings or get_settings()
     configure_logging(settings.log_level, settings.log_json)
 
     import redis.asyncio as aioredis
 
     if not settings.redis_url:
-        from reelflow.storage.embedded import ensure_services
-
-        ensure_services(settings)
-        settings = get_settings()
-    assert settings.redis_url
+        raise ConfigurationError(
+            "REDIS_URL is not set: serve the app with `reelflow web` or `reelflow dev` (they start the embedded "
+            "services), or set REDIS_URL and DATABASE_URL"
+        )
     redis_client = aioredis.Redis.from_url(settings.redis_url)
     stores = StoreRegistry(
         default_factory=lambda name: RedisStore(redis_client, namespace=f"reelflow:{name}"),
