@@ -19,7 +19,6 @@ from datetime import timedelta
 from typing import Any, NoReturn, TypeVar
 
 import structlog
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from reelflow.domain.retry import RetryPolicy
@@ -38,6 +37,7 @@ from reelflow.storage.repositories.runtime import (
     Due,
     RuntimeRepository,
     claim_on,
+    relax_commits,
     succeed_on,
 )
 from reelflow.tasks.registry import ChildSpec, Suspended, get_task
@@ -175,7 +175,7 @@ async def _executor_connection() -> AsyncConnection:
         conn = await get_engine().connect()
         conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
         if not get_settings().runtime_synchronous_commit:
-            await conn.execute(text("SET synchronous_commit = off"))
+            await relax_commits(conn)
         _connections[loop] = conn
     return conn
 

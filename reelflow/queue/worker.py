@@ -128,11 +128,8 @@ async def _seconds_to_next_due() -> float | None:
 
 async def _runnable_left(queues: list[str]) -> int:
     """Runs queued (pushed) but not yet taken: a burst that raced a push sees them next pass."""
-    from sqlalchemy import func, select
-
     from reelflow.storage.db import session_scope
-    from reelflow.storage.models.runtime import JobRun
+    from reelflow.storage.repositories.runtime import RuntimeRepository
 
     async with session_scope() as session:
-        stmt = select(func.count()).select_from(JobRun).where(JobRun.status == "queued", JobRun.queue.in_(queues))
-        return int((await session.execute(stmt)).scalar_one())
+        return await RuntimeRepository(session).count_queued(queues)

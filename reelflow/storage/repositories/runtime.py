@@ -309,6 +309,10 @@ class RuntimeRepository:
         )
         return (await self.session.execute(stmt)).one_or_none() is not None
 
+    async def count_queued(self, queues: Sequence[str]) -> int:
+        stmt = select(func.count()).select_from(JobRun).where(JobRun.status == "queued", JobRun.queue.in_(queues))
+        return int((await self.session.execute(stmt)).scalar_one())
+
     async def count_open(self) -> int:
         stmt = select(func.count()).select_from(JobRun).where(JobRun.status.in_(OPEN_STATUSES))
         return int((await self.session.execute(stmt)).scalar_one())
@@ -351,6 +355,11 @@ _SUCCEED = text(
     RETURNING run_id
     """
 )
+
+
+async def relax_commits(conn: AsyncConnection) -> None:
+    """`synchronous_commit = off` for this connection (the executor's, when the setting allows)."""
+    await conn.execute(text("SET synchronous_commit = off"))
 
 
 async def claim_on(conn: AsyncConnection, run_id: uuid.UUID, worker: str) -> Claimed | None:
