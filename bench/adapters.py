@@ -155,7 +155,7 @@ def main() -> int:
     redis_proc, redis_url = start_redis(workdir / "redis")
     port = free_port()
     sandbox_url = f"http://127.0.0.1:{port}"
-    env = {**os.environ, "REELFLOW_SANDBOX_URL": sandbox_url, "REELFLOW_ENV": "dev", "REDIS_URL": redis_url}
+    env = {**os.environ, "REELFLOW_SANDBOX__URL": sandbox_url, "REELFLOW_ENV": "dev", "REDIS_URL": redis_url}
     for key in list(env):  # the bench talks to its own sandbox, never to configured real hosts
         if key.startswith("REELFLOW_") and key.endswith(("_BASE_URL", "_AUTH_URL")):
             env.pop(key)

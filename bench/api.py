@@ -295,7 +295,7 @@ def main() -> int:
             "REDIS_URL": redis_url,
             "REELFLOW_ENV": "dev",
             "REELFLOW_DATA_DIR": str(work / "data"),
-            "REELFLOW_LOG_LEVEL": "WARNING",
+            "REELFLOW_LOG__LEVEL": "WARNING",
             "PYTHONPATH": str(ROOT),
         }
         os.environ.update(env)

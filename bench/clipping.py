@@ -251,7 +251,7 @@ def main() -> None:
 
     from reelflow.settings import get_settings
 
-    x264 = args.x264_preset or get_settings().clip_x264_preset
+    x264 = args.x264_preset or get_settings().media.x264_preset
     preset = dc.get_preset(args.preset)
     src = source_video(args.source.resolve(), args.minutes)
     info = probe(src)

@@ -70,14 +70,14 @@ def start_services(tmp: Path, args: argparse.Namespace) -> tuple[Any, Any, subpr
         DATABASE_URL=database_url,
         REDIS_URL=redis_url,
         REELFLOW_DATA_DIR=str(tmp / "data"),
-        REELFLOW_SANDBOX_URL=url,
-        REELFLOW_LOG_LEVEL="WARNING",
+        REELFLOW_SANDBOX__URL=url,
+        REELFLOW_LOG__LEVEL="WARNING",
     )
     if not args.quotas:  # throughput alone, without the Research API's daily quota
         os.environ.update(
-            REELFLOW_RATE_LIMITS_ENABLED="false",
-            REELFLOW_TIKTOK_RESEARCH_DAILY_REQUESTS="0",
-            REELFLOW_TIKTOK_RESEARCH_DAILY_RECORDS="0",
+            REELFLOW_QUOTAS__ENABLED="false",
+            REELFLOW_QUOTAS__TIKTOK_RESEARCH_DAILY_REQUESTS="0",
+            REELFLOW_QUOTAS__TIKTOK_RESEARCH_DAILY_RECORDS="0",
         )
     reset_settings_cache()
     upgrade("head")

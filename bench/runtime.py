@@ -57,7 +57,7 @@ def _setup_services(tmp: Path) -> Any:
         os.environ["REDIS_URL"] = url
         handles.append(proc)
     os.environ.setdefault("REELFLOW_DATA_DIR", str(tmp / "data"))
-    os.environ.setdefault("REELFLOW_LOG_LEVEL", "WARNING")
+    os.environ.setdefault("REELFLOW_LOG__LEVEL", "WARNING")
     reset_settings_cache()
     from reelflow.storage.migrate import upgrade
 
@@ -225,7 +225,7 @@ def _start_worker(queues: str = "high,default", **env: str) -> subprocess.Popen[
 
     return subprocess.Popen(
         [sys.executable, "-m", "reelflow.cli", "worker", "--queues", queues],
-        env={**env_for_children(get_settings()), "REELFLOW_LOG_LEVEL": "ERROR", **env},
+        env={**env_for_children(get_settings()), "REELFLOW_LOG__LEVEL": "ERROR", **env},
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -342,7 +342,7 @@ def bench_recovery() -> dict[str, float]:
     finally:
         for worker in workers:
             _stop(worker, signal.SIGKILL)
-    return {"recovery_s": recovery, "heartbeat_timeout_s": get_settings().runtime_heartbeat_timeout}
+    return {"recovery_s": recovery, "heartbeat_timeout_s": get_settings().runtime.heartbeat_timeout}
 
 
 # --- 4. chaos ------------------------------------------------------------------------------------

@@ -138,7 +138,9 @@ def users_reset_password(email: str, no_mail: bool) -> None:
         try:
             async with session_scope() as session:
                 user, secret = await create_reset_link(session, email, actor_kind="operator")
-                url = link_url(settings.public_base_url or f"http://{settings.host}:{settings.port}", secret)
+                url = link_url(
+                    settings.web.public_base_url or f"http://{settings.web.host}:{settings.web.port}", secret
+                )
                 if not no_mail:
                     await SmtpMailer(settings.mail).send(
                         OutgoingMail(
@@ -175,8 +177,8 @@ def web(host: str | None, port: int | None) -> None:
     uvicorn.run(
         "reelflow.web.app:create_app",
         factory=True,
-        host=host or settings.host,
-        port=port or settings.port,
+        host=host or settings.web.host,
+        port=port or settings.web.port,
         proxy_headers=True,
         log_level="warning",
     )
@@ -208,11 +210,11 @@ def flows_serve() -> None:
 
 
 @main.command()
-@click.option("--port", type=int, default=None, help="Port (default: REELFLOW_SANDBOX_PORT).")
+@click.option("--port", type=int, default=None, help="Port (default: REELFLOW_SANDBOX__PORT).")
 @click.option(
     "--latency/--no-latency",
     default=None,
-    help="Latency and rate-limit model (default: REELFLOW_SANDBOX_LATENCY__ENABLED, off).",
+    help="Latency and rate-limit model (default: REELFLOW_SANDBOX__LATENCY__ENABLED, off).",
 )
 @click.option("--latency-seed", type=int, default=None, help="Seed of the latency model's random draws.")
 @click.option("--latency-scale", type=click.FloatRange(min=0), default=None, help="Multiply every modelled delay.")
@@ -222,7 +224,7 @@ def sandbox(port: int | None, latency: bool | None, latency_seed: int | None, la
 
     settings = _settings_or_exit()
     run_sandbox(
-        port or settings.sandbox_port,
+        port or settings.sandbox.port,
         latency_enabled=latency,
         latency_seed=latency_seed,
         latency_scale=latency_scale,
@@ -240,8 +242,8 @@ def dev(prefect: bool) -> None:
     settings = _with_services()
     upgrade()
     env = env_for_children(settings)
-    sandbox_url = settings.sandbox_url or f"http://127.0.0.1:{settings.sandbox_port}"
-    env.setdefault("REELFLOW_SANDBOX_URL", sandbox_url)
+    sandbox_url = settings.sandbox.url or f"http://127.0.0.1:{settings.sandbox.port}"
+    env.setdefault("REELFLOW_SANDBOX__URL", sandbox_url)
     prefect_home = settings.resolved_data_dir / "prefect"
     env.setdefault("PREFECT_HOME", str(prefect_home))
     from reelflow.sandbox.mail import MailSink
@@ -257,8 +259,8 @@ def dev(prefect: bool) -> None:
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     try:
-        supervisor.start_reelflow("sandbox", "sandbox", "--port", str(settings.sandbox_port))
-        supervisor.start_reelflow("web", "web", "--port", str(settings.port))
+        supervisor.start_reelflow("sandbox", "sandbox", "--port", str(settings.sandbox.port))
+        supervisor.start_reelflow("web", "web", "--port", str(settings.web.port))
         supervisor.start_reelflow("worker", "worker", "--queues", "high,default")
         supervisor.start_reelflow("media", "worker", "--queues", "media")
         if prefect:
@@ -271,8 +273,8 @@ def dev(prefect: bool) -> None:
                 )
                 supervisor.wait_http("prefect-server", api_url + "/health", timeout=120)
             supervisor.start_reelflow("flows", "flows", "serve", env={"PREFECT_API_URL": api_url})
-        supervisor.wait_http("web", f"http://127.0.0.1:{settings.port}/readyz")
-        click.echo(f"API:        http://127.0.0.1:{settings.port}/api/v1  (docs: /schema)")
+        supervisor.wait_http("web", f"http://127.0.0.1:{settings.web.port}/readyz")
+        click.echo(f"API:        http://127.0.0.1:{settings.web.port}/api/v1  (docs: /schema)")
         click.echo(f"Sandbox:    {sandbox_url}")
         if prefect:
             click.echo("Prefect UI: http://127.0.0.1:4200")

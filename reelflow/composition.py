@@ -40,7 +40,7 @@ def platform_clock() -> Clock:
     if _overrides.clock is not None:
         return _overrides.clock
     settings = get_settings()
-    if settings.tiktok_base_url or settings.is_production:
+    if settings.platforms.tiktok_base_url or settings.is_production:
         return SystemClock()
     return SandboxClock(settings.sandbox_base_url())
 

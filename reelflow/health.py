@@ -15,11 +15,11 @@ CHECK_TIMEOUT_S = 2.0
 async def check_db(settings: Settings) -> None:
     import asyncpg
 
-    if not settings.database_url:
+    if not settings.db.url:
         raise ConfigurationError("DATABASE_URL is not set")
     from sqlalchemy.engine import make_url
 
-    url = make_url(settings.database_url)
+    url = make_url(settings.db.url)
     conn = await asyncpg.connect(
         user=url.username,
         password=url.password,
@@ -38,10 +38,10 @@ async def check_db(settings: Settings) -> None:
 async def check_redis(settings: Settings) -> None:
     import redis.asyncio as aioredis
 
-    if not settings.redis_url:
+    if not settings.redis.url:
         raise ConfigurationError("REDIS_URL is not set")
     client = aioredis.Redis.from_url(
-        settings.redis_url, socket_connect_timeout=CHECK_TIMEOUT_S, socket_timeout=CHECK_TIMEOUT_S
+        settings.redis.url, socket_connect_timeout=CHECK_TIMEOUT_S, socket_timeout=CHECK_TIMEOUT_S
     )
     try:
         await client.ping()

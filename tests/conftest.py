@@ -18,8 +18,8 @@ pytest_plugins = ["tests.fixtures.runtime", "tests.fixtures.sandbox", "tests.fix
 
 # Settings for every process the tests start; set before anything reads settings.
 os.environ["REELFLOW_ENV"] = "test"
-os.environ.setdefault("REELFLOW_TOKEN_ENCRYPTION_KEYS", Fernet.generate_key().decode())
-os.environ.setdefault("REELFLOW_SIGNING_SECRET", "test-signing-secret")
+os.environ.setdefault("REELFLOW_SECRETS__TOKEN_ENCRYPTION_KEYS", Fernet.generate_key().decode())
+os.environ.setdefault("REELFLOW_SECRETS__SIGNING_SECRET", "test-signing-secret")
 os.environ.pop("DATABASE_URL", None)  # never run tests against a configured (maybe real) database
 if "REELFLOW_MAIL__PORT" not in os.environ:  # outbound mail goes to the `mail_sink` fixture's SMTP server
     from reelflow.storage.embedded import free_port
@@ -92,7 +92,7 @@ async def truncate_all() -> None:
     tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
     async with get_engine().begin() as conn:
         await conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
-    client = aioredis.Redis.from_url(get_settings().redis_url or "")
+    client = aioredis.Redis.from_url(get_settings().redis.url or "")
     try:
         await client.flushdb()
     finally:

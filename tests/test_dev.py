@@ -26,9 +26,9 @@ def test_dev_serves_readyz_and_schema_and_stops_cleanly(tmp_path):
     env = {
         key: value
         for key, value in os.environ.items()
-        if key not in {"DATABASE_URL", "REDIS_URL", "REELFLOW_SANDBOX_URL"} and not key.startswith("REELFLOW_")
+        if key not in {"DATABASE_URL", "REDIS_URL", "REELFLOW_SANDBOX__URL"} and not key.startswith("REELFLOW_")
     }
-    env.update({"PORT": str(port), "REELFLOW_SANDBOX_PORT": str(sandbox_port), "REELFLOW_DATA_DIR": str(tmp_path)})
+    env.update({"PORT": str(port), "REELFLOW_SANDBOX__PORT": str(sandbox_port), "REELFLOW_DATA_DIR": str(tmp_path)})
     dev = subprocess.Popen(
         [sys.executable, "-m", "reelflow.cli", "dev", "--no-prefect"],
         env=env,

@@ -113,9 +113,9 @@ class ApifyClient:
         settings = get_settings()
         self.base = settings.platform_url("apify_base_url")
         self.web_base = settings.platform_url("tiktok_web_base_url")
-        self.sandboxed = not settings.tiktok_web_base_url
+        self.sandboxed = not settings.platforms.tiktok_web_base_url
         self.token = settings.credential("apify_token")
-        rate = settings.apify_per_second
+        rate = settings.quotas.apify_per_second
         self._limits = [RateLimit.per_second("apify", rate)] if rate else []
 
     async def resolve_short_link(self, url: str) -> str:
@@ -145,7 +145,7 @@ class ApifyClient:
             headers={"Authorization": f"Bearer {self.token}"},
             error_mapper=apify_error,
             rate_limits=self._limits,
-            read_timeout=get_settings().apify_timeout_seconds,
+            read_timeout=get_settings().platforms.apify_timeout_seconds,
         )
         items = httpclient.json_body(response)
         if not isinstance(items, list):

@@ -93,12 +93,12 @@ def get_http_client() -> httpx.AsyncClient:
     if client is None or client.is_closed:
         settings = get_settings()
         client = httpx.AsyncClient(
-            timeout=httpx.Timeout(settings.http_timeout_seconds, connect=settings.http_connect_timeout_seconds),
+            timeout=httpx.Timeout(settings.http.timeout_seconds, connect=settings.http.connect_timeout_seconds),
             limits=httpx.Limits(
-                max_connections=settings.http_max_connections,
-                max_keepalive_connections=settings.http_max_connections,
+                max_connections=settings.http.max_connections,
+                max_keepalive_connections=settings.http.max_connections,
             ),
-            headers={"User-Agent": settings.http_user_agent},
+            headers={"User-Agent": settings.http.user_agent},
             follow_redirects=False,
         )
         _clients[loop] = client
@@ -179,7 +179,7 @@ def breaker_for(host: str) -> CircuitBreaker:
         if breaker is None:
             settings = get_settings()
             breaker = _breakers[host] = CircuitBreaker(
-                host, settings.http_breaker_failure_threshold, settings.http_breaker_reset_seconds
+                host, settings.http.breaker_failure_threshold, settings.http.breaker_reset_seconds
             )
         return breaker
 
@@ -203,8 +203,8 @@ class RetryConfig:
     @classmethod
     def from_settings(cls) -> RetryConfig:
         s = get_settings()
-        return cls(s.http_max_attempts, s.http_backoff_initial_seconds, s.http_backoff_max_seconds,
-                   s.http_max_retry_after_seconds)  # fmt: skip
+        return cls(s.http.max_attempts, s.http.backoff_initial_seconds, s.http.backoff_max_seconds,
+                   s.http.max_retry_after_seconds)  # fmt: skip
 
     def backoff(self, attempt: int) -> float:
         """Exponential backoff with jitter: half fixed, half random (attempt counts from 1)."""
@@ -281,8 +281,8 @@ async def request(
     correlation_id = _correlation_id()
     send_headers = {CORRELATION_HEADER: correlation_id, **(headers or {})}
     request_timeout = httpx.Timeout(
-        read_timeout if read_timeout is not None else settings.http_timeout_seconds,
-        connect=settings.http_connect_timeout_seconds,
+        read_timeout if read_timeout is not None else settings.http.timeout_seconds,
+        connect=settings.http.connect_timeout_seconds,
     )
     context = {"correlation_id": correlation_id, "platform": platform, "method": method, "host": host,
                "path": parts.path, "idempotent": idempotent}  # fmt: skip
@@ -290,7 +290,7 @@ async def request(
     while True:
         attempt += 1
         breaker.before_request()
-        if settings.rate_limits_enabled:
+        if settings.quotas.enabled:
             limiter = get_limiter()
             for limit in rate_limits:
                 await limiter.acquire(limit, max_wait=retry.max_retry_after)

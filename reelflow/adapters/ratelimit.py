@@ -215,7 +215,7 @@ _redis_limiters: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, 
 
 def get_limiter() -> Limiter:
     """The limiter for this event loop: Redis when configured, else process memory."""
-    url = get_settings().redis_url
+    url = get_settings().redis.url
     if not url:
         return _memory
     loop = asyncio.get_running_loop()

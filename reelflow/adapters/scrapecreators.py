@@ -134,7 +134,7 @@ class ScrapeCreatorsClient:
         settings = get_settings()
         self.base = settings.platform_url("scrapecreators_base_url")
         self.api_key = settings.credential("scrapecreators_api_key")
-        rate = settings.scrapecreators_per_second
+        rate = settings.quotas.scrapecreators_per_second
         self._limits = [RateLimit.per_second("scrapecreators", rate)] if rate else []
 
     async def _get(self, path: str, params: dict[str, Any]) -> dict[str, Any]:

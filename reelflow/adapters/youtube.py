@@ -211,7 +211,9 @@ class YouTubeClient:
         self.token = access_token
         self.base = settings.platform_url("youtube_base_url")
         self._limits = (
-            [RateLimit.per_second("youtube.api", settings.youtube_per_second)] if settings.youtube_per_second else []
+            [RateLimit.per_second("youtube.api", settings.quotas.youtube_per_second)]
+            if settings.quotas.youtube_per_second
+            else []
         )
 
     def _headers(self, **extra: str) -> dict[str, str]:
@@ -315,7 +317,7 @@ class YouTubeClient:
                 ),
                 error_mapper=_session_error,
                 success_statuses={308},
-                read_timeout=max(60.0, get_settings().http_timeout_seconds),
+                read_timeout=max(60.0, get_settings().http.timeout_seconds),
             )
             progress = _progress(response)  # trust Range, never assume the chunk arrived
         if not progress.video_id:

@@ -64,7 +64,7 @@ def run_demo() -> int:
     port = free_port()
     sandbox_port = free_port()
     sandbox_url = f"http://127.0.0.1:{sandbox_port}"
-    env["REELFLOW_SANDBOX_URL"] = sandbox_url
+    env["REELFLOW_SANDBOX__URL"] = sandbox_url
     # Invitation and reset mails really go out over SMTP, to a local sink the steps read.
     from reelflow.sandbox.mail import MailSink
 

@@ -17,7 +17,7 @@ async def run(demo: Demo) -> None:
     from reelflow.adapters.tiktok.research import ResearchClient, VideoQuery
     from reelflow.settings import reset_settings_cache
 
-    os.environ["REELFLOW_SANDBOX_URL"] = demo.sandbox_url  # the adapters in this process use it too
+    os.environ["REELFLOW_SANDBOX__URL"] = demo.sandbox_url  # the adapters in this process use it too
     reset_settings_cache()
     demo.section("Platform sandbox through the adapters")
     async with httpx.AsyncClient(base_url=demo.sandbox_url, timeout=30) as control:

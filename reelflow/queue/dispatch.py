@@ -34,7 +34,7 @@ def _redis_for(url: str) -> redis.Redis:
 
 
 def get_redis() -> redis.Redis:
-    url = get_settings().redis_url
+    url = get_settings().redis.url
     if not url:
         raise RuntimeError("REDIS_URL is not set and no embedded Redis was started")
     return _redis_for(url)

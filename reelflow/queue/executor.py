@@ -174,7 +174,7 @@ async def _executor_connection() -> AsyncConnection:
     if conn is None or conn.closed or conn.invalidated:
         conn = await get_engine().connect()
         conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
-        if not get_settings().runtime_synchronous_commit:
+        if not get_settings().runtime.synchronous_commit:
             await relax_commits(conn)
         _connections[loop] = conn
     return conn
@@ -217,7 +217,7 @@ async def _run_claimed(claimed: Claimed, conn: AsyncConnection) -> str:
             raise
 
     inner = asyncio.ensure_future(body())
-    watcher = asyncio.ensure_future(_watch(ctx, inner, stop_reason, settings.runtime_heartbeat_interval))
+    watcher = asyncio.ensure_future(_watch(ctx, inner, stop_reason, settings.runtime.heartbeat_interval))
     try:
         result = await inner
     except Suspended:
@@ -266,9 +266,9 @@ async def _watch(ctx: RunContext, inner: asyncio.Future[Any], stop_reason: list[
             stop_reason.append("lost")
         elif ctx.cancelled:
             cancel_seen = cancel_seen or now
-            if now - cancel_seen >= settings.runtime_cancel_grace:
+            if now - cancel_seen >= settings.runtime.cancel_grace:
                 stop_reason.append("cancelled")
-        elif shutdown_requested_at is not None and now - shutdown_requested_at >= settings.runtime_shutdown_grace:
+        elif shutdown_requested_at is not None and now - shutdown_requested_at >= settings.runtime.shutdown_grace:
             stop_reason.append("shutdown")
         if stop_reason:
             inner.cancel()

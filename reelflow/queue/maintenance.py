@@ -41,7 +41,7 @@ async def push_due_retries() -> int:
 
 async def recover_stale(heartbeat_timeout: float | None = None) -> int:
     """Runs whose worker stopped heartbeating: retry (event `recovered`), or fail when out of attempts."""
-    timeout = heartbeat_timeout if heartbeat_timeout is not None else get_settings().runtime_heartbeat_timeout
+    timeout = heartbeat_timeout if heartbeat_timeout is not None else get_settings().runtime.heartbeat_timeout
     count = 0
     async with session_scope() as session:
         repo = RuntimeRepository(session)
@@ -87,7 +87,7 @@ async def repush_missing(grace: float | None = None, connection: redis.Redis | N
     """Committed runnable runs whose RQ job is gone (Redis flushed or restarted, a push lost, a worker
     killed between taking the job and claiming the run): push them again, under a new RQ job id."""
     settings = get_settings()
-    grace = grace if grace is not None else settings.runtime_missing_grace
+    grace = grace if grace is not None else settings.runtime.missing_grace
     connection = connection or get_redis()
     now = utcnow()
     async with session_scope() as session:
@@ -100,7 +100,7 @@ async def repush_missing(grace: float | None = None, connection: redis.Redis | N
         statuses = pipe.execute()
     missing: list[Pushed] = []
     check_list: list[Pushed] = []
-    long_ago = now - timedelta(seconds=grace + settings.runtime_heartbeat_timeout)
+    long_ago = now - timedelta(seconds=grace + settings.runtime.heartbeat_timeout)
     for run, status in zip(candidates, statuses, strict=True):
         if status is None or status.decode() in ("finished", "failed", "stopped", "canceled"):
             missing.append(run)
@@ -143,11 +143,11 @@ async def maintenance_loop(stop: threading.Event, owner: str) -> None:
         while not stop.is_set():
             try:
                 await push_due_retries()
-                if try_sweep_lock(connection, owner, settings.runtime_sweep_interval):
+                if try_sweep_lock(connection, owner, settings.runtime.sweep_interval):
                     await sweep()
             except Exception:
                 log.warning("runtime.maintenance_failed", exc_info=True)
-            await asyncio.to_thread(stop.wait, settings.runtime_scheduler_interval)
+            await asyncio.to_thread(stop.wait, settings.runtime.scheduler_interval)
     finally:
         await dispose_engine()
 

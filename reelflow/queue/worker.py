@@ -62,7 +62,7 @@ def _check_queues(queues: list[str]) -> list[str]:
 def run_worker(queues: list[str], *, burst: bool = False) -> None:
     """Run a worker on `queues` (in priority order) until SIGTERM (or until empty, with burst)."""
     settings = get_settings()
-    configure_logging(settings.log_level, settings.log_json)
+    configure_logging(settings.log.level, settings.log.as_json)
     load_tasks()
     connection = get_redis()
     name = f"reelflow-{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"

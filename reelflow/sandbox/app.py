@@ -367,11 +367,11 @@ def create_sandbox_app(
     *, latency_enabled: bool | None = None, latency_seed: int | None = None, latency_scale: float | None = None
 ) -> Litestar:
     """The sandbox app. The latency model starts as the arguments say, else as the settings
-    (`REELFLOW_SANDBOX_LATENCY__ENABLED/SEED/SCALE`) say: off unless asked."""
+    (`REELFLOW_SANDBOX__LATENCY__ENABLED/SEED/SCALE`) say: off unless asked."""
     from reelflow.settings import get_settings
 
     core.snapshot_credentials()
-    configured = get_settings().sandbox_latency
+    configured = get_settings().sandbox.latency
     latency.MODEL.set_defaults(
         enabled=configured.enabled if latency_enabled is None else latency_enabled,
         seed=configured.seed if latency_seed is None else latency_seed,

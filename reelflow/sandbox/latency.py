@@ -2,7 +2,7 @@
 that takes time to answer and says 429 when it is pushed too hard.
 
 Off by default (unit tests stay fast); benchmarks switch it on. Ways to switch it:
-- the setting `REELFLOW_SANDBOX_LATENCY__ENABLED=true` (with `__SEED`, `__SCALE`), read when
+- the setting `REELFLOW_SANDBOX__LATENCY__ENABLED=true` (with `__SEED`, `__SCALE`), read when
   the sandbox app is created;
 - `reelflow sandbox --latency [--latency-seed N] [--latency-scale X]`;
 - at run time, `POST /sandbox/latency {"enabled": true, "seed": 7, "scale": 1.0}`;

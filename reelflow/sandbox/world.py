@@ -351,5 +351,5 @@ def get_world() -> World:
                 from reelflow.settings import get_settings
 
                 s = get_settings()
-                _world = World(s.sandbox_seed, s.sandbox_creators, s.sandbox_videos_per_creator, time.time())
+                _world = World(s.sandbox.seed, s.sandbox.creators, s.sandbox.videos_per_creator, time.time())
     return _world

@@ -91,18 +91,18 @@ async def usage(session: AsyncSession, workspace_id: uuid.UUID) -> Usage:
 def option_defaults() -> dict[str, Any]:
     settings = get_settings()
     return {
-        "min_len_s": settings.clip_min_len_s,
-        "max_len_s": settings.clip_max_len_s,
-        "top_n": settings.clip_top_n,
-        "preset": settings.clip_default_preset,
-        "caption_style": settings.clip_default_caption_style,
+        "min_len_s": settings.clipping.min_len_s,
+        "max_len_s": settings.clipping.max_len_s,
+        "top_n": settings.clipping.top_n,
+        "preset": settings.clipping.default_preset,
+        "caption_style": settings.clipping.default_caption_style,
     }
 
 
 def allowed_import_origins() -> frozenset[str]:
     settings = get_settings()
     return ingest.allowed_import_origins(
-        production=settings.is_production, sandbox_url=settings.sandbox_url, extra=settings.clip_url_allow_origins
+        production=settings.is_production, sandbox_url=settings.sandbox.url, extra=settings.clipping.url_allow_origins
     )
 
 
@@ -201,9 +201,10 @@ async def create_upload_project(
     """Start a resumable upload: the project (charged) and its upload row."""
     settings = get_settings()
     checked_type = ingest.check_content_type(content_type)
-    if size_bytes > settings.clip_max_upload_bytes:
+    if size_bytes > settings.clipping.max_upload_bytes:
         raise InvalidInput(
-            f"the file is larger than the upload limit of {settings.clip_max_upload_bytes} bytes", field="size_bytes"
+            f"the file is larger than the upload limit of {settings.clipping.max_upload_bytes} bytes",
+            field="size_bytes",
         )
     resolved = clip_jobs.resolve_options(options, defaults=option_defaults())
     repo = ClippingRepository(session)
@@ -224,7 +225,7 @@ async def create_upload_project(
         filename=filename,
         content_type=checked_type,
         total_bytes=size_bytes,
-        expires_at=utcnow() + timedelta(seconds=settings.clip_upload_ttl_s),
+        expires_at=utcnow() + timedelta(seconds=settings.clipping.upload_ttl_s),
     )
     await session.refresh(project)
     return Created(project, upload=upload)

@@ -85,7 +85,7 @@ async def issue_token(
     via: str = "api",
 ) -> IssuedToken:
     """Create a token; its plaintext exists only in the return value."""
-    days = expires_in_days or get_settings().api_token_default_ttl_days
+    days = expires_in_days or get_settings().web.api_token_default_ttl_days
     expires_at = utcnow() + timedelta(days=days) if days else None
     plaintext, prefix, token_hash = new_token()
     token = await IdentityRepository(session).create_token(

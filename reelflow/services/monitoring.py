@@ -89,8 +89,8 @@ async def create_rule(session: AsyncSession, workspace_id: uuid.UUID, data: Rule
         kind=data.kind, values=data.values, combined=data.combined, region=data.region, language=data.language
     )
     interval = domain.check_interval(
-        data.interval_minutes or settings.monitoring_poll_interval_default_minutes,
-        settings.monitoring_poll_interval_min_minutes,
+        data.interval_minutes or settings.monitoring.poll_interval_default_minutes,
+        settings.monitoring.poll_interval_min_minutes,
     )
     rule = await MonitoringRepository(session).create_rule(
         workspace_id=workspace_id,
@@ -159,7 +159,7 @@ async def update_rule(
         rule.name = data.name
     if data.interval_minutes is not None:
         rule.interval_minutes = domain.check_interval(
-            data.interval_minutes, settings.monitoring_poll_interval_min_minutes
+            data.interval_minutes, settings.monitoring.poll_interval_min_minutes
         )
         if rule.last_polled_at is not None and rule.active:
             rule.next_poll_at = rule.last_polled_at + timedelta(minutes=rule.interval_minutes)
@@ -331,20 +331,20 @@ async def accuracy(session: AsyncSession, workspace_id: uuid.UUID) -> tuple[list
 def tier_policy(settings: Settings | None = None) -> domain.TierPolicy:
     s = settings or get_settings()
     return domain.TierPolicy(
-        ultra_hot_velocity=s.monitoring_ultra_hot_velocity,
-        hot_velocity=s.monitoring_hot_velocity,
-        warm_velocity=s.monitoring_warm_velocity,
-        hysteresis=s.monitoring_tier_hysteresis,
-        ultra_hot_max_age_hours=s.monitoring_ultra_hot_max_age_hours,
-        hot_max_age_hours=s.monitoring_hot_max_age_hours,
-        warm_max_age_hours=s.monitoring_warm_max_age_hours,
-        archive_after_hours=s.monitoring_archive_after_hours,
-        archive_velocity=s.monitoring_archive_velocity,
+        ultra_hot_velocity=s.monitoring.ultra_hot_velocity,
+        hot_velocity=s.monitoring.hot_velocity,
+        warm_velocity=s.monitoring.warm_velocity,
+        hysteresis=s.monitoring.tier_hysteresis,
+        ultra_hot_max_age_hours=s.monitoring.ultra_hot_max_age_hours,
+        hot_max_age_hours=s.monitoring.hot_max_age_hours,
+        warm_max_age_hours=s.monitoring.warm_max_age_hours,
+        archive_after_hours=s.monitoring.archive_after_hours,
+        archive_velocity=s.monitoring.archive_velocity,
         cadence_minutes={
-            "ultra_hot": s.monitoring_cadence_ultra_hot_minutes,
-            "hot": s.monitoring_cadence_hot_minutes,
-            "warm": s.monitoring_cadence_warm_minutes,
-            "cold": s.monitoring_cadence_cold_minutes,
+            "ultra_hot": s.monitoring.cadence_ultra_hot_minutes,
+            "hot": s.monitoring.cadence_hot_minutes,
+            "warm": s.monitoring.cadence_warm_minutes,
+            "cold": s.monitoring.cadence_cold_minutes,
         },
     )
 
@@ -444,7 +444,7 @@ async def poll_rule(
             return PollResult(rule_id, error="rule belongs to another workspace").as_dict()
         workspace_id = rule.workspace_id
         spec = domain.spec_from_definition(rule.definition, rule.region, rule.language)
-        since = rule.polled_until or utcnow() - timedelta(days=settings.monitoring_first_poll_lookback_days)
+        since = rule.polled_until or utcnow() - timedelta(days=settings.monitoring.first_poll_lookback_days)
         interval = timedelta(minutes=rule.interval_minutes)
 
     started = utcnow()
@@ -457,7 +457,7 @@ async def poll_rule(
             result.pages += 1
             served.extend(page.videos)
             await heartbeat()
-            if result.pages >= settings.monitoring_poll_max_pages:
+            if result.pages >= settings.monitoring.poll_max_pages:
                 break
     except ReelflowError as exc:
         async with session_scope() as session:
@@ -516,7 +516,7 @@ async def poll_rule(
             creators_created=result.creators_created,
         )
     result.profiles = await _fetch_profiles(
-        platform, workspace_id, created_creators[: settings.monitoring_profiles_per_poll]
+        platform, workspace_id, created_creators[: settings.monitoring.profiles_per_poll]
     )
     log.info("monitoring.polled", **result.as_dict())
     return result.as_dict()
@@ -530,7 +530,7 @@ async def _fetch_profiles(platform: MonitoringPlatform, workspace_id: uuid.UUID,
     """
     if not usernames:
         return 0
-    semaphore = asyncio.Semaphore(get_settings().monitoring_poll_concurrency)
+    semaphore = asyncio.Semaphore(get_settings().monitoring.poll_concurrency)
 
     async def one(username: str) -> CreatorRow | None:
         async with semaphore:
@@ -708,7 +708,7 @@ async def refresh_engagement(
     stats = RefreshStats()
     started = time.perf_counter()
     now = utcnow()
-    due_by = now + timedelta(minutes=settings.monitoring_due_grace_minutes)
+    due_by = now + timedelta(minutes=settings.monitoring.due_grace_minutes)
     # Observations are stamped with the platform's clock; schedules run on ours.
     clock_offset = (await clock.now()) - now
     after: tuple[datetime, uuid.UUID] | None = None
@@ -718,9 +718,9 @@ async def refresh_engagement(
         # Select and fetch chunk k+1 while chunk k is being written: the platform and the
         # database work at the same time.
         size = (
-            settings.monitoring_refresh_chunk
+            settings.monitoring.refresh_chunk
             if remaining is None
-            else min(remaining, settings.monitoring_refresh_chunk)
+            else min(remaining, settings.monitoring.refresh_chunk)
         )
         due: list[DueVideo] = []
         if size > 0:

@@ -11,7 +11,7 @@ An S3-compatible store can implement the same Protocol (multipart uploads for pa
 download to a temporary file for `local_file`); it is not written yet.
 
 Downloads are served by the API at `/api/v1/blobs/{key}?expires=..&sig=..`: the URL is
-signed with HMAC-SHA256 (settings.signing_secret) and expires.
+signed with HMAC-SHA256 (settings.secrets.signing_secret) and expires.
 """
 
 from __future__ import annotations
@@ -240,8 +240,8 @@ class LocalBlobStore:
 
 def blobs_root(settings: Settings | None = None) -> Path:
     settings = settings or get_settings()
-    if settings.blobs_dir is not None:
-        return settings.blobs_dir.expanduser().resolve()
+    if settings.blobs.dir is not None:
+        return settings.blobs.dir.expanduser().resolve()
     return settings.resolved_data_dir / "blobs"
 
 
@@ -260,12 +260,12 @@ def get_blob_store() -> LocalBlobStore:
 
 
 def signing_secret(settings: Settings | None = None) -> bytes:
-    """settings.signing_secret; outside production, a secret generated once into the data folder."""
+    """settings.secrets.signing_secret; outside production, a secret generated once into the data folder."""
     settings = settings or get_settings()
-    if settings.signing_secret:
-        return settings.signing_secret.encode()
+    if settings.secrets.signing_secret:
+        return settings.secrets.signing_secret.encode()
     if settings.is_production:
-        raise ConfigurationError("REELFLOW_SIGNING_SECRET must be set in production")
+        raise ConfigurationError("REELFLOW_SECRETS__SIGNING_SECRET must be set in production")
     return dev_secret(settings, "signing.key", lambda: secrets.token_hex(32).encode()).encode()
 
 
@@ -275,7 +275,7 @@ def _blob_signature(key: str, expires: int) -> str:
 
 def signed_blob_path(key: str, *, ttl_s: int | None = None, now: float | None = None) -> str:
     """`/api/v1/blobs/{key}?expires=..&sig=..` for a download that expires after `ttl_s`."""
-    ttl = ttl_s if ttl_s is not None else get_settings().clip_blob_url_ttl_s
+    ttl = ttl_s if ttl_s is not None else get_settings().blobs.url_ttl_s
     expires = int((now if now is not None else time.time()) + ttl)
     sig = _blob_signature(check_key(key), expires)
     return f"/api/v1/blobs/{quote(key)}?" + urlencode({"expires": expires, "sig": sig})

@@ -1,6 +1,6 @@
 """Encryption at rest for platform tokens and lead PII (Fernet, with key rotation).
 
-Keys come from `REELFLOW_TOKEN_ENCRYPTION_KEYS` (comma-separated; the first encrypts,
+Keys come from `REELFLOW_SECRETS__TOKEN_ENCRYPTION_KEYS` (comma-separated; the first encrypts,
 all decrypt). Outside production, a key is generated once into the data folder when none
 is set, so dev and demo work without setup; production must set the variable.
 """
@@ -20,10 +20,10 @@ from reelflow.settings import Settings, get_settings
 
 
 def _keys(settings: Settings) -> list[str]:
-    if settings.token_encryption_keys:
-        return [k.strip() for k in settings.token_encryption_keys.split(",") if k.strip()]
+    if settings.secrets.token_encryption_keys:
+        return [k.strip() for k in settings.secrets.token_encryption_keys.split(",") if k.strip()]
     if settings.is_production:
-        raise ConfigurationError("REELFLOW_TOKEN_ENCRYPTION_KEYS must be set in production")
+        raise ConfigurationError("REELFLOW_SECRETS__TOKEN_ENCRYPTION_KEYS must be set in production")
     return [dev_secret(settings, "token-encryption.key", Fernet.generate_key)]
 
 

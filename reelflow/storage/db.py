@@ -24,12 +24,12 @@ _engines = weakref.WeakKeyDictionary()
 
 def create_engine(settings: Settings | None = None) -> AsyncEngine:
     settings = settings or get_settings()
-    if not settings.database_url:
+    if not settings.db.url:
         raise ConfigurationError("DATABASE_URL is not set and no embedded Postgres was started")
     return create_async_engine(
-        settings.database_url,
-        pool_size=settings.db_pool_size,
-        max_overflow=settings.db_pool_size,
+        settings.db.url,
+        pool_size=settings.db.pool_size,
+        max_overflow=settings.db.pool_size,
         pool_pre_ping=True,
         connect_args={"server_settings": {"application_name": "reelflow"}},
     )

@@ -52,11 +52,11 @@ def ensure_services(settings: Settings | None = None, *, pg_cleanup: str | None 
     settings = settings or get_settings()
     services = EmbeddedServices()
     data_dir = settings.resolved_data_dir
-    if not settings.database_url:
+    if not settings.db.url:
         data_dir.mkdir(parents=True, exist_ok=True)
         services._pg, services.database_url = start_postgres(data_dir / "postgres", cleanup_mode=pg_cleanup)
         os.environ["DATABASE_URL"] = services.database_url
-    if not settings.redis_url:
+    if not settings.redis.url:
         data_dir.mkdir(parents=True, exist_ok=True)
         services._redis_proc, services.redis_url = start_redis(data_dir / "redis")
         os.environ["REDIS_URL"] = services.redis_url

@@ -172,8 +172,8 @@ async def import_url(ctx: TaskContext, project_id: str) -> dict[str, Any]:
             download_source(
                 project.source_url,
                 lambda ext: clip_jobs.source_key(pid, ext),
-                max_bytes=settings.clip_url_max_bytes,
-                timeout_s=settings.clip_url_timeout_s,
+                max_bytes=settings.clipping.url_max_bytes,
+                timeout_s=settings.clipping.url_timeout_s,
                 allowed=clipping_service.allowed_import_origins(),
             ),
         )

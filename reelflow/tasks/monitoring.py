@@ -54,7 +54,7 @@ async def refresh_engagement(
     """
     return await service.refresh_engagement(
         uuid.UUID(workspace_id) if workspace_id else ctx.workspace_id,
-        platform=composition.monitoring_platform(concurrency=get_settings().monitoring_stats_concurrency),
+        platform=composition.monitoring_platform(concurrency=get_settings().monitoring.stats_concurrency),
         clock=composition.platform_clock(),
         force=force,
         limit=limit,

@@ -72,7 +72,7 @@ async def diagnose(ctx: TaskContext, fail_times: int = 0, sleep_s: float = 0.0) 
 
 
 async def _platform() -> aioredis.Redis:
-    return aioredis.Redis.from_url(get_settings().redis_url or "")
+    return aioredis.Redis.from_url(get_settings().redis.url or "")
 
 
 @task("runtime.effect", queue="default", timeout=120)
@@ -144,7 +144,7 @@ async def prune_runs(ctx: TaskContext, keep_days: int | None = None) -> dict[str
     from reelflow.storage.models.base import utcnow
     from reelflow.storage.repositories.runtime import RuntimeRepository
 
-    days = keep_days or get_settings().runtime_keep_days
+    days = keep_days or get_settings().runtime.keep_days
     async with session_scope() as session:
         deleted = await RuntimeRepository(session).prune(utcnow() - timedelta(days=days))
     return {"deleted": deleted, "keep_days": days}

@@ -82,16 +82,16 @@ def create_app(settings: Settings | None = None) -> Litestar:
     The embedded Postgres/Redis (dev, demo) are started by the CLI (`reelflow web`, `reelflow
     dev`) before it serves this app; uvicorn in the Procfile gets the add-ons' URLs."""
     settings = settings or get_settings()
-    configure_logging(settings.log_level, settings.log_json)
+    configure_logging(settings.log.level, settings.log.as_json)
 
     import redis.asyncio as aioredis
 
-    if not settings.redis_url:
+    if not settings.redis.url:
         raise ConfigurationError(
             "REDIS_URL is not set: serve the app with `reelflow web` or `reelflow dev` (they start the embedded "
             "services), or set REDIS_URL and DATABASE_URL"
         )
-    redis_client = aioredis.Redis.from_url(settings.redis_url)
+    redis_client = aioredis.Redis.from_url(settings.redis.url)
     stores = StoreRegistry(
         default_factory=lambda name: RedisStore(redis_client, namespace=f"reelflow:{name}"),
     )
@@ -114,9 +114,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
         },
         middleware=[
             request_id_middleware,
-            _rate_limit("signup", settings.signup_rate_limit_per_minute, settings.proxy).middleware,
-            _rate_limit("tokens", settings.token_rate_limit_per_minute, settings.proxy).middleware,
-            _rate_limit("login", settings.token_rate_limit_per_minute, settings.proxy).middleware,
+            _rate_limit("signup", settings.web.signup_rate_limit_per_minute, settings.proxy).middleware,
+            _rate_limit("tokens", settings.web.token_rate_limit_per_minute, settings.proxy).middleware,
+            _rate_limit("login", settings.web.token_rate_limit_per_minute, settings.proxy).middleware,
         ],
         exception_handlers=EXCEPTION_HANDLERS,
         request_class=StrictRequest,
@@ -137,7 +137,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         on_app_init=[_add_auth],
         on_shutdown=[close_resources],
         stores=stores,
-        request_max_body_size=settings.max_body_bytes,
+        request_max_body_size=settings.web.max_body_bytes,
         cors_config=CORSConfig(allow_origins=["*"], allow_headers=["Authorization", "Content-Type", "Idempotency-Key"]),
         openapi_config=OpenAPIConfig(
             title="Reelflow API",

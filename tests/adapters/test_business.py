@@ -105,7 +105,7 @@ async def test_oauth_through_the_portal_redirect(sandbox: Any) -> None:
 
 async def test_wrong_app_secret_is_a_configuration_error(sandbox: Any) -> None:
     issued = await _sandbox_call(sandbox, "POST", "/tiktok-business/_sandbox/auth_code", json={})
-    sandbox.set_settings(tiktok_business_secret="wrong")
+    sandbox.set_settings(platforms__tiktok_business_secret="wrong")
     with pytest.raises(errors.ConfigurationError) as caught:
         await TikTokBusinessAds().exchange_auth_code(issued["auth_code"])
     assert caught.value.extra["vendor_code"] == 40101
@@ -178,7 +178,7 @@ async def test_campaign_create_with_idempotency_key_creates_once(sandbox: Any, a
 
 
 async def test_campaign_lost_answer_with_key_is_retried_and_not_duplicated(sandbox: Any, account: Account) -> None:
-    sandbox.set_settings(http_backoff_initial_seconds=0.01)
+    sandbox.set_settings(http__backoff_initial_seconds=0.01)
     await account.ads.get_advertisers([account.advertiser_id])
     await sandbox.fault(f"{API}/campaign/create*", kind="after_accept", status=500)
     spec = CampaignSpec(name="Retry me", objective_type="TRAFFIC", budget_minor=60_00)
@@ -450,7 +450,7 @@ async def test_injected_invalid_token_fault(sandbox: Any, account: Account) -> N
 
 
 async def test_persistent_server_errors_end_as_retryable(sandbox: Any, account: Account) -> None:
-    sandbox.set_settings(http_max_attempts=2, http_backoff_initial_seconds=0.01)
+    sandbox.set_settings(http__max_attempts=2, http__backoff_initial_seconds=0.01)
     await account.ads.get_advertisers([account.advertiser_id])
     await sandbox.fault(f"{API}/campaign/get*", status=500, error_code=50000, times=-1)
     with pytest.raises(errors.Retryable) as caught:

@@ -173,7 +173,7 @@ async def test_unhashed_pii_error_maps_to_invalid_input(sandbox: Any) -> None:
 
 
 async def test_rate_limited_batch_is_retried(sandbox: Any) -> None:
-    sandbox.set_settings(http_backoff_initial_seconds=0.01)
+    sandbox.set_settings(http__backoff_initial_seconds=0.01)
     await sandbox.fault(TRACK_GLOB, status=429, error_code=40100, retry_after=0)
     result = await TikTokEvents().track(_events(3))
     assert result.batches == 1

@@ -31,14 +31,14 @@ async def test_retry_after_is_honoured(sandbox) -> None:
 
 
 async def test_5xx_is_retried_then_succeeds(sandbox) -> None:
-    sandbox.set_settings(http_backoff_initial_seconds=0.05)
+    sandbox.set_settings(http__backoff_initial_seconds=0.05)
     await sandbox.fault(SEARCH, status=503, times=2)
     assert (await ScrapeCreatorsClient().search_keyword("gym")).videos
     assert [c["status"] for c in await sandbox.requests(SEARCH)] == [503, 503, 200]
 
 
 async def test_retries_stop_after_max_attempts_and_long_retry_after_goes_to_the_caller(sandbox) -> None:
-    sandbox.set_settings(http_backoff_initial_seconds=0.01, http_max_attempts=3, http_max_retry_after_seconds=5)
+    sandbox.set_settings(http__backoff_initial_seconds=0.01, http__max_attempts=3, http__max_retry_after_seconds=5)
     await sandbox.fault(SEARCH, status=500, times=-1)
     with pytest.raises(Retryable):
         await ScrapeCreatorsClient().search_keyword("gym")
@@ -53,7 +53,7 @@ async def test_retries_stop_after_max_attempts_and_long_retry_after_goes_to_the_
 
 
 async def test_circuit_opens_after_consecutive_failures_and_recovers(sandbox) -> None:
-    sandbox.set_settings(http_max_attempts=1, http_breaker_failure_threshold=3, http_breaker_reset_seconds=0.5)
+    sandbox.set_settings(http__max_attempts=1, http__breaker_failure_threshold=3, http__breaker_reset_seconds=0.5)
     await sandbox.fault(SEARCH, status=502, times=-1)
     client = ScrapeCreatorsClient()
     for _ in range(3):
@@ -87,7 +87,7 @@ async def test_expired_token_surfaces_as_auth_expired(sandbox) -> None:
 
 async def test_timeout_after_acceptance_is_ambiguous_and_not_retried(sandbox) -> None:
     tokens = await connect()
-    sandbox.set_settings(http_timeout_seconds=0.5, tiktok_post_init_per_minute=600)
+    sandbox.set_settings(http__timeout_seconds=0.5, quotas__tiktok_post_init_per_minute=600)
     posting = PostingClient(tokens.access_token)
     await sandbox.fault("/tiktok/v2/post/publish/video/init/", kind="after_accept", delay=2)
     with pytest.raises(Ambiguous):
@@ -102,7 +102,7 @@ async def test_timeout_after_acceptance_is_ambiguous_and_not_retried(sandbox) ->
 
 
 async def test_nothing_sent_is_retryable_even_when_not_idempotent(sandbox) -> None:
-    sandbox.set_settings(http_max_attempts=2, http_backoff_initial_seconds=0.01)
+    sandbox.set_settings(http__max_attempts=2, http__backoff_initial_seconds=0.01)
     with pytest.raises(Retryable) as info:
         await httpclient.request("POST", "http://127.0.0.1:9/nothing", idempotent=False, platform="x")
     assert not isinstance(info.value, Ambiguous)
@@ -183,7 +183,7 @@ async def test_close_http_client_opens_a_fresh_one_next_time(sandbox) -> None:
 async def test_logs_carry_correlation_status_duration_but_no_secrets(sandbox) -> None:
     import structlog
 
-    sandbox.set_settings(http_backoff_initial_seconds=0.01)
+    sandbox.set_settings(http__backoff_initial_seconds=0.01)
     await sandbox.fault(SEARCH, status=500)
     with structlog.testing.capture_logs() as logs, structlog.contextvars.bound_contextvars(correlation_id="corr-123"):
         await httpclient.request(

@@ -67,7 +67,7 @@ async def test_search_id_expiry_restarts_the_window_without_duplicates(sandbox) 
 
 
 async def test_first_page_warmup_error_is_retried(sandbox) -> None:
-    sandbox.set_settings(http_backoff_initial_seconds=0.01)
+    sandbox.set_settings(http__backoff_initial_seconds=0.01)
     await sandbox.config(research_warmup_failures=2)
     client = ResearchClient()
     query = VideoQuery.build(start=_today() - timedelta(days=5), end=_today(), hashtags=["travel"])
@@ -109,7 +109,7 @@ async def test_user_info_and_unknown_user(sandbox) -> None:
 
 
 async def test_daily_request_quota_is_enforced_client_side(sandbox) -> None:
-    sandbox.set_settings(tiktok_research_daily_requests=2)
+    sandbox.set_settings(quotas__tiktok_research_daily_requests=2)
     client = ResearchClient()
     query = VideoQuery.build(start=_today() - timedelta(days=29), end=_today(), hashtags=["fyp"])
     with pytest.raises(QuotaExhausted) as info:

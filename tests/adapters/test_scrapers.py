@@ -55,7 +55,7 @@ async def test_profiles_and_instagram_related(sandbox) -> None:
 
 
 async def test_bad_key_is_permanent(sandbox) -> None:
-    sandbox.set_settings(scrapecreators_api_key="wrong")
+    sandbox.set_settings(platforms__scrapecreators_api_key="wrong")
     with pytest.raises(Permanent):
         await ScrapeCreatorsClient().search_keyword("gym")
 

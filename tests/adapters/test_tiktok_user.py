@@ -134,7 +134,7 @@ async def test_direct_post_file_upload_to_publish_complete(sandbox) -> None:
 
 
 async def test_pull_from_url_and_failure_reasons(sandbox) -> None:
-    sandbox.set_settings(tiktok_post_init_per_minute=600)  # the documented 6/min would take 20 s here
+    sandbox.set_settings(quotas__tiktok_post_init_per_minute=600)  # the documented 6/min would take 20 s here
     tokens = await connect()
     posting = PostingClient(tokens.access_token)
     good = f"{sandbox.url}/sandbox/media/tiny-vertical.mp4"

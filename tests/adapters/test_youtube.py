@@ -77,7 +77,7 @@ async def test_resumable_upload_in_256k_chunks_then_stats(sandbox) -> None:
 
 
 async def test_upload_resumes_after_a_lost_chunk_answer(sandbox) -> None:
-    sandbox.set_settings(http_backoff_initial_seconds=0.01)
+    sandbox.set_settings(http__backoff_initial_seconds=0.01)
     tokens = await connect(GoogleOAuth(REDIRECT))
     yt = YouTubeClient(tokens.access_token)
     data = b"x" * (3 * CHUNK_UNIT + 10)

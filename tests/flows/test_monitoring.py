@@ -114,7 +114,7 @@ async def test_one_failing_rule_does_not_stop_the_others(
     prefect_harness, background_worker, sandbox, client, signup, session
 ):
     account = await signup()
-    sandbox.set_settings(monitoring_poll_concurrency=1, http_max_attempts=1)
+    sandbox.set_settings(monitoring__poll_concurrency=1, http__max_attempts=1)
     failing = await _rule(client, account, name="first", kind="hashtag", values=["fitness"])
     healthy = await _rule(client, account, name="second", kind="hashtag", values=["skincare"])
     # polled oldest-due first, one at a time: the first query request is the failing rule's
@@ -248,7 +248,7 @@ async def test_a_poll_whose_rules_all_failed_is_a_failed_flow_run(
     prefect_harness, background_worker, sandbox, client, signup, session
 ):
     account = await signup()
-    sandbox.set_settings(http_max_attempts=1)
+    sandbox.set_settings(http__max_attempts=1)
     await _rule(client, account, name="only", kind="hashtag", values=["fitness"])
     await sandbox.fault("/tiktok/v2/research/video/query/", status=503, times=5)
 

@@ -154,7 +154,7 @@ async def test_sigterm_lets_the_current_job_finish(worker_processes: WorkerProce
 async def test_sigterm_hands_a_long_job_back_after_the_grace(worker_processes: WorkerProcesses) -> None:
     import signal
 
-    worker = worker_processes.start(REELFLOW_RUNTIME_SHUTDOWN_GRACE="1")
+    worker = worker_processes.start(REELFLOW_RUNTIME__SHUTDOWN_GRACE="1")
     run = await _start("runtime.stubborn_sleep", {"seconds": 4})
     await wait_for_runs([run.id], statuses=("running",), timeout=30)
     started = asyncio.get_running_loop().time()

@@ -128,8 +128,8 @@ def test_the_setting_turns_it_on_for_a_new_sandbox_app(monkeypatch: pytest.Monke
     from reelflow.sandbox.app import create_sandbox_app
     from reelflow.settings import reset_settings_cache
 
-    monkeypatch.setenv("REELFLOW_SANDBOX_LATENCY__ENABLED", "true")
-    monkeypatch.setenv("REELFLOW_SANDBOX_LATENCY__SEED", "11")
+    monkeypatch.setenv("REELFLOW_SANDBOX__LATENCY__ENABLED", "true")
+    monkeypatch.setenv("REELFLOW_SANDBOX__LATENCY__SEED", "11")
     reset_settings_cache()
     try:
         create_sandbox_app()
@@ -137,8 +137,8 @@ def test_the_setting_turns_it_on_for_a_new_sandbox_app(monkeypatch: pytest.Monke
         create_sandbox_app(latency_enabled=False)
         assert latency.MODEL.enabled is False
     finally:
-        monkeypatch.delenv("REELFLOW_SANDBOX_LATENCY__ENABLED")
-        monkeypatch.delenv("REELFLOW_SANDBOX_LATENCY__SEED")
+        monkeypatch.delenv("REELFLOW_SANDBOX__LATENCY__ENABLED")
+        monkeypatch.delenv("REELFLOW_SANDBOX__LATENCY__SEED")
         reset_settings_cache()
         create_sandbox_app()
     assert latency.MODEL.enabled is False

@@ -113,7 +113,7 @@ async def test_research_daily_quota_when_enforced(sandbox) -> None:
     from reelflow.errors import QuotaExhausted
 
     await sandbox.config(enforce_rate_limits=True)
-    sandbox.set_settings(tiktok_research_daily_requests=0)  # only the platform counts here
+    sandbox.set_settings(quotas__tiktok_research_daily_requests=0)  # only the platform counts here
     client = ResearchClient()
     await client.token()
     from reelflow.sandbox import tiktok

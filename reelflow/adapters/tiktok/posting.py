@@ -170,7 +170,7 @@ class PostingClient:
             "/v2/post/publish/creator_info/query/",
             {},
             idempotent=True,
-            limits=self._limit("creator_info", get_settings().tiktok_creator_info_per_minute),
+            limits=self._limit("creator_info", get_settings().quotas.tiktok_creator_info_per_minute),
         )
         return CreatorInfo(
             username=str(data.get("creator_username") or ""),
@@ -189,7 +189,7 @@ class PostingClient:
         if post_info is not None:
             body["post_info"] = msgspec.to_builtins(post_info)
         data = await self._post(
-            path, body, idempotent=False, limits=self._limit("init", get_settings().tiktok_post_init_per_minute)
+            path, body, idempotent=False, limits=self._limit("init", get_settings().quotas.tiktok_post_init_per_minute)
         )
         if not data.get("publish_id"):
             raise Permanent("TikTok init answered without publish_id")
@@ -234,7 +234,7 @@ class PostingClient:
                 },
                 error_mapper=_upload_error,
                 success_statuses={206, 416},
-                read_timeout=max(60.0, get_settings().http_timeout_seconds),
+                read_timeout=max(60.0, get_settings().http.timeout_seconds),
             )
             if response.status_code == 416:  # our range is not where the host is: resume from there
                 received = _received(response.headers.get("Content-Range"))
@@ -253,7 +253,7 @@ class PostingClient:
             "/v2/post/publish/status/fetch/",
             {"publish_id": publish_id},
             idempotent=True,
-            limits=self._limit("status", get_settings().tiktok_post_status_per_minute),
+            limits=self._limit("status", get_settings().quotas.tiktok_post_status_per_minute),
         )
         return map_publish_status(publish_id, data, handle)
 

@@ -247,8 +247,10 @@ class ResearchClient:
         self.concurrency = concurrency
         settings = get_settings()
         app = account_key(self.oauth.client_key)
-        self.request_quota = DailyQuota(f"tiktok_research:{app}:requests", settings.tiktok_research_daily_requests)
-        self.record_quota = DailyQuota(f"tiktok_research:{app}:records", settings.tiktok_research_daily_records)
+        self.request_quota = DailyQuota(
+            f"tiktok_research:{app}:requests", settings.quotas.tiktok_research_daily_requests
+        )
+        self.record_quota = DailyQuota(f"tiktok_research:{app}:records", settings.quotas.tiktok_research_daily_records)
 
     # --- token ----------------------------------------------------------------------------
 
@@ -266,7 +268,7 @@ class ResearchClient:
 
     async def _post(self, path: str, fields: Sequence[str], body: dict[str, Any]) -> dict[str, Any]:
         settings = get_settings()
-        if settings.rate_limits_enabled and self.record_quota.limit > 0:
+        if settings.quotas.enabled and self.record_quota.limit > 0:
             used = await get_limiter().used(self.record_quota)
             if used >= self.record_quota.limit:
                 await get_limiter().charge(self.record_quota, 1)  # raises QuotaExhausted
@@ -299,7 +301,7 @@ class ResearchClient:
         return error
 
     async def _charge_records(self, count: int) -> None:
-        if get_settings().rate_limits_enabled and self.record_quota.limit > 0 and count:
+        if get_settings().quotas.enabled and self.record_quota.limit > 0 and count:
             await get_limiter().charge(self.record_quota, count, enforce=False)
 
     # --- video query ----------------------------------------------------------------------

@@ -16,7 +16,7 @@ target_metadata = Base.metadata
 
 
 def _url() -> str:
-    url = config.attributes.get("database_url") or get_settings().database_url
+    url = config.attributes.get("database_url") or get_settings().db.url
     if not url:
         raise RuntimeError("DATABASE_URL is not set; run through `reelflow db upgrade` to use the embedded Postgres")
     return str(url)

@@ -63,7 +63,7 @@ CONTENT_TYPES = {
 
 
 def _absolute(request: Request[Any, Any, Any], path: str) -> str:
-    base = get_settings().public_base_url or str(request.base_url)
+    base = get_settings().web.public_base_url or str(request.base_url)
     return base.rstrip("/") + path
 
 

@@ -97,7 +97,7 @@ def _invitation(link: IdentityLink) -> InvitationOut:
 def _base_url(request: Request[Any, Any, Any]) -> str:
     from reelflow.settings import get_settings
 
-    return get_settings().public_base_url or str(request.base_url).rstrip("/")
+    return get_settings().web.public_base_url or str(request.base_url).rstrip("/")
 
 
 async def issue_token(
