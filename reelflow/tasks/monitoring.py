@@ -1,5 +1,5 @@
 """Monitoring jobs, thin: take ids, hand the adapters (from `reelflow.composition`) to the
-services in `reelflow.services.monitoring`, which hold the rules.
+services in `reelflow.services.monitoring_poll` and `monitoring_engagement`, which hold the rules.
 
     monitoring.poll_rule(rule_id)                        one rule: page the platform, upsert in bulk
     monitoring.refresh_engagement(workspace_id?, force?)  due videos: stats, snapshots, tiers, forecasts
@@ -15,8 +15,8 @@ from datetime import datetime
 from typing import Any
 
 from reelflow import composition
-from reelflow.services import monitoring as service
-from reelflow.services.monitoring import tier_policy
+from reelflow.services import monitoring_engagement, monitoring_poll
+from reelflow.services.monitoring_engagement import tier_policy
 from reelflow.settings import get_settings
 from reelflow.tasks.registry import TaskContext, task
 
@@ -35,7 +35,7 @@ async def poll_rule(ctx: TaskContext, rule_id: str) -> dict[str, Any]:
     A platform failure is recorded on the rule (last_error, next poll on its schedule) and
     raised again, so the run shows it failed and its retry policy applies.
     """
-    return await service.poll_rule(
+    return await monitoring_poll.poll_rule(
         rule_id,
         platform=composition.monitoring_platform(),
         clock=composition.platform_clock(),
@@ -52,7 +52,7 @@ async def refresh_engagement(
 
     `force` refreshes every tracked video (of the workspace) now, due or not.
     """
-    return await service.refresh_engagement(
+    return await monitoring_engagement.refresh_engagement(
         uuid.UUID(workspace_id) if workspace_id else ctx.workspace_id,
         platform=composition.monitoring_platform(concurrency=get_settings().monitoring.stats_concurrency),
         clock=composition.platform_clock(),
