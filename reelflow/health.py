@@ -23,10 +23,10 @@ async def check_db(settings: Settings) -> None:
     conn = await asyncpg.connect(
         user=url.username,
         password=url.password,
-        host=url.query.get("host") or url.host,  # type: ignore[arg-type]
+        host=url.query.get("host") or url.host,
         port=url.port,
         database=url.database,
-        ssl=url.query.get("ssl"),  # type: ignore[arg-type]
+        ssl=url.query.get("ssl"),
         timeout=CHECK_TIMEOUT_S,
     )
     try:

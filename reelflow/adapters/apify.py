@@ -133,7 +133,7 @@ class ApifyClient:
         location = response.headers.get("Location")
         if response.status_code not in (301, 302, 303, 307, 308) or not location:
             raise InvalidInput(f"not a TikTok short link that resolves: {url}", field="url")
-        return location
+        return str(location)
 
     async def run_sync(self, actor_input: dict[str, Any], *, actor: str = ACTOR) -> list[dict[str, Any]]:
         response = await httpclient.request(

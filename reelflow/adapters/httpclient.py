@@ -209,7 +209,7 @@ class RetryConfig:
     def backoff(self, attempt: int) -> float:
         """Exponential backoff with jitter: half fixed, half random (attempt counts from 1)."""
         base = min(self.max_delay, self.initial_delay * (2 ** (attempt - 1)))
-        return base / 2 + random.uniform(0, base / 2)
+        return float(base / 2 + random.uniform(0, base / 2))
 
 
 def parse_retry_after(value: str | None) -> float | None:

@@ -96,7 +96,8 @@ class TokenSet(msgspec.Struct, kw_only=True):
 def from_unix(seconds: int | float | str | None) -> datetime | None:
     if seconds in (None, ""):
         return None
-    return datetime.fromtimestamp(float(seconds), UTC)  # type: ignore[arg-type]
+    assert seconds is not None  # the empty values returned above
+    return datetime.fromtimestamp(float(seconds), UTC)
 
 
 def tiktok_video_url(handle: str | None, video_id: str) -> str:

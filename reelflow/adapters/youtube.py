@@ -269,7 +269,7 @@ class YouTubeClient:
         location = response.headers.get("Location")
         if not location:
             raise Permanent("YouTube did not return an upload session URI")
-        return location
+        return str(location)
 
     async def probe(self, session_uri: str, size: int) -> UploadProgress:
         """Ask the session what it has (`Content-Range: bytes */size`)."""

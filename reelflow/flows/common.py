@@ -7,9 +7,9 @@ import logging
 import uuid
 from typing import Any
 
-from prefect import get_run_logger
+from prefect import State, get_run_logger
 from prefect.runtime import deployment, flow_run
-from prefect.states import Completed, Failed, State
+from prefect.states import Completed, Failed
 
 from reelflow.logs import mask_stdlib_records
 from reelflow.services import runtime

@@ -16,9 +16,9 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from prefect import flow
+from prefect import State, flow
 from prefect.artifacts import acreate_markdown_artifact
-from prefect.states import Completed, Failed, State
+from prefect.states import Completed, Failed
 
 from reelflow.flows.common import run_logger, schedule_slot
 from reelflow.services import monitoring, runtime

@@ -9,8 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from prefect import flow
-from prefect.states import State
+from prefect import State, flow
 
 from reelflow.flows.common import run_logger, submit_and_wait
 

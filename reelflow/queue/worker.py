@@ -43,13 +43,14 @@ class ReelflowWorker(SimpleWorker):
 
     def _install_signal_handlers(self) -> None:
         if threading.current_thread() is threading.main_thread():
-            super()._install_signal_handlers()
+            super()._install_signal_handlers()  # type: ignore[no-untyped-call]  # rq's method is unannotated
 
     def request_stop(self, signum: int, frame: FrameType | None) -> None:
         # Tell running jobs: they get the shutdown grace, then are handed back.
         if executor.shutdown_requested_at is None:
             executor.shutdown_requested_at = time.monotonic()
-        super().request_stop(signum, frame)  # a second signal: cold stop; the sweep recovers the run
+        # A second signal: cold stop; the sweep recovers the run. (rq's method is unannotated.)
+        super().request_stop(signum, frame)  # type: ignore[no-untyped-call]
 
 
 def _check_queues(queues: list[str]) -> list[str]:

@@ -70,11 +70,11 @@ def start_postgres(pgdata: Path, *, cleanup_mode: str | None = "stop") -> tuple[
     """Start pgserver in `pgdata` (created if missing); returns (handle, asyncpg URL)."""
     import logging
 
-    import pgserver
+    from pgserver.postgres_server import get_server
 
     logging.getLogger("pgserver").setLevel(logging.WARNING)  # it logs every pg_ctl call at INFO
     pgdata.parent.mkdir(parents=True, exist_ok=True)
-    server = pgserver.get_server(pgdata, cleanup_mode=cleanup_mode)
+    server = get_server(pgdata, cleanup_mode=cleanup_mode)
     return server, normalise_database_url(server.get_uri())
 
 

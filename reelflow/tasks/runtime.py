@@ -110,7 +110,9 @@ async def effect(ctx: TaskContext, key: str, sleep_s: float = 0.0, pause_after_a
 
 
 @task("runtime.fan_out", queue="default")
-async def fan_out(ctx: TaskContext, n: int = 3, fail_index: int | None = None, child_sleep_s: float = 0.0) -> dict:
+async def fan_out(
+    ctx: TaskContext, n: int = 3, fail_index: int | None = None, child_sleep_s: float = 0.0
+) -> dict[str, Any]:
     """A two-step workflow: `n` children, then one more child that reports the sum."""
     children = [
         ("runtime.fail_until", {"succeed_on": 99, "kind": "permanent"})

@@ -37,7 +37,7 @@ def request_id_middleware(app: ASGIApp) -> ASGIApp:
             return
         incoming = next((v.decode("latin-1") for k, v in scope["headers"] if k == b"x-request-id"), "")
         request_id = incoming if _VALID_ID.match(incoming) else uuid.uuid4().hex
-        state = scope.setdefault("state", {})  # type: ignore[typeddict-item]
+        state = scope.setdefault("state", {})
         state["request_id"] = request_id
         state["started"] = time.perf_counter()
         with (
@@ -54,13 +54,13 @@ async def stamp_response(message: Message, scope: Scope) -> None:
     request id and is logged once with its status and duration."""
     if message["type"] != "http.response.start":
         return
-    state = scope.get("state", {})
-    request_id = state.get("request_id")  # type: ignore[attr-defined]
+    state: dict[str, Any] = dict(scope.get("state") or {})
+    request_id = state.get("request_id")
     if request_id:
         MutableScopeHeaders.from_message(message)[REQUEST_ID_HEADER] = request_id
     path = scope.get("path", "")
     if path not in _QUIET_PATHS:
-        started = state.get("started")  # type: ignore[attr-defined]
+        started = state.get("started")
         log.info(
             "request",
             request_id=request_id,

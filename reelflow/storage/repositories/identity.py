@@ -165,6 +165,7 @@ class IdentityRepository:
         result = await self.session.execute(
             delete(ApiToken).where(or_(ApiToken.expires_at < expired_before, ApiToken.revoked_at < revoked_before))
         )
+        # an UPDATE/DELETE executes to a CursorResult, which has rowcount; session.execute is typed Result
         return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
     # --- passwords ----------------------------------------------------------------------

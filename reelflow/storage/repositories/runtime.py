@@ -13,10 +13,11 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from sqlalchemy import and_, delete, func, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from reelflow.storage.models.base import utcnow
@@ -323,7 +324,7 @@ class RuntimeRepository:
             JobRun.status.in_(TERMINAL_STATUSES), JobRun.finished_at < older_than, JobRun.parent_id.is_(None)
         )
         result = await self.session.execute(stmt)
-        return int(result.rowcount or 0)  # type: ignore[attr-defined]
+        return int(cast("CursorResult[Any]", result).rowcount or 0)
 
 
 # --- the hot path: one statement each for claim and success, on the worker's own connection ---------
