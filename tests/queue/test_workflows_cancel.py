@@ -44,8 +44,8 @@ async def _event_types(run_id: uuid.UUID) -> list[str]:
 @pytest.fixture
 def fast_runtime(monkeypatch: pytest.MonkeyPatch) -> None:
     settings = get_settings()
-    monkeypatch.setattr(settings, "runtime_heartbeat_interval", 0.1)
-    monkeypatch.setattr(settings, "runtime_cancel_grace", 0.5)
+    monkeypatch.setattr(settings.runtime, "heartbeat_interval", 0.1)
+    monkeypatch.setattr(settings.runtime, "cancel_grace", 0.5)
 
 
 async def test_workflow_fans_out_and_in(run_jobs: Any) -> None:
