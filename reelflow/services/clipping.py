@@ -269,6 +269,31 @@ async def transcript(
     return project, await blobs.read_bytes(clip_jobs.transcript_keys(project.id)[fmt])
 
 
+async def finish_pipeline(session: AsyncSession, pid: uuid.UUID) -> None:
+    """Clips rendered: the project is ready if at least one clip is (with its file); else it
+    fails with the clips' reasons."""
+    repo = ClippingRepository(session)
+    project = await repo.project_by_id(pid, lock=True)
+    assert project is not None
+    if project.status != "processing":
+        return
+    clips = await repo.clips_of_project(pid)
+    ready = [c for c in clips if c.status == "ready" and c.video_key]
+    timings = dict(project.timings)
+    started = timings.pop("render_started_at", None)
+    if isinstance(started, int | float):
+        timings["render"] = round(time.time() - started, 3)
+    timings["render_clips_sum"] = round(sum(c.render_s or 0.0 for c in clips), 3)
+    if not ready:
+        reasons = "; ".join(sorted({c.failure_reason or "unknown" for c in clips})) or "no clips"
+        await repo.update_project(pid, timings=timings)
+        await repo.fail_project(pid, f"no clip could be rendered: {reasons}")
+        return
+    await repo.update_project(
+        pid, status="clips_ready", stage="done", progress=100, timings=timings, finished_at=utcnow()
+    )
+
+
 # --- reconciliation (a sweep job, never a GET) -------------------------------------------
 
 
