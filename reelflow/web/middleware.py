@@ -169,7 +169,7 @@ async def check_idempotency_key(request: Request[Any, Any, Any]) -> Response[Any
     )
     redis = request.app.state.redis
     if await redis.set(store_key, fingerprint, nx=True, ex=IDEMPOTENCY_TTL_S):
-        request.scope["state"]["idempotency_reserved"] = store_key  # type: ignore[index]
+        request.scope["state"]["idempotency_reserved"] = store_key
         return None
     existing = await redis.get(store_key)
     if existing is not None and existing.decode() != fingerprint:
@@ -191,7 +191,7 @@ async def idempotency_send(message: Message, scope: Scope) -> None:
     """`before_send` part: a reservation made by a request that failed is dropped; the answer
     of one that succeeded is kept for replays."""
     state = scope.get("state", {})
-    store_key = state.get("idempotency_reserved")  # type: ignore[attr-defined]
+    store_key = state.get("idempotency_reserved")
     if not store_key:
         return
     app = scope.get("litestar_app")
@@ -199,11 +199,11 @@ async def idempotency_send(message: Message, scope: Scope) -> None:
         return
     if message["type"] == "http.response.start":
         if message["status"] >= 400:
-            state.pop("idempotency_reserved", None)  # type: ignore[attr-defined]
+            state.pop("idempotency_reserved", None)
             await app.state.redis.delete(store_key)
             return
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in message.get("headers", [])}
-        state["idempotency_answer"] = {  # type: ignore[index]
+        state["idempotency_answer"] = {
             "status": message["status"],
             "media_type": headers.get("content-type", "application/json"),
             "headers": {"Location": headers["location"]} if "location" in headers else {},
@@ -211,7 +211,7 @@ async def idempotency_send(message: Message, scope: Scope) -> None:
             "size": 0,
         }
         return
-    answer = state.get("idempotency_answer")  # type: ignore[attr-defined]
+    answer = state.get("idempotency_answer")
     if message["type"] != "http.response.body" or answer is None:
         return
     chunk = message.get("body", b"")
@@ -220,7 +220,7 @@ async def idempotency_send(message: Message, scope: Scope) -> None:
         answer["chunks"].append(chunk)
     if message.get("more_body", False):
         return
-    state.pop("idempotency_answer", None)  # type: ignore[attr-defined]
+    state.pop("idempotency_answer", None)
     if answer["size"] > MAX_REPLAY_BYTES:
         return
     import msgspec
