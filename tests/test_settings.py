@@ -59,7 +59,7 @@ def test_groups_read_nested_variable_names(monkeypatch):
     assert settings.platform_url("tiktok_base_url") == "https://open.tiktokapis.com"
     assert settings.media.x264_preset == "ultrafast"
     # the flat names of before are not read any more
-    monkeypatch.setenv("REELFLOW_MONITORING__POLL_MAX_PAGES", "9")
+    monkeypatch.setenv("REELFLOW_MONITORING_POLL_MAX_PAGES", "9")
     assert load_settings().monitoring.poll_max_pages == 7
 
 
