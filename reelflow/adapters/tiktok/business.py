@@ -52,6 +52,7 @@ from reelflow.adapters.tiktok.business_wire import (
     lead_from_payload,
     multipart_body,
     parse_report_row,
+    parse_status_update,
     request_id_for,
 )
 from reelflow.settings import Settings, get_settings
@@ -64,6 +65,7 @@ __all__ = [
 
 API_PREFIX = "/open_api/v1.3"
 LIST_PAGE_SIZE = 1000  # the largest page the list endpoints accept
+STATUS_BATCH = 20  # ids per status update call (documented limit)
 
 
 class _AdvertiserMeta(msgspec.Struct, frozen=True):
@@ -426,16 +428,23 @@ class TikTokBusinessAds:
     async def _status(
         self, path: str, kind: str, advertiser_id: str, ids: Sequence[str], status: StatusChange
     ) -> dict[str, str]:
-        """Set ENABLE/DISABLE/DELETE; returns id → secondary status. Idempotent (a target state)."""
+        """Set ENABLE/DISABLE/DELETE on any number of ids, in calls of at most
+        `STATUS_BATCH` (the documented limit); returns id → the status the platform
+        confirmed. Idempotent (a target state), so a retried call is safe.
+
+        The documented answers: campaign → ``{campaign_ids, status, campaign_list}``,
+        adgroup → ``{adgroup_ids, status, error_list}``, ad → ``{ad_ids, status}``. An id the
+        platform lists in ``error_list`` is left out of the result."""
         if status not in ("ENABLE", "DISABLE", "DELETE"):
             raise errors.InvalidInput("status must be ENABLE, DISABLE or DELETE", field="status")
-        if not ids:
-            return {}
-        if len(ids) > 100:
-            raise errors.InvalidInput("at most 100 ids per status update", field=f"{kind}_ids")
-        body = {"advertiser_id": advertiser_id, f"{kind}_ids": [str(i) for i in ids], "operation_status": status}
-        data = await self._post(path, body, idempotent=True)
-        return {str(item[f"{kind}_id"]): str(item.get("status", "")) for item in data.get(f"{kind}_list") or []}
+        wanted = list(dict.fromkeys(str(i) for i in ids))
+        out: dict[str, str] = {}
+        for start in range(0, len(wanted), STATUS_BATCH):
+            batch = wanted[start : start + STATUS_BATCH]
+            body = {"advertiser_id": advertiser_id, f"{kind}_ids": batch, "operation_status": status}
+            data = await self._post(path, body, idempotent=True)
+            out.update(parse_status_update(data, kind))
+        return out
 
     # --- creative upload ---------------------------------------------------------------------------------
 

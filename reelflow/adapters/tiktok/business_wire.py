@@ -59,6 +59,25 @@ def multipart_body(fields: Mapping[str, str], files: Mapping[str, tuple[str, byt
     return request.read(), request.headers["Content-Type"]
 
 
+def parse_status_update(data: Any, kind: str) -> dict[str, str]:
+    """A status update's ``data`` → id → confirmed operation status (ENABLE/DISABLE/DELETE).
+
+    Reads the documented fields: ``{kind}_ids`` and ``status`` (all levels), the campaign's
+    ``campaign_list[{campaign_id, status}]`` when present, and drops the ids named in the
+    ad group's ``error_list[{adgroup_id, error_message}]``."""
+    if not isinstance(data, Mapping):
+        raise errors.Permanent(f"TikTok Business API: unexpected {kind} status answer", platform="tiktok_business")
+    status = str(data.get("status") or "")
+    out = {str(i): status for i in data.get(f"{kind}_ids") or []}
+    for item in data.get(f"{kind}_list") or []:
+        if isinstance(item, Mapping) and item.get(f"{kind}_id") is not None:
+            out[str(item[f"{kind}_id"])] = str(item.get("status") or status)
+    for item in data.get("error_list") or []:
+        if isinstance(item, Mapping):
+            out.pop(str(item.get(f"{kind}_id")), None)
+    return out
+
+
 def _format_time(moment: datetime) -> str:
     if moment.tzinfo is None:
         raise errors.InvalidInput("times must be timezone-aware", field="schedule")

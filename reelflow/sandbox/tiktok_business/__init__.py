@@ -7,9 +7,11 @@ slash), ``Access-Token`` header, JSON-encoded GET arrays, the
 ``{code, message, request_id, data}`` envelope with HTTP 200 and numeric error codes.
 
 What it simulates:
-* OAuth: ``/portal/auth`` approves at once and redirects with a one-time ``auth_code``
-  (valid 1 h); ``/oauth2/access_token/`` issues tokens that expire (``TOKEN_TTL``) on the
-  sandbox clock → 40102; unknown tokens → 40105; no token → 40104.
+* OAuth (research §5.3): ``/portal/auth`` approves at once and redirects with a one-time
+  ``auth_code`` (valid 1 h, used once, else 40110); ``/oauth2/access_token/`` answers
+  ``{access_token, advertiser_ids, scope}``: a long-lived token with no expiry and no refresh
+  token. A revoked authorization (``_sandbox/revoke``) or an unknown token → 40105; a token
+  a test expired → 40102; no token → 40104.
 * Campaign / ad group / ad CRUD and status with the USD budget minimums (§5.5) → 40002.
 * Video upload by file with the MD5 ``video_signature`` check (40900) and unique names (40911).
 * Reports: delivery is simulated from each ad's enabled time (ad, ad group and campaign all
@@ -31,7 +33,7 @@ __all__ = ["BizError", "BusinessState", "route_handlers", "router", "state"]
 
 _handlers = [
     oauth.portal_auth, oauth.issue_auth_code, oauth.access_token, oauth.advertiser_get, oauth.advertiser_info,
-    oauth.identity_get,
+    oauth.identity_get, oauth.revoke_authorization,
     entities.campaign_get, entities.adgroup_get, entities.ad_get, entities.campaign_create,
     entities.adgroup_create, entities.ad_create, entities.campaign_update, entities.adgroup_update,
     entities.ad_update, entities.campaign_status, entities.adgroup_status, entities.ad_status,

@@ -15,7 +15,11 @@ from reelflow.sandbox import core
 
 PREFIX = "/tiktok-business"
 API = "/open_api/v1.3"
-TOKEN_TTL = timedelta(days=365)  # advertiser tokens are long-lived; tests expire them on demand
+# Advertiser access tokens are long-lived (research §5.3): they do not run out on a clock and
+# the exchange answers no expiry and no refresh token; they stop working when the advertiser
+# withdraws the authorization (`_sandbox/revoke` → 40105) or a test expires them (→ 40102).
+# The token store needs a number: a century stands for "no expiry".
+TOKEN_TTL = timedelta(days=36500)
 AUTH_CODE_TTL = timedelta(hours=1)
 MIN_CAMPAIGN_BUDGET = 50.0  # USD, daily or lifetime (research §5.5)
 MIN_ADGROUP_DAILY_BUDGET = 20.0  # USD per scheduled day

@@ -43,6 +43,7 @@ _OBJECTIVES = {"REACH", "TRAFFIC", "VIDEO_VIEWS", "ENGAGEMENT", "LEAD_GENERATION
                "APP_PROMOTION", "PRODUCT_SALES", "CATALOG_SALES"}  # fmt: skip
 _BUDGET_MODES = {"BUDGET_MODE_INFINITE", "BUDGET_MODE_DAY", "BUDGET_MODE_TOTAL", "BUDGET_MODE_DYNAMIC_DAILY_BUDGET"}
 _STATUSES = {"ENABLE", "DISABLE", "DELETE"}
+MAX_STATUS_IDS = 20  # ids per campaign/adgroup/ad status update call
 
 
 def _view(entity: Entity) -> dict[str, Any]:
@@ -363,8 +364,10 @@ async def _status_update(request: Request[Any, Any, Any], kind: str) -> Response
     if status not in _STATUSES:
         raise BizError(40002, "operation_status: Invalid enum value.")
     ids = body[ids_field]
-    if not isinstance(ids, list) or len(ids) > 100:
-        raise BizError(40011, f"{ids_field}: At most 100 ids.")
+    if not isinstance(ids, list):
+        raise BizError(40002, f"{ids_field}: Not a valid list.")
+    if len(ids) > MAX_STATUS_IDS:  # the documented limit per status update call
+        raise BizError(40002, f"{ids_field}: Longer than maximum length {MAX_STATUS_IDS}.")
     entities = [_entity(st, kind, i, advertiser) for i in ids]
     for entity in entities:
         if entity.status == "DELETE" and status != "DELETE":
@@ -378,8 +381,15 @@ async def _status_update(request: Request[Any, Any, Any], kind: str) -> Response
                     is_child = child.fields.get(_KIND_ID[kind]) == entity.id and child.kind != kind
                     if is_child and child.status != "DELETE":
                         _set_status(st, child, "DELETE")
-    status_list = [{_KIND_ID[kind]: e.id, "status": _SECONDARY[kind][e.status]} for e in entities]
-    return _ok({ids_field: [e.id for e in entities], "status": status, f"{kind}_list": status_list})
+    # The documented answers differ per level (research §5.4 and the official SDK models):
+    # campaign → {campaign_ids, status, campaign_list[{campaign_id, status}]};
+    # adgroup → {adgroup_ids, status, error_list[{adgroup_id, error_message}]}; ad → {ad_ids, status}.
+    data: dict[str, Any] = {ids_field: [e.id for e in entities], "status": status}
+    if kind == "campaign":
+        data["campaign_list"] = [{"campaign_id": e.id, "status": e.status} for e in entities]
+    elif kind == "adgroup":
+        data["error_list"] = []
+    return _ok(data)
 
 
 @post(f"{PREFIX}{API}/campaign/status/update/", status_code=200)

@@ -85,8 +85,6 @@ async def access_token(request: Request[Any, Any, Any]) -> Response[Any]:
             "access_token": token.value,
             "advertiser_ids": advertiser_ids,
             "scope": [1, 2, 3, 4, 10, 11],
-            "token_type": "Bearer",
-            "expires_in": int(TOKEN_TTL.total_seconds()),
         }
     )
 
@@ -127,3 +125,10 @@ def identity_get(request: Request[Any, Any, Any], advertiser_id: str = "", ident
     items = [i for i in st.identities.get(advertiser, []) if not identity_type or i["identity_type"] == identity_type]
     page = _page(items, request, max_size=100)
     return _ok({"identity_list": page["list"], "page_info": page["page_info"]})
+
+
+@post(f"{PREFIX}/_sandbox/revoke", sync_to_thread=False, status_code=200)
+def revoke_authorization(data: dict[str, Any]) -> dict[str, Any]:
+    """Test helper: the advertiser withdraws the app's authorization (the token → 40105)."""
+    revoked = core.get_state().tokens.revoke(str(data.get("access_token") or ""))
+    return {"revoked": revoked}
