@@ -109,6 +109,30 @@ class ReadinessSettings(BaseModel):
     cache_s: float = Field(default=1.0, ge=0, le=60)
 
 
+
+class AdsSettings(BaseModel):
+    """Ads (TikTok Business): env ``REELFLOW_ADS__<FIELD>``."""
+
+    # OAuth: how long a `start` link stays valid, and the callback TikTok redirects to
+    # (unset → `{public_base_url}/api/v1/oauth/tiktok-business/callback/`).
+    oauth_state_ttl_s: int = Field(default=900, ge=60, le=86400)
+    oauth_redirect_uri: str | None = None
+    # Budget changes through actions: at most this many per ad group per day, and each at
+    # most this factor away from the current budget (TikTok's learning-phase guidance).
+    budget_changes_per_day: int = Field(default=2, ge=1, le=100)
+    budget_change_max_ratio: float = Field(default=0.5, gt=0, le=10)
+    # use_existing mode: ads per ad group before a new one is used.
+    adgroup_ad_capacity: int = Field(default=50, ge=1, le=1000)
+    # Metrics collector: days back, accounts pulled at once, report page size.
+    metrics_days: int = Field(default=7, ge=1, le=30)
+    metrics_concurrency: int = Field(default=8, ge=1, le=128)
+    metrics_page_size: int = Field(default=1000, ge=1, le=1000)
+    # Reading API: campaigns/ad groups/ads of an account are cached this long (seconds).
+    platform_cache_ttl_s: float = Field(default=30.0, ge=0, le=3600)
+    # Uploaded creative files (bytes).
+    creative_max_bytes: int = Field(default=500 * 1024 * 1024, ge=1024)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="REELFLOW_",
@@ -240,6 +264,9 @@ class Settings(BaseSettings):
     # Whether claims and successes wait for Postgres's WAL flush (off: faster; a Postgres crash
     # can then lose the last few, and those runs execute again).
     runtime_synchronous_commit: bool = False
+
+    # --- ads --------------------------------------------------------------------------
+    ads: AdsSettings = Field(default_factory=AdsSettings)
 
     # --- monitoring -------------------------------------------------------------------
     # <monitoring settings>

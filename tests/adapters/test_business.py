@@ -133,7 +133,8 @@ async def test_advertiser_info_and_identities(sandbox: Any, account: Account) ->
     assert advertiser.currency == "USD" and advertiser.balance_minor == 1_000_000
     identities = await account.ads.get_identities(account.advertiser_id)
     assert identities and identities[0].identity_type == "CUSTOMIZED_USER"
-    assert await account.ads.get_identities(account.advertiser_id, "TT_USER") == []
+    [tt_user] = await account.ads.get_identities(account.advertiser_id, "TT_USER")  # the identity for posting ads
+    assert tt_user.can_push_video
     other = await _authorize(sandbox)
     with pytest.raises(errors.Forbidden) as caught:  # not this token's advertiser
         await account.ads.get_campaigns(other.advertiser_id)

@@ -15,7 +15,7 @@ and hours are in the advertiser's time zone.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import AsyncIterable, Callable, Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Literal
 from urllib.parse import urlencode
@@ -48,6 +48,7 @@ from reelflow.adapters.tiktok.business_wire import (
     _campaign,
     _encode_params,
     _format_time,
+    _video,
     _zone,
     lead_from_payload,
     multipart_body,
@@ -452,13 +453,27 @@ class TikTokBusinessAds:
         """Upload a video by file (multipart) with its MD5 ``video_signature``.
 
         ``file_name`` must be unique per advertiser (TikTok answers 40911 otherwise), which
-        also makes a repeated upload after a lost answer fail loudly instead of duplicating.
+        also makes a repeated upload after a lost answer fail loudly instead of duplicating:
+        look the video up with `find_video` first.
         """
+        signature = hashlib.md5(content).hexdigest()  # the API's checksum, not a security hash
+        return await self._upload(advertiser_id, content, signature, file_name)
+
+    async def upload_video_stream(self, advertiser_id: str, chunks: AsyncIterable[bytes], file_name: str) -> AdVideo:
+        """`upload_video` from a stream (a blob), reading it once: the MD5 signature is
+        computed while the chunks arrive, on the same pass that assembles the body."""
+        digest = hashlib.md5()  # the API's checksum, not a security hash
+        parts: list[bytes] = []
+        async for chunk in chunks:
+            digest.update(chunk)
+            parts.append(chunk)
+        return await self._upload(advertiser_id, b"".join(parts), digest.hexdigest(), file_name)
+
+    async def _upload(self, advertiser_id: str, content: bytes, signature: str, file_name: str) -> AdVideo:
         if not content:
             raise errors.InvalidInput("the video is empty", field="content")
         if not 1 <= len(file_name) <= 100:
             raise errors.InvalidInput("file_name must be 1 to 100 characters", field="file_name")
-        signature = hashlib.md5(content).hexdigest()  # the API's checksum, not a security hash
         body, content_type = multipart_body(
             {
                 "advertiser_id": advertiser_id,
@@ -474,23 +489,44 @@ class TikTokBusinessAds:
             content=body,
             content_type=content_type,
             idempotent=False,
-            read_timeout=300,
+            # Large files take long: at least 5 minutes, or 10 s per MB (seed 003).
+            read_timeout=max(300.0, 10.0 * len(content) / (1024 * 1024)),
         )
         items = data if isinstance(data, list) else [data]  # data is an array for this endpoint
         if not items or not items[0]:
             raise errors.Permanent("TikTok Business API: upload returned no video", platform=PLATFORM)
-        item = items[0]
-        return AdVideo(
-            video_id=str(item["video_id"]),
-            file_name=str(item.get("file_name") or file_name),
-            signature=str(item.get("signature") or signature),
-            size=int(item.get("size") or len(content)),
-            duration=float(item["duration"]) if item.get("duration") is not None else None,
-            width=int(item["width"]) if item.get("width") is not None else None,
-            height=int(item["height"]) if item.get("height") is not None else None,
-            format=item.get("format"),
-            material_id=str(item["material_id"]) if item.get("material_id") is not None else None,
+        return _video(items[0], file_name, signature, len(content))
+
+    async def find_video(self, advertiser_id: str, file_name: str) -> AdVideo | None:
+        """The advertiser's video named ``file_name`` (``file/video/ad/search``), or None."""
+        data = await self._get(
+            "/file/video/ad/search/",
+            {"advertiser_id": advertiser_id, "filtering": {"video_name": file_name}, "page": 1, "page_size": 20},
         )
+        for item in data.get("list") or []:
+            if str(item.get("file_name")) == file_name:
+                return _video(item, file_name, str(item.get("signature") or ""), int(item.get("size") or 0))
+        return None
+
+    async def find_campaign(self, advertiser_id: str, name: str) -> AdCampaign | None:
+        """The (not deleted) campaign named ``name``: the lookup after a lost create answer."""
+        meta = await self._advertiser_meta(advertiser_id)
+        items = await self._list_all(
+            "/campaign/get/", {"advertiser_id": advertiser_id, "filtering": {"campaign_name": name}}
+        )
+        found = [i for i in items if i.get("campaign_name") == name]
+        return _campaign(found[0], meta.currency) if found else None
+
+    async def find_adgroup(self, advertiser_id: str, campaign_id: str, name: str) -> AdGroup | None:
+        meta = await self._advertiser_meta(advertiser_id)
+        params = {"advertiser_id": advertiser_id, "filtering": {"campaign_ids": [campaign_id], "adgroup_name": name}}
+        found = [i for i in await self._list_all("/adgroup/get/", params) if i.get("adgroup_name") == name]
+        return _adgroup(found[0], meta.currency) if found else None
+
+    async def find_ad(self, advertiser_id: str, adgroup_id: str, name: str) -> Ad | None:
+        params = {"advertiser_id": advertiser_id, "filtering": {"adgroup_ids": [adgroup_id], "ad_name": name}}
+        found = [i for i in await self._list_all("/ad/get/", params) if i.get("ad_name") == name]
+        return _ad(found[0]) if found else None
 
     # --- reports --------------------------------------------------------------------------------------------
 

@@ -3,9 +3,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterable, Sequence
 from datetime import date, datetime
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 import msgspec
 
@@ -21,6 +21,7 @@ from reelflow.adapters.tiktok.business_records import (
     Identity,
     OperationStatus,
     Report,
+    ReportRow,
 )
 
 # --- canonical inputs -------------------------------------------------------------------------------
@@ -136,6 +137,22 @@ class AdsPlatform(Protocol):
     ) -> dict[str, str]: ...
 
     async def upload_video(self, advertiser_id: str, content: bytes, file_name: str) -> AdVideo: ...
+
+    async def upload_video_stream(
+        self, advertiser_id: str, chunks: AsyncIterable[bytes], file_name: str
+    ) -> AdVideo: ...
+
+    async def find_video(self, advertiser_id: str, file_name: str) -> AdVideo | None: ...
+
+    async def find_campaign(self, advertiser_id: str, name: str) -> AdCampaign | None: ...
+
+    async def find_adgroup(self, advertiser_id: str, campaign_id: str, name: str) -> AdGroup | None: ...
+
+    async def find_ad(self, advertiser_id: str, adgroup_id: str, name: str) -> Ad | None: ...
+
+    async def authorized_advertisers(self) -> dict[str, str]: ...
+
+    async def get_full_report(self, advertiser_id: str, **kwargs: Any) -> list[ReportRow]: ...
 
     async def get_report(
         self,

@@ -20,6 +20,7 @@ from reelflow.adapters.tiktok.business_records import (
     Ad,
     AdCampaign,
     AdGroup,
+    AdVideo,
     Lead,
     ReportRow,
     parse_decimal,
@@ -142,6 +143,20 @@ def _adgroup(item: Mapping[str, Any], currency: str) -> AdGroup:
         location_ids=[str(x) for x in item.get("location_ids") or []],
         placement_type=item.get("placement_type"),
         secondary_status=item.get("secondary_status"),
+    )
+
+
+def _video(item: Mapping[str, Any], file_name: str, signature: str, size: int) -> AdVideo:
+    return AdVideo(
+        video_id=str(item["video_id"]),
+        file_name=str(item.get("file_name") or file_name),
+        signature=str(item.get("signature") or signature),
+        size=int(item.get("size") or size),
+        duration=float(item["duration"]) if item.get("duration") is not None else None,
+        width=int(item["width"]) if item.get("width") is not None else None,
+        height=int(item["height"]) if item.get("height") is not None else None,
+        format=item.get("format"),
+        material_id=str(item["material_id"]) if item.get("material_id") is not None else None,
     )
 
 

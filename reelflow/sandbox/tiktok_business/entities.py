@@ -10,8 +10,6 @@ from litestar import Request, Response, get, post
 
 from reelflow.sandbox.tiktok_business.base import (
     API,
-    MIN_ADGROUP_DAILY_BUDGET,
-    MIN_CAMPAIGN_BUDGET,
     PREFIX,
     BizError,
     BusinessState,
@@ -106,14 +104,16 @@ def ad_get(request: Request[Any, Any, Any]) -> Response[Any]:
     return _list_entities(request, "ad")
 
 
-def _check_campaign_budget(mode: str, budget: float | None) -> None:
+def _check_campaign_budget(mode: str, budget: float | None, st: BusinessState, advertiser: str) -> None:
     if mode not in _BUDGET_MODES:
         raise BizError(40002, "budget_mode: Invalid enum value.")
     if mode in {"BUDGET_MODE_DAY", "BUDGET_MODE_TOTAL", "BUDGET_MODE_DYNAMIC_DAILY_BUDGET"}:
         if budget is None:
             raise BizError(40002, "budget: Missing data for required field.")
-        if budget < MIN_CAMPAIGN_BUDGET:
-            raise BizError(40002, f"Campaign budget must be at least {MIN_CAMPAIGN_BUDGET:.2f} USD.")
+        minimum = st.min_budgets(advertiser)[0]
+        if budget < minimum:
+            currency = st.advertisers[advertiser]["currency"]
+            raise BizError(40002, f"Campaign budget must be at least {minimum:.2f} {currency}.")
 
 
 @post(f"{PREFIX}{API}/campaign/create/", status_code=200)
@@ -134,7 +134,7 @@ async def campaign_create(request: Request[Any, Any, Any]) -> Response[Any]:
         raise BizError(40002, "campaign_name: Length must be between 1 and 512.")
     mode = body.get("budget_mode", "BUDGET_MODE_INFINITE")
     budget = _money(body["budget"], "budget") if body.get("budget") is not None else None
-    _check_campaign_budget(mode, budget)
+    _check_campaign_budget(mode, budget, st, advertiser)
     status = body.get("operation_status", "ENABLE")
     if status not in {"ENABLE", "DISABLE"}:
         raise BizError(40002, "operation_status: Invalid enum value.")
@@ -169,8 +169,10 @@ def _scheduled_days(start: datetime, end: datetime | None) -> int:
 
 
 def _check_adgroup_budget(
-    campaign: Entity, mode: str, budget: float | None, start: datetime, end: datetime | None
+    campaign: Entity, mode: str, budget: float | None, start: datetime, end: datetime | None, st: BusinessState
 ) -> None:
+    daily_minimum = st.min_budgets(campaign.advertiser_id)[1]
+    currency = st.advertisers[campaign.advertiser_id]["currency"]
     if mode not in {"BUDGET_MODE_DAY", "BUDGET_MODE_TOTAL", "BUDGET_MODE_DYNAMIC_DAILY_BUDGET"}:
         if campaign.fields["budget_mode"] == "BUDGET_MODE_INFINITE" and mode == "BUDGET_MODE_INFINITE":
             raise BizError(40002, "Ad group budget is required when the campaign has no budget.")
@@ -184,11 +186,11 @@ def _check_adgroup_budget(
     if mode == "BUDGET_MODE_TOTAL":
         if end is None:
             raise BizError(40002, "schedule_end_time is required for a lifetime budget.")
-        minimum = MIN_ADGROUP_DAILY_BUDGET * _scheduled_days(start, end)
+        minimum = daily_minimum * _scheduled_days(start, end)
     else:
-        minimum = MIN_ADGROUP_DAILY_BUDGET
+        minimum = daily_minimum
     if budget < minimum:
-        raise BizError(40002, f"Ad group budget must be at least {minimum:.2f} USD.")
+        raise BizError(40002, f"Ad group budget must be at least {minimum:.2f} {currency}.")
 
 
 @post(f"{PREFIX}{API}/adgroup/create/", status_code=200)
@@ -215,7 +217,7 @@ async def adgroup_create(request: Request[Any, Any, Any]) -> Response[Any]:
     if end is not None and end <= start:
         raise BizError(40002, "schedule_end_time must be later than schedule_start_time.")
     budget = _money(body["budget"], "budget") if body.get("budget") is not None else None
-    _check_adgroup_budget(campaign, body["budget_mode"], budget, start, end)
+    _check_adgroup_budget(campaign, body["budget_mode"], budget, start, end, st)
     status = body.get("operation_status", "ENABLE")
     if status not in {"ENABLE", "DISABLE"}:
         raise BizError(40002, "operation_status: Invalid enum value.")
@@ -296,7 +298,7 @@ async def campaign_update(request: Request[Any, Any, Any]) -> Response[Any]:
         raise BizError(40002, "budget_mode cannot be changed after the campaign is created.")
     if "budget" in change:
         change["budget"] = _money(change["budget"], "budget")
-        _check_campaign_budget(campaign.fields["budget_mode"], change["budget"])
+        _check_campaign_budget(campaign.fields["budget_mode"], change["budget"], st, advertiser)
     if "campaign_name" in change and not 1 <= len(str(change["campaign_name"])) <= 512:
         raise BizError(40002, "campaign_name: Length must be between 1 and 512.")
     return _apply_update(st, campaign, change)
@@ -321,7 +323,7 @@ async def adgroup_update(request: Request[Any, Any, Any]) -> Response[Any]:
         end_raw = change.get("schedule_end_time", adgroup.fields.get("schedule_end_time"))
         end = _parse_time(end_raw, "schedule_end_time") if end_raw else None
         campaign = st.entities[f"campaign:{adgroup.fields['campaign_id']}"]
-        _check_adgroup_budget(campaign, adgroup.fields["budget_mode"], change["budget"], start, end)
+        _check_adgroup_budget(campaign, adgroup.fields["budget_mode"], change["budget"], start, end, st)
     if "bid_price" in change:
         change["bid_price"] = _money(change["bid_price"], "bid_price")
     return _apply_update(st, adgroup, change)

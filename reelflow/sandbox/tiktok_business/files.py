@@ -6,7 +6,7 @@ import hashlib
 from datetime import timedelta
 from typing import Any
 
-from litestar import Request, Response, post
+from litestar import Request, Response, get, post
 from litestar.datastructures import UploadFile
 
 from reelflow.sandbox.tiktok_business.base import (
@@ -15,7 +15,9 @@ from reelflow.sandbox.tiktok_business.base import (
     BizError,
     _advertiser,
     _fmt,
+    _json_param,
     _ok,
+    _page,
     _require_token,
     state,
 )
@@ -95,3 +97,22 @@ async def video_upload(request: Request[Any, Any, Any]) -> Response[Any]:
     st.videos[video_id] = video
     st.record("upload", "video", video_id, {"file_name": file_name, "size": len(content)})
     return _ok([{k: v for k, v in video.items() if k != "advertiser_id"}])  # data is an array
+
+
+@get(f"{PREFIX}{API}/file/video/ad/search/", sync_to_thread=False)
+def video_search(request: Request[Any, Any, Any]) -> Response[Any]:
+    """The advertiser's videos, filtered by ``video_ids`` or ``video_name`` (paged)."""
+    st = state()
+    token = _require_token(request, st)
+    advertiser = _advertiser(token, st, request.query_params.get("advertiser_id"))
+    filtering = _json_param(request, "filtering", {}) or {}
+    if not isinstance(filtering, dict):
+        raise BizError(40002, "filtering: Must be a JSON object.")
+    videos = [v for v in st.videos.values() if v["advertiser_id"] == advertiser]
+    if filtering.get("video_ids"):
+        wanted = {str(v) for v in filtering["video_ids"]}
+        videos = [v for v in videos if v["video_id"] in wanted]
+    if filtering.get("video_name"):
+        videos = [v for v in videos if str(filtering["video_name"]) in v["file_name"]]
+    page = _page([{k: v for k, v in video.items() if k != "advertiser_id"} for video in videos], request, 100)
+    return _ok(page)

@@ -54,11 +54,18 @@ def portal_auth(
 
 @post(f"{PREFIX}/_sandbox/auth_code", sync_to_thread=False, status_code=200)
 def issue_auth_code(data: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Test helper: an auth_code for ``advertiser_ids`` (created when new), without a browser."""
+    """Test helper: an auth_code for ``advertiser_ids`` (created when new, in ``currency`` and
+    ``timezone``; ``count`` new ones when none are named), without a browser."""
     st = state()
-    wanted = [str(a) for a in (data or {}).get("advertiser_ids") or []] or [st.ensure_advertiser()]
+    data = data or {}
+    currency = str(data.get("currency") or "USD").upper()
+    timezone = str(data.get("timezone") or "Etc/GMT")
+    count = int(data.get("count") or 1)
+    wanted = [str(a) for a in data.get("advertiser_ids") or []] or [
+        st.ensure_advertiser(currency=currency, timezone=timezone) for _ in range(count)
+    ]
     for advertiser_id in wanted:
-        st.ensure_advertiser(advertiser_id)
+        st.ensure_advertiser(advertiser_id, currency=currency, timezone=timezone)
     return {"auth_code": _issue_code(st, wanted), "advertiser_ids": wanted}
 
 

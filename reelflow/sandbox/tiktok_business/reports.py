@@ -12,6 +12,7 @@ from litestar import Request, Response, get
 
 from reelflow.sandbox.tiktok_business.base import (
     API,
+    CURRENCY_SCALE,
     PREFIX,
     BizError,
     BusinessState,
@@ -32,8 +33,8 @@ from reelflow.sandbox.tiktok_business.entities import _scheduled_days
 _LEVEL_KIND = {"AUCTION_AD": "ad", "AUCTION_ADGROUP": "adgroup", "AUCTION_CAMPAIGN": "campaign",
                "AUCTION_ADVERTISER": "advertiser"}  # fmt: skip
 _REPORT_METRICS = ["spend", "impressions", "clicks", "ctr", "cpc", "cpm", "conversion", "cost_per_conversion",
-                   "conversion_rate", "reach", "video_play_actions", "likes", "comments", "shares",
-                   "follows"]  # fmt: skip
+                   "conversion_rate", "reach", "video_play_actions", "video_watched_2s", "video_watched_6s",
+                   "likes", "comments", "shares", "follows"]  # fmt: skip
 
 
 def _unit(*parts: object) -> float:
@@ -87,13 +88,15 @@ def _ad_delivery(st: BusinessState, ad: Entity, start: datetime, end: datetime) 
     day_key = start.date().isoformat()
     pacing = 0.6 + 0.35 * _unit(ad.id, day_key, "pace")
     spend = round(budget / max(1, siblings) * pacing * seconds / 86400, 2)
-    cpm = 4.0 + 8.0 * _unit(ad.id, "cpm")
+    scale = CURRENCY_SCALE.get(str(st.advertisers.get(ad.advertiser_id, {}).get("currency", "USD")), 1.0)
+    cpm = (4.0 + 8.0 * _unit(ad.id, "cpm")) * scale
     impressions = int(spend / cpm * 1000)
     clicks = int(impressions * (0.005 + 0.015 * _unit(ad.id, "ctr")))
     conversions = int(clicks * (0.02 + 0.1 * _unit(ad.id, "cvr")))
     return {
         "spend": spend, "impressions": impressions, "clicks": clicks, "conversion": conversions,
         "reach": int(impressions * 0.82), "video_play_actions": int(impressions * 0.64),
+        "video_watched_2s": int(impressions * 0.41), "video_watched_6s": int(impressions * 0.18),
         "likes": int(impressions * 0.03), "comments": int(impressions * 0.002),
         "shares": int(impressions * 0.004), "follows": int(impressions * 0.001),
     }  # fmt: skip
@@ -110,8 +113,8 @@ def _derive(totals: dict[str, float]) -> dict[str, str]:
         "cost_per_conversion": f"{(spend / conversions) if conversions else 0:.2f}",
         "conversion_rate": f"{(conversions / clicks * 100) if clicks else 0:.2f}",
     }
-    for key in ("impressions", "clicks", "conversion", "reach", "video_play_actions", "likes", "comments",
-                "shares", "follows"):  # fmt: skip
+    for key in ("impressions", "clicks", "conversion", "reach", "video_play_actions", "video_watched_2s",
+                "video_watched_6s", "likes", "comments", "shares", "follows"):  # fmt: skip
         out[key] = str(int(totals.get(key, 0)))
     return out
 

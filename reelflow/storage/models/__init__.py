@@ -1,5 +1,6 @@
 """Typed models, one module per area. Importing this package registers every table."""
 
+from reelflow.storage.models import ads as ads
 from reelflow.storage.models import audit as audit
 from reelflow.storage.models import clipping as clipping
 from reelflow.storage.models import identity as identity
