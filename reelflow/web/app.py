@@ -37,6 +37,7 @@ from reelflow.web.middleware import (
 )
 from reelflow.web.openapi import amend_openapi, public_operations
 from reelflow.web.routes import audit, health, identity, jobs
+from reelflow.web.routes import ads as ads_routes
 from reelflow.web.routes import clipping as clipping_routes
 from reelflow.web.routes import monitoring as monitoring_routes
 
@@ -50,6 +51,7 @@ API_ROUTE_MODULES: list[Any] = [
     clipping_routes,
     jobs,
     audit,
+    ads_routes,
     # <area route modules>
 ]
 

@@ -334,9 +334,12 @@ class TikTokBusinessAds:
             body["schedule_end_time"] = _format_time(spec.schedule_end)
         if spec.bid_price_minor is not None:
             body["bid_price"] = from_minor_units(spec.bid_price_minor, meta.currency)
-        for key in ("identity_id", "identity_type", "promotion_type"):
+        for key in ("identity_id", "identity_type", "promotion_type", "gender", "pixel_id"):
             if getattr(spec, key):
                 body[key] = getattr(spec, key)
+        for key in ("age_groups", "languages"):
+            if getattr(spec, key):
+                body[key] = list(getattr(spec, key))
         data = await self._post("/adgroup/create/", body, idempotent=False)
         return _adgroup(data, meta.currency)
 

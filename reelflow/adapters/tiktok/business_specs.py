@@ -46,6 +46,10 @@ class AdGroupSpec(msgspec.Struct, frozen=True, kw_only=True):
     schedule_start: datetime | None = None  # None → now
     schedule_end: datetime | None = None
     location_ids: list[str] = []
+    age_groups: list[str] = []
+    gender: str | None = None
+    languages: list[str] = []
+    pixel_id: str | None = None
     placement_type: str = "PLACEMENT_TYPE_NORMAL"
     placements: list[str] = msgspec.field(default_factory=lambda: ["PLACEMENT_TIKTOK"])
     bid_price_minor: int | None = None
