@@ -313,10 +313,12 @@ async def create_directions(session: AsyncSession, workspace_id: uuid.UUID, data
     created = []
     for platform in platforms:
         override = data.tiktok_settings if platform == "tiktok" else data.facebook_settings
-        field = f"{platform}_settings" if override is not None else "settings"
         try:
             ad_settings = domain.check_ad_settings(override if override is not None else data.settings)
         except InvalidInput as exc:
+            if override is None:
+                raise
+            field = (exc.field or "settings").replace("settings", f"{platform}_settings", 1)
             raise InvalidInput(exc.detail or "invalid settings", field=field) from None
         if await repo.direction_exists(workspace_id, account.id, name, platform):
             raise Conflict(f"a {platform} direction named {name!r} exists for this ad account", field="name")
@@ -540,13 +542,20 @@ async def ensure_uploaded(ctx: Any, creative_id: uuid.UUID, *, ads_factory: AdsF
     if not blob_key:
         raise InvalidInput("the creative has no file", field="blob_key")
 
-    async def act(_token: str) -> dict[str, Any]:
-        video = await platform.upload_video_stream(advertiser_id, blobs.read_stream(blob_key), file_name)
-        return {"video_id": video.video_id, "signature": video.signature, "size": video.size}
-
     async def lookup(_token: str) -> dict[str, Any] | None:
         video = await platform.find_video(advertiser_id, file_name)
         return {"video_id": video.video_id, "signature": video.signature, "size": video.size} if video else None
+
+    async def act(token: str) -> dict[str, Any]:
+        try:
+            video = await platform.upload_video_stream(advertiser_id, blobs.read_stream(blob_key), file_name)
+        except Conflict as exc:
+            # 40911: the name is taken, so an earlier attempt uploaded it (its answer was lost).
+            found = await lookup(token) if exc.extra.get("vendor_code") == 40911 else None
+            if found is None:
+                raise
+            return found
+        return {"video_id": video.video_id, "signature": video.signature, "size": video.size}
 
     try:
         result = await ctx.once(f"ads:upload:{creative_id}", act, lookup=lookup)
@@ -796,12 +805,16 @@ async def _launch_steps(
             identity_type=st.identity_type,
         )
 
-        async def create_adgroup(_token: str) -> str:
-            return (await platform.create_adgroup(st.advertiser_id, adgroup_spec)).adgroup_id
-
         async def find_adgroup(_token: str) -> str | None:
             found = await platform.find_adgroup(st.advertiser_id, campaign_id, adgroup_name)
             return found.adgroup_id if found else None
+
+        async def create_adgroup(token: str) -> str:
+            # Ad group creation has no request id on TikTok: after a lost answer (a retry of
+            # this step) look the name up first, so a retry never makes a second one.
+            return (
+                await find_adgroup(token) or (await platform.create_adgroup(st.advertiser_id, adgroup_spec)).adgroup_id
+            )
 
         st.adgroup_id = await ctx.once(f"ads:launch:{st.launch_id}:adgroup", create_adgroup, lookup=find_adgroup)
         async with session_scope() as session:
@@ -814,7 +827,7 @@ async def _launch_steps(
                 name=adgroup_name,
                 budget_minor=st.budget_minor,
             )
-            await repo.set_launch(st.launch_id, adgroup_id=st.adgroup_id, step="ads")
+            await repo.set_launch(st.launch_id, campaign_id=campaign_id, adgroup_id=st.adgroup_id, step="ads")
 
     adgroup_id = st.adgroup_id
     ad_settings = domain.check_ad_settings(st.settings)
@@ -834,12 +847,13 @@ async def _launch_steps(
             landing_page_url=ad_settings.landing_page_url,
         )
 
-        async def create_ad(_token: str, spec: AdSpec = ad_spec) -> str:
-            return (await platform.create_ad(st.advertiser_id, spec)).ad_id
-
         async def find_ad(_token: str, name: str = ad_name) -> str | None:
             found = await platform.find_ad(st.advertiser_id, adgroup_id, name)
             return found.ad_id if found else None
+
+        async def create_ad(token: str, spec: AdSpec = ad_spec, name: str = ad_name) -> str:
+            existing = await find_ad(token, name)  # same reason as the ad group: no request id
+            return existing or (await platform.create_ad(st.advertiser_id, spec)).ad_id
 
         ad_id = await ctx.once(f"ads:launch:{st.launch_id}:ad:{creative_id}", create_ad, lookup=find_ad)
         async with session_scope() as session:  # the ad and its ad group's count, in one transaction
