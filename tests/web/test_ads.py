@@ -505,7 +505,8 @@ async def test_collector_upserts_and_isolates_failures(
     token = (
         await session.execute(
             text(
-                "SELECT c.access_token_enc FROM ad_connections c JOIN ad_accounts a ON a.connection_id = c.id WHERE a.id = :id"
+                "SELECT c.access_token_enc FROM ad_connections c"
+                " JOIN ad_accounts a ON a.connection_id = c.id WHERE a.id = :id"
             ),
             {"id": broken["id"]},
         )
