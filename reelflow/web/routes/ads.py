@@ -21,7 +21,7 @@ from reelflow.storage.blobs import get_blob_store
 from reelflow.storage.repositories.identity import Principal
 from reelflow.web.auth import requires_role
 from reelflow.web.deps import provide_principal
-from reelflow.web.jobs import IDEMPOTENCY_HEADER, REPLAYED_HEADER
+from reelflow.web.jobs import IDEMPOTENCY_HEADER, REPLAYED_HEADER, start_job
 from reelflow.web.schemas.ads import (
     AccountOut,
     AccountPatch,
@@ -46,6 +46,7 @@ from reelflow.web.schemas.ads import (
     direction_out,
     launch_out,
 )
+from reelflow.web.schemas.jobs import JobOut
 
 READERS = ("owner", "admin", "editor")
 MANAGERS = ("owner", "admin")
@@ -132,6 +133,14 @@ class AdsController(Controller):
     async def disconnect(self, db_session: AsyncSession, principal: Principal, account_id: uuid.UUID) -> AccountOut:
         """Disconnect: the tokens are removed; history stays; actions are refused."""
         return account_out(await service.disconnect_account(db_session, principal.workspace_id, account_id))
+
+    @post("/accounts/{account_id:uuid}/collect", guards=[requires_role(*EDITORS)])
+    async def collect(
+        self, request: Request[Any, Any, Any], db_session: AsyncSession, principal: Principal, account_id: uuid.UUID
+    ) -> Response[JobOut]:
+        """Pull this account's metrics now (the same job the hourly `ads-collect-metrics` runs)."""
+        await service.get_account(db_session, principal.workspace_id, account_id)
+        return await start_job(request, db_session, principal, "ads.collect_metrics", {"account_id": str(account_id)})
 
     # --- the platform's entities (cached briefly) ------------------------------------------------
     @get("/accounts/{account_id:uuid}/{kind:str}", guards=[requires_role(*READERS)])
