@@ -3,6 +3,7 @@ API items → records, report rows, and lead payloads."""
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from collections.abc import Mapping
@@ -88,8 +89,15 @@ def _format_time(moment: datetime) -> str:
 def _parse_time(value: Any, zone: Any = UTC) -> datetime | None:
     if not value:
         return None
+    naive = _strptime(str(value))
+    return naive.replace(tzinfo=zone) if naive else None
+
+
+@functools.lru_cache(maxsize=4096)
+def _strptime(text: str) -> datetime | None:
+    """Report rows repeat the same few days: parse each once."""
     try:
-        return datetime.strptime(str(value), TIME_FORMAT).replace(tzinfo=zone)
+        return datetime.strptime(text, TIME_FORMAT)
     except ValueError:
         return None
 

@@ -36,7 +36,7 @@ _handlers = [
     oauth.identity_get, oauth.revoke_authorization,
     entities.campaign_get, entities.adgroup_get, entities.ad_get, entities.campaign_create,
     entities.adgroup_create, entities.ad_create, entities.campaign_update, entities.adgroup_update,
-    entities.ad_update, entities.campaign_status, entities.adgroup_status, entities.ad_status,
+    entities.ad_update, entities.seed, entities.campaign_status, entities.adgroup_status, entities.ad_status,
     files.video_upload, files.video_search, reports.report_integrated, events.event_track, events.mock_lead,
     events.inspect,
 ]  # fmt: skip

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import math
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from litestar import Request, Response, get, post
 
 from reelflow.sandbox.tiktok_business.base import (
     API,
+    MIN_BUDGETS,
     PREFIX,
     BizError,
     BusinessState,
@@ -407,3 +408,53 @@ async def adgroup_status(request: Request[Any, Any, Any]) -> Response[Any]:
 @post(f"{PREFIX}{API}/ad/status/update/", status_code=200)
 async def ad_status(request: Request[Any, Any, Any]) -> Response[Any]:
     return await _status_update(request, "ad")
+
+
+@post(f"{PREFIX}/_sandbox/seed", sync_to_thread=False, status_code=200)
+def seed(data: dict[str, Any]) -> dict[str, Any]:
+    """Bench/demo helper: ``advertisers`` new advertisers (``currency``), each with one
+    campaign, ad groups of up to 50 ads and ``ads`` ads, all delivering since ``days_ago``
+    days; answers one auth_code that reaches all of them."""
+    from reelflow.sandbox.tiktok_business.oauth import _issue_code
+
+    st = state()
+    count = int(data.get("advertisers") or 1)
+    ads_each = int(data.get("ads") or 10)
+    currency = str(data.get("currency") or "USD")
+    since = st.now() - timedelta(days=float(data.get("days_ago") or 8))
+    minimum = MIN_BUDGETS.get(currency, MIN_BUDGETS["USD"])[1]
+    advertiser_ids = []
+    for _ in range(count):
+        advertiser = st.ensure_advertiser(currency=currency)
+        advertiser_ids.append(advertiser)
+        campaign_id = st.next_id("campaign")
+        st.entities[f"campaign:{campaign_id}"] = Entity(
+            "campaign", campaign_id, advertiser,
+            {"advertiser_id": advertiser, "campaign_id": campaign_id, "campaign_name": f"Seed {campaign_id}",
+             "objective_type": "LEAD_GENERATION", "budget_mode": "BUDGET_MODE_INFINITE", "budget": 0.0,
+             "operation_status": "ENABLE", "modify_time": _fmt(since)},
+            since, [(since, "ENABLE")],
+        )  # fmt: skip
+        adgroup_id = ""
+        for index in range(ads_each):
+            if index % 50 == 0:
+                adgroup_id = st.next_id("adgroup")
+                st.entities[f"adgroup:{adgroup_id}"] = Entity(
+                    "adgroup", adgroup_id, advertiser,
+                    {"advertiser_id": advertiser, "campaign_id": campaign_id, "adgroup_id": adgroup_id,
+                     "adgroup_name": f"Seed {adgroup_id}", "budget_mode": "BUDGET_MODE_DAY",
+                     "budget": minimum * 5 * 50, "billing_event": "OCPM", "optimization_goal": "LEAD_GENERATION",
+                     "pacing": "PACING_MODE_SMOOTH", "schedule_type": "SCHEDULE_FROM_NOW",
+                     "schedule_start_time": _fmt(since), "schedule_end_time": None, "operation_status": "ENABLE",
+                     "modify_time": _fmt(since)},
+                    since, [(since, "ENABLE")],
+                )  # fmt: skip
+            ad_id = st.next_id("ad")
+            st.entities[f"ad:{ad_id}"] = Entity(
+                "ad", ad_id, advertiser,
+                {"advertiser_id": advertiser, "campaign_id": campaign_id, "adgroup_id": adgroup_id, "ad_id": ad_id,
+                 "ad_name": f"Seed ad {ad_id}", "ad_format": "SINGLE_VIDEO", "operation_status": "ENABLE",
+                 "modify_time": _fmt(since)},
+                since, [(since, "ENABLE")],
+            )  # fmt: skip
+    return {"auth_code": _issue_code(st, advertiser_ids), "advertiser_ids": advertiser_ids}

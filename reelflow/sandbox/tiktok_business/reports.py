@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import itertools
 import json
+import time
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from litestar import Request, Response, get
 
+from reelflow.sandbox import core
 from reelflow.sandbox.tiktok_business.base import (
     API,
     CURRENCY_SCALE,
@@ -63,6 +66,43 @@ def _status_at(entity: Entity, moment: datetime) -> str | None:
     return status
 
 
+def _siblings(st: BusinessState, adgroup_id: str) -> int:
+    """Ads in an ad group (counted once per entity count, not once per ad and day)."""
+    key = len(st.entities)
+    if st.counters.get("_siblings_at") != key:
+        counts: dict[str, int] = {}
+        for e in st.entities.values():
+            if e.kind == "ad":
+                group = str(e.fields.get("adgroup_id"))
+                counts[group] = counts.get(group, 0) + 1
+        _SIBLINGS.clear()
+        _SIBLINGS.update(counts)
+        st.counters["_siblings_at"] = key
+    return _SIBLINGS.get(adgroup_id, 0)
+
+
+_SIBLINGS: dict[str, int] = {}
+# Report rows of a query at one sandbox second: the pages of one report are cut from the
+# same rows instead of recomputing every ad's delivery per page.
+_REPORT_CACHE: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
+_RATE: dict[str, list[float]] = {}
+
+
+def _check_rate(app_id: str) -> None:
+    """The report endpoint's per-app QPS limit (`business_report_qps` in the sandbox config,
+    0 = off): over it → 40100, like the real API."""
+    qps = float(core.get_state().config.get("business_report_qps") or 0)
+    if qps <= 0:
+        return
+    now = time.monotonic()
+    window = [t for t in _RATE.get(app_id, []) if now - t < 1.0]
+    if len(window) >= qps:
+        _RATE[app_id] = window
+        raise BizError(40100, "Request too frequent: the QPS limit of this app and endpoint is reached.")
+    window.append(now)
+    _RATE[app_id] = window
+
+
 def _ad_delivery(st: BusinessState, ad: Entity, start: datetime, end: datetime) -> dict[str, float]:
     """Simulated delivery of one ad in [start, end) (capped at the sandbox's now)."""
     end = min(end, st.now())
@@ -84,7 +124,7 @@ def _ad_delivery(st: BusinessState, ad: Entity, start: datetime, end: datetime) 
         budget /= _scheduled_days(sched_start, _parse_time(sched_end_raw, "end") if sched_end_raw else None)
     elif adgroup.fields["budget_mode"] == "BUDGET_MODE_INFINITE":
         budget = float(campaign.fields.get("budget") or 50.0)
-    siblings = sum(1 for e in st.entities.values() if e.kind == "ad" and e.fields.get("adgroup_id") == adgroup.id)
+    siblings = _siblings(st, adgroup.id)
     day_key = start.date().isoformat()
     pacing = 0.6 + 0.35 * _unit(ad.id, day_key, "pace")
     spend = round(budget / max(1, siblings) * pacing * seconds / 86400, 2)
@@ -119,10 +159,24 @@ def _derive(totals: dict[str, float]) -> dict[str, str]:
     return out
 
 
-@get(f"{PREFIX}{API}/report/integrated/get/", sync_to_thread=False)
-def report_integrated(request: Request[Any, Any, Any]) -> Response[Any]:
+@get(f"{PREFIX}{API}/report/integrated/get/")
+async def report_integrated(request: Request[Any, Any, Any]) -> Response[Any]:
+    """The report, after the latency model (`business_latency_ms` + `business_latency_per_row_ms`
+    per returned row, sandbox config; 0 by default) and the QPS limit."""
     st = state()
     token = _require_token(request, st)
+    _check_rate(st.app_id)
+    response = _report(request, st, token)
+    config = core.get_state().config
+    base = float(config.get("business_latency_ms") or 0)
+    per_row = float(config.get("business_latency_per_row_ms") or 0)
+    if base or per_row:
+        rows = len((response.content or {}).get("data", {}).get("list") or [])  # type: ignore[union-attr]
+        await asyncio.sleep((base + per_row * rows) / 1000)
+    return response
+
+
+def _report(request: Request[Any, Any, Any], st: BusinessState, token: core.Token) -> Response[Any]:
     q = request.query_params
     advertiser = _advertiser(token, st, q.get("advertiser_id"))
     if q.get("report_type", "BASIC") != "BASIC":
@@ -160,6 +214,21 @@ def report_integrated(request: Request[Any, Any, Any]) -> Response[Any]:
             values = json.loads(values) if isinstance(values, str) else values
             wanted[str(item.get("field_name"))] = {str(v) for v in values or []}
 
+    cache_key = (
+        advertiser,
+        level,
+        tuple(dimensions),
+        tuple(metrics),
+        first,
+        last,
+        json.dumps(wanted, default=sorted),
+        int(st.now().timestamp()),
+        len(st.entities),
+        sum(len(e.history) for e in st.entities.values()),
+    )
+    cached = _REPORT_CACHE.get(cache_key)
+    if cached is not None:
+        return _ok(_page(cached, request))
     ads = [e for e in st.entities.values() if e.kind == "ad" and e.advertiser_id == advertiser]
     step = timedelta(hours=1) if time_dims == ["stat_time_hour"] else timedelta(days=1)
     window_start = datetime.combine(first, datetime.min.time(), UTC)
@@ -188,4 +257,7 @@ def report_integrated(request: Request[Any, Any, Any]) -> Response[Any]:
         if time_dims:
             dims[time_dims[0]] = time_key
         rows.append({"dimensions": dims, "metrics": {m: derived[m] for m in metrics}})
+    if len(_REPORT_CACHE) > 64:
+        _REPORT_CACHE.clear()
+    _REPORT_CACHE[cache_key] = rows
     return _ok(_page(rows, request))

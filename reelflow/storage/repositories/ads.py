@@ -507,16 +507,15 @@ class AdsRepository:
             }
             for r in rows
         ]
-        written = 0
-        for start in range(0, len(values), 1000):  # keep each statement under the bind limit
-            stmt = insert(AdMetricDaily).values(values[start : start + 1000])
-            stmt = stmt.on_conflict_do_update(
-                index_elements=["ad_account_id", "platform", "ad_id", "day"],
-                set_={k: stmt.excluded[k] for k in (*METRIC_FIELDS, "currency", "collected_at")},
-            )
-            result = await self.session.execute(stmt)
-            written += int(result.rowcount or 0)  # type: ignore[attr-defined]
-        return written
+        # One cached statement executed for many rows (SQLAlchemy batches them with
+        # "insertmanyvalues"); a literal multi-row VALUES would be compiled anew each time.
+        stmt = insert(AdMetricDaily)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["ad_account_id", "platform", "ad_id", "day"],
+            set_={k: stmt.excluded[k] for k in (*METRIC_FIELDS, "currency", "collected_at")},
+        )
+        await self.session.execute(stmt, values)
+        return len(values)
 
     async def metrics_for(self, account_id: uuid.UUID) -> list[AdMetricDaily]:
         rows = await self.session.scalars(
