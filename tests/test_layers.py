@@ -16,7 +16,7 @@ ALLOWED: dict[str, set[str]] = {
     "storage": {"storage"} | COMMON,
     "tasks": {"tasks", "domain", "adapters", "storage"} | COMMON,
     "queue": {"queue", "tasks", "domain", "storage"} | COMMON,
-    "flows": {"flows", "tasks", "queue", "domain", "storage", "adapters"} | COMMON,
+    "flows": {"flows", "services", "tasks", "queue", "domain", "storage", "adapters"} | COMMON,
     "web": {"web", "services", "storage", "domain", "queue", "health", "adapters"} | COMMON,
     "services": {"services", "domain", "storage", "queue", "adapters"} | COMMON,
     "sandbox": {"sandbox"} | COMMON,

@@ -21,6 +21,7 @@ from litestar.stores.registry import StoreRegistry
 from reelflow import __version__
 from reelflow.adapters.mail import SmtpMailer
 from reelflow.health import PooledReadiness
+from reelflow.adapters.tiktok.business import tiktok_ads
 from reelflow.logs import configure_logging
 from reelflow.settings import ProxySettings, Settings, get_settings
 from reelflow.storage.db import dispose_engine
@@ -106,7 +107,11 @@ def create_app(settings: Settings | None = None) -> Litestar:
 
     app = Litestar(
         route_handlers=[*health.route_handlers, api, _docs_assets()],
-        dependencies={"db_session": Provide(provide_session)},
+        dependencies={
+            "db_session": Provide(provide_session),
+            # The ads platform for a token: the composition point (the sandbox or TikTok by settings).
+            "ads_factory": Provide(lambda: tiktok_ads, sync_to_thread=False),
+        },
         middleware=[
             request_id_middleware,
             _rate_limit("signup", settings.signup_rate_limit_per_minute, settings.proxy).middleware,

@@ -13,7 +13,6 @@ from litestar.di import Provide
 from litestar.params import Parameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from reelflow.adapters.tiktok.business import tiktok_ads
 from reelflow.domain.identity import EDITORS
 from reelflow.errors import InvalidInput
 from reelflow.services import ads as service
@@ -63,17 +62,18 @@ def _day(value: str | None, field: str) -> date | None:
 
 
 @get("/oauth/tiktok-business/start", guards=[requires_role(*MANAGERS)], tags=["ads"], sync_to_thread=False)
-def oauth_start(request: Request[Any, Any, Any]) -> AuthorizeOut:
+def oauth_start(request: Request[Any, Any, Any], ads_factory: service.AdsFactory) -> AuthorizeOut:
     """The TikTok Business authorization link; its `state` is signed, expires, works once
     and is bound to the caller's workspace. Nothing is stored until the callback."""
     principal = provide_principal(request)
-    link = service.start_authorization(principal.workspace_id, principal.user_id, ads=tiktok_ads(None))
+    link = service.start_authorization(principal.workspace_id, principal.user_id, ads=ads_factory(None))
     return AuthorizeOut(**link)
 
 
 @get("/oauth/tiktok-business/callback", opt={"exclude_from_auth": True}, tags=["ads"])
 async def oauth_callback(
     db_session: AsyncSession,
+    ads_factory: service.AdsFactory,
     oauth_state: str = Parameter(query="state", default=""),
     auth_code: str | None = None,
     code: str | None = None,
@@ -81,7 +81,7 @@ async def oauth_callback(
     """Where TikTok sends the advertiser back: the code becomes a stored (encrypted) token;
     the answer lists the advertisers it reaches, to pick from with POST /ads/accounts."""
     connection = await service.complete_authorization(
-        db_session, state=oauth_state, auth_code=auth_code or code or "", ads_factory=tiktok_ads
+        db_session, state=oauth_state, auth_code=auth_code or code or "", ads_factory=ads_factory
     )
     return Response(connection_out(connection), status_code=201)
 
@@ -99,10 +99,12 @@ class AdsController(Controller):
         return connection_out(await service.get_connection(db_session, principal.workspace_id, connection_id))
 
     @post("/accounts", guards=[requires_role(*MANAGERS)])
-    async def connect(self, db_session: AsyncSession, principal: Principal, data: ConnectIn) -> list[AccountOut]:
+    async def connect(
+        self, db_session: AsyncSession, principal: Principal, data: ConnectIn, ads_factory: service.AdsFactory
+    ) -> list[AccountOut]:
         """Make the picked advertisers of an authorization ad accounts of this workspace."""
         accounts = await service.connect_accounts(
-            db_session, principal.workspace_id, data.connection_id, data.advertiser_ids, ads_factory=tiktok_ads
+            db_session, principal.workspace_id, data.connection_id, data.advertiser_ids, ads_factory=ads_factory
         )
         return [account_out(a) for a in accounts]
 
@@ -145,13 +147,13 @@ class AdsController(Controller):
     # --- the platform's entities (cached briefly) ------------------------------------------------
     @get("/accounts/{account_id:uuid}/{kind:str}", guards=[requires_role(*READERS)])
     async def platform_entities(
-        self, db_session: AsyncSession, principal: Principal, account_id: uuid.UUID, kind: str
+        self, db_session: AsyncSession, principal: Principal, account_id: uuid.UUID, kind: str, ads_factory: service.AdsFactory
     ) -> ItemsOut:
         """`campaigns`, `adgroups` or `ads` of the ad account, from TikTok."""
         if kind not in ("campaigns", "adgroups", "ads"):
             raise InvalidInput("campaigns, adgroups or ads", field="kind")
         items = await service.platform_entities(
-            db_session, principal.workspace_id, account_id, kind, ads_factory=tiktok_ads
+            db_session, principal.workspace_id, account_id, kind, ads_factory=ads_factory
         )
         return ItemsOut(items=items)
 
