@@ -3,6 +3,7 @@ actions, metrics and reports, against the sandbox over real HTTP and real worker
 
 from __future__ import annotations
 
+import uuid
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -570,3 +571,76 @@ async def test_rate_limited_account_does_not_stop_the_others(
     accounts = (await client.get("/api/v1/ads/accounts", headers=owner.headers)).json()
     errored = [a for a in accounts if a["last_error"]]
     assert len(errored) == 1 and "40100" in errored[0]["last_error"] and errored[0]["status"] == "error"
+
+
+async def _rendered_clip(session: Any, workspace_id: str) -> str:
+    """A project with one rendered clip (rows and the clip's file in the blob store)."""
+    from reelflow.storage.blobs import get_blob_store
+    from reelflow.storage.repositories.clipping import ClippingRepository, ClipSpec
+
+    repo = ClippingRepository(session)
+    project = await repo.create_project(
+        workspace_id=uuid.UUID(workspace_id),
+        created_by=None,
+        title="Talk",
+        status="clips_ready",
+        source_kind="url",
+        source_url=None,
+        options={},
+    )
+    [clip_id] = await repo.upsert_clips(
+        project, [ClipSpec(1, 0.0, 20.0, 0.9, ["hook"], "A strong hook")], caption_style="bold", preset="tiktok_720"
+    )
+    key = f"clips/{clip_id}.mp4"
+    size = await get_blob_store().write_bytes(key, VIDEO.read_bytes())
+    await repo.update_clip(clip_id, status="ready", video_key=key, size_bytes=size)
+    await session.commit()
+    return str(clip_id)
+
+
+async def test_creative_from_a_rendered_clip(
+    client: Any, signup: Any, sandbox: Any, run_jobs: Any, session: Any
+) -> None:
+    owner = await signup()
+    [account] = await connect(client, owner, sandbox)
+    d = await direction(client, owner, account["id"])
+    clip_id = await _rendered_clip(session, owner.workspace_id)
+    body = {"ad_account_id": account["id"], "direction_id": d["id"], "clip_id": clip_id}
+    first = await client.post("/api/v1/ads/creatives", json=body, headers=owner.headers)
+    assert first.status_code == 202, first.text
+    assert first.json()["name"] == "A strong hook" and first.json()["source"] == "clip"
+    again = await client.post("/api/v1/ads/creatives", json=body, headers=owner.headers)
+    assert again.status_code == 200 and again.json()["id"] == first.json()["id"]
+    await run_jobs()
+    done = (await client.get(f"/api/v1/ads/creatives/{first.json()['id']}", headers=owner.headers)).json()
+    assert done["status"] == "ready" and done["tiktok_video_id"]
+    other = await signup()
+    stranger = await client.post(
+        "/api/v1/ads/creatives", headers=other.headers, json={**body, "ad_account_id": account["id"]}
+    )
+    assert stranger.status_code == 404
+    missing = await client.post(
+        "/api/v1/ads/creatives", json={**body, "clip_id": str(uuid.uuid4())}, headers=owner.headers
+    )
+    assert missing.status_code == 404
+
+
+async def test_stored_tokens_rotate_to_a_new_key(client: Any, signup: Any, sandbox: Any, session: Any) -> None:
+    import os
+
+    from cryptography.fernet import Fernet
+
+    from reelflow.storage import crypto
+    from reelflow.storage.repositories.ads import AdsRepository
+
+    owner = await signup()
+    await connect(client, owner, sandbox)
+    old = (await session.execute(text("SELECT access_token_enc FROM ad_connections"))).scalar_one()
+    plain = crypto.decrypt(old)
+    sandbox.set_settings(
+        token_encryption_keys=Fernet.generate_key().decode() + "," + os.environ["REELFLOW_TOKEN_ENCRYPTION_KEYS"]
+    )
+    assert await AdsRepository(session).rotate_tokens() == 1
+    await session.commit()
+    new = (await session.execute(text("SELECT access_token_enc FROM ad_connections"))).scalar_one()
+    assert new != old and crypto.decrypt(new) == plain
