@@ -147,7 +147,12 @@ class AdsController(Controller):
     # --- the platform's entities (cached briefly) ------------------------------------------------
     @get("/accounts/{account_id:uuid}/{kind:str}", guards=[requires_role(*READERS)])
     async def platform_entities(
-        self, db_session: AsyncSession, principal: Principal, account_id: uuid.UUID, kind: str, ads_factory: service.AdsFactory
+        self,
+        db_session: AsyncSession,
+        principal: Principal,
+        account_id: uuid.UUID,
+        kind: str,
+        ads_factory: service.AdsFactory,
     ) -> ItemsOut:
         """`campaigns`, `adgroups` or `ads` of the ad account, from TikTok."""
         if kind not in ("campaigns", "adgroups", "ads"):
