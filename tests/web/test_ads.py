@@ -644,3 +644,54 @@ async def test_stored_tokens_rotate_to_a_new_key(client: Any, signup: Any, sandb
     await session.commit()
     new = (await session.execute(text("SELECT access_token_enc FROM ad_connections"))).scalar_one()
     assert new != old and crypto.decrypt(new) == plain
+
+
+async def test_launch_overrides_and_refusals(client: Any, signup: Any, sandbox: Any, run_jobs: Any) -> None:
+    owner = await signup()
+    [account] = await connect(client, owner, sandbox)
+    d = await direction(client, owner, account["id"])
+    [creative] = await _ready_creatives(client, owner, account["id"], d["id"], run_jobs, 1)
+    low = await client.post(
+        "/api/v1/ads/launches",
+        headers=owner.headers,
+        json={"direction_id": d["id"], "creative_ids": [creative], "daily_budget_minor": 100},
+    )
+    assert low.status_code == 422 and field(low) == "daily_budget_minor"
+    bad = await client.post(
+        "/api/v1/ads/launches",
+        headers=owner.headers,
+        json={"direction_id": d["id"], "creative_ids": [creative], "objective": "fame"},
+    )
+    assert bad.status_code == 422 and field(bad) == "objective"
+    none = await client.post("/api/v1/ads/launches", json={"direction_id": d["id"]}, headers=owner.headers)
+    assert none.status_code == 422 and field(none) == "creative_ids"
+    response = await client.post(
+        "/api/v1/ads/launches",
+        headers=owner.headers,
+        json={"direction_id": d["id"], "mode": "auto", "daily_budget_minor": 7_500_00, "objective": "traffic"},
+    )
+    assert response.status_code == 202, response.text
+    assert response.json()["creative_ids"] == [creative]  # auto: the idle creative
+    await run_jobs()
+    state = await inspect(sandbox)
+    [campaign] = kinds(state, "campaign")
+    [adgroup] = kinds(state, "adgroup")
+    assert campaign["objective_type"] == "TRAFFIC" and adgroup["budget"] == 7500.0
+    assert adgroup["optimization_goal"] == "CLICK" and adgroup["billing_event"] == "CPC"
+    # Facebook directions are stored only: no adapter, so no launch.
+    both = await client.post(
+        "/api/v1/ads/directions",
+        headers=owner.headers,
+        json={
+            "ad_account_id": account["id"],
+            "name": "FB",
+            "platform": "facebook",
+            "objective": "traffic",
+            "daily_budget_minor": 3_000_00,
+        },
+    )
+    fb = both.json()["items"][0]
+    refused = await client.post(
+        "/api/v1/ads/launches", json={"direction_id": fb["id"], "creative_ids": [creative]}, headers=owner.headers
+    )
+    assert refused.status_code == 422 and "Facebook" in refused.json()["detail"]
