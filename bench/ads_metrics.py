@@ -1,8 +1,8 @@
 """One ads metrics collector round against the sandbox: Reelflow's collector vs the seed's.
 
     python bench/ads_metrics.py [--accounts 200] [--ads 500] [--days 7] [--concurrency 16]
-                                [--qps 10] [--latency-ms 300] [--per-row-ms 0.2]
-                                [--baseline-accounts 10] [--json PATH]
+                                [--baseline-accounts 10] [--[no-]latency] [--latency-seed N]
+                                [--latency-scale X] [--json PATH]
 
 Starts an embedded Postgres and Redis (temporary folder, real migrations) and the sandbox
 (`reelflow sandbox` in a subprocess), seeds `accounts` advertisers with `ads` delivering
@@ -12,8 +12,9 @@ ads each (one authorization), stores them as ad accounts, then in the same run:
   answers are retried after the platform's delay;
 - the seed's approach: accounts one after another, the same report and upsert, retries at
   fixed 2/5/10 s, on the first `baseline-accounts` accounts (a sample, compared by rate).
-The sandbox applies a latency model (`latency-ms` per call + `per-row-ms` per row
-returned) and a per-app QPS limit on the report endpoint (`qps`; over it → 40100).
+The sandbox runs with its latency and rate-limit model (`reelflow/sandbox/latency.py`, on by
+default): Business reports take a log-normal 900 ms median / 4 s p99, and each token may make
+10 requests a second and 600 a minute per endpoint (over it → 40100 with a Retry-After).
 Prints accounts, rows, seconds, API calls, rows/s, the baseline's rows/s and the ratio.
 """
 
@@ -24,7 +25,6 @@ import asyncio
 import json
 import os
 import socket
-import subprocess
 import sys
 import tempfile
 import time
@@ -37,6 +37,16 @@ import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from common import (  # noqa: E402 (after the path setup)
+    add_latency_args,
+    finish_info,
+    latency_info,
+    run_info,
+    sandbox_latency_report,
+    start_sandbox,
+)
 
 
 def free_port() -> int:
@@ -66,14 +76,6 @@ async def setup(args: argparse.Namespace, sandbox_url: str) -> tuple[list[uuid.U
                 json={"advertisers": args.accounts, "ads": args.ads, "days_ago": args.days + 1},
             )
         ).json()
-        await http.post(
-            "/sandbox/config",
-            json={
-                "business_report_qps": args.qps,
-                "business_latency_ms": args.latency_ms,
-                "business_latency_per_row_ms": args.per_row_ms,
-            },
-        )
     token = await tiktok_ads(None).exchange_auth_code(seeded["auth_code"])
     workspace_id = uuid.uuid4()
     ids = []
@@ -197,10 +199,10 @@ async def run(args: argparse.Namespace, sandbox_url: str) -> dict[str, Any]:
         "baseline_rows_per_s": base["rows_per_s"],
         "ratio": round(rows_per_s / base["rows_per_s"], 2) if base["rows_per_s"] else None,
         "failed_accounts": len(failed),
+        "failures": sorted({str(r["error"])[:200] for r in failed})[:5],
         "concurrency": args.concurrency,
-        "qps_limit": args.qps,
-        "latency_ms": args.latency_ms,
-        "per_row_ms": args.per_row_ms,
+        "latency_model": latency_info(args),
+        "sandbox_latency": sandbox_latency_report(sandbox_url),
         "baseline": base,
         "full_round_estimate_s": round(seconds * (200 * 500) / max(1, summary["accounts"] * args.ads), 1),
     }
@@ -212,12 +214,11 @@ def main() -> int:
     parser.add_argument("--ads", type=int, default=500)
     parser.add_argument("--days", type=int, default=7)
     parser.add_argument("--concurrency", type=int, default=16)
-    parser.add_argument("--qps", type=float, default=10.0)
-    parser.add_argument("--latency-ms", type=float, default=300.0)
-    parser.add_argument("--per-row-ms", type=float, default=0.2)
+    add_latency_args(parser)
     parser.add_argument("--baseline-accounts", type=int, default=10)
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
+    info = run_info()
 
     from cryptography.fernet import Fernet
 
@@ -251,23 +252,8 @@ def main() -> int:
 
     configure_logging("ERROR")
     upgrade("head")
-    sandbox = subprocess.Popen(
-        [sys.executable, "-m", "reelflow.cli", "sandbox", "--port", str(port)],
-        cwd=ROOT,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        start_new_session=True,
-    )
+    sandbox = start_sandbox(port, env, latency=args.latency, seed=args.latency_seed, scale=args.latency_scale)
     try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{sandbox_url}/sandbox/health", timeout=1).is_success:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.1)
-        else:
-            raise RuntimeError("sandbox did not start")
         result = asyncio.run(run(args, sandbox_url))
     finally:
         sandbox.terminate()
@@ -275,7 +261,7 @@ def main() -> int:
         if redis_proc is not None:
             redis_proc.terminate()
         pg.cleanup()
-    result["measured_at"] = datetime.now(UTC).isoformat(timespec="seconds")
+    result = {**finish_info(info), **result}
     print(
         f"accounts {result['accounts']} × {args.ads} ads × {args.days} days: {result['rows']} rows "
         f"in {result['seconds']:.1f} s, {result['api_calls']} API calls, {result['rows_per_s']:.0f} rows/s "

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import itertools
 import json
-import time
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -85,22 +83,6 @@ _SIBLINGS: dict[str, int] = {}
 # Report rows of a query at one sandbox second: the pages of one report are cut from the
 # same rows instead of recomputing every ad's delivery per page.
 _REPORT_CACHE: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
-_RATE: dict[str, list[float]] = {}
-
-
-def _check_rate(app_id: str) -> None:
-    """The report endpoint's per-app QPS limit (`business_report_qps` in the sandbox config,
-    0 = off): over it → 40100, like the real API."""
-    qps = float(core.get_state().config.get("business_report_qps") or 0)
-    if qps <= 0:
-        return
-    now = time.monotonic()
-    window = [t for t in _RATE.get(app_id, []) if now - t < 1.0]
-    if len(window) >= qps:
-        _RATE[app_id] = window
-        raise BizError(40100, "Request too frequent: the QPS limit of this app and endpoint is reached.")
-    window.append(now)
-    _RATE[app_id] = window
 
 
 def _ad_delivery(st: BusinessState, ad: Entity, start: datetime, end: datetime) -> dict[str, float]:
@@ -159,21 +141,10 @@ def _derive(totals: dict[str, float]) -> dict[str, str]:
     return out
 
 
-@get(f"{PREFIX}{API}/report/integrated/get/")
-async def report_integrated(request: Request[Any, Any, Any]) -> Response[Any]:
-    """The report, after the latency model (`business_latency_ms` + `business_latency_per_row_ms`
-    per returned row, sandbox config; 0 by default) and the QPS limit."""
+@get(f"{PREFIX}{API}/report/integrated/get/", sync_to_thread=False)
+def report_integrated(request: Request[Any, Any, Any]) -> Response[Any]:
     st = state()
-    token = _require_token(request, st)
-    _check_rate(st.app_id)
-    response = _report(request, st, token)
-    config = core.get_state().config
-    base = float(config.get("business_latency_ms") or 0)
-    per_row = float(config.get("business_latency_per_row_ms") or 0)
-    if base or per_row:
-        rows = len((response.content or {}).get("data", {}).get("list") or [])  # type: ignore[union-attr]
-        await asyncio.sleep((base + per_row * rows) / 1000)
-    return response
+    return _report(request, st, _require_token(request, st))
 
 
 def _report(request: Request[Any, Any, Any], st: BusinessState, token: core.Token) -> Response[Any]:
