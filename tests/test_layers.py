@@ -14,7 +14,7 @@ ALLOWED: dict[str, set[str]] = {
     "domain": {"domain", "errors"},
     "adapters": {"adapters"} | COMMON,
     "storage": {"storage"} | COMMON,
-    "tasks": {"tasks", "domain", "adapters", "storage"} | COMMON,
+    "tasks": {"tasks", "services", "domain", "adapters", "storage"} | COMMON,
     "queue": {"queue", "tasks", "domain", "storage"} | COMMON,
     "flows": {"flows", "services", "tasks", "queue", "domain", "storage", "adapters"} | COMMON,
     "web": {"web", "services", "storage", "domain", "queue", "health", "adapters"} | COMMON,

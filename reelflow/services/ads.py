@@ -32,6 +32,7 @@ from reelflow.errors import (
     Retryable,
 )
 from reelflow.queue import EnqueueResult, enqueue
+from reelflow.services import audit
 from reelflow.settings import Settings, get_settings
 from reelflow.storage.blobs import BlobStore, signing_secret
 from reelflow.storage.db import session_scope
@@ -1182,7 +1183,33 @@ async def perform_action(ctx: Any, action_id: uuid.UUID, *, ads_factory: AdsFact
 async def _reload_action(repo: AdsRepository, action_id: uuid.UUID) -> AdAction:
     action = await repo.action_by_id(action_id)
     assert action is not None
+    await _audit(repo.session, action)
     return action
+
+
+async def _audit(session: AsyncSession, action: AdAction) -> None:
+    """The finished action in the shared audit log too (who asked, before, after, answer),
+    in the transaction that records its outcome."""
+    if action.status not in ("succeeded", "failed"):
+        return
+    await audit.record(
+        session,
+        f"ads.{action.kind}.{action.status}",
+        workspace_id=action.workspace_id,
+        actor_kind=action.requested_by,
+        actor_user_id=action.requested_by_user,
+        target_type="ad_action",
+        target_id=action.id,
+        details={
+            "ad_account_id": str(action.ad_account_id),
+            "target_id": action.target_id,
+            "params": action.params,
+            "before": action.before,
+            "after": action.after,
+            "answer": action.answer,
+            "error": action.error,
+        },
+    )
 
 
 def _action_result(action: AdAction) -> dict[str, Any]:

@@ -20,8 +20,8 @@ from litestar.stores.registry import StoreRegistry
 
 from reelflow import __version__
 from reelflow.adapters.mail import SmtpMailer
-from reelflow.health import PooledReadiness
 from reelflow.adapters.tiktok.business import tiktok_ads
+from reelflow.health import PooledReadiness
 from reelflow.logs import configure_logging
 from reelflow.settings import ProxySettings, Settings, get_settings
 from reelflow.storage.db import dispose_engine
@@ -37,8 +37,8 @@ from reelflow.web.middleware import (
     stamp_response,
 )
 from reelflow.web.openapi import amend_openapi, public_operations
-from reelflow.web.routes import audit, health, identity, jobs
 from reelflow.web.routes import ads as ads_routes
+from reelflow.web.routes import audit, health, identity, jobs
 from reelflow.web.routes import clipping as clipping_routes
 from reelflow.web.routes import monitoring as monitoring_routes
 

@@ -434,6 +434,11 @@ async def test_actions_are_idempotent_and_audited(client: Any, signup: Any, sand
     assert action["before"]["operation_status"] == "ENABLE" and action["after"]["operation_status"] == "DISABLE"
     assert action["answer"] == {"confirmed": {ad_id: "DISABLE"}}
     assert len(await sandbox.events("tiktok_business.ad.status")) == 1
+    # ... and in the shared audit log, with before/after/answer.
+    log = (await client.get("/api/v1/audit", params={"action": "ads.pause_ad.succeeded"}, headers=owner.headers)).json()
+    [entry] = log["items"]
+    assert entry["details"]["before"]["operation_status"] == "ENABLE"
+    assert entry["details"]["answer"] == {"confirmed": {ad_id: "DISABLE"}}
     listed = await client.get("/api/v1/ads/actions", headers=owner.headers)
     assert len(listed.json()) == 1
     status = await client.post(
