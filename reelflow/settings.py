@@ -109,7 +109,6 @@ class ReadinessSettings(BaseModel):
     cache_s: float = Field(default=1.0, ge=0, le=60)
 
 
-
 class AdsSettings(BaseModel):
     """Ads (TikTok Business): env ``REELFLOW_ADS__<FIELD>``."""
 
