@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import time
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 if TYPE_CHECKING:
     from reelflow.demo import Demo
@@ -65,7 +66,7 @@ async def run(demo: Demo) -> None:
         video = await demo.client.get(clip["links"]["video"])
         thumb = await demo.client.get(clip["links"]["thumbnail"])
         poster = await demo.client.get(clip["links"]["poster"])
-        path = clip["links"]["video"].split("/api/v1/blobs/", 1)[1].split("?", 1)[0]
+        path = urlsplit(clip["links"]["video"]).path.split("/blobs/", 1)[-1]  # API link or presigned S3 URL
         demo.say(
             f"  {path}  {len(video.content) / 1e6:.2f} MB {video.headers['content-type']}, "
             f"thumbnail {len(thumb.content) / 1e3:.0f} kB, poster {len(poster.content) / 1e3:.0f} kB, "
