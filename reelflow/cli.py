@@ -187,10 +187,15 @@ def web(host: str | None, port: int | None) -> None:
 @click.option("--burst", is_flag=True, help="Exit when the queues are empty.")
 def worker(queues: str, burst: bool) -> None:
     """Run a worker for the job runtime."""
+    from reelflow.adapters.media import children
     from reelflow.queue.worker import run_worker
 
     _with_services()
-    run_worker([q.strip() for q in queues.split(",") if q.strip()], burst=burst)
+    children.reap_orphans()  # ffmpeg left behind by a worker that died here before
+    try:
+        run_worker([q.strip() for q in queues.split(",") if q.strip()], burst=burst)
+    finally:
+        children.kill_all()
 
 
 @main.group()

@@ -71,7 +71,7 @@ async def recover_stale(heartbeat_timeout: float | None = None) -> int:
                     rq_job_id=job_id,
                 )
                 await repo.add_event(run.id, "recovered", run.attempt, message, {"reason": "heartbeat timeout"})
-                push_after_commit(session, [Due(run.id, job_id, run.queue)])
+                push_after_commit(session, [Due(run.id, job_id, run.queue, front=True)])
                 log.warning("runtime.recovered", run_id=str(run.id), job=run.name, attempt=run.attempt)
             else:
                 await repo.transition(run.id, from_statuses=("running",), status="failed", error=error, finished_at=now)
@@ -117,7 +117,7 @@ async def repush_missing(grace: float | None = None, connection: redis.Redis | N
     async with session_scope() as session:
         repo = RuntimeRepository(session)
         for run in missing:
-            due = Due(run.id, rq_job_id(run.id, run.attempt + 1, f"-r{uuid.uuid4().hex[:6]}"), run.queue)
+            due = Due(run.id, rq_job_id(run.id, run.attempt + 1, f"-r{uuid.uuid4().hex[:6]}"), run.queue, front=True)
             if await repo.mark_pushed(due):
                 pushes.append(due)
         push_after_commit(session, pushes)

@@ -2,8 +2,12 @@
 
 Jobs run in the worker process, on one long-lived event loop (see docs/runtime.md for
 why, measured). A maintenance thread pushes due retries and, one worker at a time, runs
-the recovery sweep. SIGTERM (Heroku's restart): the current job may finish within
-`runtime_shutdown_grace`; after that it is handed back to the queue; then the worker exits.
+the recovery sweep. SIGTERM or SIGINT (Heroku's restart, Ctrl-C): the worker takes no new
+job; the current job may finish within `runtime_shutdown_grace` (default 20 s); after that it
+is cancelled at its next await (media work: its ffmpeg children killed, whisper stopped
+between segments) and handed back to the queue without spending an attempt, at the front of
+the queue; then the worker exits (well inside Heroku's 30 s). A second signal stops at once
+(the recovery sweep hands the run back).
 """
 
 from __future__ import annotations

@@ -35,7 +35,7 @@ from urllib.parse import urljoin, urlsplit, urlunsplit
 
 import httpx
 
-from reelflow.adapters.media import ffmpeg, whisper
+from reelflow.adapters.media import children, ffmpeg, whisper
 from reelflow.adapters.media.probe import MediaInfo, probe
 from reelflow.domain import clip_jobs, ingest, plans
 from reelflow.domain.clipping import (
@@ -187,7 +187,7 @@ async def transcribe_project(ctx: TaskContext, project_id: str) -> dict[str, Any
         assert project.source_key
         keys = clip_jobs.transcript_keys(pid)
         async with store.local_file(project.source_key) as source:
-            info = await _timed(pid, "probe", asyncio.to_thread(probe, source))
+            info = await _timed(pid, "probe", children.in_thread(probe, source))
             await _record_probe(pid, info)
             _check_media(info)
             await _charge_minutes(project, info.duration_s)
@@ -196,8 +196,8 @@ async def transcribe_project(ctx: TaskContext, project_id: str) -> dict[str, Any
             with tempfile.TemporaryDirectory(prefix="reelflow-asr-") as work:
                 wav = Path(work) / "audio.wav"
                 await _set(pid, stage="extract_audio", progress=20)
-                await _timed(pid, "extract_audio", asyncio.to_thread(ffmpeg.extract_audio, source, wav, info=info))
-                energy = await asyncio.to_thread(ffmpeg.audio_energy, wav)
+                await _timed(pid, "extract_audio", children.in_thread(ffmpeg.extract_audio, source, wav, info=info))
+                energy = await children.in_thread(ffmpeg.audio_energy, wav)
                 if ffmpeg.is_silent(energy):
                     raise ProjectFailed("the audio track is silent: there is no speech to clip")
                 await store.put_file(clip_jobs.audio_key(pid), wav)
@@ -205,7 +205,7 @@ async def transcribe_project(ctx: TaskContext, project_id: str) -> dict[str, Any
                 asr = await _timed(
                     pid,
                     "transcribe",
-                    asyncio.to_thread(whisper.transcribe, wav, language=project.options.get("language")),
+                    children.in_thread(whisper.transcribe, wav, language=project.options.get("language")),
                 )
         transcript = Transcript.from_words(
             [Word(w.text, w.start, w.end, w.probability) for w in asr.words],
@@ -242,7 +242,7 @@ async def detect_highlights_task(ctx: TaskContext, project_id: str) -> dict[str,
         async with contextlib.AsyncExitStack() as stack:
             if await store.size(clip_jobs.audio_key(pid)) is not None:
                 wav = await stack.enter_async_context(store.local_file(clip_jobs.audio_key(pid)))
-                energy = await asyncio.to_thread(ffmpeg.audio_energy, wav, 0.5)
+                energy = await children.in_thread(ffmpeg.audio_energy, wav, 0.5)
         options = project.options
         highlights = detect_highlights(
             transcript,
@@ -329,7 +329,7 @@ async def _render(ctx: TaskContext, project: Project, clip: Clip, digest: str, k
         thumb = work / "thumb.jpg"
         async with store.local_file(project.source_key) as source:
             # In a thread: the runtime keeps heartbeating while ffmpeg works.
-            await asyncio.to_thread(
+            await children.in_thread(
                 ffmpeg.render_clip,
                 source,
                 out,
@@ -338,9 +338,9 @@ async def _render(ctx: TaskContext, project: Project, clip: Clip, digest: str, k
                 preset=preset,
                 captions_ass=ass,
             )
-        await asyncio.to_thread(ffmpeg.make_thumbnail, out, thumb)
+        await children.in_thread(ffmpeg.make_thumbnail, out, thumb)
         poster = work / "poster.jpg"
-        await asyncio.to_thread(ffmpeg.make_poster, thumb, clip_jobs.poster_title(clip.text), poster, preset)
+        await children.in_thread(ffmpeg.make_poster, thumb, clip_jobs.poster_title(clip.text), poster, preset)
         if clip.caption_text is None:
             srt = to_srt(sentences_as_clip_groups(transcript, clip.start_s, clip.end_s), offset_s=clip.start_s)
         else:
