@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 import uuid
 from datetime import timedelta
 
@@ -135,17 +136,41 @@ def try_sweep_lock(connection: redis.Redis, owner: str, seconds: float) -> bool:
     return bool(connection.set(SWEEP_LOCK, owner, nx=True, px=max(1, int(seconds * 1000))))
 
 
+class OutageLog:
+    """One log line when a dependency starts failing and one when it is back — not one per tick."""
+
+    def __init__(self, event: str) -> None:
+        self.event = event
+        self.since: float | None = None
+        self.failures = 0
+
+    def failed(self, exc: BaseException) -> None:
+        self.failures += 1
+        if self.since is None:
+            self.since = time.monotonic()
+            log.warning(f"{self.event}_unavailable", error=f"{type(exc).__name__}: {exc}"[:300])
+
+    def ok(self) -> None:
+        if self.since is not None:
+            log.warning(f"{self.event}_recovered", after_s=round(time.monotonic() - self.since, 1),
+                        failed_ticks=self.failures)  # fmt: skip
+            self.since = None
+            self.failures = 0
+
+
 async def maintenance_loop(stop: threading.Event, owner: str) -> None:
     settings = get_settings()
     connection = get_redis()
+    outage = OutageLog("runtime.maintenance")
     try:
         while not stop.is_set():
             try:
                 await push_due_retries()
                 if try_sweep_lock(connection, owner, settings.runtime_sweep_interval):
                     await sweep()
-            except Exception:
-                log.warning("runtime.maintenance_failed", exc_info=True)
+                outage.ok()
+            except Exception as exc:  # noqa: BLE001 - Postgres or Redis away: retried next tick
+                outage.failed(exc)
             await asyncio.to_thread(stop.wait, settings.runtime_scheduler_interval)
     finally:
         await dispose_engine()
