@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import threading
-import time
 import uuid
 from datetime import timedelta
 
 import redis
 from rq.job import Job
 
-from reelflow.logs import get_logger
+from reelflow.logs import OutageLog, get_logger
 from reelflow.queue.dispatch import get_redis, push_after_commit
 from reelflow.queue.executor import cancel_descendants, child_ended
 from reelflow.queue.submit import policy_from_json
@@ -136,32 +135,10 @@ def try_sweep_lock(connection: redis.Redis, owner: str, seconds: float) -> bool:
     return bool(connection.set(SWEEP_LOCK, owner, nx=True, px=max(1, int(seconds * 1000))))
 
 
-class OutageLog:
-    """One log line when a dependency starts failing and one when it is back — not one per tick."""
-
-    def __init__(self, event: str) -> None:
-        self.event = event
-        self.since: float | None = None
-        self.failures = 0
-
-    def failed(self, exc: BaseException) -> None:
-        self.failures += 1
-        if self.since is None:
-            self.since = time.monotonic()
-            log.warning(f"{self.event}_unavailable", error=f"{type(exc).__name__}: {exc}"[:300])
-
-    def ok(self) -> None:
-        if self.since is not None:
-            log.warning(f"{self.event}_recovered", after_s=round(time.monotonic() - self.since, 1),
-                        failed_ticks=self.failures)  # fmt: skip
-            self.since = None
-            self.failures = 0
-
-
 async def maintenance_loop(stop: threading.Event, owner: str) -> None:
     settings = get_settings()
     connection = get_redis()
-    outage = OutageLog("runtime.maintenance")
+    outage = OutageLog("runtime.maintenance", log)
     try:
         while not stop.is_set():
             try:
