@@ -29,6 +29,7 @@ import socket
 import tempfile
 import time
 import uuid
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urljoin, urlsplit, urlunsplit
@@ -51,7 +52,14 @@ from reelflow.domain.clipping import (
     to_vtt,
 )
 from reelflow.domain.retry import RetryPolicy
-from reelflow.errors import InvalidInput, LimitExceeded, PayloadTooLarge, ReelflowError, UnsupportedMediaType
+from reelflow.errors import (
+    InvalidInput,
+    LimitExceeded,
+    PayloadTooLarge,
+    ReelflowError,
+    Retryable,
+    UnsupportedMediaType,
+)
 from reelflow.logs import get_logger
 from reelflow.settings import get_settings
 from reelflow.storage.blobs import get_blob_store
@@ -64,6 +72,9 @@ from reelflow.tasks.registry import TaskContext, task
 log = get_logger(__name__)
 
 MEDIA_POLICY = RetryPolicy(initial_interval=2.0, backoff_coefficient=2.0, max_interval=60.0, max_attempts=3)
+# URL imports ride out a platform outage: retried with backoff until the import deadline
+# (REELFLOW_OPS__IMPORT_DEADLINE_S after the project was created), not a number of attempts.
+IMPORT_POLICY = RetryPolicy(initial_interval=2.0, backoff_coefficient=2.0, max_interval=30.0, max_attempts=10_000)
 # Errors about the input: the project fails with the message, the job itself succeeds.
 INPUT_ERRORS = (InvalidInput, LimitExceeded, PayloadTooLarge, UnsupportedMediaType)
 MAX_REDIRECTS = 3
@@ -141,6 +152,7 @@ async def _finish(pid: uuid.UUID) -> None:
             reasons = "; ".join(sorted({c.failure_reason or "unknown" for c in clips})) or "no clips"
             await repo.update_project(pid, timings=timings)
             await repo.fail_project(pid, f"no clip could be rendered: {reasons}")
+            await refund_unfinished_work(repo, project)
             return
         await repo.update_project(
             pid, status="clips_ready", stage="done", progress=100, timings=timings, finished_at=utcnow()
@@ -150,7 +162,7 @@ async def _finish(pid: uuid.UUID) -> None:
 # --- children -----------------------------------------------------------------------------
 
 
-@task("clipping.import_url", queue="media", policy=MEDIA_POLICY, timeout=1800)
+@task("clipping.import_url", queue="media", policy=IMPORT_POLICY, timeout=1800)
 async def import_url(ctx: TaskContext, project_id: str) -> dict[str, Any]:
     """Download a URL project's source into blob storage (SSRF-safe, size and type limits)."""
     pid = uuid.UUID(project_id)
@@ -174,7 +186,9 @@ async def import_url(ctx: TaskContext, project_id: str) -> dict[str, Any]:
         await _set(pid, source_key=key, source_bytes=size)
         return {"source_key": key, "size_bytes": size}
 
-    return await _step(ctx, pid, "import", body)
+    project = await _load(pid)
+    deadline = project.created_at + timedelta(seconds=get_settings().ops.import_deadline_s)
+    return await _step(ctx, pid, "import", body, deadline=deadline)
 
 
 @task("clipping.transcribe_project", queue="media", policy=MEDIA_POLICY, timeout=4 * 3600)
@@ -380,9 +394,12 @@ async def _render(ctx: TaskContext, project: Project, clip: Clip, digest: str, k
 # --- helpers ------------------------------------------------------------------------------
 
 
-async def _step(ctx: TaskContext, pid: uuid.UUID, stage: str, body: Any) -> dict[str, Any]:
+async def _step(
+    ctx: TaskContext, pid: uuid.UUID, stage: str, body: Any, *, deadline: datetime | None = None
+) -> dict[str, Any]:
     """Run a child step: input errors fail the project (the job succeeds); other errors
-    are retried, and the last attempt fails the project before giving up."""
+    are retried, and the last attempt (or, with a `deadline`, the first failure past it)
+    fails the project before giving up."""
     project = await _load(pid)
     if project.status == "failed":
         return {"failed": project.failure_reason}
@@ -397,8 +414,13 @@ async def _step(ctx: TaskContext, pid: uuid.UUID, stage: str, body: Any) -> dict
         await _fail(pid, exc.detail)
         return {"failed": exc.detail}
     except Exception as exc:
-        if ctx.attempt >= MEDIA_POLICY.max_attempts:
-            detail = exc.detail if isinstance(exc, ReelflowError) else f"{type(exc).__name__}: {exc}"
+        detail = exc.detail if isinstance(exc, ReelflowError) else f"{type(exc).__name__}: {exc}"
+        if deadline is not None:
+            if utcnow() >= deadline:
+                waited = (utcnow() - project.created_at).total_seconds()
+                await _fail(pid, f"{stage} failed: {detail} (gave up after {waited:.0f} s of retries)")
+                return {"failed": detail}
+        elif ctx.attempt >= MEDIA_POLICY.max_attempts:
             await _fail(pid, f"{stage} failed: {detail}")
         raise
 
@@ -423,7 +445,50 @@ async def _set(pid: uuid.UUID, **values: Any) -> None:
 async def _fail(pid: uuid.UUID, reason: str) -> None:
     log.info("clipping.project_failed", project_id=str(pid), reason=reason)
     async with session_scope() as session:
-        await ClippingRepository(session).fail_project(pid, reason)
+        repo = ClippingRepository(session)
+        project = await repo.project_by_id(pid, lock=True)
+        if project is None or project.status in ("clips_ready", "failed"):
+            return
+        await repo.fail_project(pid, reason)
+        await refund_unfinished_work(repo, project)
+
+
+async def refund_unfinished_work(repo: ClippingRepository, project: Project) -> dict[str, int]:
+    """Give back the usage of a project that is failing (see `plans.refund_for_failure`).
+    Call it in the transaction that fails the project (locked), once."""
+    refunded = plans.refund_for_failure(
+        transcribed=project.transcript_key is not None,
+        minutes_charged=project.minutes_charged,
+        clips_charged=project.clips_charged,
+    )
+    if plans.SOURCE_MINUTES in refunded:
+        project.minutes_charged = 0
+    if plans.CLIPS in refunded:
+        project.clips_charged = 0
+    await repo.refund_usage(project.workspace_id, plans.period_start(project.created_at), refunded)
+    log.info("clipping.usage_refunded", project_id=str(project.id), refunded=refunded)
+    return refunded
+
+
+@task("clipping.expire_uploads", queue="default", timeout=600)
+async def expire_uploads(ctx: TaskContext, limit: int | None = None) -> dict[str, Any]:
+    """Uploads not completed by their expiry: the project fails (usage refunded) and the
+    received bytes are deleted. Run by the `clipping-expire-uploads` schedule."""
+    batch = limit or get_settings().ops.upload_sweep_batch
+    uploads: list[uuid.UUID] = []
+    async with session_scope() as session:
+        repo = ClippingRepository(session)
+        for upload, project in await repo.expired_uploads(utcnow(), batch):
+            await repo.fail_project(project.id, "the upload expired before it was completed")
+            await refund_unfinished_work(repo, project)
+            uploads.append(upload.id)
+    expired = len(uploads)
+    if expired:
+        store = get_blob_store()
+        for upload_id in uploads:
+            await store.discard_part(upload_id)
+        log.info("clipping.uploads_expired", count=expired)
+    return {"expired": expired}
 
 
 async def _clip_failed(cid: uuid.UUID, reason: str) -> None:
@@ -584,6 +649,12 @@ async def download_source(
                             raise InvalidInput("the URL redirects without a Location", field="url")
                         current = urljoin(current, location)
                         continue
+                    if response.status_code in (408, 425, 429) or response.status_code >= 500:
+                        # The platform is down or busy: retried until the import deadline.
+                        raise Retryable(
+                            f"the URL could not be reached: it answered HTTP {response.status_code}",
+                            retry_after=_retry_after(response.headers.get("retry-after")),
+                        )
                     if response.status_code >= 400:
                         raise InvalidInput(
                             f"the URL answered HTTP {response.status_code}; it must serve the video file", field="url"
@@ -599,10 +670,16 @@ async def download_source(
                     )
                     return key, size
             except httpx.TimeoutException:
-                raise InvalidInput(f"the URL did not answer within {timeout_s:g} s", field="url") from None
+                raise Retryable(f"the URL could not be reached: no answer within {timeout_s:g} s") from None
             except httpx.TransportError as exc:
-                raise InvalidInput(f"the URL could not be reached: {exc or type(exc).__name__}", field="url") from None
+                raise Retryable(f"the URL could not be reached: {exc or type(exc).__name__}") from None
     raise InvalidInput(f"the URL redirects more than {MAX_REDIRECTS} times", field="url")
+
+
+def _retry_after(value: str | None) -> float | None:
+    if value and value.strip().isdigit():
+        return min(300.0, float(value.strip()))
+    return None
 
 
 def _ext_of(url: str) -> str:

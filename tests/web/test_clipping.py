@@ -333,6 +333,7 @@ async def test_url_import_failures_end_the_project_with_a_reason(
     from reelflow.settings import reset_settings_cache
 
     os.environ["REELFLOW_CLIP_URL_ALLOW_ORIGINS"] = f"{allow_file_server.url},{closed_port}"
+    monkeypatch.setenv("REELFLOW_OPS__IMPORT_DEADLINE_S", "2")  # an outage is retried until the deadline
     reset_settings_cache()
     down = await client.post("/api/v1/projects", json={"url": f"{closed_port}/video.mp4"}, headers=account.headers)
     assert down.status_code == 202, down.text

@@ -637,8 +637,14 @@ async def upload_chunk(
                 ingest.sniff_video(request.stream(), check=byte_range.start == 0),
                 max_bytes=byte_range.end + 1,
             )
-        except UnsupportedMediaType:
+        except UnsupportedMediaType as exc:
+            # Not a video: the project fails now and gives its usage back (no charged project
+            # is left waiting in `uploading`).
             await store.discard_part(upload.id)
+            await repo.fail_project(project.id, f"the upload was rejected: {exc.detail}")
+            refund = plans.refund_for_failure(transcribed=False, minutes_charged=None, clips_charged=None)
+            await repo.refund_usage(project.workspace_id, plans.period_start(project.created_at), refund)
+            await db_session.commit()
             raise
         except InternalServerException:
             # The client went away mid-chunk: what arrived is kept on disk (the part file is
