@@ -138,6 +138,8 @@ class OperationsSettings(BaseModel):
     import_deadline_s: float = Field(default=900.0, gt=0)
     # Uploads not completed by their expiry are expired by a sweep (project failed, usage refunded).
     upload_sweep_batch: int = Field(default=500, ge=1)
+    # Port of the Prefect server `reelflow dev` starts (when PREFECT_API_URL is not set).
+    prefect_port: int = Field(default=4200, ge=1, le=65535)
     # The media worker loads the whisper model on first use and frees it after this many idle
     # seconds (0: keep it loaded).
     whisper_idle_release_s: float = Field(default=300.0, ge=0)
