@@ -118,3 +118,37 @@ async def test_s3_presigned_download(services: Any) -> None:
         assert response.headers["content-type"] == "video/mp4"
         assert (await http.get(url.split("?")[0])).status_code == 403  # no signature, no bytes
         assert (await http.get(url.replace("X-Amz-Signature=", "X-Amz-Signature=0"))).status_code == 403
+
+
+def test_embedded_s3_keeps_data_across_restart_and_is_reused(tmp_path: Path) -> None:
+    from reelflow.storage.embedded import start_seaweedfs, stop_seaweedfs
+
+    proc, env = start_seaweedfs(tmp_path / "weed")
+    try:
+        reused, same = start_seaweedfs(tmp_path / "weed")  # a second process finds it running
+        assert reused is None and same == env
+        store = S3BlobStore.from_url(
+            env["REELFLOW_BLOB_URL"],
+            endpoint=env["REELFLOW_BLOB__ENDPOINT"],
+            access_key_id=env["REELFLOW_BLOB__ACCESS_KEY_ID"],
+            secret_access_key=env["REELFLOW_BLOB__SECRET_ACCESS_KEY"],
+            temp_dir=tmp_path / "tmp",
+        )
+        asyncio.run(store.write_bytes("kept/a.txt", b"kept"))
+    finally:
+        assert proc is not None
+        stop_seaweedfs(proc)
+    proc, env2 = start_seaweedfs(tmp_path / "weed")
+    try:
+        assert env2["REELFLOW_BLOB__SECRET_ACCESS_KEY"] == env["REELFLOW_BLOB__SECRET_ACCESS_KEY"]
+        store = S3BlobStore.from_url(
+            env2["REELFLOW_BLOB_URL"],
+            endpoint=env2["REELFLOW_BLOB__ENDPOINT"],
+            access_key_id=env2["REELFLOW_BLOB__ACCESS_KEY_ID"],
+            secret_access_key=env2["REELFLOW_BLOB__SECRET_ACCESS_KEY"],
+            temp_dir=tmp_path / "tmp",
+        )
+        assert asyncio.run(store.read_bytes("kept/a.txt")) == b"kept"
+    finally:
+        assert proc is not None
+        stop_seaweedfs(proc)
