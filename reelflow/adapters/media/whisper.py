@@ -19,6 +19,7 @@ from typing import Any
 
 from reelflow.adapters.media.children import checkpoint
 from reelflow.errors import ConfigurationError, InvalidInput
+from reelflow.logs import get_logger
 from reelflow.settings import get_settings
 
 
@@ -76,6 +77,7 @@ def release_idle(max_idle_s: float | None = None) -> int:
             _last_used.pop(key, None)
     if stale:
         _trim_memory()
+        get_logger("reelflow.media").info("media.whisper_released", models=len(stale), idle_s=idle)
     return len(stale)
 
 
