@@ -30,6 +30,7 @@ import redis
 from rq import Queue, SimpleWorker
 from rq.exceptions import StopRequested
 from rq.timeouts import BaseDeathPenalty
+from rq.worker import WorkerStatus
 
 from reelflow.logs import configure_logging, get_logger
 from reelflow.queue import entry, executor
@@ -65,7 +66,11 @@ class ReelflowWorker(SimpleWorker):
         try:
             super().request_stop(signum, frame)  # a second signal: cold stop; the sweep recovers the run
         except (redis.ConnectionError, redis.TimeoutError):
-            raise StopRequested() from None  # RQ records the request in Redis; stop anyway
+            # RQ records the request in Redis, which is away: stop anyway. Busy: after the job
+            # (the grace applies); idle: now.
+            self._stop_requested = True
+            if self.get_state() != WorkerStatus.BUSY:
+                raise StopRequested() from None
 
 
 def _check_queues(queues: list[str]) -> list[str]:
