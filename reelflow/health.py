@@ -7,7 +7,7 @@ import time
 from typing import Any
 
 from reelflow.errors import ConfigurationError
-from reelflow.settings import Settings, load_settings
+from reelflow.settings import Settings, get_settings, load_settings
 
 CHECK_TIMEOUT_S = 2.0
 UNREACHABLE = {"db": "Postgres", "redis": "Redis", "blobs": "Blob store"}
@@ -132,10 +132,17 @@ class PooledReadiness:
                 checks[name] = True
             except TimeoutError:
                 checks[name] = False
-                errors[name] = f"no answer within {self.probe_timeout_s} s"
+                errors[name] = f"{UNREACHABLE.get(name, name)} unreachable (no answer within {self.probe_timeout_s} s)"
             except Exception as exc:  # noqa: BLE001 - a readiness probe reports every failure
                 checks[name] = False
-                errors[name] = f"{type(exc).__name__}: {exc}"[:300]
+                errors[name] = f"{UNREACHABLE.get(name, name)} unreachable ({type(exc).__name__}: {exc})"[:300]
 
-        await asyncio.gather(run("db", db), run("redis", redis))
+        async def blobs() -> None:
+            await check_blobs(get_settings())
+
+        probes = [run("db", db), run("redis", redis)]
+        blob_url = get_settings().blob_url
+        if blob_url and blob_url.startswith("s3://"):
+            probes.append(run("blobs", blobs))
+        await asyncio.gather(*probes)
         return {"ok": all(checks.values()), "checks": checks, "errors": errors}
