@@ -130,6 +130,40 @@ class AdsSettings(BaseModel):
     platform_cache_ttl_s: float = Field(default=30.0, ge=0, le=3600)
     # Uploaded creative files (bytes).
     creative_max_bytes: int = Field(default=500 * 1024 * 1024, ge=1024)
+class BlobSettings(BaseModel):
+    """The S3-compatible blob store (`REELFLOW_BLOB__<FIELD>`), used when `REELFLOW_BLOB_URL`
+    is `s3://bucket/prefix`. Unset keys and region fall back to `AWS_ACCESS_KEY_ID`,
+    `AWS_SECRET_ACCESS_KEY`, `AWS_REGION`; unset endpoint: AWS S3 itself."""
+
+    endpoint: str | None = None  # e.g. https://<account>.r2.cloudflarestorage.com, http://127.0.0.1:8333
+    access_key_id: str | None = None
+    secret_access_key: str | None = None
+    region: str | None = None
+    # Host put in presigned download URLs when clients reach the store by another name.
+    public_endpoint: str | None = None
+    # Dev, demo and tests: with no REELFLOW_BLOB_URL, start an embedded SeaweedFS (weed mini).
+    embedded: bool = True
+
+
+class OperationsSettings(BaseModel):
+    """Process lifecycle and outage handling (`REELFLOW_OPS__<FIELD>`)."""
+
+    # Redis outage: a worker reconnects with backoff from `redis_retry_initial_s` up to
+    # `redis_retry_max_s` and keeps doing so for ever (it never exits because Redis is away).
+    redis_retry_initial_s: float = Field(default=0.5, gt=0)
+    redis_retry_max_s: float = Field(default=5.0, gt=0)
+    # Seconds a `Retry-After` tells clients when Postgres is unreachable (503).
+    db_unavailable_retry_after_s: int = Field(default=5, ge=1)
+    # URL import during a platform outage: retried with backoff until this deadline (seconds
+    # after the project was created), then the project fails and its usage is refunded.
+    import_deadline_s: float = Field(default=900.0, gt=0)
+    # Uploads not completed by their expiry are expired by a sweep (project failed, usage refunded).
+    upload_sweep_batch: int = Field(default=500, ge=1)
+    # Port of the Prefect server `reelflow dev` starts (when PREFECT_API_URL is not set).
+    prefect_port: int = Field(default=4200, ge=1, le=65535)
+    # The media worker loads the whisper model on first use and frees it after this many idle
+    # seconds (0: keep it loaded).
+    whisper_idle_release_s: float = Field(default=300.0, ge=0)
 
 
 class Settings(BaseSettings):
@@ -324,7 +358,13 @@ class Settings(BaseSettings):
     clip_max_len_s: float = Field(default=60.0, gt=0, le=180)
     clip_top_n: int = Field(default=5, ge=1, le=50)
     # (clipping product: uploads, URL import, blobs, signed URLs; see docs/clipping-api.md)
-    blobs_dir: Path | None = None  # default: <data_dir>/blobs
+    blobs_dir: Path | None = None  # default: <data_dir>/blobs (the local store)
+    # s3://bucket/prefix (S3-compatible store, settings in `blob`) or file:///path (one
+    # process, or processes sharing that disk). Unset: embedded SeaweedFS in dev/test (started
+    # by `reelflow dev`, the demo and the tests), else the local folder.
+    blob_url: str | None = None
+    blob: BlobSettings = Field(default_factory=BlobSettings)
+    ops: OperationsSettings = Field(default_factory=OperationsSettings)
     clip_max_upload_bytes: int = Field(default=2 * 1024**3, ge=1024)
     clip_upload_ttl_s: int = Field(default=24 * 3600, ge=60)
     clip_url_max_bytes: int = Field(default=2 * 1024**3, ge=1024)
@@ -368,6 +408,18 @@ class Settings(BaseSettings):
         if self.is_production:
             raise ConfigurationError(f"{_env_name(field)} must be set in production")
         return SANDBOX_CREDENTIALS[field]
+
+    @field_validator("blob_url")
+    @classmethod
+    def _check_blob_url(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        parts = urlsplit(value)
+        if parts.scheme == "s3" and parts.netloc:
+            return value
+        if parts.scheme == "file" and parts.path:
+            return value
+        raise ValueError("must be s3://bucket/prefix or file:///absolute/path")
 
     @field_validator("database_url")
     @classmethod
@@ -463,4 +515,6 @@ def env_for_children(settings: Settings) -> dict[str, str]:
     if settings.redis_url:
         env["REDIS_URL"] = settings.redis_url
     env["REELFLOW_DATA_DIR"] = str(settings.resolved_data_dir)
+    if settings.blob_url:
+        env["REELFLOW_BLOB_URL"] = settings.blob_url
     return env

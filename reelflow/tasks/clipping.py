@@ -29,13 +29,14 @@ import socket
 import tempfile
 import time
 import uuid
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
 import httpx
 
-from reelflow.adapters.media import ffmpeg, whisper
+from reelflow.adapters.media import children, ffmpeg, whisper
 from reelflow.adapters.media.probe import MediaInfo, probe
 from reelflow.domain import clip_jobs, ingest, plans
 from reelflow.domain.clipping import (
@@ -51,7 +52,14 @@ from reelflow.domain.clipping import (
     to_vtt,
 )
 from reelflow.domain.retry import RetryPolicy
-from reelflow.errors import InvalidInput, LimitExceeded, PayloadTooLarge, ReelflowError, UnsupportedMediaType
+from reelflow.errors import (
+    InvalidInput,
+    LimitExceeded,
+    PayloadTooLarge,
+    ReelflowError,
+    Retryable,
+    UnsupportedMediaType,
+)
 from reelflow.logs import get_logger
 from reelflow.settings import get_settings
 from reelflow.storage.blobs import get_blob_store
@@ -64,6 +72,9 @@ from reelflow.tasks.registry import TaskContext, task
 log = get_logger(__name__)
 
 MEDIA_POLICY = RetryPolicy(initial_interval=2.0, backoff_coefficient=2.0, max_interval=60.0, max_attempts=3)
+# URL imports ride out a platform outage: retried with backoff until the import deadline
+# (REELFLOW_OPS__IMPORT_DEADLINE_S after the project was created), not a number of attempts.
+IMPORT_POLICY = RetryPolicy(initial_interval=2.0, backoff_coefficient=2.0, max_interval=30.0, max_attempts=10_000)
 # Errors about the input: the project fails with the message, the job itself succeeds.
 INPUT_ERRORS = (InvalidInput, LimitExceeded, PayloadTooLarge, UnsupportedMediaType)
 MAX_REDIRECTS = 3
@@ -141,6 +152,7 @@ async def _finish(pid: uuid.UUID) -> None:
             reasons = "; ".join(sorted({c.failure_reason or "unknown" for c in clips})) or "no clips"
             await repo.update_project(pid, timings=timings)
             await repo.fail_project(pid, f"no clip could be rendered: {reasons}")
+            await refund_unfinished_work(repo, project)
             return
         await repo.update_project(
             pid, status="clips_ready", stage="done", progress=100, timings=timings, finished_at=utcnow()
@@ -150,7 +162,7 @@ async def _finish(pid: uuid.UUID) -> None:
 # --- children -----------------------------------------------------------------------------
 
 
-@task("clipping.import_url", queue="media", policy=MEDIA_POLICY, timeout=1800)
+@task("clipping.import_url", queue="media", policy=IMPORT_POLICY, timeout=1800)
 async def import_url(ctx: TaskContext, project_id: str) -> dict[str, Any]:
     """Download a URL project's source into blob storage (SSRF-safe, size and type limits)."""
     pid = uuid.UUID(project_id)
@@ -174,7 +186,9 @@ async def import_url(ctx: TaskContext, project_id: str) -> dict[str, Any]:
         await _set(pid, source_key=key, source_bytes=size)
         return {"source_key": key, "size_bytes": size}
 
-    return await _step(ctx, pid, "import", body)
+    project = await _load(pid)
+    deadline = project.created_at + timedelta(seconds=get_settings().ops.import_deadline_s)
+    return await _step(ctx, pid, "import", body, deadline=deadline)
 
 
 @task("clipping.transcribe_project", queue="media", policy=MEDIA_POLICY, timeout=4 * 3600)
@@ -187,7 +201,7 @@ async def transcribe_project(ctx: TaskContext, project_id: str) -> dict[str, Any
         assert project.source_key
         keys = clip_jobs.transcript_keys(pid)
         async with store.local_file(project.source_key) as source:
-            info = await _timed(pid, "probe", asyncio.to_thread(probe, source))
+            info = await _timed(pid, "probe", children.in_thread(probe, source))
             await _record_probe(pid, info)
             _check_media(info)
             await _charge_minutes(project, info.duration_s)
@@ -196,8 +210,8 @@ async def transcribe_project(ctx: TaskContext, project_id: str) -> dict[str, Any
             with tempfile.TemporaryDirectory(prefix="reelflow-asr-") as work:
                 wav = Path(work) / "audio.wav"
                 await _set(pid, stage="extract_audio", progress=20)
-                await _timed(pid, "extract_audio", asyncio.to_thread(ffmpeg.extract_audio, source, wav, info=info))
-                energy = await asyncio.to_thread(ffmpeg.audio_energy, wav)
+                await _timed(pid, "extract_audio", children.in_thread(ffmpeg.extract_audio, source, wav, info=info))
+                energy = await children.in_thread(ffmpeg.audio_energy, wav)
                 if ffmpeg.is_silent(energy):
                     raise ProjectFailed("the audio track is silent: there is no speech to clip")
                 await store.put_file(clip_jobs.audio_key(pid), wav)
@@ -205,7 +219,7 @@ async def transcribe_project(ctx: TaskContext, project_id: str) -> dict[str, Any
                 asr = await _timed(
                     pid,
                     "transcribe",
-                    asyncio.to_thread(whisper.transcribe, wav, language=project.options.get("language")),
+                    children.in_thread(whisper.transcribe, wav, language=project.options.get("language")),
                 )
         transcript = Transcript.from_words(
             [Word(w.text, w.start, w.end, w.probability) for w in asr.words],
@@ -242,7 +256,7 @@ async def detect_highlights_task(ctx: TaskContext, project_id: str) -> dict[str,
         async with contextlib.AsyncExitStack() as stack:
             if await store.size(clip_jobs.audio_key(pid)) is not None:
                 wav = await stack.enter_async_context(store.local_file(clip_jobs.audio_key(pid)))
-                energy = await asyncio.to_thread(ffmpeg.audio_energy, wav, 0.5)
+                energy = await children.in_thread(ffmpeg.audio_energy, wav, 0.5)
         options = project.options
         highlights = detect_highlights(
             transcript,
@@ -329,7 +343,7 @@ async def _render(ctx: TaskContext, project: Project, clip: Clip, digest: str, k
         thumb = work / "thumb.jpg"
         async with store.local_file(project.source_key) as source:
             # In a thread: the runtime keeps heartbeating while ffmpeg works.
-            await asyncio.to_thread(
+            await children.in_thread(
                 ffmpeg.render_clip,
                 source,
                 out,
@@ -338,9 +352,9 @@ async def _render(ctx: TaskContext, project: Project, clip: Clip, digest: str, k
                 preset=preset,
                 captions_ass=ass,
             )
-        await asyncio.to_thread(ffmpeg.make_thumbnail, out, thumb)
+        await children.in_thread(ffmpeg.make_thumbnail, out, thumb)
         poster = work / "poster.jpg"
-        await asyncio.to_thread(ffmpeg.make_poster, thumb, clip_jobs.poster_title(clip.text), poster, preset)
+        await children.in_thread(ffmpeg.make_poster, thumb, clip_jobs.poster_title(clip.text), poster, preset)
         if clip.caption_text is None:
             srt = to_srt(sentences_as_clip_groups(transcript, clip.start_s, clip.end_s), offset_s=clip.start_s)
         else:
@@ -380,9 +394,12 @@ async def _render(ctx: TaskContext, project: Project, clip: Clip, digest: str, k
 # --- helpers ------------------------------------------------------------------------------
 
 
-async def _step(ctx: TaskContext, pid: uuid.UUID, stage: str, body: Any) -> dict[str, Any]:
+async def _step(
+    ctx: TaskContext, pid: uuid.UUID, stage: str, body: Any, *, deadline: datetime | None = None
+) -> dict[str, Any]:
     """Run a child step: input errors fail the project (the job succeeds); other errors
-    are retried, and the last attempt fails the project before giving up."""
+    are retried, and the last attempt (or, with a `deadline`, the first failure past it)
+    fails the project before giving up."""
     project = await _load(pid)
     if project.status == "failed":
         return {"failed": project.failure_reason}
@@ -397,8 +414,13 @@ async def _step(ctx: TaskContext, pid: uuid.UUID, stage: str, body: Any) -> dict
         await _fail(pid, exc.detail)
         return {"failed": exc.detail}
     except Exception as exc:
-        if ctx.attempt >= MEDIA_POLICY.max_attempts:
-            detail = exc.detail if isinstance(exc, ReelflowError) else f"{type(exc).__name__}: {exc}"
+        detail = exc.detail if isinstance(exc, ReelflowError) else f"{type(exc).__name__}: {exc}"
+        if deadline is not None:
+            if utcnow() >= deadline:
+                waited = (utcnow() - project.created_at).total_seconds()
+                await _fail(pid, f"{stage} failed: {detail} (gave up after {waited:.0f} s of retries)")
+                return {"failed": detail}
+        elif ctx.attempt >= MEDIA_POLICY.max_attempts:
             await _fail(pid, f"{stage} failed: {detail}")
         raise
 
@@ -423,7 +445,50 @@ async def _set(pid: uuid.UUID, **values: Any) -> None:
 async def _fail(pid: uuid.UUID, reason: str) -> None:
     log.info("clipping.project_failed", project_id=str(pid), reason=reason)
     async with session_scope() as session:
-        await ClippingRepository(session).fail_project(pid, reason)
+        repo = ClippingRepository(session)
+        project = await repo.project_by_id(pid, lock=True)
+        if project is None or project.status in ("clips_ready", "failed"):
+            return
+        await repo.fail_project(pid, reason)
+        await refund_unfinished_work(repo, project)
+
+
+async def refund_unfinished_work(repo: ClippingRepository, project: Project) -> dict[str, int]:
+    """Give back the usage of a project that is failing (see `plans.refund_for_failure`).
+    Call it in the transaction that fails the project (locked), once."""
+    refunded = plans.refund_for_failure(
+        transcribed=project.transcript_key is not None,
+        minutes_charged=project.minutes_charged,
+        clips_charged=project.clips_charged,
+    )
+    if plans.SOURCE_MINUTES in refunded:
+        project.minutes_charged = 0
+    if plans.CLIPS in refunded:
+        project.clips_charged = 0
+    await repo.refund_usage(project.workspace_id, plans.period_start(project.created_at), refunded)
+    log.info("clipping.usage_refunded", project_id=str(project.id), refunded=refunded)
+    return refunded
+
+
+@task("clipping.expire_uploads", queue="default", timeout=600)
+async def expire_uploads(ctx: TaskContext, limit: int | None = None) -> dict[str, Any]:
+    """Uploads not completed by their expiry: the project fails (usage refunded) and the
+    received bytes are deleted. Run by the `clipping-expire-uploads` schedule."""
+    batch = limit or get_settings().ops.upload_sweep_batch
+    uploads: list[uuid.UUID] = []
+    async with session_scope() as session:
+        repo = ClippingRepository(session)
+        for upload, project in await repo.expired_uploads(utcnow(), batch):
+            await repo.fail_project(project.id, "the upload expired before it was completed")
+            await refund_unfinished_work(repo, project)
+            uploads.append(upload.id)
+    expired = len(uploads)
+    if expired:
+        store = get_blob_store()
+        for upload_id in uploads:
+            await store.discard_part(upload_id)
+        log.info("clipping.uploads_expired", count=expired)
+    return {"expired": expired}
 
 
 async def _clip_failed(cid: uuid.UUID, reason: str) -> None:
@@ -584,6 +649,12 @@ async def download_source(
                             raise InvalidInput("the URL redirects without a Location", field="url")
                         current = urljoin(current, location)
                         continue
+                    if response.status_code in (408, 425, 429) or response.status_code >= 500:
+                        # The platform is down or busy: retried until the import deadline.
+                        raise Retryable(
+                            f"the URL could not be reached: it answered HTTP {response.status_code}",
+                            retry_after=_retry_after(response.headers.get("retry-after")),
+                        )
                     if response.status_code >= 400:
                         raise InvalidInput(
                             f"the URL answered HTTP {response.status_code}; it must serve the video file", field="url"
@@ -599,10 +670,16 @@ async def download_source(
                     )
                     return key, size
             except httpx.TimeoutException:
-                raise InvalidInput(f"the URL did not answer within {timeout_s:g} s", field="url") from None
+                raise Retryable(f"the URL could not be reached: no answer within {timeout_s:g} s") from None
             except httpx.TransportError as exc:
-                raise InvalidInput(f"the URL could not be reached: {exc or type(exc).__name__}", field="url") from None
+                raise Retryable(f"the URL could not be reached: {exc or type(exc).__name__}") from None
     raise InvalidInput(f"the URL redirects more than {MAX_REDIRECTS} times", field="url")
+
+
+def _retry_after(value: str | None) -> float | None:
+    if value and value.strip().isdigit():
+        return min(300.0, float(value.strip()))
+    return None
 
 
 def _ext_of(url: str) -> str:

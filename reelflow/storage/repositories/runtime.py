@@ -50,6 +50,7 @@ class Due:
     id: uuid.UUID
     job_id: str
     queue: str
+    front: bool = False  # recovered and handed-back runs keep their place: the front of the queue
 
 
 def rq_job_id(run_id: uuid.UUID, attempt: int, suffix: str = "") -> str:

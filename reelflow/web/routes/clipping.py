@@ -24,7 +24,7 @@ from reelflow.domain.clipping import get_caption_style, get_preset
 from reelflow.errors import Conflict, InvalidInput, NotFound, UnsupportedMediaType
 from reelflow.queue import enqueue
 from reelflow.settings import get_settings
-from reelflow.storage.blobs import get_blob_store, signed_blob_path, signing_secret, verify_blob_signature
+from reelflow.storage.blobs import blob_download_url, get_blob_store, signing_secret, verify_blob_signature
 from reelflow.storage.models.base import utcnow
 from reelflow.storage.models.clipping import Clip, Project, Upload
 from reelflow.storage.repositories.clipping import ClippingRepository
@@ -76,7 +76,8 @@ def _absolute(request: Request[Any, Any, Any], path: str) -> str:
 
 
 def _blob_url(request: Request[Any, Any, Any], key: str) -> str:
-    return _absolute(request, signed_blob_path(key))
+    url = blob_download_url(key)  # presigned S3 URL, or the API's signed path
+    return url if url.startswith(("http://", "https://")) else _absolute(request, url)
 
 
 def _upload_url(request: Request[Any, Any, Any], upload: Upload) -> tuple[str, datetime]:
@@ -636,8 +637,14 @@ async def upload_chunk(
                 ingest.sniff_video(request.stream(), check=byte_range.start == 0),
                 max_bytes=byte_range.end + 1,
             )
-        except UnsupportedMediaType:
+        except UnsupportedMediaType as exc:
+            # Not a video: the project fails now and gives its usage back (no charged project
+            # is left waiting in `uploading`).
             await store.discard_part(upload.id)
+            await repo.fail_project(project.id, f"the upload was rejected: {exc.detail}")
+            refund = plans.refund_for_failure(transcribed=False, minutes_charged=None, clips_charged=None)
+            await repo.refund_usage(project.workspace_id, plans.period_start(project.created_at), refund)
+            await db_session.commit()
             raise
         except InternalServerException:
             # The client went away mid-chunk: what arrived is kept on disk (the part file is
