@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo dev test lint format bench clean
+.PHONY: install demo dev test lint format bench chaos clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Reelflow needs Python 3.11 or newer")'
@@ -40,6 +40,10 @@ bench: install
 	$(BIN)/python bench/engagement.py --json bench/results/engagement.json
 	$(BIN)/python bench/api.py --json bench/results/api.json
 	$(BIN)/python bench/common.py --json bench/results/clipping.json -- $(BIN)/python bench/clipping.py --json bench/results/clipping.json
+
+# The chaos suite (not part of `make test`): the Procfile topology broken on purpose.
+chaos: install
+	$(BIN)/python bench/chaos.py --json bench/results/chaos.json
 
 clean:
 	rm -rf $(VENV) .reelflow .pytest_cache .mypy_cache .ruff_cache

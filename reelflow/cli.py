@@ -189,10 +189,15 @@ def web(host: str | None, port: int | None) -> None:
 @click.option("--burst", is_flag=True, help="Exit when the queues are empty.")
 def worker(queues: str, burst: bool) -> None:
     """Run a worker for the job runtime."""
+    from reelflow.adapters.media import children
     from reelflow.queue.worker import run_worker
 
     _with_services()
-    run_worker([q.strip() for q in queues.split(",") if q.strip()], burst=burst)
+    children.reap_orphans()  # ffmpeg left behind by a worker that died here before
+    try:
+        run_worker([q.strip() for q in queues.split(",") if q.strip()], burst=burst)
+    finally:
+        children.kill_all()
 
 
 @main.group()
@@ -202,9 +207,11 @@ def flows() -> None:
 
 @flows.command("serve")
 def flows_serve() -> None:
-    """Serve every deployment in prefect.yaml (needs PREFECT_API_URL, or starts a local API)."""
-    from reelflow.flows.serve import serve_all
+    """Serve every deployment in prefect.yaml (needs PREFECT_API_URL; says so and exits without it)."""
+    from reelflow.flows.serve import api_url, serve_all
 
+    if not api_url():
+        serve_all()  # says what to do and exits, before starting anything
     _with_services()
     serve_all()
 
@@ -263,21 +270,23 @@ def dev(prefect: bool) -> None:
         supervisor.start_reelflow("web", "web", "--port", str(settings.web.port))
         supervisor.start_reelflow("worker", "worker", "--queues", "high,default")
         supervisor.start_reelflow("media", "worker", "--queues", "media")
+        prefect_port = settings.ops.prefect_port
         if prefect:
-            api_url = env.get("PREFECT_API_URL") or "http://127.0.0.1:4200/api"
+            api_url = env.get("PREFECT_API_URL") or f"http://127.0.0.1:{prefect_port}/api"
             if "PREFECT_API_URL" not in env:
                 supervisor.start(
                     "prefect-server",
-                    [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", "4200"],
+                    [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1",
+                     "--port", str(prefect_port)],
                     quiet=True,
-                )
+                )  # fmt: skip
                 supervisor.wait_http("prefect-server", api_url + "/health", timeout=120)
             supervisor.start_reelflow("flows", "flows", "serve", env={"PREFECT_API_URL": api_url})
         supervisor.wait_http("web", f"http://127.0.0.1:{settings.web.port}/readyz")
         click.echo(f"API:        http://127.0.0.1:{settings.web.port}/api/v1  (docs: /schema)")
         click.echo(f"Sandbox:    {sandbox_url}")
         if prefect:
-            click.echo("Prefect UI: http://127.0.0.1:4200")
+            click.echo(f"Prefect UI: {api_url.removesuffix('/api')}")
         click.echo("Ctrl-C stops everything.")
         while True:
             exited = supervisor.first_exited()

@@ -16,6 +16,7 @@ from typing import Any
 
 from reelflow.adapters.clock import SandboxClock, SystemClock
 from reelflow.adapters.protocols import Clock, MonitoringPlatform
+from reelflow.adapters.tiktok.business import AdsFactory, tiktok_ads
 from reelflow.adapters.tiktok.research import ResearchClient
 from reelflow.settings import get_settings
 from reelflow.storage.blobs import BlobStore, get_blob_store
@@ -26,6 +27,7 @@ class Overrides:
     blobs: BlobStore | None = None
     clock: Clock | None = None
     monitoring_platform: MonitoringPlatform | None = None
+    ads_factory: AdsFactory | None = None
 
 
 _overrides = Overrides()
@@ -48,6 +50,11 @@ def platform_clock() -> Clock:
 def monitoring_platform(*, concurrency: int = 8) -> MonitoringPlatform:
     """Video search, stats and creator profiles (TikTok's Research API, or the sandbox's)."""
     return _overrides.monitoring_platform or ResearchClient(concurrency=concurrency)
+
+
+def ads_factory() -> AdsFactory:
+    """The ads platform for a token (TikTok Business, or the sandbox by settings)."""
+    return _overrides.ads_factory or tiktok_ads
 
 
 @contextmanager

@@ -7,9 +7,10 @@ import time
 from typing import Any
 
 from reelflow.errors import ConfigurationError
-from reelflow.settings import Settings, load_settings
+from reelflow.settings import Settings, get_settings, load_settings
 
 CHECK_TIMEOUT_S = 2.0
+UNREACHABLE = {"db": "Postgres", "redis": "Redis", "blobs": "Blob store"}
 
 
 async def check_db(settings: Settings) -> None:
@@ -49,6 +50,14 @@ async def check_redis(settings: Settings) -> None:
         await client.aclose()
 
 
+async def check_blobs(settings: Settings) -> None:
+    from reelflow.storage.blobs import S3BlobStore, get_blob_store
+
+    store = get_blob_store()
+    if isinstance(store, S3BlobStore):
+        await store.ping()
+
+
 async def readiness() -> dict[str, Any]:
     checks: dict[str, bool] = {}
     errors: dict[str, str] = {}
@@ -68,9 +77,13 @@ async def readiness() -> dict[str, Any]:
             checks[name] = True
         except Exception as exc:  # noqa: BLE001 - a readiness probe reports every failure
             checks[name] = False
-            errors[name] = f"{type(exc).__name__}: {exc}"[:300] or type(exc).__name__
+            what = UNREACHABLE.get(name, name)
+            errors[name] = f"{what} unreachable ({type(exc).__name__}: {exc})"[:300]
 
-    await asyncio.gather(run("db", check_db), run("redis", check_redis))
+    probes = [run("db", check_db), run("redis", check_redis)]
+    if settings.blob_url and settings.blob_url.startswith("s3://"):
+        probes.append(run("blobs", check_blobs))
+    await asyncio.gather(*probes)
     return {"ok": all(checks.values()), "checks": checks, "errors": errors}
 
 
@@ -119,10 +132,17 @@ class PooledReadiness:
                 checks[name] = True
             except TimeoutError:
                 checks[name] = False
-                errors[name] = f"no answer within {self.probe_timeout_s} s"
+                errors[name] = f"{UNREACHABLE.get(name, name)} unreachable (no answer within {self.probe_timeout_s} s)"
             except Exception as exc:  # noqa: BLE001 - a readiness probe reports every failure
                 checks[name] = False
-                errors[name] = f"{type(exc).__name__}: {exc}"[:300]
+                errors[name] = f"{UNREACHABLE.get(name, name)} unreachable ({type(exc).__name__}: {exc})"[:300]
 
-        await asyncio.gather(run("db", db), run("redis", redis))
+        async def blobs() -> None:
+            await check_blobs(get_settings())
+
+        probes = [run("db", db), run("redis", redis)]
+        blob_url = get_settings().blob_url
+        if blob_url and blob_url.startswith("s3://"):
+            probes.append(run("blobs", blobs))
+        await asyncio.gather(*probes)
         return {"ok": all(checks.values()), "checks": checks, "errors": errors}

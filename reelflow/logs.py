@@ -103,3 +103,49 @@ def configure_logging(level: str = "INFO", json: bool = False) -> None:
 
 def get_logger(name: str | None = None) -> Any:
     return structlog.get_logger(name)
+
+
+class OutageLog:
+    """One log line when a dependency (Postgres, Redis) starts failing and one when it is back,
+    however many ticks or requests fail in between (loops and handlers share one per process)."""
+
+    def __init__(self, event: str, logger: Any = None, *, quiet_after_s: float | None = None) -> None:
+        import threading
+
+        self.event = event
+        self.log = logger or get_logger("reelflow.outage")
+        self.since: float | None = None
+        self.failures = 0
+        self.last_failure = 0.0
+        # Where nothing reports success (request handlers): a failure after this many quiet
+        # seconds starts a new outage.
+        self.quiet_after_s = quiet_after_s
+        self._lock = threading.Lock()
+
+    def failed(self, exc: BaseException) -> bool:
+        """Count a failure; True when it starts an outage (and was logged)."""
+        import time
+
+        now = time.monotonic()
+        with self._lock:
+            quiet = self.quiet_after_s is not None and now - self.last_failure > self.quiet_after_s
+            self.last_failure = now
+            self.failures += 1
+            if self.since is not None and not quiet:
+                return False
+            self.since = now
+            self.failures = 1
+        self.log.warning(f"{self.event}_unavailable", error=f"{type(exc).__name__}: {exc}"[:300])
+        return True
+
+    def ok(self) -> None:
+        import time
+
+        if self.since is None:
+            return
+        with self._lock:
+            if self.since is None:
+                return
+            after, failures = time.monotonic() - self.since, self.failures
+            self.since, self.failures = None, 0
+        self.log.warning(f"{self.event}_recovered", after_s=round(after, 1), failures=failures)

@@ -310,11 +310,6 @@ class ClippingSettings(BaseModel):
     url_allow_origins: str | None = None
 
 
-class BlobSettings(BaseModel):
-    dir: Path | None = None  # default: <data_dir>/blobs
-    url_ttl_s: int = Field(default=3600, ge=10)  # lifetime of signed download links
-
-
 class ProxySettings(BaseModel):
     """Which forwarded headers to believe (env `REELFLOW_PROXY__...`). By default none: the
     client address is the TCP peer, so `X-Forwarded-For` cannot be spoofed for a fresh
@@ -360,6 +355,68 @@ class ReadinessSettings(BaseModel):
 
     probe_timeout_s: float = Field(default=1.0, gt=0, le=30)
     cache_s: float = Field(default=1.0, ge=0, le=60)
+
+
+class AdsSettings(BaseModel):
+    """Ads (TikTok Business): env ``REELFLOW_ADS__<FIELD>``."""
+
+    # OAuth: how long a `start` link stays valid, and the callback TikTok redirects to
+    # (unset → `{public_base_url}/api/v1/oauth/tiktok-business/callback/`).
+    oauth_state_ttl_s: int = Field(default=900, ge=60, le=86400)
+    oauth_redirect_uri: str | None = None
+    # Budget changes through actions: at most this many per ad group per day, and each at
+    # most this factor away from the current budget (TikTok's learning-phase guidance).
+    budget_changes_per_day: int = Field(default=2, ge=1, le=100)
+    budget_change_max_ratio: float = Field(default=0.5, gt=0, le=10)
+    # use_existing mode: ads per ad group before a new one is used.
+    adgroup_ad_capacity: int = Field(default=50, ge=1, le=1000)
+    # Metrics collector: days back, accounts pulled at once, report page size.
+    metrics_days: int = Field(default=7, ge=1, le=30)
+    metrics_concurrency: int = Field(default=8, ge=1, le=128)
+    metrics_page_size: int = Field(default=1000, ge=1, le=1000)
+    # Reading API: campaigns/ad groups/ads of an account are cached this long (seconds).
+    platform_cache_ttl_s: float = Field(default=30.0, ge=0, le=3600)
+    # Uploaded creative files (bytes).
+    creative_max_bytes: int = Field(default=500 * 1024 * 1024, ge=1024)
+
+
+class BlobSettings(BaseModel):
+    """The S3-compatible blob store (`REELFLOW_BLOB__<FIELD>`), used when `REELFLOW_BLOB_URL`
+    is `s3://bucket/prefix`. Unset keys and region fall back to `AWS_ACCESS_KEY_ID`,
+    `AWS_SECRET_ACCESS_KEY`, `AWS_REGION`; unset endpoint: AWS S3 itself."""
+
+    endpoint: str | None = None  # e.g. https://<account>.r2.cloudflarestorage.com, http://127.0.0.1:8333
+    access_key_id: str | None = None
+    secret_access_key: str | None = None
+    region: str | None = None
+    # Host put in presigned download URLs when clients reach the store by another name.
+    public_endpoint: str | None = None
+    # Dev, demo and tests: with no REELFLOW_BLOB_URL, start an embedded SeaweedFS (weed mini).
+    embedded: bool = True
+    # The local store (`file://` or no blob_url outside dev/test): its folder.
+    dir: Path | None = None  # default: <data_dir>/blobs
+    url_ttl_s: int = Field(default=3600, ge=10)  # lifetime of signed/presigned download links
+
+
+class OperationsSettings(BaseModel):
+    """Process lifecycle and outage handling (`REELFLOW_OPS__<FIELD>`)."""
+
+    # Redis outage: a worker reconnects with backoff from `redis_retry_initial_s` up to
+    # `redis_retry_max_s` and keeps doing so for ever (it never exits because Redis is away).
+    redis_retry_initial_s: float = Field(default=0.5, gt=0)
+    redis_retry_max_s: float = Field(default=5.0, gt=0)
+    # Seconds a `Retry-After` tells clients when Postgres is unreachable (503).
+    db_unavailable_retry_after_s: int = Field(default=5, ge=1)
+    # URL import during a platform outage: retried with backoff until this deadline (seconds
+    # after the project was created), then the project fails and its usage is refunded.
+    import_deadline_s: float = Field(default=900.0, gt=0)
+    # Uploads not completed by their expiry are expired by a sweep (project failed, usage refunded).
+    upload_sweep_batch: int = Field(default=500, ge=1)
+    # Port of the Prefect server `reelflow dev` starts (when PREFECT_API_URL is not set).
+    prefect_port: int = Field(default=4200, ge=1, le=65535)
+    # The media worker loads the whisper model on first use and frees it after this many idle
+    # seconds (0: keep it loaded).
+    whisper_idle_release_s: float = Field(default=300.0, ge=0)
 
 
 # The platform conventions (Heroku add-ons, the router's PORT) → where they go.
@@ -409,12 +466,20 @@ class Settings(BaseSettings):
     monitoring: MonitoringSettings = Field(default_factory=MonitoringSettings)
     media: MediaSettings = Field(default_factory=MediaSettings)
     clipping: ClippingSettings = Field(default_factory=ClippingSettings)
-    blobs: BlobSettings = Field(default_factory=BlobSettings)
+    blob: BlobSettings = Field(default_factory=BlobSettings)
     proxy: ProxySettings = Field(default_factory=ProxySettings)
     identity: IdentitySettings = Field(default_factory=IdentitySettings)
     mail: MailSettings = Field(default_factory=MailSettings)
     readiness: ReadinessSettings = Field(default_factory=ReadinessSettings)
 
+    ads: AdsSettings = Field(default_factory=AdsSettings)
+    ops: OperationsSettings = Field(default_factory=OperationsSettings)
+    # s3://bucket/prefix (S3-compatible store, settings in `blob`) or file:///path (one
+    # process, or processes sharing that disk). Unset: embedded SeaweedFS in dev/test (started
+    # by `reelflow dev`, the demo and the tests), else the local folder. Env REELFLOW_BLOB_URL.
+    blob_url: str | None = None
+
+    @classmethod
     @classmethod
     def settings_customise_sources(
         cls,
@@ -457,6 +522,18 @@ class Settings(BaseSettings):
         if self.is_production:
             raise ConfigurationError(f"{env_name(('platforms', field))} must be set in production")
         return SANDBOX_CREDENTIALS[field]
+
+    @field_validator("blob_url")
+    @classmethod
+    def _check_blob_url(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        parts = urlsplit(value)
+        if parts.scheme == "s3" and parts.netloc:
+            return value
+        if parts.scheme == "file" and parts.path:
+            return value
+        raise ValueError("must be s3://bucket/prefix or file:///absolute/path")
 
     @property
     def resolved_data_dir(self) -> Path:
@@ -522,4 +599,6 @@ def env_for_children(settings: Settings) -> dict[str, str]:
     if settings.redis.url:
         env["REDIS_URL"] = settings.redis.url
     env["REELFLOW_DATA_DIR"] = str(settings.resolved_data_dir)
+    if settings.blob_url:
+        env["REELFLOW_BLOB_URL"] = settings.blob_url
     return env

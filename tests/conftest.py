@@ -33,12 +33,13 @@ class Services:
     database_url: str
     redis_url: str
     data_dir: Path
+    blob_env: dict[str, str]
 
 
 @pytest.fixture(scope="session")
 def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Services]:
     from reelflow.settings import reset_settings_cache
-    from reelflow.storage.embedded import start_postgres, start_redis
+    from reelflow.storage.embedded import start_postgres, start_redis, start_seaweedfs, stop_seaweedfs
     from reelflow.storage.migrate import upgrade
 
     data_dir = tmp_path_factory.mktemp("reelflow")
@@ -54,11 +55,21 @@ def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Services]:
         pg, database_url = start_postgres(data_dir / "postgres", cleanup_mode="delete")
     if not redis_url:
         redis_proc, redis_url = start_redis(data_dir / "redis")
+    # Blobs: the embedded S3 server (SeaweedFS) unless TEST_BLOB_URL names a store
+    # (s3://… with REELFLOW_BLOB__* set, or file:///path for the local folder).
+    weed_proc = None
+    if os.environ.get("TEST_BLOB_URL"):
+        blob_env = {"REELFLOW_BLOB_URL": os.environ["TEST_BLOB_URL"]}
+    else:
+        weed_proc, blob_env = start_seaweedfs(data_dir / "seaweedfs")
+    os.environ.update(blob_env)
     os.environ["DATABASE_URL"] = database_url
     os.environ["REDIS_URL"] = redis_url
     reset_settings_cache()
     upgrade("head")
-    yield Services(database_url=database_url, redis_url=redis_url, data_dir=data_dir)
+    yield Services(database_url=database_url, redis_url=redis_url, data_dir=data_dir, blob_env=blob_env)
+    if weed_proc is not None:
+        stop_seaweedfs(weed_proc)
     if redis_proc is not None:
         redis_proc.terminate()
         redis_proc.wait(timeout=10)

@@ -15,7 +15,7 @@ from urllib.parse import urljoin, urlsplit, urlunsplit
 import httpx
 
 from reelflow.domain import ingest
-from reelflow.errors import InvalidInput, PayloadTooLarge
+from reelflow.errors import InvalidInput, PayloadTooLarge, Retryable
 
 MAX_REDIRECTS = 3
 
@@ -69,6 +69,12 @@ async def download_source(
                             raise InvalidInput("the URL redirects without a Location", field="url")
                         current = urljoin(current, location)
                         continue
+                    if response.status_code in (408, 425, 429) or response.status_code >= 500:
+                        # The platform is down or busy: retried until the import deadline.
+                        raise Retryable(
+                            f"the URL could not be reached: it answered HTTP {response.status_code}",
+                            retry_after=_retry_after(response.headers.get("retry-after")),
+                        )
                     if response.status_code >= 400:
                         raise InvalidInput(
                             f"the URL answered HTTP {response.status_code}; it must serve the video file", field="url"
@@ -82,10 +88,16 @@ async def download_source(
                     size = await sink.write_stream(key, ingest.sniff_video(response.aiter_bytes()), max_bytes=max_bytes)
                     return key, size
             except httpx.TimeoutException:
-                raise InvalidInput(f"the URL did not answer within {timeout_s:g} s", field="url") from None
+                raise Retryable(f"the URL could not be reached: no answer within {timeout_s:g} s") from None
             except httpx.TransportError as exc:
-                raise InvalidInput(f"the URL could not be reached: {exc or type(exc).__name__}", field="url") from None
+                raise Retryable(f"the URL could not be reached: {exc or type(exc).__name__}") from None
     raise InvalidInput(f"the URL redirects more than {MAX_REDIRECTS} times", field="url")
+
+
+def _retry_after(value: str | None) -> float | None:
+    if value and value.strip().isdigit():
+        return min(300.0, float(value.strip()))
+    return None
 
 
 def _ext_of(url: str) -> str:

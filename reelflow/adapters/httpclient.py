@@ -120,16 +120,31 @@ async def close_http_client() -> None:
 
 
 class CircuitBreaker:
-    """Per host: opens after `threshold` consecutive failures, half-opens after `reset_after` s."""
+    """Per host: opens after `threshold` consecutive failures, half-opens after `reset_after` s.
 
-    def __init__(self, host: str, threshold: int, reset_after: float) -> None:
+    Half-open lets exactly one trial request through. The trial is owned by the request that
+    took it (`before_request` returns a token) and is released on every way out of that
+    request: an answer (closes or re-opens the breaker), or no answer at all — cancellation,
+    a timeout around the caller, a rate limit or quota raised before sending, a worker stop —
+    in which case the breaker stays half-open and the next request becomes the trial. A trial
+    that neither answers nor is released (its task hung) is presumed lost after
+    `probe_timeout` s, so the breaker can never stay open for ever.
+    """
+
+    def __init__(self, host: str, threshold: int, reset_after: float, probe_timeout: float = 60.0) -> None:
         self.host = host
         self.threshold = threshold
         self.reset_after = reset_after
+        self.probe_timeout = probe_timeout
         self.failures = 0
         self.opened_at: float | None = None
-        self._probing = False
+        self._probe: object | None = None
+        self._probe_started = 0.0
         self._lock = threading.Lock()
+
+    @property
+    def _probing(self) -> bool:
+        return self._probe is not None
 
     @property
     def state(self) -> str:
@@ -137,36 +152,51 @@ class CircuitBreaker:
             return "closed"
         return "half_open" if time.monotonic() - self.opened_at >= self.reset_after else "open"
 
-    def before_request(self) -> None:
+    def before_request(self) -> object | None:
+        """Raise `Retryable` while open; returns a token when this request is the half-open trial."""
         with self._lock:
             if self.opened_at is None:
-                return
-            waited = time.monotonic() - self.opened_at
-            if waited < self.reset_after or self._probing:
+                return None
+            now = time.monotonic()
+            waited = now - self.opened_at
+            if self._probe is not None and now - self._probe_started >= self.probe_timeout:
+                self._probe = None  # the trial was lost without a word: let another one through
+            if waited < self.reset_after or self._probe is not None:
                 retry_after = max(0.1, self.reset_after - waited)
                 raise Retryable(f"circuit open for {self.host}", retry_after=retry_after, circuit="open")
-            self._probing = True  # half-open: this request is the one probe
+            self._probe = object()  # half-open: this request is the one trial
+            self._probe_started = now
+            return self._probe
 
     def record_success(self) -> None:
         with self._lock:
             self.failures = 0
             self.opened_at = None
-            self._probing = False
+            self._probe = None
 
     def record_failure(self) -> None:
         with self._lock:
             self.failures += 1
-            if self._probing or self.failures >= self.threshold:
+            if self._probe is not None or self.failures >= self.threshold:
                 self.opened_at = time.monotonic()
-            self._probing = False
+            self._probe = None
 
     def release_probe(self) -> None:
         """The probe ended without telling anything about the host (e.g. a 4xx)."""
         with self._lock:
-            if self._probing:
-                self._probing = False
+            if self._probe is not None:
+                self._probe = None
                 self.failures = 0
                 self.opened_at = None
+
+    def abandon_probe(self, token: object | None) -> None:
+        """The trial `token` ended with no answer (cancelled, timed out, stopped before sending):
+        stay half-open, so the next request is the trial. No-op when it was already settled."""
+        if token is None:
+            return
+        with self._lock:
+            if self._probe is token:
+                self._probe = None
 
 
 _breakers: dict[str, CircuitBreaker] = {}
@@ -179,7 +209,10 @@ def breaker_for(host: str) -> CircuitBreaker:
         if breaker is None:
             settings = get_settings()
             breaker = _breakers[host] = CircuitBreaker(
-                host, settings.http.breaker_failure_threshold, settings.http.breaker_reset_seconds
+                host,
+                settings.http.breaker_failure_threshold,
+                settings.http.breaker_reset_seconds,
+                probe_timeout=settings.http.timeout_seconds + settings.http.breaker_reset_seconds,
             )
         return breaker
 
@@ -289,72 +322,18 @@ async def request(
     attempt = 0
     while True:
         attempt += 1
-        breaker.before_request()
-        if settings.quotas.enabled:
-            limiter = get_limiter()
-            for limit in rate_limits:
-                await limiter.acquire(limit, max_wait=retry.max_retry_after)
-            if quota is not None and quota.limit > 0:
-                await limiter.charge(quota)
-        started = time.perf_counter()
-        error: ReelflowError
+        trial = breaker.before_request()
         try:
-            response = await client.request(
-                method,
-                url,
-                params=params,
-                json=json,
-                data=data,
-                content=content,
-                headers=send_headers,
-                timeout=request_timeout,
-            )
-        except _BEFORE_SEND_ERRORS as exc:
-            breaker.record_failure()
-            error = Retryable(f"{platform or host}: could not connect ({type(exc).__name__})")
-            _log_attempt(context, attempt, started, None, f"connect_error:{type(exc).__name__}")
-        except _AFTER_SEND_ERRORS as exc:
-            breaker.record_failure()
-            kind = type(exc).__name__
-            _log_attempt(context, attempt, started, None, f"after_send_error:{kind}")
-            if not idempotent:
-                raise Ambiguous(
-                    f"{platform or host}: {method} {parts.path} failed after sending ({kind}); "
-                    "it may have been accepted: check state before repeating it",
-                    platform=platform,
-                    correlation_id=correlation_id,
-                ) from exc
-            error = Retryable(f"{platform or host}: {kind} on {method} {parts.path}")
-        except httpx.HTTPError as exc:
-            breaker.release_probe()
-            raise Permanent(f"{platform or host}: {type(exc).__name__}: {exc}") from exc
-        else:
-            status = response.status_code
-            mapped = error_mapper(response) if error_mapper else None
-            if mapped is None and status >= 400 and status not in success_statuses:
-                mapped = default_error(response, platform)
-            if status >= 500 or status == 408:
-                breaker.record_failure()
-            else:
-                breaker.record_success()
-            if mapped is None:
-                _log_attempt(context, attempt, started, status, "ok")
-                return response
-            error = mapped
-            error.extra.setdefault("platform", platform)
-            error.extra.setdefault("http_status", status)
-            header_delay = parse_retry_after(response.headers.get("Retry-After"))
-            if isinstance(error, Retryable) and header_delay is not None:
-                error.retry_after = max(error.retry_after or 0.0, header_delay)
-            _log_attempt(context, attempt, started, status, error.code)
-            if not idempotent and isinstance(error, Retryable) and ((status >= 500 and status != 503) or status == 408):
-                raise Ambiguous(
-                    f"{error.detail} (the request may have been accepted: check state before repeating it)",
-                    retry_after=error.retry_after,
-                    platform=platform,
-                    http_status=status,
-                    correlation_id=correlation_id,
-                )
+            response, error = await _attempt(
+                client, breaker, method, url, parts.path, host, platform, idempotent, params, json, data, content,
+                send_headers, request_timeout, error_mapper, success_statuses, settings.quotas.enabled,
+                rate_limits, quota, retry, context, attempt, correlation_id,
+            )  # fmt: skip
+        finally:
+            breaker.abandon_probe(trial)  # no-op when the attempt recorded an outcome
+        if response is not None:
+            return response
+        assert error is not None
         if not isinstance(error, Retryable) or isinstance(error, Ambiguous) or attempt >= retry.max_attempts:
             raise error
         if error.retry_after is not None:
@@ -365,6 +344,101 @@ async def request(
             delay = retry.backoff(attempt)
         log.info("http.retry", **context, attempt=attempt, delay_s=round(delay, 3), reason=error.code)
         await asyncio.sleep(delay)
+
+
+async def _attempt(
+    client: httpx.AsyncClient,
+    breaker: CircuitBreaker,
+    method: str,
+    url: str,
+    path: str,
+    host: str,
+    platform: str,
+    idempotent: bool,
+    params: Mapping[str, Any] | None,
+    json: Any,
+    data: Mapping[str, Any] | None,
+    content: bytes | None,
+    send_headers: dict[str, str],
+    request_timeout: httpx.Timeout,
+    error_mapper: ErrorMapper | None,
+    success_statuses: frozenset[int] | set[int],
+    rate_limits_enabled: bool,
+    rate_limits: Sequence[RateLimit],
+    quota: DailyQuota | None,
+    retry: RetryConfig,
+    context: dict[str, Any],
+    attempt: int,
+    correlation_id: str,
+) -> tuple[httpx.Response | None, ReelflowError | None]:
+    """One attempt: (response, None) on success, (None, error) for the caller to retry or raise;
+    non-retryable outcomes (Ambiguous, Permanent from the transport) are raised here."""
+    if rate_limits_enabled:
+        limiter = get_limiter()
+        for limit in rate_limits:
+            await limiter.acquire(limit, max_wait=retry.max_retry_after)
+        if quota is not None and quota.limit > 0:
+            await limiter.charge(quota)
+    started = time.perf_counter()
+    error: ReelflowError
+    try:
+        response = await client.request(
+            method,
+            url,
+            params=params,
+            json=json,
+            data=data,
+            content=content,
+            headers=send_headers,
+            timeout=request_timeout,
+        )
+    except _BEFORE_SEND_ERRORS as exc:
+        breaker.record_failure()
+        error = Retryable(f"{platform or host}: could not connect ({type(exc).__name__})")
+        _log_attempt(context, attempt, started, None, f"connect_error:{type(exc).__name__}")
+    except _AFTER_SEND_ERRORS as exc:
+        breaker.record_failure()
+        kind = type(exc).__name__
+        _log_attempt(context, attempt, started, None, f"after_send_error:{kind}")
+        if not idempotent:
+            raise Ambiguous(
+                f"{platform or host}: {method} {path} failed after sending ({kind}); "
+                "it may have been accepted: check state before repeating it",
+                platform=platform,
+                correlation_id=correlation_id,
+            ) from exc
+        error = Retryable(f"{platform or host}: {kind} on {method} {path}")
+    except httpx.HTTPError as exc:
+        breaker.release_probe()
+        raise Permanent(f"{platform or host}: {type(exc).__name__}: {exc}") from exc
+    else:
+        status = response.status_code
+        mapped = error_mapper(response) if error_mapper else None
+        if mapped is None and status >= 400 and status not in success_statuses:
+            mapped = default_error(response, platform)
+        if status >= 500 or status == 408:
+            breaker.record_failure()
+        else:
+            breaker.record_success()
+        if mapped is None:
+            _log_attempt(context, attempt, started, status, "ok")
+            return response, None
+        error = mapped
+        error.extra.setdefault("platform", platform)
+        error.extra.setdefault("http_status", status)
+        header_delay = parse_retry_after(response.headers.get("Retry-After"))
+        if isinstance(error, Retryable) and header_delay is not None:
+            error.retry_after = max(error.retry_after or 0.0, header_delay)
+        _log_attempt(context, attempt, started, status, error.code)
+        if not idempotent and isinstance(error, Retryable) and ((status >= 500 and status != 503) or status == 408):
+            raise Ambiguous(
+                f"{error.detail} (the request may have been accepted: check state before repeating it)",
+                retry_after=error.retry_after,
+                platform=platform,
+                http_status=status,
+                correlation_id=correlation_id,
+            )
+    return None, error
 
 
 def _log_attempt(context: dict[str, Any], attempt: int, started: float, status: int | None, outcome: str) -> None:

@@ -5,6 +5,10 @@
   queue fairly; a wait longer than `max_wait` reserves nothing and raises
   `errors.Retryable(retry_after=...)` for the job runtime to schedule.
 - `DailyQuota(name, limit)`: a counter per UTC day (the TikTok quotas reset at 00:00 UTC).
+  The authoritative count lives in Postgres when a `QuotaCounter` is installed (workers and
+  flows install one at start: `set_quota_counter`), so flushing Redis cannot reset it and
+  make the product overspend the platform's quota; Redis then only caches the count. A quota
+  that cannot be checked (Postgres away) is not spent: `Retryable`.
 
 Without a Redis URL in settings (a bench, a script) the same algorithms run in process memory.
 Bucket names must never contain tokens: use `account_key(token)`.
@@ -18,7 +22,7 @@ import threading
 import time
 import weakref
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, Protocol
 
 from reelflow.errors import QuotaExhausted, Retryable
@@ -102,6 +106,37 @@ def next_utc_midnight(now: datetime | None = None) -> datetime:
     return (now + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
 
 
+class QuotaCounter(Protocol):
+    """Where daily quota counts are kept for good (Postgres; see storage/repositories/quotas.py)."""
+
+    async def charge(self, name: str, day: date, cost: int, limit: int, *, enforce: bool) -> tuple[bool, int]: ...
+
+    async def used(self, name: str, day: date) -> int: ...
+
+
+_quota_counter: QuotaCounter | None = None
+
+
+def set_quota_counter(counter: QuotaCounter | None) -> None:
+    """Install the authoritative quota counter for this process (composition point)."""
+    global _quota_counter
+    _quota_counter = counter
+
+
+def get_quota_counter() -> QuotaCounter | None:
+    return _quota_counter
+
+
+async def _charge_counter(counter: QuotaCounter, quota: DailyQuota, cost: int, enforce: bool, now: datetime) -> int:
+    try:
+        charged, used = await counter.charge(quota.name, now.date(), cost, quota.limit, enforce=enforce)
+    except Exception as exc:
+        raise Retryable(f"quota {quota.name} cannot be checked now ({type(exc).__name__})", retry_after=5) from exc
+    if not charged:
+        raise _exhausted(quota, used, now)
+    return used
+
+
 class Limiter(Protocol):
     async def acquire(self, limit: RateLimit, *, max_wait: float, cost: float = 1.0) -> float: ...
 
@@ -119,6 +154,7 @@ def _exhausted(quota: DailyQuota, used: int, now: datetime) -> QuotaExhausted:
     return QuotaExhausted(
         f"daily quota {quota.name} used up ({used}/{quota.limit})",
         limit=quota.name,
+        used=used,
         resets_at=resets,
         retry_after=(resets - now).total_seconds(),
     )
@@ -150,6 +186,15 @@ class RedisLimiter:
     async def charge(self, quota: DailyQuota, cost: int = 1, *, enforce: bool = True) -> int:
         now = datetime.now(UTC)
         expire_at = int(next_utc_midnight(now).timestamp()) + 3600
+        counter = _quota_counter
+        if counter is not None:
+            try:
+                used = await _charge_counter(counter, quota, cost, enforce, now)
+            except QuotaExhausted as exc:
+                await self._cache(quota, now, int(exc.extra.get("used", quota.limit)), expire_at)
+                raise
+            await self._cache(quota, now, used, expire_at)
+            return used
         used = int(
             await self._quota(
                 keys=[_quota_key(quota, now)], args=[cost, quota.limit, expire_at, "1" if enforce else "0"]
@@ -159,8 +204,23 @@ class RedisLimiter:
             raise _exhausted(quota, -1 - used, now)
         return used
 
+    async def _cache(self, quota: DailyQuota, now: datetime, used: int, expire_at: int) -> None:
+        import redis
+
+        try:
+            await self._redis.set(_quota_key(quota, now), used, exat=expire_at)
+        except redis.RedisError:
+            pass  # only a cache
+
     async def used(self, quota: DailyQuota) -> int:
-        raw = await self._redis.get(_quota_key(quota, datetime.now(UTC)))
+        now = datetime.now(UTC)
+        counter = _quota_counter
+        if counter is not None:
+            try:
+                return await counter.used(quota.name, now.date())
+            except Exception:  # noqa: BLE001 - fall back to the cached count
+                pass
+        raw = await self._redis.get(_quota_key(quota, now))
         return int(raw or 0)
 
     async def aclose(self) -> None:
@@ -191,6 +251,11 @@ class MemoryLimiter:
     async def charge(self, quota: DailyQuota, cost: int = 1, *, enforce: bool = True) -> int:
         now = datetime.now(UTC)
         key = _quota_key(quota, now)
+        if _quota_counter is not None:
+            used = await _charge_counter(_quota_counter, quota, cost, enforce, now)
+            with self._lock:
+                self._quotas[key] = used
+            return used
         with self._lock:
             used = self._quotas.get(key, 0)
             if enforce and used + cost > quota.limit:
@@ -199,6 +264,8 @@ class MemoryLimiter:
             return used + cost
 
     async def used(self, quota: DailyQuota) -> int:
+        if _quota_counter is not None:
+            return await _quota_counter.used(quota.name, datetime.now(UTC).date())
         return self._quotas.get(_quota_key(quota, datetime.now(UTC)), 0)
 
     def reset(self) -> None:

@@ -26,6 +26,7 @@ DEMO_STEPS: list[str] = [
     "reelflow.demo.jobs",
     "reelflow.demo.monitoring",
     "reelflow.demo.clipping",
+    "reelflow.demo.ads",
     # <area demo steps>
 ]
 
@@ -57,7 +58,7 @@ def run_demo() -> int:
     # The steps narrate what happens; the adapters' request logs would drown the summary.
     configure_logging("ERROR")
     started = time.monotonic()
-    print("Reelflow demo: embedded Postgres and Redis, the platform sandbox, the API and workers.")
+    print("Reelflow demo: embedded Postgres, Redis and S3, the platform sandbox, the API and workers.")
     print(f"   data folder: {settings.resolved_data_dir}")
     upgrade()
     env = env_for_children(settings)

@@ -7,6 +7,9 @@ from __future__ import annotations
 import asyncio
 import time
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+import httpx
 
 if TYPE_CHECKING:
     from reelflow.demo import Demo
@@ -61,11 +64,10 @@ async def run(demo: Demo) -> None:
         )
         demo.say(f"      “{clip['text'][:110]}{'…' if len(clip['text']) > 110 else ''}”")
     demo.say("clip files:")
-    for clip in clips:
-        video = await demo.client.get(clip["links"]["video"])
-        thumb = await demo.client.get(clip["links"]["thumbnail"])
-        poster = await demo.client.get(clip["links"]["poster"])
-        path = clip["links"]["video"].split("/api/v1/blobs/", 1)[1].split("?", 1)[0]
+    async with httpx.AsyncClient(timeout=60) as links:  # presigned links: no bearer token
+        files = [[await links.get(clip["links"][name]) for name in ("video", "thumbnail", "poster")] for clip in clips]
+    for clip, (video, thumb, poster) in zip(clips, files, strict=True):
+        path = urlsplit(clip["links"]["video"]).path.split("/blobs/", 1)[-1]  # API link or presigned S3 URL
         demo.say(
             f"  {path}  {len(video.content) / 1e6:.2f} MB {video.headers['content-type']}, "
             f"thumbnail {len(thumb.content) / 1e3:.0f} kB, poster {len(poster.content) / 1e3:.0f} kB, "

@@ -98,3 +98,15 @@ def limit_exceeded(plan: Plan, metric: str, *, wanted: int, used: int, start: da
         limit=metric,
         resets_at=period_end(start),
     )
+
+
+def refund_for_failure(*, transcribed: bool, minutes_charged: int | None, clips_charged: int | None) -> dict[str, int]:
+    """Usage counts only work that completed. A project that fails (an import that never
+    arrived, an upload rejected or expired, a pipeline that delivered no clip) gives back its
+    project unit and its clips, and its source minutes unless the source was transcribed."""
+    refund = {PROJECTS: 1}
+    if not transcribed and minutes_charged:
+        refund[SOURCE_MINUTES] = minutes_charged
+    if clips_charged:
+        refund[CLIPS] = clips_charged
+    return refund

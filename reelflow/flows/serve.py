@@ -32,17 +32,30 @@ def load_flow(entrypoint: str) -> Flow[Any, Any]:
     return candidate
 
 
+def schedules_of(entry: dict[str, Any]) -> list[Any]:
+    """prefect.yaml's schedules as Prefect schedule objects, each with its own timezone."""
+    from datetime import timedelta
+
+    from prefect.schedules import Cron, Interval
+
+    built: list[Any] = []
+    for spec in entry.get("schedules") or []:
+        active = bool(spec.get("active", True))
+        timezone = spec.get("timezone")
+        if "cron" in spec:
+            built.append(Cron(spec["cron"], timezone=timezone, active=active))
+        elif "interval" in spec:
+            built.append(Interval(timedelta(seconds=float(spec["interval"])), timezone=timezone, active=active))
+    return built
+
+
 def build_deployments(path: Path = PREFECT_YAML) -> list[Any]:
     deployments = []
     for entry in load_deployments(path):
-        schedules = entry.get("schedules") or []
-        crons = [s["cron"] for s in schedules if "cron" in s and s.get("active", True)]
-        intervals = [s["interval"] for s in schedules if "interval" in s and s.get("active", True)]
         deployments.append(
             load_flow(entry["entrypoint"]).to_deployment(
                 name=entry["name"],
-                cron=crons or None,
-                interval=intervals or None,
+                schedules=schedules_of(entry) or None,
                 parameters=entry.get("parameters") or {},
                 tags=entry.get("tags") or [],
                 description=entry.get("description"),
@@ -51,5 +64,19 @@ def build_deployments(path: Path = PREFECT_YAML) -> list[Any]:
     return deployments
 
 
+def api_url() -> str | None:
+    """The Prefect API these flows talk to (PREFECT_API_URL or the active profile), or None."""
+    from prefect.settings import get_current_settings
+
+    url = get_current_settings().api.url
+    return str(url) if url else None
+
+
 def serve_all() -> None:
+    if not api_url():
+        raise SystemExit(
+            "PREFECT_API_URL is not set: the flows need a Prefect server to report to. Start one "
+            "(`prefect server start`, then PREFECT_API_URL=http://127.0.0.1:4200/api) or run "
+            "`reelflow dev`, which starts one; no hidden temporary server is started."
+        )
     serve(*build_deployments())

@@ -61,6 +61,7 @@ def push_now(items: Iterable[Due], connection: redis.Redis | None = None) -> Non
                         result_ttl=0,
                         failure_ttl=300,
                         description=f"run {d.id}",
+                        at_front=d.front,
                     )
                     for d in due
                 ],

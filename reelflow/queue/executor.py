@@ -244,6 +244,11 @@ async def _run_claimed(claimed: Claimed, conn: AsyncConnection) -> str:
             return await _fail(ctx, claimed, policy, timeout_error, type_name="StartToCloseTimeout")
         return await _fail(ctx, claimed, policy, exc)
     except Exception as exc:  # noqa: BLE001 - every task error is recorded on the run
+        if shutdown_requested_at is not None and classify(exc, policy)[0] and not ctx.cancelled:
+            # The worker is stopping (a deploy): a transient error now — typically a child
+            # process killed by the same SIGTERM — hands the run back without spending an attempt.
+            log.info("runtime.error_during_shutdown", error=type(exc).__name__)
+            return await _hand_back(claimed)
         return await _fail(ctx, claimed, policy, exc)
     finally:
         watcher.cancel()
@@ -418,7 +423,7 @@ async def _hand_back(claimed: Claimed) -> str:
         if run is None:
             return "lost"
         await repo.add_event(run.id, "recovered", claimed.attempt, "handed back by a worker shutting down")
-        push_after_commit(session, [Due(run.id, run.rq_job_id or "", run.queue)])
+        push_after_commit(session, [Due(run.id, run.rq_job_id or "", run.queue, front=True)])
     log.info("runtime.handed_back")
     return "handed_back"
 

@@ -17,7 +17,7 @@ from datetime import timedelta
 import redis
 from rq.job import Job
 
-from reelflow.logs import get_logger
+from reelflow.logs import OutageLog, get_logger
 from reelflow.queue.dispatch import get_redis, push_after_commit
 from reelflow.queue.executor import cancel_descendants, child_ended
 from reelflow.queue.ids import rq_job_id
@@ -72,7 +72,7 @@ async def recover_stale(heartbeat_timeout: float | None = None) -> int:
                     rq_job_id=job_id,
                 )
                 await repo.add_event(run.id, "recovered", run.attempt, message, {"reason": "heartbeat timeout"})
-                push_after_commit(session, [Due(run.id, job_id, run.queue)])
+                push_after_commit(session, [Due(run.id, job_id, run.queue, front=True)])
                 log.warning("runtime.recovered", run_id=str(run.id), job=run.name, attempt=run.attempt)
             else:
                 await repo.transition(run.id, from_statuses=("running",), status="failed", error=error, finished_at=now)
@@ -118,7 +118,7 @@ async def repush_missing(grace: float | None = None, connection: redis.Redis | N
     async with session_scope() as session:
         repo = RuntimeRepository(session)
         for run in missing:
-            due = Due(run.id, rq_job_id(run.id, run.attempt + 1, f"-r{uuid.uuid4().hex[:6]}"), run.queue)
+            due = Due(run.id, rq_job_id(run.id, run.attempt + 1, f"-r{uuid.uuid4().hex[:6]}"), run.queue, front=True)
             if await repo.mark_pushed(due):
                 pushes.append(due)
         push_after_commit(session, pushes)
@@ -139,14 +139,16 @@ def try_sweep_lock(connection: redis.Redis, owner: str, seconds: float) -> bool:
 async def maintenance_loop(stop: threading.Event, owner: str) -> None:
     settings = get_settings()
     connection = get_redis()
+    outage = OutageLog("runtime.maintenance", log)
     try:
         while not stop.is_set():
             try:
                 await push_due_retries()
                 if try_sweep_lock(connection, owner, settings.runtime.sweep_interval):
                     await sweep()
-            except Exception:
-                log.warning("runtime.maintenance_failed", exc_info=True)
+                outage.ok()
+            except Exception as exc:  # noqa: BLE001 - Postgres or Redis away: retried next tick
+                outage.failed(exc)
             await asyncio.to_thread(stop.wait, settings.runtime.scheduler_interval)
     finally:
         await dispose_engine()

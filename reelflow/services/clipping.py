@@ -288,10 +288,56 @@ async def finish_pipeline(session: AsyncSession, pid: uuid.UUID) -> None:
         reasons = "; ".join(sorted({c.failure_reason or "unknown" for c in clips})) or "no clips"
         await repo.update_project(pid, timings=timings)
         await repo.fail_project(pid, f"no clip could be rendered: {reasons}")
+        await refund_unfinished_work(repo, project)
         return
     await repo.update_project(
         pid, status="clips_ready", stage="done", progress=100, timings=timings, finished_at=utcnow()
     )
+
+
+# --- failures and refunds ----------------------------------------------------------------
+
+
+async def fail_project(session: AsyncSession, pid: uuid.UUID, reason: str) -> bool:
+    """Fail a project that is not finished yet and refund its unfinished work (locks it).
+    Returns False when it had already finished (ready or failed)."""
+    repo = ClippingRepository(session)
+    project = await repo.project_by_id(pid, lock=True)
+    if project is None or project.status in ("clips_ready", "failed"):
+        return False
+    await repo.fail_project(pid, reason)
+    await refund_unfinished_work(repo, project)
+    return True
+
+
+async def refund_unfinished_work(repo: ClippingRepository, project: Project) -> dict[str, int]:
+    """Give back the usage of a project that is failing (see `plans.refund_for_failure`).
+    Call it in the transaction that fails the project (locked), once."""
+    refunded = plans.refund_for_failure(
+        transcribed=project.transcript_key is not None,
+        minutes_charged=project.minutes_charged,
+        clips_charged=project.clips_charged,
+    )
+    if plans.SOURCE_MINUTES in refunded:
+        project.minutes_charged = 0
+    if plans.CLIPS in refunded:
+        project.clips_charged = 0
+    await repo.refund_usage(project.workspace_id, plans.period_start(project.created_at), refunded)
+    log.info("clipping.usage_refunded", project_id=str(project.id), refunded=refunded)
+    return refunded
+
+
+async def expire_uploads(session: AsyncSession, *, blobs: BlobStore, limit: int | None = None) -> dict[str, Any]:
+    """Uploads not completed by their expiry: the project fails (usage refunded) and the
+    received bytes are deleted (after the session's transaction commits)."""
+    batch = limit or get_settings().ops.upload_sweep_batch
+    repo = ClippingRepository(session)
+    uploads: list[uuid.UUID] = []
+    for upload, project in await repo.expired_uploads(utcnow(), batch):
+        await repo.fail_project(project.id, "the upload expired before it was completed")
+        await refund_unfinished_work(repo, project)
+        uploads.append(upload.id)
+    return {"expired": len(uploads), "uploads": uploads}
 
 
 # --- reconciliation (a sweep job, never a GET) -------------------------------------------
@@ -308,6 +354,7 @@ async def reconcile_project(session: AsyncSession, project: Project, *, blobs: B
             message = (run.error or {}).get("message") or run.status
             reason = f"the pipeline run {run.status}: {message}"
             await repo.fail_project(project.id, reason)
+            await refund_unfinished_work(repo, project)
             project.status, project.failure_reason = "failed", reason
             return True
         return False
@@ -320,6 +367,7 @@ async def reconcile_project(session: AsyncSession, project: Project, *, blobs: B
             "and its link expired; create a new project to try again"
         )
         await repo.fail_project(project.id, reason)
+        await refund_unfinished_work(repo, project)
         project.status, project.failure_reason = "failed", reason
         await blobs.discard_part(upload.id)
         return True
@@ -500,8 +548,13 @@ async def receive_chunk(
                 ingest.sniff_video(body, check=byte_range.start == 0),
                 max_bytes=byte_range.end + 1,
             )
-        except UnsupportedMediaType:
+        except UnsupportedMediaType as exc:
+            # Not a video: the project fails now and gives its usage back (no charged project
+            # is left waiting in `uploading`); committed here because the error rolls back.
             await blobs.discard_part(upload.id)
+            await repo.fail_project(project.id, f"the upload was rejected: {exc.detail}")
+            await refund_unfinished_work(repo, project)
+            await session.commit()
             raise
     upload.received_bytes = received
     if received != byte_range.end + 1 and received != upload.total_bytes:

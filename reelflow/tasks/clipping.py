@@ -22,19 +22,19 @@ that records its files, after they were written.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 import tempfile
 import time
 import uuid
 from collections.abc import Callable
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from reelflow import composition
 from reelflow.adapters import download
-from reelflow.adapters.media import ffmpeg, whisper
+from reelflow.adapters.media import children, ffmpeg, whisper
 from reelflow.adapters.media.probe import MediaInfo, probe
 from reelflow.domain import clip_jobs, plans
 from reelflow.domain.clipping import (
@@ -50,7 +50,13 @@ from reelflow.domain.clipping import (
     to_vtt,
 )
 from reelflow.domain.retry import RetryPolicy
-from reelflow.errors import InvalidInput, LimitExceeded, PayloadTooLarge, ReelflowError, UnsupportedMediaType
+from reelflow.errors import (
+    InvalidInput,
+    LimitExceeded,
+    PayloadTooLarge,
+    ReelflowError,
+    UnsupportedMediaType,
+)
 from reelflow.logs import get_logger
 from reelflow.services import clipping as clipping_service
 from reelflow.settings import get_settings
@@ -63,6 +69,9 @@ from reelflow.tasks.registry import TaskContext, task
 log = get_logger(__name__)
 
 MEDIA_POLICY = RetryPolicy(initial_interval=2.0, backoff_coefficient=2.0, max_interval=60.0, max_attempts=3)
+# URL imports ride out a platform outage: retried with backoff until the import deadline
+# (REELFLOW_OPS__IMPORT_DEADLINE_S after the project was created), not a number of attempts.
+IMPORT_POLICY = RetryPolicy(initial_interval=2.0, backoff_coefficient=2.0, max_interval=30.0, max_attempts=10_000)
 # Errors about the input: the project fails with the message, the job itself succeeds.
 INPUT_ERRORS = (InvalidInput, LimitExceeded, PayloadTooLarge, UnsupportedMediaType)
 
@@ -133,10 +142,24 @@ async def reconcile_projects(ctx: TaskContext, limit: int = 500) -> dict[str, in
         return await clipping_service.reconcile_projects(session, blobs=composition.blob_store(), limit=limit)
 
 
+@task("clipping.expire_uploads", queue="default", timeout=600)
+async def expire_uploads(ctx: TaskContext, limit: int | None = None) -> dict[str, Any]:
+    """Uploads not completed by their expiry: the project fails (usage refunded) and the
+    received bytes are deleted. Run by the `clipping-expire-uploads` schedule."""
+    blobs = composition.blob_store()
+    async with session_scope() as session:
+        result = await clipping_service.expire_uploads(session, blobs=blobs, limit=limit)
+    for upload_id in result["uploads"]:
+        await blobs.discard_part(upload_id)
+    if result["expired"]:
+        log.info("clipping.uploads_expired", count=result["expired"])
+    return {"expired": result["expired"]}
+
+
 # --- children -----------------------------------------------------------------------------
 
 
-@task("clipping.import_url", queue="media", policy=MEDIA_POLICY, timeout=1800)
+@task("clipping.import_url", queue="media", policy=IMPORT_POLICY, timeout=1800)
 async def import_url(ctx: TaskContext, project_id: str) -> dict[str, Any]:
     """Download a URL project's source into blob storage (SSRF-safe, size and type limits)."""
     pid = uuid.UUID(project_id)
@@ -160,7 +183,9 @@ async def import_url(ctx: TaskContext, project_id: str) -> dict[str, Any]:
         await _set(pid, source_key=key, source_bytes=size)
         return {"source_key": key, "size_bytes": size}
 
-    return await _step(ctx, pid, "import", body)
+    project = await _load(pid)
+    deadline = project.created_at + timedelta(seconds=get_settings().ops.import_deadline_s)
+    return await _step(ctx, pid, "import", body, deadline=deadline)
 
 
 @task("clipping.transcribe_project", queue="media", policy=MEDIA_POLICY, timeout=4 * 3600)
@@ -173,7 +198,7 @@ async def transcribe_project(ctx: TaskContext, project_id: str) -> dict[str, Any
         assert project.source_key
         keys = clip_jobs.transcript_keys(pid)
         async with store.local_file(project.source_key) as source:
-            info = await _timed(pid, "probe", asyncio.to_thread(probe, source))
+            info = await _timed(pid, "probe", children.in_thread(probe, source))
             await _record_probe(pid, info)
             _check_media(info)
             await _charge_minutes(project, info.duration_s)
@@ -182,8 +207,8 @@ async def transcribe_project(ctx: TaskContext, project_id: str) -> dict[str, Any
             with tempfile.TemporaryDirectory(prefix="reelflow-asr-") as work:
                 wav = Path(work) / "audio.wav"
                 await _set(pid, stage="extract_audio", progress=20)
-                await _timed(pid, "extract_audio", asyncio.to_thread(ffmpeg.extract_audio, source, wav, info=info))
-                energy = await asyncio.to_thread(ffmpeg.audio_energy, wav)
+                await _timed(pid, "extract_audio", children.in_thread(ffmpeg.extract_audio, source, wav, info=info))
+                energy = await children.in_thread(ffmpeg.audio_energy, wav)
                 if ffmpeg.is_silent(energy):
                     raise ProjectFailed("the audio track is silent: there is no speech to clip")
                 await store.put_file(clip_jobs.audio_key(pid), wav)
@@ -191,7 +216,7 @@ async def transcribe_project(ctx: TaskContext, project_id: str) -> dict[str, Any
                 asr = await _timed(
                     pid,
                     "transcribe",
-                    asyncio.to_thread(whisper.transcribe, wav, language=project.options.get("language")),
+                    children.in_thread(whisper.transcribe, wav, language=project.options.get("language")),
                 )
         transcript = Transcript.from_words(
             [Word(w.text, w.start, w.end, w.probability) for w in asr.words],
@@ -228,7 +253,7 @@ async def detect_highlights_task(ctx: TaskContext, project_id: str) -> dict[str,
         async with contextlib.AsyncExitStack() as stack:
             if await store.size(clip_jobs.audio_key(pid)) is not None:
                 wav = await stack.enter_async_context(store.local_file(clip_jobs.audio_key(pid)))
-                energy = await asyncio.to_thread(ffmpeg.audio_energy, wav, 0.5)
+                energy = await children.in_thread(ffmpeg.audio_energy, wav, 0.5)
         options = project.options
         highlights = detect_highlights(
             transcript,
@@ -315,7 +340,7 @@ async def _render(ctx: TaskContext, project: Project, clip: Clip, digest: str, k
         thumb = work / "thumb.jpg"
         async with store.local_file(project.source_key) as source:
             # In a thread: the runtime keeps heartbeating while ffmpeg works.
-            await asyncio.to_thread(
+            await children.in_thread(
                 ffmpeg.render_clip,
                 source,
                 out,
@@ -324,9 +349,9 @@ async def _render(ctx: TaskContext, project: Project, clip: Clip, digest: str, k
                 preset=preset,
                 captions_ass=ass,
             )
-        await asyncio.to_thread(ffmpeg.make_thumbnail, out, thumb)
+        await children.in_thread(ffmpeg.make_thumbnail, out, thumb)
         poster = work / "poster.jpg"
-        await asyncio.to_thread(ffmpeg.make_poster, thumb, clip_jobs.poster_title(clip.text), poster, preset)
+        await children.in_thread(ffmpeg.make_poster, thumb, clip_jobs.poster_title(clip.text), poster, preset)
         if clip.caption_text is None:
             srt = to_srt(sentences_as_clip_groups(transcript, clip.start_s, clip.end_s), offset_s=clip.start_s)
         else:
@@ -366,9 +391,12 @@ async def _render(ctx: TaskContext, project: Project, clip: Clip, digest: str, k
 # --- helpers ------------------------------------------------------------------------------
 
 
-async def _step(ctx: TaskContext, pid: uuid.UUID, stage: str, body: Any) -> dict[str, Any]:
+async def _step(
+    ctx: TaskContext, pid: uuid.UUID, stage: str, body: Any, *, deadline: datetime | None = None
+) -> dict[str, Any]:
     """Run a child step: input errors fail the project (the job succeeds); other errors
-    are retried, and the last attempt fails the project before giving up."""
+    are retried, and the last attempt (or, with a `deadline`, the first failure past it)
+    fails the project before giving up."""
     project = await _load(pid)
     if project.status == "failed":
         return {"failed": project.failure_reason}
@@ -383,8 +411,13 @@ async def _step(ctx: TaskContext, pid: uuid.UUID, stage: str, body: Any) -> dict
         await _fail(pid, exc.detail)
         return {"failed": exc.detail}
     except Exception as exc:
-        if ctx.attempt >= MEDIA_POLICY.max_attempts:
-            detail = exc.detail if isinstance(exc, ReelflowError) else f"{type(exc).__name__}: {exc}"
+        detail = exc.detail if isinstance(exc, ReelflowError) else f"{type(exc).__name__}: {exc}"
+        if deadline is not None:
+            if utcnow() >= deadline:
+                waited = (utcnow() - project.created_at).total_seconds()
+                await _fail(pid, f"{stage} failed: {detail} (gave up after {waited:.0f} s of retries)")
+                return {"failed": detail}
+        elif ctx.attempt >= MEDIA_POLICY.max_attempts:
             await _fail(pid, f"{stage} failed: {detail}")
         raise
 
@@ -407,9 +440,10 @@ async def _set(pid: uuid.UUID, **values: Any) -> None:
 
 
 async def _fail(pid: uuid.UUID, reason: str) -> None:
+    """Fail the project (unless it finished) and refund its unfinished work (the service's rule)."""
     log.info("clipping.project_failed", project_id=str(pid), reason=reason)
     async with session_scope() as session:
-        await ClippingRepository(session).fail_project(pid, reason)
+        await clipping_service.fail_project(session, pid, reason)
 
 
 async def _clip_failed(cid: uuid.UUID, reason: str) -> None:

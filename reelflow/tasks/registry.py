@@ -25,6 +25,7 @@ TASK_MODULES: list[str] = [
     "reelflow.tasks.runtime",
     "reelflow.tasks.clipping",
     "reelflow.tasks.monitoring",
+    "reelflow.tasks.ads",
     # <area task modules>
 ]
 
@@ -120,9 +121,21 @@ def task(
 
 def load_tasks() -> Mapping[str, TaskDefinition]:
     """Import every task module (idempotent) and return the registry."""
+    _compose_adapters()
     for module in TASK_MODULES:
         importlib.import_module(module)
     return _TASKS
+
+
+def _compose_adapters() -> None:
+    """The workers' composition point for adapters that keep state in Postgres: platform
+    quotas are counted there (authoritative; Redis caches the count)."""
+    from reelflow.adapters import ratelimit
+
+    if ratelimit.get_quota_counter() is None:
+        from reelflow.storage.repositories.quotas import PostgresQuotaCounter
+
+        ratelimit.set_quota_counter(PostgresQuotaCounter())
 
 
 def get_task(name: str) -> TaskDefinition:

@@ -37,6 +37,7 @@ from reelflow.web.middleware import (
     stamp_response,
 )
 from reelflow.web.openapi import amend_openapi, public_operations
+from reelflow.web.routes import ads as ads_routes
 from reelflow.web.routes import audit, health, identity, jobs
 from reelflow.web.routes import clipping as clipping_routes
 from reelflow.web.routes import monitoring as monitoring_routes
@@ -51,6 +52,7 @@ API_ROUTE_MODULES: list[Any] = [
     clipping_routes,
     jobs,
     audit,
+    ads_routes,
     # <area route modules>
 ]
 
@@ -111,6 +113,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         dependencies={
             "db_session": Provide(provide_session),
             "blobs": Provide(composition.blob_store, sync_to_thread=False),
+            "ads_factory": Provide(composition.ads_factory, sync_to_thread=False),
         },
         middleware=[
             request_id_middleware,

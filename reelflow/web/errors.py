@@ -12,7 +12,8 @@ from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 
 from reelflow.errors import InvalidInput, LimitExceeded, ReelflowError, Retryable
-from reelflow.logs import get_logger
+from reelflow.logs import OutageLog, get_logger
+from reelflow.settings import get_settings
 
 PROBLEM_JSON = "application/problem+json"
 log = get_logger(__name__)
@@ -166,7 +167,55 @@ def _sqlstate(exc: DBAPIError) -> str | None:
     return None
 
 
+_DB_OUTAGE = OutageLog("web.database", log, quiet_after_s=30)
+_REDIS_OUTAGE = OutageLog("web.redis", log, quiet_after_s=30)
+
+
+def unavailable_dependency(exc: BaseException) -> str | None:
+    """ "postgres" or "redis" when `exc` (or its cause) says that server cannot be reached."""
+    import asyncpg
+    import redis
+    from sqlalchemy import exc as sa_exc
+
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, redis.ConnectionError | redis.TimeoutError):
+            return "redis"
+        if isinstance(current, asyncpg.PostgresConnectionError | asyncpg.InterfaceError):
+            return "postgres"
+        if isinstance(current, asyncpg.PostgresError) and getattr(current, "sqlstate", "") in (
+            "57P01",  # admin_shutdown
+            "57P02",  # crash_shutdown
+            "57P03",  # cannot_connect_now
+        ):
+            return "postgres"
+        if isinstance(current, sa_exc.DBAPIError) and current.connection_invalidated:
+            return "postgres"
+        if isinstance(current, sa_exc.TimeoutError):  # the pool could not get a connection
+            return "postgres"
+        if isinstance(current, ConnectionRefusedError | ConnectionResetError | FileNotFoundError) and isinstance(
+            exc, sa_exc.SQLAlchemyError | asyncpg.PostgresError | OSError
+        ):
+            return "postgres"
+        current = current.__cause__ or current.__context__
+    return None
+
+
 def internal_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
+    dependency = unavailable_dependency(exc)
+    if dependency is not None:
+        # Postgres (or Redis) is away: tell clients to come back, log once per outage.
+        (_DB_OUTAGE if dependency == "postgres" else _REDIS_OUTAGE).failed(exc)
+        retry_after = get_settings().ops.db_unavailable_retry_after_s
+        name = "the database" if dependency == "postgres" else "the queue"
+        return problem(
+            request,
+            503,
+            detail=f"{name} is unreachable for a moment; retry after {retry_after} s",
+            headers={"Retry-After": str(retry_after)},
+        )
     log.exception("unhandled error", error_type=type(exc).__name__)
     return problem(request, HTTP_500_INTERNAL_SERVER_ERROR, detail="an unexpected error happened; it was logged")
 

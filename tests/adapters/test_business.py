@@ -95,7 +95,7 @@ async def test_oauth_through_the_portal_redirect(sandbox: Any) -> None:
     assert query["state"] == ["st-1"]
     token = await ads.exchange_auth_code(query["auth_code"][0])
     assert token.access_token and len(token.advertiser_ids) == 1
-    assert token.expires_at is not None and token.expires_at > datetime.now(UTC)
+    assert token.expires_at is None  # long-lived (research §5.3)
     with pytest.raises(errors.InvalidInput) as reused:  # an auth_code works once
         await ads.exchange_auth_code(query["auth_code"][0])
     assert reused.value.extra["vendor_code"] == 40110
@@ -133,7 +133,8 @@ async def test_advertiser_info_and_identities(sandbox: Any, account: Account) ->
     assert advertiser.currency == "USD" and advertiser.balance_minor == 1_000_000
     identities = await account.ads.get_identities(account.advertiser_id)
     assert identities and identities[0].identity_type == "CUSTOMIZED_USER"
-    assert await account.ads.get_identities(account.advertiser_id, "TT_USER") == []
+    [tt_user] = await account.ads.get_identities(account.advertiser_id, "TT_USER")  # the identity for posting ads
+    assert tt_user.can_push_video
     other = await _authorize(sandbox)
     with pytest.raises(errors.Forbidden) as caught:  # not this token's advertiser
         await account.ads.get_campaigns(other.advertiser_id)
@@ -160,7 +161,7 @@ async def test_campaign_create_get_update_status(sandbox: Any, account: Account)
 
     for _ in range(2):  # a repeated status change is a no-op on the platform
         result = await account.ads.set_campaign_status(account.advertiser_id, [created.campaign_id], "DISABLE")
-        assert result == {created.campaign_id: "CAMPAIGN_STATUS_DISABLE"}
+        assert result == {created.campaign_id: "DISABLE"}
     assert len(await sandbox.events("tiktok_business.campaign.status")) == 1
     assert len(await sandbox.events("tiktok_business.campaign.update")) == 1
     assert len(await sandbox.events("tiktok_business.campaign.create")) == 1
@@ -288,7 +289,7 @@ async def test_adgroup_and_ad_lifecycle(sandbox: Any, account: Account) -> None:
     assert ad.ad_id == ad_id and ad.campaign_id == campaign_id and ad.video_id
     assert ad.landing_page_url == "https://example.com/lp"
     assert await account.ads.update_ad(account.advertiser_id, ad_id, ad_text="New text")
-    assert await account.ads.set_ad_status(account.advertiser_id, [ad_id], "DISABLE") == {ad_id: "AD_STATUS_DISABLE"}
+    assert await account.ads.set_ad_status(account.advertiser_id, [ad_id], "DISABLE") == {ad_id: "DISABLE"}
     await account.ads.set_adgroup_status(account.advertiser_id, [adgroup_id], "DISABLE")
 
     await account.ads.set_campaign_status(account.advertiser_id, [campaign_id], "DELETE")
@@ -490,3 +491,68 @@ async def test_full_report_walks_every_page(sandbox: Any, account: Account) -> N
                                              by="total", page_size=2)  # fmt: skip
     assert {r.ad_id for r in rows} == ad_ids
     assert len(await sandbox.requests(f"{API}/report/integrated/get*")) == 3
+
+
+async def test_status_update_answers_have_the_documented_shapes(sandbox: Any, account: Account) -> None:
+    """The sandbox answers each level with the documented fields, not one shared shape."""
+    campaign_id = await _campaign(account)
+    adgroup_id = await _adgroup(account, campaign_id)
+    ad_id = await _ad(account, adgroup_id)
+    headers = {"Access-Token": account.token}
+    shapes = {}
+    for kind, entity_id in (("campaign", campaign_id), ("adgroup", adgroup_id), ("ad", ad_id)):
+        body = {"advertiser_id": account.advertiser_id, f"{kind}_ids": [entity_id], "operation_status": "DISABLE"}
+        answer = await _sandbox_call(sandbox, "POST", f"{API}/{kind}/status/update/", json=body, headers=headers)
+        assert answer["code"] == 0
+        shapes[kind] = answer["data"]
+    assert shapes["campaign"] == {"campaign_ids": [campaign_id], "status": "DISABLE",
+                                  "campaign_list": [{"campaign_id": campaign_id, "status": "DISABLE"}]}  # fmt: skip
+    assert shapes["adgroup"] == {"adgroup_ids": [adgroup_id], "status": "DISABLE", "error_list": []}
+    assert shapes["ad"] == {"ad_ids": [ad_id], "status": "DISABLE"}
+
+
+async def test_status_updates_are_sent_20_ids_per_call(sandbox: Any, account: Account) -> None:
+    campaign_id = await _campaign(account)
+    adgroup_ids = [await _adgroup(account, campaign_id, name=f"AG {i}") for i in range(45)]
+    result = await account.ads.set_adgroup_status(account.advertiser_id, adgroup_ids, "DISABLE")
+    assert result == dict.fromkeys(adgroup_ids, "DISABLE")
+    calls = await sandbox.requests(f"{API}/adgroup/status/update/*", method="POST")
+    assert len(calls) == 3  # 20 + 20 + 5
+    # The sandbox refuses what the platform refuses: 21 ids in one call.
+    body = {"advertiser_id": account.advertiser_id, "adgroup_ids": adgroup_ids[:21], "operation_status": "ENABLE"}
+    answer = await _sandbox_call(sandbox, "POST", f"{API}/adgroup/status/update/", json=body,
+                                 headers={"Access-Token": account.token})  # fmt: skip
+    assert answer["code"] == 40002 and "20" in answer["message"]
+
+
+def test_status_update_parsing_reads_documented_fields_and_error_list() -> None:
+    from reelflow.adapters.tiktok.business_wire import parse_status_update
+
+    assert parse_status_update({"ad_ids": ["1", "2"], "status": "ENABLE"}, "ad") == {"1": "ENABLE", "2": "ENABLE"}
+    data = {"adgroup_ids": ["1", "2"], "status": "DISABLE", "error_list": [{"adgroup_id": "2", "error_message": "x"}]}
+    assert parse_status_update(data, "adgroup") == {"1": "DISABLE"}
+    data = {"campaign_ids": ["1"], "status": "DELETE", "campaign_list": [{"campaign_id": "1", "status": "DELETE"}]}
+    assert parse_status_update(data, "campaign") == {"1": "DELETE"}
+
+
+async def test_business_tokens_are_long_lived_and_auth_codes_last_one_hour(sandbox: Any) -> None:
+    """Research §5.3: the code is valid 1 h and works once; the token has no expiry and no
+    refresh token, and keeps working years later on the sandbox clock until revoked."""
+    issued = await _sandbox_call(sandbox, "POST", "/tiktok-business/_sandbox/auth_code", json={})
+    token = await TikTokBusinessAds().exchange_auth_code(issued["auth_code"])
+    assert token.expires_at is None and token.refresh_token is None
+    with pytest.raises(errors.ReelflowError) as reused:
+        await TikTokBusinessAds().exchange_auth_code(issued["auth_code"])
+    assert reused.value.extra["vendor_code"] == 40110
+    late = await _sandbox_call(sandbox, "POST", "/tiktok-business/_sandbox/auth_code", json={})
+    await sandbox.advance(3601)
+    with pytest.raises(errors.ReelflowError) as expired_code:
+        await TikTokBusinessAds().exchange_auth_code(late["auth_code"])
+    assert expired_code.value.extra["vendor_code"] == 40110
+    await sandbox.advance(3 * 365 * 86400)
+    ads = TikTokBusinessAds(token.access_token)
+    assert [a.advertiser_id for a in await ads.get_advertisers(token.advertiser_ids)] == token.advertiser_ids
+    await _sandbox_call(sandbox, "POST", "/tiktok-business/_sandbox/revoke", json={"access_token": token.access_token})
+    with pytest.raises(errors.AuthExpired) as revoked:
+        await TikTokBusinessAds(token.access_token).get_campaigns(token.advertiser_ids[0])
+    assert revoked.value.extra["vendor_code"] == 40105

@@ -200,3 +200,56 @@ async def test_logs_carry_correlation_status_duration_but_no_secrets(sandbox) ->
     assert "s3cr3t" not in repr(logs) and "sbx_scrapecreators_key" not in repr(logs)
     sent = await sandbox.requests(SEARCH)
     assert {r["correlation_id"] for r in sent} == {"corr-123"}
+
+
+async def test_a_cancelled_half_open_trial_does_not_leave_the_circuit_open(sandbox) -> None:
+    """The half-open trial is cancelled (task cancellation, a timeout around the caller):
+    the next request becomes the trial, and the breaker closes when the host answers."""
+    sandbox.set_settings(http__max_attempts=1, http__breaker_failure_threshold=2, http__breaker_reset_seconds=0.3)
+    await sandbox.fault(SEARCH, status=502, times=2)
+    client = ScrapeCreatorsClient()
+    for _ in range(2):
+        with pytest.raises(Retryable):
+            await client.search_keyword("gym")
+    host = httpx.URL(sandbox.url).netloc.decode()
+    breaker = httpclient.breaker_for(host)
+    assert breaker.state == "open"
+    await asyncio.sleep(0.35)
+    await sandbox.fault(SEARCH, kind="latency", delay=5, times=2)
+    # 1. Task cancellation of the trial.
+    trial = asyncio.ensure_future(client.search_keyword("gym"))
+    await asyncio.sleep(0.3)
+    assert breaker._probing
+    trial.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await trial
+    assert not breaker._probing and breaker.state == "half_open"
+    # 2. A timeout around the caller (asyncio.timeout / wait_for cancel the trial the same way).
+    with pytest.raises(TimeoutError):
+        async with asyncio.timeout(0.3):
+            await client.search_keyword("gym")
+    assert not breaker._probing and breaker.state == "half_open"
+    # 3. The trial stopped before sending (a rate limit raising in the attempt).
+    with pytest.raises(Retryable):
+        await httpclient.request(
+            "GET",
+            f"{sandbox.url}{SEARCH}",
+            idempotent=True,
+            rate_limits=[RateLimit("test.breaker.slow", rate=0.001, burst=0.5)],
+        )
+    assert not breaker._probing and breaker.state == "half_open"
+    # The faults are spent: the next trial gets an answer and closes the circuit.
+    await sandbox.clear_faults()
+    assert (await client.search_keyword("gym")).videos
+    assert breaker.state == "closed"
+
+
+def test_a_trial_lost_without_a_word_expires() -> None:
+    breaker = httpclient.CircuitBreaker("example.test", threshold=1, reset_after=0.01, probe_timeout=0.05)
+    breaker.record_failure()
+    time.sleep(0.02)
+    assert breaker.before_request() is not None  # the trial, never settled (a hung task)
+    with pytest.raises(Retryable):
+        breaker.before_request()
+    time.sleep(0.06)
+    assert breaker.before_request() is not None  # presumed lost: a new trial goes through

@@ -12,9 +12,10 @@ import pytest
 from sqlalchemy import select
 
 from reelflow.errors import InvalidInput, PayloadTooLarge
-from reelflow.storage.blobs import blobs_root
+from reelflow.storage.blobs import get_blob_store
 from reelflow.storage.db import session_scope
 from reelflow.storage.models.runtime import JobEvent, JobRun
+from tests.blob_helpers import blob_names, fetch_blob
 from tests.clipping_support import (
     FAST_SETTINGS,
     OPTIONS,
@@ -73,13 +74,12 @@ async def test_render_worker_killed_mid_job_recovers_with_exactly_the_expected_c
     clips = (await client.get(f"/api/v1/projects/{sent['project_id']}/clips", headers=account.headers)).json()
     assert len(clips) == 2 and all(c["status"] == "ready" for c in clips)
     assert len({(c["start_s"], c["end_s"]) for c in clips}) == 2
-    # One render per clip on disk: the killed attempt left no second file and no temp file.
+    # One render per clip in the store: the killed attempt left no second file and no temp file.
     for clip in clips:
-        folder = blobs_root() / "projects" / sent["project_id"] / "clips" / clip["id"]
-        files = sorted(p.name for p in folder.iterdir())
+        files = await blob_names(f"projects/{sent['project_id']}/clips/{clip['id']}")
         assert [f for f in files if f.endswith(".mp4")] and len([f for f in files if f.endswith(".mp4")]) == 1, files
         assert not [f for f in files if f.endswith(".tmp")], files
-        assert (await client.get(clip["links"]["video"])).status_code == 200
+        assert (await fetch_blob(client, clip["links"]["video"])).status_code == 200
     renders = await _runs("clipping.render_clip")
     assert len(renders) == 2 and all(r.status == "succeeded" for r in renders)
     victim_events = await _events(victim.id)
@@ -106,7 +106,7 @@ async def test_download_streams_into_blob_storage(services: Any, file_server: Fi
     origin = frozenset({file_server.url})
     key, size = await _download(f"{file_server.url}/talk.mp4", origin)
     assert key.endswith(".mp4") and size == media.talk.stat().st_size
-    assert (blobs_root() / key).read_bytes() == media.talk.read_bytes()
+    assert await get_blob_store().read_bytes(key) == media.talk.read_bytes()
 
 
 async def test_download_refuses_private_hops_and_oversized_bodies(services: Any, file_server: FileServer) -> None:
@@ -116,8 +116,8 @@ async def test_download_refuses_private_hops_and_oversized_bodies(services: Any,
         await _download(f"{file_server.url}/redirect-private", frozenset({file_server.url}))
     with pytest.raises(PayloadTooLarge):
         await _download(f"{file_server.url}/talk.mp4", frozenset({file_server.url}), max_bytes=10_000)
-    leftovers = list((blobs_root() / "test-downloads").glob("*")) if (blobs_root() / "test-downloads").exists() else []
-    assert all(not p.name.endswith(".tmp") for p in leftovers)
+    leftovers = await blob_names("test-downloads")
+    assert all(not name.endswith(".tmp") for name in leftovers)
 
 
 def test_pinned_url_keeps_path_and_port() -> None:

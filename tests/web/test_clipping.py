@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from reelflow.queue import run_inline
+from tests.blob_helpers import fetch_blob
 from tests.clipping_support import (
     OPTIONS,
     FileServer,
@@ -70,7 +71,7 @@ async def test_upload_runs_pipeline_to_ready_clips(
     transcript = Transcript.from_dict(transcript_json.json())
     assert len(transcript.words) > 30
     srt = await client.get(f"/api/v1/projects/{sent['project_id']}/transcript?format=srt", headers=account.headers)
-    vtt = await client.get(body["transcript"]["vtt"])  # signed link, no bearer token
+    vtt = await fetch_blob(client, body["transcript"]["vtt"])  # signed link, no bearer token
     assert "-->" in srt.text and vtt.text.startswith("WEBVTT")
 
     clips = await _clips(client, account.headers, sent["project_id"])
@@ -82,20 +83,20 @@ async def test_upload_runs_pipeline_to_ready_clips(
         for word in transcript.words:  # cut between words, never through one
             assert not (word.start < clip["start_s"] < word.end), (word, clip["start_s"])
             assert not (word.start < clip["end_s"] < word.end), (word, clip["end_s"])
-        video = await client.get(clip["links"]["video"])
+        video = await fetch_blob(client, clip["links"]["video"])
         assert video.status_code == 200 and video.headers["content-type"] == "video/mp4"
         out = tmp_path / f"{clip['id']}.mp4"
         out.write_bytes(video.content)
         info = probe(out)
         assert (info.width, info.height) == (540, 960)
         assert info.duration_s == pytest.approx(clip["duration_s"], abs=0.3)
-        thumb = await client.get(clip["links"]["thumbnail"])
+        thumb = await fetch_blob(client, clip["links"]["thumbnail"])
         assert thumb.headers["content-type"] == "image/jpeg" and thumb.content[:2] == b"\xff\xd8"
         poster = tmp_path / f"{clip['id']}-poster.jpg"
-        poster.write_bytes((await client.get(clip["links"]["poster"])).content)
+        poster.write_bytes((await fetch_blob(client, clip["links"]["poster"])).content)
         assert (probe(poster).width, probe(poster).height) == (540, 960)
         assert poster.read_bytes() != thumb.content  # the title is drawn on it
-        assert "-->" in (await client.get(clip["links"]["srt"])).text
+        assert "-->" in (await fetch_blob(client, clip["links"]["srt"])).text
     print(f"pipeline for 30 s of speech: {elapsed:.1f} s; timings {body['timings']}")
 
     # Edit: the same inputs do nothing; a new caption style renders again.
@@ -115,7 +116,7 @@ async def test_upload_runs_pipeline_to_ready_clips(
     after = (await client.get(f"/api/v1/clips/{clip['id']}", headers=account.headers)).json()
     assert after["status"] == "ready" and after["caption_style"] == "minimal"
     assert after["links"]["video"].split("?")[0] != clip["links"]["video"].split("?")[0]
-    assert "A brand new caption" in (await client.get(after["links"]["srt"])).text
+    assert "A brand new caption" in (await fetch_blob(client, after["links"]["srt"])).text
     assert len(await _clips(client, account.headers, sent["project_id"])) == len(clips)
 
     usage = (await client.get("/api/v1/usage", headers=account.headers)).json()
@@ -126,7 +127,7 @@ async def test_upload_runs_pipeline_to_ready_clips(
 
     deleted = await client.delete(f"/api/v1/clips/{clip['id']}", headers=account.headers)
     assert deleted.status_code == 204
-    assert (await client.get(after["links"]["video"])).status_code == 404
+    assert (await fetch_blob(client, after["links"]["video"])).status_code == 404
     assert len(await _clips(client, account.headers, sent["project_id"])) == len(clips) - 1
 
 
@@ -336,6 +337,7 @@ async def test_url_import_failures_end_the_project_with_a_reason(
     from reelflow.settings import reset_settings_cache
 
     os.environ["REELFLOW_CLIPPING__URL_ALLOW_ORIGINS"] = f"{allow_file_server.url},{closed_port}"
+    monkeypatch.setenv("REELFLOW_OPS__IMPORT_DEADLINE_S", "2")  # an outage is retried until the deadline
     reset_settings_cache()
     down = await client.post("/api/v1/projects", json={"url": f"{closed_port}/video.mp4"}, headers=account.headers)
     assert down.status_code == 202, down.text
@@ -586,9 +588,9 @@ async def test_upload_dropped_mid_chunk_keeps_the_received_bytes_and_resumes(
             assert rest.status_code == 200 and rest.json()["status"] == "complete", rest.text
         stored = await project(client, account.headers, created["id"])
         assert stored["source"]["size_bytes"] == len(data) and stored["status"] == "queued"
-        from reelflow.storage.blobs import blobs_root
+        from reelflow.storage.blobs import get_blob_store
 
-        assert (blobs_root() / "projects" / created["id"] / "source.mp4").read_bytes() == data
+        assert await get_blob_store().read_bytes(f"projects/{created['id']}/source.mp4") == data
     finally:
         server.should_exit = True
         thread.join(timeout=10)

@@ -22,7 +22,11 @@ async def test_healthz_is_always_ok(client):
 async def test_readyz_ok_with_services(client):
     response = await client.get("/readyz")
     assert response.status_code == 200
-    assert response.json() == {"ok": True, "checks": {"settings": True, "db": True, "redis": True}, "errors": {}}
+    assert response.json() == {
+        "ok": True,
+        "checks": {"settings": True, "db": True, "redis": True, "blobs": True},
+        "errors": {},
+    }
 
 
 @pytest.fixture
@@ -71,7 +75,7 @@ async def test_readyz_503_when_postgres_down_then_200_when_back(spare_services, 
     subprocess.run([_pg_ctl(), "-D", str(tmp_path / "pg"), "-m", "fast", "-w", "stop"], check=True, **_as_pg_user())
     down = await client.get("/readyz")
     assert down.status_code == 503
-    assert down.json()["checks"] == {"settings": True, "db": False, "redis": True}
+    assert down.json()["checks"] == {"settings": True, "db": False, "redis": True, "blobs": True}
     subprocess.run(
         [_pg_ctl(), "-D", str(tmp_path / "pg"), "-w", "-o", f"-k {tmp_path / 'pg'} -c listen_addresses=''",
          "-l", str(tmp_path / "pg" / "restart.log"), "start"],
@@ -90,7 +94,7 @@ def test_cli_readyz_exit_codes(services):
     bad = subprocess.run([sys.executable, "-m", "reelflow.cli", "readyz"], env=env, capture_output=True, text=True)
     assert bad.returncode == 1
     report = json.loads(bad.stdout)
-    assert report["checks"]["redis"] is False and report["errors"]["redis"]
+    assert report["checks"]["redis"] is False and report["errors"]["redis"].startswith("Redis unreachable")
 
 
 def _pg_ctl() -> str:

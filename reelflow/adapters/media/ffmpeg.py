@@ -24,8 +24,9 @@ import ffmpeg
 import imageio_ffmpeg
 import numpy as np
 
+from reelflow.adapters.media import children
 from reelflow.adapters.media.probe import MediaInfo, probe
-from reelflow.errors import InvalidInput, Permanent
+from reelflow.errors import InvalidInput, Permanent, Retryable
 from reelflow.settings import get_settings
 
 FONTS_DIR = Path(__file__).with_name("fonts")
@@ -101,13 +102,23 @@ def ffmpeg_binary() -> str:
 
 
 def _run(stream: Any, what: str) -> None:
-    try:
-        stream.global_args("-hide_banner", "-nostdin", "-loglevel", "error").overwrite_output().run(
-            cmd=ffmpeg_binary(), capture_stdout=True, capture_stderr=True
-        )
-    except ffmpeg.Error as exc:
-        tail = (exc.stderr or b"").decode("utf-8", "replace").strip()[-800:]
-        raise Permanent(f"ffmpeg failed to {what}: {tail or 'no message'}") from None
+    """Run ffmpeg as a tracked child (own process group, dies with the worker; see children.py).
+
+    Killed by a signal (a deploy's SIGTERM to every process, a stop) is not the media's
+    fault: Retryable (or Interrupted when this call was asked to stop), never Permanent."""
+    argv = (
+        stream.global_args("-hide_banner", "-nostdin", "-loglevel", "error")
+        .overwrite_output()
+        .compile(cmd=ffmpeg_binary())
+    )
+    code, _, err = children.run(argv)
+    if code == 0:
+        return
+    children.checkpoint()
+    if code < 0:
+        raise Retryable(f"ffmpeg was stopped by signal {-code} while trying to {what}")
+    tail = (err or b"").decode("utf-8", "replace").strip()[-800:]
+    raise Permanent(f"ffmpeg failed to {what}: {tail or 'no message'}")
 
 
 def _part(out: Path) -> Path:

@@ -15,24 +15,18 @@ and hours are in the advertiser's time zone.
 from __future__ import annotations
 
 import hashlib
-import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import AsyncIterable, Callable, Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
-from typing import Any, Literal, Protocol
+from typing import Any, Literal
 from urllib.parse import urlencode
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import httpx
 import msgspec
 
 from reelflow import errors
 from reelflow.adapters import httpclient
+from reelflow.adapters.tiktok.business_errors import PLATFORM, business_error, business_error_mapper
 from reelflow.adapters.tiktok.business_records import (
-    COUNT_METRICS,
     DEFAULT_METRICS,
-    MONEY_METRICS,
-    RATE_METRICS,
-    RETRY_AFTER_S,
     Ad,
     AdCampaign,
     AdGroup,
@@ -40,198 +34,39 @@ from reelflow.adapters.tiktok.business_records import (
     AdvertiserToken,
     AdVideo,
     DataLevel,
-    ErrorKind,
     Identity,
-    Lead,
-    OperationStatus,
     Report,
     ReportRow,
-    classify_code,
     from_minor_units,
-    parse_decimal,
     to_minor_units,
+)
+from reelflow.adapters.tiktok.business_specs import AdGroupSpec, AdSpec, AdsPlatform, CampaignSpec, StatusChange
+from reelflow.adapters.tiktok.business_wire import (
+    TIME_FORMAT,
+    _ad,
+    _adgroup,
+    _campaign,
+    _encode_params,
+    _format_time,
+    _video,
+    _zone,
+    lead_from_payload,
+    multipart_body,
+    parse_report_row,
+    parse_status_update,
+    request_id_for,
 )
 from reelflow.settings import Settings, get_settings
 
+__all__ = [
+    "PLATFORM", "TIME_FORMAT", "AdGroupSpec", "AdSpec", "AdsFactory", "AdsPlatform", "CampaignSpec", "StatusChange",
+    "TikTokBusinessAds", "business_error", "business_error_mapper", "lead_from_payload", "multipart_body",
+    "parse_report_row", "request_id_for", "tiktok_ads",
+]  # fmt: skip
+
 API_PREFIX = "/open_api/v1.3"
-PLATFORM = "tiktok_business"
-TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 LIST_PAGE_SIZE = 1000  # the largest page the list endpoints accept
-
-
-# --- error mapping ------------------------------------------------------------------------------
-
-
-def business_error(code: int, message: str, request_id: str | None, *, idempotent: bool) -> errors.ReelflowError:
-    """The ReelflowError for a non-zero Business API ``code`` (table in business_records)."""
-    kind, meaning = classify_code(code)
-    detail = f"TikTok Business API {code} ({meaning}): {message}"
-    extra: dict[str, Any] = {"vendor_code": code, "request_id": request_id, "platform": PLATFORM}
-    if kind is ErrorKind.RETRYABLE:
-        # A server-side failure on a write may have been applied; rate limits were not.
-        if not idempotent and code >= 50000 and code not in (60001, 61000):
-            return errors.Ambiguous(detail + " (may have been applied: check state first)", **extra)
-        return errors.Retryable(detail, retry_after=RETRY_AFTER_S.get(code), **extra)
-    if kind is ErrorKind.AUTH_EXPIRED:
-        # Business API advertiser tokens are not refreshed here: the advertiser re-authorizes.
-        return errors.AuthExpired(detail, reauth_required=True, **extra)
-    if kind is ErrorKind.INVALID:
-        return errors.InvalidInput(detail, **extra)
-    if kind is ErrorKind.FORBIDDEN:
-        return errors.Forbidden(detail, **extra)
-    if kind is ErrorKind.NOT_FOUND:
-        return errors.NotFound(detail, **extra)
-    if kind is ErrorKind.CONFLICT:
-        return errors.Conflict(detail, **extra)
-    if kind is ErrorKind.CONFIGURATION:
-        return errors.ConfigurationError(detail, **extra)
-    return errors.Permanent(detail, **extra)
-
-
-def business_error_mapper(*, idempotent: bool) -> httpclient.ErrorMapper:
-    """An `httpclient` error mapper reading the envelope's ``code`` (HTTP 200 or not)."""
-
-    def mapper(response: httpx.Response) -> errors.ReelflowError | None:
-        try:
-            body = response.json()
-        except ValueError:
-            return None  # not an envelope: the HTTP layer maps the status
-        if not isinstance(body, dict) or not isinstance(body.get("code"), int):
-            return None
-        code = int(body["code"])
-        if code in (0, 20001):  # 20001: partial success, data describes what worked
-            return None
-        return business_error(code, str(body.get("message", "")), body.get("request_id"), idempotent=idempotent)
-
-    return mapper
-
-
-# --- canonical inputs -------------------------------------------------------------------------------
-
-
-class CampaignSpec(msgspec.Struct, frozen=True, kw_only=True):
-    name: str
-    objective_type: str
-    budget_mode: str = "BUDGET_MODE_DAY"
-    budget_minor: int | None = None
-    operation_status: OperationStatus = "ENABLE"
-
-
-class AdGroupSpec(msgspec.Struct, frozen=True, kw_only=True):
-    campaign_id: str
-    name: str
-    budget_minor: int | None
-    budget_mode: str = "BUDGET_MODE_DAY"
-    billing_event: str = "OCPM"
-    optimization_goal: str = "LEAD_GENERATION"
-    pacing: str = "PACING_MODE_SMOOTH"
-    schedule_start: datetime | None = None  # None → now
-    schedule_end: datetime | None = None
-    location_ids: list[str] = []
-    placement_type: str = "PLACEMENT_TYPE_NORMAL"
-    placements: list[str] = msgspec.field(default_factory=lambda: ["PLACEMENT_TIKTOK"])
-    bid_price_minor: int | None = None
-    identity_id: str | None = None
-    identity_type: str | None = None
-    promotion_type: str | None = None
-    operation_status: OperationStatus = "ENABLE"
-
-
-class AdSpec(msgspec.Struct, frozen=True, kw_only=True):
-    adgroup_id: str
-    name: str
-    ad_text: str
-    identity_id: str
-    identity_type: str = "CUSTOMIZED_USER"
-    video_id: str | None = None
-    ad_format: str = "SINGLE_VIDEO"
-    call_to_action: str | None = None
-    landing_page_url: str | None = None
-    display_name: str | None = None
-    operation_status: OperationStatus = "ENABLE"
-
-
-StatusChange = Literal["ENABLE", "DISABLE", "DELETE"]
-
-
-# --- the capability -----------------------------------------------------------------------------------
-
-
-class AdsPlatform(Protocol):
-    """The ads capability (one implementation: `TikTokBusinessAds`)."""
-
-    def authorize_url(self, *, state: str, redirect_uri: str) -> str: ...
-
-    async def exchange_auth_code(self, auth_code: str) -> AdvertiserToken: ...
-
-    async def get_advertisers(self, advertiser_ids: Sequence[str]) -> list[Advertiser]: ...
-
-    async def get_identities(self, advertiser_id: str, identity_type: str | None = None) -> list[Identity]: ...
-
-    async def get_campaigns(
-        self, advertiser_id: str, campaign_ids: Sequence[str] | None = None
-    ) -> list[AdCampaign]: ...
-
-    async def create_campaign(
-        self, advertiser_id: str, spec: CampaignSpec, *, idempotency_key: str | None = None
-    ) -> AdCampaign: ...
-
-    async def update_campaign(
-        self, advertiser_id: str, campaign_id: str, *, name: str | None = None, budget_minor: int | None = None
-    ) -> bool: ...
-
-    async def set_campaign_status(
-        self, advertiser_id: str, campaign_ids: Sequence[str], status: StatusChange
-    ) -> dict[str, str]: ...
-
-    async def get_adgroups(
-        self, advertiser_id: str, *, campaign_ids: Sequence[str] | None = None, adgroup_ids: Sequence[str] | None = None
-    ) -> list[AdGroup]: ...
-
-    async def create_adgroup(self, advertiser_id: str, spec: AdGroupSpec) -> AdGroup: ...
-
-    async def update_adgroup(
-        self,
-        advertiser_id: str,
-        adgroup_id: str,
-        *,
-        name: str | None = None,
-        budget_minor: int | None = None,
-        bid_price_minor: int | None = None,
-    ) -> bool: ...
-
-    async def set_adgroup_status(
-        self, advertiser_id: str, adgroup_ids: Sequence[str], status: StatusChange
-    ) -> dict[str, str]: ...
-
-    async def get_ads(
-        self, advertiser_id: str, *, adgroup_ids: Sequence[str] | None = None, ad_ids: Sequence[str] | None = None
-    ) -> list[Ad]: ...
-
-    async def create_ad(self, advertiser_id: str, spec: AdSpec) -> Ad: ...
-
-    async def update_ad(
-        self, advertiser_id: str, ad_id: str, *, name: str | None = None, ad_text: str | None = None
-    ) -> bool: ...
-
-    async def set_ad_status(
-        self, advertiser_id: str, ad_ids: Sequence[str], status: StatusChange
-    ) -> dict[str, str]: ...
-
-    async def upload_video(self, advertiser_id: str, content: bytes, file_name: str) -> AdVideo: ...
-
-    async def get_report(
-        self,
-        advertiser_id: str,
-        *,
-        start: date,
-        end: date,
-        data_level: DataLevel = "AUCTION_AD",
-        by: Literal["day", "hour", "total"] = "day",
-        metrics: Sequence[str] = DEFAULT_METRICS,
-        page: int = 1,
-        page_size: int = 1000,
-    ) -> Report: ...
+STATUS_BATCH = 20  # ids per status update call (documented limit)
 
 
 class _AdvertiserMeta(msgspec.Struct, frozen=True):
@@ -499,9 +334,12 @@ class TikTokBusinessAds:
             body["schedule_end_time"] = _format_time(spec.schedule_end)
         if spec.bid_price_minor is not None:
             body["bid_price"] = from_minor_units(spec.bid_price_minor, meta.currency)
-        for key in ("identity_id", "identity_type", "promotion_type"):
+        for key in ("identity_id", "identity_type", "promotion_type", "gender", "pixel_id"):
             if getattr(spec, key):
                 body[key] = getattr(spec, key)
+        for key in ("age_groups", "languages"):
+            if getattr(spec, key):
+                body[key] = list(getattr(spec, key))
         data = await self._post("/adgroup/create/", body, idempotent=False)
         return _adgroup(data, meta.currency)
 
@@ -594,16 +432,23 @@ class TikTokBusinessAds:
     async def _status(
         self, path: str, kind: str, advertiser_id: str, ids: Sequence[str], status: StatusChange
     ) -> dict[str, str]:
-        """Set ENABLE/DISABLE/DELETE; returns id → secondary status. Idempotent (a target state)."""
+        """Set ENABLE/DISABLE/DELETE on any number of ids, in calls of at most
+        `STATUS_BATCH` (the documented limit); returns id → the status the platform
+        confirmed. Idempotent (a target state), so a retried call is safe.
+
+        The documented answers: campaign → ``{campaign_ids, status, campaign_list}``,
+        adgroup → ``{adgroup_ids, status, error_list}``, ad → ``{ad_ids, status}``. An id the
+        platform lists in ``error_list`` is left out of the result."""
         if status not in ("ENABLE", "DISABLE", "DELETE"):
             raise errors.InvalidInput("status must be ENABLE, DISABLE or DELETE", field="status")
-        if not ids:
-            return {}
-        if len(ids) > 100:
-            raise errors.InvalidInput("at most 100 ids per status update", field=f"{kind}_ids")
-        body = {"advertiser_id": advertiser_id, f"{kind}_ids": [str(i) for i in ids], "operation_status": status}
-        data = await self._post(path, body, idempotent=True)
-        return {str(item[f"{kind}_id"]): str(item.get("status", "")) for item in data.get(f"{kind}_list") or []}
+        wanted = list(dict.fromkeys(str(i) for i in ids))
+        out: dict[str, str] = {}
+        for start in range(0, len(wanted), STATUS_BATCH):
+            batch = wanted[start : start + STATUS_BATCH]
+            body = {"advertiser_id": advertiser_id, f"{kind}_ids": batch, "operation_status": status}
+            data = await self._post(path, body, idempotent=True)
+            out.update(parse_status_update(data, kind))
+        return out
 
     # --- creative upload ---------------------------------------------------------------------------------
 
@@ -611,13 +456,27 @@ class TikTokBusinessAds:
         """Upload a video by file (multipart) with its MD5 ``video_signature``.
 
         ``file_name`` must be unique per advertiser (TikTok answers 40911 otherwise), which
-        also makes a repeated upload after a lost answer fail loudly instead of duplicating.
+        also makes a repeated upload after a lost answer fail loudly instead of duplicating:
+        look the video up with `find_video` first.
         """
+        signature = hashlib.md5(content).hexdigest()  # the API's checksum, not a security hash
+        return await self._upload(advertiser_id, content, signature, file_name)
+
+    async def upload_video_stream(self, advertiser_id: str, chunks: AsyncIterable[bytes], file_name: str) -> AdVideo:
+        """`upload_video` from a stream (a blob), reading it once: the MD5 signature is
+        computed while the chunks arrive, on the same pass that assembles the body."""
+        digest = hashlib.md5()  # the API's checksum, not a security hash
+        parts: list[bytes] = []
+        async for chunk in chunks:
+            digest.update(chunk)
+            parts.append(chunk)
+        return await self._upload(advertiser_id, b"".join(parts), digest.hexdigest(), file_name)
+
+    async def _upload(self, advertiser_id: str, content: bytes, signature: str, file_name: str) -> AdVideo:
         if not content:
             raise errors.InvalidInput("the video is empty", field="content")
         if not 1 <= len(file_name) <= 100:
             raise errors.InvalidInput("file_name must be 1 to 100 characters", field="file_name")
-        signature = hashlib.md5(content).hexdigest()  # the API's checksum, not a security hash
         body, content_type = multipart_body(
             {
                 "advertiser_id": advertiser_id,
@@ -633,23 +492,44 @@ class TikTokBusinessAds:
             content=body,
             content_type=content_type,
             idempotent=False,
-            read_timeout=300,
+            # Large files take long: at least 5 minutes, or 10 s per MB (seed 003).
+            read_timeout=max(300.0, 10.0 * len(content) / (1024 * 1024)),
         )
         items = data if isinstance(data, list) else [data]  # data is an array for this endpoint
         if not items or not items[0]:
             raise errors.Permanent("TikTok Business API: upload returned no video", platform=PLATFORM)
-        item = items[0]
-        return AdVideo(
-            video_id=str(item["video_id"]),
-            file_name=str(item.get("file_name") or file_name),
-            signature=str(item.get("signature") or signature),
-            size=int(item.get("size") or len(content)),
-            duration=float(item["duration"]) if item.get("duration") is not None else None,
-            width=int(item["width"]) if item.get("width") is not None else None,
-            height=int(item["height"]) if item.get("height") is not None else None,
-            format=item.get("format"),
-            material_id=str(item["material_id"]) if item.get("material_id") is not None else None,
+        return _video(items[0], file_name, signature, len(content))
+
+    async def find_video(self, advertiser_id: str, file_name: str) -> AdVideo | None:
+        """The advertiser's video named ``file_name`` (``file/video/ad/search``), or None."""
+        data = await self._get(
+            "/file/video/ad/search/",
+            {"advertiser_id": advertiser_id, "filtering": {"video_name": file_name}, "page": 1, "page_size": 20},
         )
+        for item in data.get("list") or []:
+            if str(item.get("file_name")) == file_name:
+                return _video(item, file_name, str(item.get("signature") or ""), int(item.get("size") or 0))
+        return None
+
+    async def find_campaign(self, advertiser_id: str, name: str) -> AdCampaign | None:
+        """The (not deleted) campaign named ``name``: the lookup after a lost create answer."""
+        meta = await self._advertiser_meta(advertiser_id)
+        items = await self._list_all(
+            "/campaign/get/", {"advertiser_id": advertiser_id, "filtering": {"campaign_name": name}}
+        )
+        found = [i for i in items if i.get("campaign_name") == name]
+        return _campaign(found[0], meta.currency) if found else None
+
+    async def find_adgroup(self, advertiser_id: str, campaign_id: str, name: str) -> AdGroup | None:
+        meta = await self._advertiser_meta(advertiser_id)
+        params = {"advertiser_id": advertiser_id, "filtering": {"campaign_ids": [campaign_id], "adgroup_name": name}}
+        found = [i for i in await self._list_all("/adgroup/get/", params) if i.get("adgroup_name") == name]
+        return _adgroup(found[0], meta.currency) if found else None
+
+    async def find_ad(self, advertiser_id: str, adgroup_id: str, name: str) -> Ad | None:
+        params = {"advertiser_id": advertiser_id, "filtering": {"adgroup_ids": [adgroup_id], "ad_name": name}}
+        found = [i for i in await self._list_all("/ad/get/", params) if i.get("ad_name") == name]
+        return _ad(found[0]) if found else None
 
     # --- reports --------------------------------------------------------------------------------------------
 
@@ -711,212 +591,6 @@ class TikTokBusinessAds:
             if page >= report.total_pages:
                 return rows
             page += 1
-
-
-# --- helpers (pure) --------------------------------------------------------------------------------------
-
-
-def request_id_for(idempotency_key: str) -> str:
-    """TikTok's ``request_id`` (an int64 as a string) derived from our idempotency key."""
-    return str(int(hashlib.sha256(idempotency_key.encode()).hexdigest()[:15], 16))
-
-
-def _encode_params(params: Mapping[str, Any]) -> dict[str, str]:
-    """GET params: arrays and objects as JSON strings, scalars as text (research §5.1)."""
-    out: dict[str, str] = {}
-    for key, value in params.items():
-        if value is None:
-            continue
-        if isinstance(value, list | tuple | dict):
-            out[key] = json.dumps(value, separators=(",", ":"))
-        else:
-            out[key] = str(value)
-    return out
-
-
-def multipart_body(fields: Mapping[str, str], files: Mapping[str, tuple[str, bytes, str]]) -> tuple[bytes, str]:
-    """Encode ``multipart/form-data`` as bytes (the HTTP layer takes replayable bytes).
-
-    Uses httpx's own encoder through a request object that is never sent.
-    """
-    request = httpx.Request("POST", "http://multipart.invalid/", data=dict(fields), files=dict(files))
-    return request.read(), request.headers["Content-Type"]
-
-
-def _format_time(moment: datetime) -> str:
-    if moment.tzinfo is None:
-        raise errors.InvalidInput("times must be timezone-aware", field="schedule")
-    return moment.astimezone(UTC).strftime(TIME_FORMAT)
-
-
-def _parse_time(value: Any, zone: Any = UTC) -> datetime | None:
-    if not value:
-        return None
-    try:
-        return datetime.strptime(str(value), TIME_FORMAT).replace(tzinfo=zone)
-    except ValueError:
-        return None
-
-
-def _zone(name: str) -> Any:
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        return UTC
-
-
-def _money_or_none(value: Any, currency: str) -> int | None:
-    return None if value is None else to_minor_units(value, currency)
-
-
-def _campaign(item: Mapping[str, Any], currency: str) -> AdCampaign:
-    mode = str(item.get("budget_mode") or "BUDGET_MODE_INFINITE")
-    return AdCampaign(
-        campaign_id=str(item["campaign_id"]),
-        advertiser_id=str(item.get("advertiser_id", "")),
-        name=str(item.get("campaign_name", "")),
-        objective_type=str(item.get("objective_type", "")),
-        budget_mode=mode,
-        budget_minor=None if mode == "BUDGET_MODE_INFINITE" else _money_or_none(item.get("budget"), currency),
-        currency=currency,
-        operation_status=str(item.get("operation_status", "")),
-        secondary_status=item.get("secondary_status"),
-        created_at=_parse_time(item.get("create_time")),
-        modified_at=_parse_time(item.get("modify_time")),
-    )
-
-
-def _adgroup(item: Mapping[str, Any], currency: str) -> AdGroup:
-    mode = str(item.get("budget_mode") or "BUDGET_MODE_INFINITE")
-    return AdGroup(
-        adgroup_id=str(item["adgroup_id"]),
-        campaign_id=str(item.get("campaign_id", "")),
-        advertiser_id=str(item.get("advertiser_id", "")),
-        name=str(item.get("adgroup_name", "")),
-        budget_mode=mode,
-        budget_minor=None if mode == "BUDGET_MODE_INFINITE" else _money_or_none(item.get("budget"), currency),
-        currency=currency,
-        billing_event=str(item.get("billing_event", "")),
-        optimization_goal=str(item.get("optimization_goal", "")),
-        pacing=str(item.get("pacing", "")),
-        schedule_type=str(item.get("schedule_type", "")),
-        schedule_start_time=_parse_time(item.get("schedule_start_time")),
-        schedule_end_time=_parse_time(item.get("schedule_end_time")),
-        operation_status=str(item.get("operation_status", "")),
-        bid_price_minor=_money_or_none(item.get("bid_price"), currency),
-        location_ids=[str(x) for x in item.get("location_ids") or []],
-        placement_type=item.get("placement_type"),
-        secondary_status=item.get("secondary_status"),
-    )
-
-
-def _ad(item: Mapping[str, Any]) -> Ad:
-    return Ad(
-        ad_id=str(item["ad_id"]),
-        adgroup_id=str(item.get("adgroup_id", "")),
-        campaign_id=str(item.get("campaign_id", "")),
-        advertiser_id=str(item.get("advertiser_id", "")),
-        name=str(item.get("ad_name", "")),
-        operation_status=str(item.get("operation_status", "")),
-        ad_format=item.get("ad_format"),
-        ad_text=item.get("ad_text"),
-        call_to_action=item.get("call_to_action"),
-        landing_page_url=item.get("landing_page_url"),
-        video_id=item.get("video_id"),
-        identity_id=item.get("identity_id"),
-        identity_type=item.get("identity_type"),
-        secondary_status=item.get("secondary_status"),
-    )
-
-
-def parse_report_row(item: Mapping[str, Any], currency: str, zone: Any = UTC) -> ReportRow:
-    """A report row with string metrics → numbers (money in minor units of ``currency``)."""
-    dimensions = {str(k): str(v) for k, v in (item.get("dimensions") or {}).items()}
-    metrics: Mapping[str, Any] = item.get("metrics") or {}
-    values: dict[str, Any] = {}
-    other: dict[str, float] = {}
-    for name, raw in metrics.items():
-        if name in MONEY_METRICS:
-            values[MONEY_METRICS[name]] = _money_or_none(raw, currency) if parse_decimal(raw) is not None else None
-        elif name in COUNT_METRICS:
-            number = parse_decimal(raw)
-            values[COUNT_METRICS[name]] = int(number) if number is not None else 0
-        elif name in RATE_METRICS:
-            number = parse_decimal(raw)
-            values[RATE_METRICS[name]] = float(number) if number is not None else None
-        else:
-            number = parse_decimal(raw)
-            if number is not None:
-                other[name] = float(number)
-    if values.get("spend_minor") is None:
-        values["spend_minor"] = 0
-    day = _parse_time(dimensions.get("stat_time_day"), zone)
-    hour = _parse_time(dimensions.get("stat_time_hour"), zone)
-    return ReportRow(
-        dimensions=dimensions,
-        currency=currency,
-        stat_day=day.date() if day else (hour.date() if hour else None),
-        stat_hour=hour,
-        other=other,
-        **values,
-    )
-
-
-# --- leads ---------------------------------------------------------------------------------------------------
-
-
-def lead_from_payload(payload: Mapping[str, Any]) -> Lead:
-    """A Lead from a LEAD webhook or a ``page/lead`` item. The webhook body is not documented
-    (research §5.8), so the known third-party shapes are accepted: the lead object itself,
-    ``{"lead": {...}}``, ``{"leads": [{...}]}`` (first lead) or ``{"event_data": {"lead_info": {...}}}``.
-    Answers come as ``fields`` (a mapping) or ``field_data``/``answers`` lists of
-    ``{name|field_name, value|values}``. Re-fetch the lead before trusting webhook content."""
-    item: Any = payload
-    if isinstance(payload.get("lead"), Mapping):
-        item = payload["lead"]
-    elif isinstance(payload.get("leads"), list) and payload["leads"]:
-        item = payload["leads"][0]
-    elif isinstance((payload.get("event_data") or {}).get("lead_info"), Mapping):
-        item = payload["event_data"]["lead_info"]
-    lead_id = item.get("lead_id") or item.get("id")
-    if not lead_id:
-        raise errors.InvalidInput("lead payload has no lead_id", field="lead_id")
-    fields: dict[str, str] = {}
-    raw_fields = item.get("fields")
-    if isinstance(raw_fields, Mapping):
-        fields = {str(k): str(v) for k, v in raw_fields.items()}
-    for entry in item.get("field_data") or item.get("answers") or []:
-        if isinstance(entry, Mapping):
-            name = entry.get("name") or entry.get("field_name") or entry.get("key")
-            value = entry.get("value", entry.get("values"))
-            if isinstance(value, list):
-                value = ", ".join(str(v) for v in value)
-            if name is not None and value is not None:
-                fields[str(name)] = str(value)
-    lowered = {k.lower(): v for k, v in fields.items()}
-    created = item.get("create_time") or payload.get("create_time")
-    created_at: datetime | None = None
-    if isinstance(created, int | float) or (isinstance(created, str) and created.isdigit()):
-        created_at = datetime.fromtimestamp(int(created), UTC)
-    elif isinstance(created, str):
-        created_at = _parse_time(created)
-
-    def ident(key: str) -> str | None:
-        value = item.get(key) or payload.get(key)
-        return str(value) if value else None
-
-    return Lead(
-        lead_id=str(lead_id),
-        advertiser_id=ident("advertiser_id"),
-        page_id=ident("page_id"),
-        campaign_id=ident("campaign_id"),
-        adgroup_id=ident("adgroup_id"),
-        ad_id=ident("ad_id"),
-        created_at=created_at,
-        fields=fields,
-        email=lowered.get("email") or lowered.get("email_address"),
-        phone=lowered.get("phone") or lowered.get("phone_number"),
-    )
 
 
 AdsFactory = Callable[[str | None], AdsPlatform]

@@ -206,6 +206,8 @@ class ReportRow(msgspec.Struct, frozen=True, kw_only=True):
     comments: int = 0
     shares: int = 0
     follows: int = 0
+    views_2s: int = 0
+    views_6s: int = 0
     cpc_minor: int | None = None
     cpm_minor: int | None = None
     cost_per_conversion_minor: int | None = None
@@ -253,7 +255,8 @@ MONEY_METRICS = {"spend": "spend_minor", "cpc": "cpc_minor", "cpm": "cpm_minor",
                  "cost_per_conversion": "cost_per_conversion_minor"}  # fmt: skip
 COUNT_METRICS = {"impressions": "impressions", "clicks": "clicks", "reach": "reach", "conversion": "conversions",
                  "video_play_actions": "video_views", "likes": "likes", "comments": "comments",
-                 "shares": "shares", "follows": "follows"}  # fmt: skip
+                 "shares": "shares", "follows": "follows", "video_watched_2s": "views_2s",
+                 "video_watched_6s": "views_6s"}  # fmt: skip
 RATE_METRICS = {"ctr": "ctr", "conversion_rate": "conversion_rate"}
 DEFAULT_METRICS = [*MONEY_METRICS, *COUNT_METRICS, *RATE_METRICS]
 

@@ -1,9 +1,11 @@
 """Typed models, one module per area. Importing this package registers every table."""
 
+from reelflow.storage.models import ads as ads
 from reelflow.storage.models import audit as audit
 from reelflow.storage.models import clipping as clipping
 from reelflow.storage.models import identity as identity
 from reelflow.storage.models import monitoring as monitoring
+from reelflow.storage.models import ops as ops
 
 # <area models: each area imports its module here>
 from reelflow.storage.models import runtime as runtime

@@ -271,6 +271,23 @@ class ClippingRepository:
             .values(used=func.greatest(UsageCounter.used - units, 0))
         )
 
+    async def refund_usage(self, workspace_id: uuid.UUID, period: date, units: dict[str, int]) -> None:
+        for metric, count in units.items():
+            if count > 0:
+                await self.refund(workspace_id, period, metric, count)
+
+    async def expired_uploads(self, now: datetime, limit: int) -> list[tuple[Upload, Project]]:
+        """Open uploads past their expiry whose project still waits for the bytes (locked)."""
+        stmt = (
+            select(Upload, Project)
+            .join(Project, Project.id == Upload.project_id)
+            .where(Upload.status == "open", Upload.expires_at < now, Project.status == "uploading")
+            .order_by(Upload.expires_at)
+            .limit(limit)
+            .with_for_update(of=Project, skip_locked=True)
+        )
+        return [(upload, project) for upload, project in (await self.session.execute(stmt)).tuples()]
+
     async def usage(self, workspace_id: uuid.UUID, period: date) -> dict[str, int]:
         result = await self.session.execute(
             select(UsageCounter.metric, UsageCounter.used).where(

@@ -50,6 +50,7 @@ class Due:
     id: uuid.UUID
     job_id: str
     queue: str
+    front: bool = False  # recovered and handed-back runs keep their place: the front of the queue
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ from reelflow.errors import NotFound
 from reelflow.services import clipping
 from reelflow.services.clipping import UPLOAD_PURPOSE
 from reelflow.settings import get_settings
-from reelflow.storage.blobs import BlobStore, signed_blob_path, signing_secret, verify_blob_signature
+from reelflow.storage.blobs import BlobStore, blob_download_url, signing_secret, verify_blob_signature
 from reelflow.storage.models.base import utcnow
 from reelflow.storage.models.clipping import Clip, Project, Upload
 from reelflow.storage.repositories.identity import Principal
@@ -68,7 +68,8 @@ def _absolute(request: Request[Any, Any, Any], path: str) -> str:
 
 
 def _blob_url(request: Request[Any, Any, Any], key: str) -> str:
-    return _absolute(request, signed_blob_path(key))
+    url = blob_download_url(key)  # presigned S3 URL, or the API's signed path
+    return url if url.startswith(("http://", "https://")) else _absolute(request, url)
 
 
 def _upload_url(request: Request[Any, Any, Any], upload: Upload) -> tuple[str, datetime]:

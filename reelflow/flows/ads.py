@@ -1,0 +1,24 @@
+"""Ads schedules: `ads-collect-metrics` (hourly) pulls the Report API of every active ad
+account into the metrics history. Thin: the service selects the accounts and runs them a
+few at a time; each account's failure is recorded on it and never stops the others."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prefect import flow, get_run_logger
+
+from reelflow.adapters.tiktok.business import tiktok_ads
+from reelflow.services import ads as service
+
+
+@flow(name="ads-collect-metrics", log_prints=True)
+async def collect_metrics(limit: int = 10_000, concurrency: int | None = None) -> dict[str, Any]:
+    """One collector round: AUCTION_AD by day for the last days, every page, per account."""
+    summary = await service.collect_all_metrics(ads_factory=tiktok_ads, limit=limit, concurrency=concurrency)
+    get_run_logger().info(
+        "collected %d rows from %d ad accounts (%d failed)", summary["rows"], summary["accounts"], summary["failed"]
+    )
+    return {k: v for k, v in summary.items() if k != "results"} | {
+        "failures": [r for r in summary["results"] if r.get("error")]
+    }

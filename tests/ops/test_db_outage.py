@@ -1,0 +1,90 @@
+"""Postgres stops: writes answer 503 with Retry-After (not 500), logged once per outage, and
+the API works again when it is back."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from reelflow.logs import OutageLog
+from reelflow.settings import reset_settings_cache
+from reelflow.storage.embedded import start_postgres
+
+
+def _pg_ctl() -> str:
+    import pgserver
+
+    return os.path.join(os.path.dirname(pgserver.__file__), "pginstall", "bin", "pg_ctl")
+
+
+def _as_pg_user() -> dict[str, Any]:
+    if os.geteuid() != 0:
+        return {}
+    import pwd
+
+    user = pwd.getpwnam("pgserver")
+    return {"user": user.pw_uid, "group": user.pw_gid}
+
+
+@pytest.fixture
+async def spare_pg(services: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Path]:
+    from reelflow.storage.db import dispose_engine
+    from reelflow.storage.migrate import upgrade
+
+    pg, url = start_postgres(tmp_path / "pg", cleanup_mode=None)
+    monkeypatch.setenv("DATABASE_URL", url)
+    reset_settings_cache()
+    import asyncio
+
+    await asyncio.to_thread(upgrade, "head")
+    await dispose_engine()  # the app's pool now points at the spare server
+    yield tmp_path / "pg"
+    await dispose_engine()
+    monkeypatch.undo()
+    reset_settings_cache()
+    subprocess.run([_pg_ctl(), "-D", str(tmp_path / "pg"), "-m", "fast", "-w", "stop"], check=False,
+                   capture_output=True, **_as_pg_user())  # fmt: skip
+    pg.cleanup()
+
+
+async def test_postgres_down_is_a_503_with_retry_after(spare_pg: Path, client: Any) -> None:
+    ok = await client.post("/api/v1/signup", json={"email": "before@example.com", "workspace_name": "A"})
+    assert ok.status_code == 201, ok.text
+    token = ok.json()["token"]["token"]
+    subprocess.run([_pg_ctl(), "-D", str(spare_pg), "-m", "fast", "-w", "stop"], check=True, **_as_pg_user())
+    for _ in range(3):
+        down = await client.post("/api/v1/signup", json={"email": "during@example.com", "workspace_name": "B"})
+        assert down.status_code == 503, down.text
+        assert int(down.headers["retry-after"]) >= 1
+        assert down.headers["content-type"].startswith("application/problem+json")
+    read = await client.get("/api/v1/me", headers={"Authorization": f"Bearer {token}"})
+    assert read.status_code == 503
+    subprocess.run(
+        [_pg_ctl(), "-D", str(spare_pg), "-w", "-o", f"-k {spare_pg} -c listen_addresses=''",
+         "-l", str(spare_pg / "restart.log"), "start"],
+        check=True,
+        **_as_pg_user(),
+    )  # fmt: skip
+    back = await client.post("/api/v1/signup", json={"email": "after@example.com", "workspace_name": "C"})
+    assert back.status_code == 201, back.text
+
+
+def test_an_outage_is_logged_once() -> None:
+    lines: list[str] = []
+
+    class Recorder:
+        def warning(self, event: str, **_: Any) -> None:
+            lines.append(event)
+
+    outage = OutageLog("x", Recorder())
+    for _ in range(50):
+        outage.failed(ConnectionRefusedError())
+    outage.ok()
+    outage.ok()
+    outage.failed(ConnectionRefusedError())
+    assert lines == ["x_unavailable", "x_recovered", "x_unavailable"]
