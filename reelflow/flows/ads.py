@@ -8,14 +8,16 @@ from typing import Any
 
 from prefect import flow, get_run_logger
 
-from reelflow.adapters.tiktok.business import tiktok_ads
+from reelflow import composition
 from reelflow.services import ads as service
 
 
 @flow(name="ads-collect-metrics", log_prints=True)
 async def collect_metrics(limit: int = 10_000, concurrency: int | None = None) -> dict[str, Any]:
     """One collector round: AUCTION_AD by day for the last days, every page, per account."""
-    summary = await service.collect_all_metrics(ads_factory=tiktok_ads, limit=limit, concurrency=concurrency)
+    summary = await service.collect_all_metrics(
+        ads_factory=composition.ads_factory(), limit=limit, concurrency=concurrency
+    )
     get_run_logger().info(
         "collected %d rows from %d ad accounts (%d failed)", summary["rows"], summary["accounts"], summary["failed"]
     )
