@@ -132,6 +132,34 @@ class AdsSettings(BaseModel):
     creative_max_bytes: int = Field(default=500 * 1024 * 1024, ge=1024)
 
 
+class AutopilotSettings(BaseModel):
+    """Ads autopilot thresholds and guard rails (env `REELFLOW_AUTOPILOT__...`); see docs/autopilot.md."""
+
+    # Health windows: the recent window is compared with the days before it (the baseline).
+    recent_days: int = Field(default=3, ge=1, le=30)
+    baseline_days: int = Field(default=7, ge=1, le=60)
+    # Data sufficiency: no verdict before this much spend (in multiples of the target CPL)
+    # and this many impressions in the recent window.
+    min_spend_target_multiple: float = Field(default=1.0, ge=0)
+    min_impressions: int = Field(default=1000, ge=0)
+    # CPL verdicts (CPL / target CPL); with no lead, a loser once spend ≥ this × target.
+    winner_cpl_ratio: float = Field(default=0.8, gt=0)
+    weak_cpl_ratio: float = Field(default=1.2, gt=0)
+    loser_cpl_ratio: float = Field(default=1.5, gt=0)
+    no_lead_loser_spend_multiple: float = Field(default=2.0, gt=0)
+    # Spend pacing (recent daily spend / daily budget): under and full delivery.
+    underpacing_ratio: float = Field(default=0.5, ge=0)
+    full_pacing_ratio: float = Field(default=0.8, ge=0)
+    # Trends: relative drop of CTR and of the 2-second view rate (recent vs baseline).
+    ctr_drop_ratio: float = Field(default=0.3, ge=0, le=1)
+    fatigue_drop_ratio: float = Field(default=0.25, ge=0, le=1)
+    # Guard rails.
+    max_budget_change_pct: int = Field(default=30, ge=1, le=100)
+    budget_step_pct: int = Field(default=20, ge=1, le=100)
+    max_actions_per_run: int = Field(default=5, ge=0, le=1000)
+    human_cooldown_hours: int = Field(default=24, ge=0, le=24 * 30)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="REELFLOW_",
@@ -146,6 +174,7 @@ class Settings(BaseSettings):
     identity: IdentitySettings = Field(default_factory=IdentitySettings)
     mail: MailSettings = Field(default_factory=MailSettings)
     readiness: ReadinessSettings = Field(default_factory=ReadinessSettings)
+    autopilot: AutopilotSettings = Field(default_factory=AutopilotSettings)
 
     # --- process and services -------------------------------------------------------
     env: Environment = "dev"
