@@ -158,6 +158,8 @@ class AutopilotSettings(BaseModel):
     budget_step_pct: int = Field(default=20, ge=1, le=100)
     max_actions_per_run: int = Field(default=5, ge=0, le=1000)
     human_cooldown_hours: int = Field(default=24, ge=0, le=24 * 30)
+    # Lead webhooks: how far a signature's timestamp may be from now (a replay is refused).
+    lead_webhook_tolerance_s: int = Field(default=300, ge=1, le=3600)
 
 
 class Settings(BaseSettings):
