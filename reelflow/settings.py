@@ -33,6 +33,7 @@ PLATFORM_URL_FIELDS: dict[str, str] = {
     "google_auth_url": "/google-accounts/o/oauth2/v2/auth",
     "scrapecreators_base_url": "/scrapecreators",
     "apify_base_url": "/apify",
+    "telegram_base_url": "/telegram",
 }
 
 # What the sandbox accepts (and the adapters send) when no real credential is set.
@@ -49,6 +50,7 @@ SANDBOX_CREDENTIALS: dict[str, str] = {
     "tiktok_business_secret": "sbx_tiktok_business_secret",
     "tiktok_events_access_token": "sbx_tiktok_events_token",
     "tiktok_pixel_code": "CSBX0PIXEL0000000001",
+    "telegram_bot_token": "123456:sbx_telegram_bot_token",
 }
 
 
@@ -244,6 +246,9 @@ class Settings(BaseSettings):
     tiktok_business_secret: str | None = None
     tiktok_events_access_token: str | None = None
     tiktok_pixel_code: str | None = None
+    # Telegram Bot API (autopilot reports): base URL (the sandbox when unset) and bot token.
+    telegram_base_url: str | None = None
+    telegram_bot_token: str | None = None
     # The HTTP layer (reelflow/adapters/httpclient.py).
     http_timeout_seconds: float = Field(default=30.0, gt=0)
     http_connect_timeout_seconds: float = Field(default=5.0, gt=0)
