@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import date, datetime, timedelta
+from html import escape
 from typing import Any, Literal
 
 Level = Literal["adgroup", "ad"]
@@ -526,3 +527,50 @@ def decide(
     healths = score_account(groups, today, t)
     kept, skipped = guard(propose(groups, healths, t), groups, now=now, thresholds=t)
     return Decision(actions=tuple(kept), skipped=tuple(skipped), healths=tuple(healths))
+
+
+# --- the report ----------------------------------------------------------------------------------
+
+_KIND_LABELS = {
+    "pause_adgroup": "Pause ad group",
+    "pause_ad": "Pause ad",
+    "update_adgroup_budget": "Change budget of ad group",
+    "create_adgroup": "Launch fresh creatives for direction",
+}
+
+
+def render_report(
+    *,
+    account_name: str,
+    platform: str,
+    act: bool,
+    decision: Decision,
+    outcomes: Mapping[str, str] | None = None,
+) -> str:
+    """One run's report as Telegram HTML (all names escaped). ``outcomes`` maps a target id to
+    what the platform answered when the action was applied (act mode)."""
+    mode = "acting" if act else "report only"
+    lines = [f"<b>{escape(platform.upper())} · {escape(account_name)}</b> — autopilot ({mode})"]
+    counts: dict[str, int] = {}
+    for h in decision.healths:
+        if h.level == "adgroup":
+            counts[h.verdict] = counts.get(h.verdict, 0) + 1
+    summary = ", ".join(f"{v}: {n}" for v, n in sorted(counts.items()))
+    lines.append(f"Ad groups scored: {sum(counts.values())} ({escape(summary) or 'none'})")
+    if not decision.actions:
+        lines.append("No action needed.")
+    for a in decision.actions:
+        label = _KIND_LABELS.get(a.kind, a.kind)
+        change = ""
+        if a.kind == "update_adgroup_budget":
+            change = f": {a.figures.get('budget_before_minor')} → {a.params.get('daily_budget_minor')}"
+        status = ""
+        if act:
+            status = f" — {escape((outcomes or {}).get(a.target_id, 'not applied'))}"
+        lines.append(f"• {escape(label)} <code>{escape(a.target_id)}</code>{escape(change)}{status}")
+        lines.append(f"  <i>{escape(a.reason)}</i>")
+    if decision.skipped:
+        lines.append(f"Skipped by guard rails: {len(decision.skipped)}")
+        for s in decision.skipped[:10]:
+            lines.append(f"  – {escape(s.action.kind)} <code>{escape(s.action.target_id)}</code>: {escape(s.why)}")
+    return "\n".join(lines)

@@ -216,3 +216,18 @@ def test_deterministic() -> None:
     a = ap.decide(groups, today=TODAY, now=NOW)
     b = ap.decide(list(reversed(groups)), today=TODAY, now=NOW)
     assert [x.as_dict() for x in a.actions] == [x.as_dict() for x in b.actions]
+
+
+def test_report_lists_actions_reasons_and_escapes_names() -> None:
+    groups = [_group("g-loser", spend=4_000_00, leads=1), _group("g-winner", spend=5_000_00, leads=4)]
+    d = ap.decide(groups, today=TODAY, now=NOW)
+    report = ap.render_report(account_name="Shop <KZ> & Co", platform="tiktok", act=False, decision=d)
+    assert "Shop &lt;KZ&gt; &amp; Co" in report and "report only" in report
+    assert "Pause ad group <code>g-loser</code>" in report and "2.00× the target" in report
+    assert "500000 → 600000" in report
+    acted = ap.render_report(account_name="A", platform="tiktok", act=True, decision=d, outcomes={"g-loser": "applied"})
+    assert "applied" in acted and "not applied" in acted
+    empty = ap.render_report(
+        account_name="A", platform="tiktok", act=False, decision=ap.decide([], today=TODAY, now=NOW)
+    )
+    assert "No action needed." in empty
