@@ -33,6 +33,7 @@ PLATFORM_URL_FIELDS: dict[str, str] = {
     "google_auth_url": "/google-accounts/o/oauth2/v2/auth",
     "scrapecreators_base_url": "/scrapecreators",
     "apify_base_url": "/apify",
+    "telegram_base_url": "/telegram",
 }
 
 # What the sandbox accepts (and the adapters send) when no real credential is set.
@@ -49,6 +50,7 @@ SANDBOX_CREDENTIALS: dict[str, str] = {
     "tiktok_business_secret": "sbx_tiktok_business_secret",
     "tiktok_events_access_token": "sbx_tiktok_events_token",
     "tiktok_pixel_code": "CSBX0PIXEL0000000001",
+    "telegram_bot_token": "123456:sbx_telegram_bot_token",
 }
 
 
@@ -130,6 +132,8 @@ class AdsSettings(BaseModel):
     platform_cache_ttl_s: float = Field(default=30.0, ge=0, le=3600)
     # Uploaded creative files (bytes).
     creative_max_bytes: int = Field(default=500 * 1024 * 1024, ge=1024)
+
+
 class BlobSettings(BaseModel):
     """The S3-compatible blob store (`REELFLOW_BLOB__<FIELD>`), used when `REELFLOW_BLOB_URL`
     is `s3://bucket/prefix`. Unset keys and region fall back to `AWS_ACCESS_KEY_ID`,
@@ -166,6 +170,36 @@ class OperationsSettings(BaseModel):
     whisper_idle_release_s: float = Field(default=300.0, ge=0)
 
 
+class AutopilotSettings(BaseModel):
+    """Ads autopilot thresholds and guard rails (env `REELFLOW_AUTOPILOT__...`); see docs/autopilot.md."""
+
+    # Health windows: the recent window is compared with the days before it (the baseline).
+    recent_days: int = Field(default=3, ge=1, le=30)
+    baseline_days: int = Field(default=7, ge=1, le=60)
+    # Data sufficiency: no verdict before this much spend (in multiples of the target CPL)
+    # and this many impressions in the recent window.
+    min_spend_target_multiple: float = Field(default=1.0, ge=0)
+    min_impressions: int = Field(default=1000, ge=0)
+    # CPL verdicts (CPL / target CPL); with no lead, a loser once spend ≥ this × target.
+    winner_cpl_ratio: float = Field(default=0.8, gt=0)
+    weak_cpl_ratio: float = Field(default=1.2, gt=0)
+    loser_cpl_ratio: float = Field(default=1.5, gt=0)
+    no_lead_loser_spend_multiple: float = Field(default=2.0, gt=0)
+    # Spend pacing (recent daily spend / daily budget): under and full delivery.
+    underpacing_ratio: float = Field(default=0.5, ge=0)
+    full_pacing_ratio: float = Field(default=0.8, ge=0)
+    # Trends: relative drop of CTR and of the 2-second view rate (recent vs baseline).
+    ctr_drop_ratio: float = Field(default=0.3, ge=0, le=1)
+    fatigue_drop_ratio: float = Field(default=0.25, ge=0, le=1)
+    # Guard rails.
+    max_budget_change_pct: int = Field(default=30, ge=1, le=100)
+    budget_step_pct: int = Field(default=20, ge=1, le=100)
+    max_actions_per_run: int = Field(default=5, ge=0, le=1000)
+    human_cooldown_hours: int = Field(default=24, ge=0, le=24 * 30)
+    # Lead webhooks: how far a signature's timestamp may be from now (a replay is refused).
+    lead_webhook_tolerance_s: int = Field(default=300, ge=1, le=3600)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="REELFLOW_",
@@ -180,6 +214,7 @@ class Settings(BaseSettings):
     identity: IdentitySettings = Field(default_factory=IdentitySettings)
     mail: MailSettings = Field(default_factory=MailSettings)
     readiness: ReadinessSettings = Field(default_factory=ReadinessSettings)
+    autopilot: AutopilotSettings = Field(default_factory=AutopilotSettings)
 
     # --- process and services -------------------------------------------------------
     env: Environment = "dev"
@@ -247,6 +282,9 @@ class Settings(BaseSettings):
     tiktok_business_secret: str | None = None
     tiktok_events_access_token: str | None = None
     tiktok_pixel_code: str | None = None
+    # Telegram Bot API (autopilot reports): base URL (the sandbox when unset) and bot token.
+    telegram_base_url: str | None = None
+    telegram_bot_token: str | None = None
     # The HTTP layer (reelflow/adapters/httpclient.py).
     http_timeout_seconds: float = Field(default=30.0, gt=0)
     http_connect_timeout_seconds: float = Field(default=5.0, gt=0)

@@ -40,6 +40,7 @@ from reelflow.web.openapi import amend_openapi, public_operations
 from reelflow.web.routes import ads as ads_routes
 from reelflow.web.routes import audit, health, identity, jobs
 from reelflow.web.routes import clipping as clipping_routes
+from reelflow.web.routes import leads as leads_routes
 from reelflow.web.routes import monitoring as monitoring_routes
 
 API_PREFIX = "/api/v1"
@@ -53,6 +54,7 @@ API_ROUTE_MODULES: list[Any] = [
     jobs,
     audit,
     ads_routes,
+    leads_routes,
     # <area route modules>
 ]
 
