@@ -25,6 +25,7 @@ TASK_MODULES: list[str] = [
     "reelflow.tasks.runtime",
     "reelflow.tasks.clipping",
     "reelflow.tasks.monitoring",
+    "reelflow.tasks.discovery",
     # <area task modules>
 ]
 

@@ -38,6 +38,7 @@ from reelflow.web.middleware import (
 from reelflow.web.openapi import amend_openapi, public_operations
 from reelflow.web.routes import audit, health, identity, jobs
 from reelflow.web.routes import clipping as clipping_routes
+from reelflow.web.routes import discovery as discovery_routes
 from reelflow.web.routes import monitoring as monitoring_routes
 
 API_PREFIX = "/api/v1"
@@ -48,6 +49,7 @@ API_ROUTE_MODULES: list[Any] = [
     identity,
     monitoring_routes,
     clipping_routes,
+    discovery_routes,
     jobs,
     audit,
     # <area route modules>
@@ -125,6 +127,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
                     probe_timeout_s=settings.readiness.probe_timeout_s,
                     cache_s=settings.readiness.cache_s,
                 ),
+                **_adapters(settings),
             }
         ),
         on_app_init=[_add_auth],
@@ -171,6 +174,22 @@ def _docs_assets() -> Router:
         include_in_schema=False,
         cache_control=None,
     )
+
+
+def _adapters(settings: Settings) -> dict[str, Any]:
+    """The composition point for adapters routes need (on `request.app.state`)."""
+    from reelflow.adapters.images import ImageFetcher
+    from reelflow.domain.ingest import allowed_import_origins
+
+    sandbox = None if settings.is_production else settings.sandbox_base_url()
+    return {
+        "image_fetcher": ImageFetcher(
+            max_bytes=settings.discovery.image_max_bytes,
+            timeout_s=settings.discovery.image_timeout_s,
+            max_redirects=settings.discovery.image_max_redirects,
+            pinned_origins=allowed_import_origins(production=settings.is_production, sandbox_url=sandbox, extra=None),
+        )
+    }
 
 
 def _add_auth(app_config: Any) -> Any:

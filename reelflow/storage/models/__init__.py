@@ -2,6 +2,7 @@
 
 from reelflow.storage.models import audit as audit
 from reelflow.storage.models import clipping as clipping
+from reelflow.storage.models import discovery as discovery
 from reelflow.storage.models import identity as identity
 from reelflow.storage.models import monitoring as monitoring
 
