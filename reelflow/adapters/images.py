@@ -1,6 +1,6 @@
 """Fetch one public image for the discovery image proxy, safely.
 
-    fetcher = ImageFetcher(max_bytes=5 << 20, timeout_s=10, max_redirects=3)
+    fetcher = ImageFetcher()   # limits from settings.discovery.image_* (or given here)
     image = await fetcher.fetch(url, allow=check_url, addresses_ok=check_addresses)
 
 Every hop (the first URL and each redirect) is checked by `allow(url)` (scheme, host
@@ -23,6 +23,7 @@ from urllib.parse import urljoin, urlsplit, urlunsplit
 import httpx
 
 from reelflow.errors import InvalidInput, PayloadTooLarge, Permanent, Retryable, UnsupportedMediaType
+from reelflow.settings import get_settings
 
 IMAGE_TYPES = {"image/jpeg", "image/png", "image/webp", "image/gif", "image/heic", "image/heif", "image/avif"}
 HEIF_TYPES = {"image/heic", "image/heif"}
@@ -78,18 +79,33 @@ class ImageFetcher:
     def __init__(
         self,
         *,
-        max_bytes: int,
-        timeout_s: float,
-        max_redirects: int,
+        max_bytes: int | None = None,
+        timeout_s: float | None = None,
+        max_redirects: int | None = None,
         user_agent: str = "Mozilla/5.0 (compatible; reelflow-image-proxy)",
         pinned_origins: frozenset[str] = frozenset(),
     ) -> None:
-        self.max_bytes = max_bytes
-        self.timeout_s = timeout_s
-        self.max_redirects = max_redirects
+        """Limits not given are read from settings (`discovery.image_*`) at each fetch."""
+        self._max_bytes = max_bytes
+        self._timeout_s = timeout_s
+        self._max_redirects = max_redirects
         self.user_agent = user_agent
         # Origins connected to by name (the dev/test sandbox on 127.0.0.1): no pinning needed.
         self.pinned_origins = pinned_origins
+
+    @property
+    def max_bytes(self) -> int:
+        return self._max_bytes if self._max_bytes is not None else get_settings().discovery.image_max_bytes
+
+    @property
+    def timeout_s(self) -> float:
+        return self._timeout_s if self._timeout_s is not None else get_settings().discovery.image_timeout_s
+
+    @property
+    def max_redirects(self) -> int:
+        if self._max_redirects is not None:
+            return self._max_redirects
+        return get_settings().discovery.image_max_redirects
 
     async def fetch(
         self,

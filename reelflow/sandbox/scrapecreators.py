@@ -15,6 +15,8 @@ Discovery behaviours, set with `POST /sandbox/config` (all off by default):
 - `scrapecreators_latency_s` (+ uniform `scrapecreators_latency_jitter_s`): a latency model
   for every call; `scrapecreators_slow_every` / `scrapecreators_slow_s`: every Nth page slow.
 - `scrapecreators_max_results`: results a query can page through (default 1000).
+A CDN stand-in for avatars: `GET /scrapecreators/cdn/avatar.heic` (a small HEIC image, as
+TikTok serves many avatars) and `GET /scrapecreators/cdn/redirect?to=URL` (a 302 to `to`).
 Search results carry the author's bio (`signature`) for about half of the authors: it is
 "often empty in search" on the real API.
 """
@@ -94,6 +96,13 @@ def _media(request: Request[Any, Any, Any], name: str, key: str) -> dict[str, An
     }
 
 
+def _avatar(request: Request[Any, Any, Any], c: Creator) -> dict[str, Any]:
+    if mix64(c.idx ^ 0xA7A7) % 3 == 0:  # some avatars are HEIC, like TikTok's
+        url = f"{str(request.base_url).rstrip('/')}/scrapecreators/cdn/avatar.heic?k={c.handle}"
+        return {"uri": c.handle, "url_list": [url], "width": 96, "height": 96}
+    return _media(request, "avatar.jpg", c.handle)
+
+
 def _author(request: Request[Any, Any, Any], c: Creator) -> dict[str, Any]:
     return {
         "uid": c.user_id,
@@ -107,9 +116,9 @@ def _author(request: Request[Any, Any, Any], c: Creator) -> dict[str, Any]:
         "aweme_count": c.video_count,
         "total_favorited": c.likes,
         "verification_type": 1 if c.verified else 0,
-        "avatar_thumb": _media(request, "avatar.jpg", c.handle),
-        "avatar_medium": _media(request, "avatar.jpg", c.handle),
-        "avatar_larger": _media(request, "avatar.jpg", c.handle),
+        "avatar_thumb": _avatar(request, c),
+        "avatar_medium": _avatar(request, c),
+        "avatar_larger": _avatar(request, c),
         "region": c.region,
     }
 
@@ -321,4 +330,34 @@ async def instagram_profile(request: Request[Any, Any, Any]) -> Response[Any]:
     return Response(body)
 
 
-route_handlers = [keyword_search, tiktok_profile, instagram_profile]
+_HEIC: list[bytes] = []
+
+
+def heic_avatar() -> bytes:
+    """A 96×96 HEIC image, made once (pillow-heif)."""
+    if not _HEIC:
+        import io
+
+        import pillow_heif
+        from PIL import Image, ImageDraw
+
+        image = Image.new("RGB", (96, 96), (236, 72, 153))
+        ImageDraw.Draw(image).ellipse((18, 18, 78, 78), fill=(255, 255, 255))
+        heif = pillow_heif.from_pillow(image)
+        out = io.BytesIO()
+        heif.save(out, quality=60)
+        _HEIC.append(out.getvalue())
+    return _HEIC[0]
+
+
+@get("/scrapecreators/cdn/avatar.heic", sync_to_thread=False)
+def cdn_heic() -> Response[bytes]:
+    return Response(heic_avatar(), media_type="image/heic", headers={"Cache-Control": "max-age=60"})
+
+
+@get("/scrapecreators/cdn/redirect", sync_to_thread=False)
+def cdn_redirect(to: str) -> Response[bytes]:
+    return Response(b"", status_code=302, headers={"Location": to})
+
+
+route_handlers = [keyword_search, tiktok_profile, instagram_profile, cdn_heic, cdn_redirect]

@@ -184,9 +184,6 @@ def _adapters(settings: Settings) -> dict[str, Any]:
     sandbox = None if settings.is_production else settings.sandbox_base_url()
     return {
         "image_fetcher": ImageFetcher(
-            max_bytes=settings.discovery.image_max_bytes,
-            timeout_s=settings.discovery.image_timeout_s,
-            max_redirects=settings.discovery.image_max_redirects,
             pinned_origins=allowed_import_origins(production=settings.is_production, sandbox_url=sandbox, extra=None),
         )
     }

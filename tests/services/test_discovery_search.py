@@ -86,7 +86,7 @@ async def test_resume_after_a_kill_pays_no_page_twice(client, signup, sandbox):
 
 async def test_similar_search_expands_related_profiles(client, signup, sandbox, run_jobs):
     account = await signup()
-    seed = [c for c in await sandbox.world("creators", topic="fitness", limit=40) if c["followers"] < 3_000_000][0]
+    seed = next(c for c in await sandbox.world("creators", topic="fitness", limit=40) if c["followers"] < 3_000_000)
     cid, sid = await _start(
         client, account, {"platform": "instagram", "target": 100, "handle": "@" + seed["handle"].upper()}, "similar"
     )
@@ -187,15 +187,17 @@ async def test_429_and_5xx_are_retried_and_empty_pages_skipped(client, signup, s
 
 async def test_sweep_closes_overdue_and_dead_searches(client, signup, sandbox):
     account = await signup()
-    cid, late = await _start(client, account, {"platform": "tiktok", "target": 100, "keywords": ["gym"]})
-    cid2, dead = await _start(client, account, {"platform": "tiktok", "target": 100, "keywords": ["gym"]})
+    _cid, late = await _start(client, account, {"platform": "tiktok", "target": 100, "keywords": ["gym"]})
+    _cid2, dead = await _start(client, account, {"platform": "tiktok", "target": 100, "keywords": ["gym"]})
     async with session_scope() as session:
         await session.execute(
             update(DiscoverySearch)
             .where(DiscoverySearch.id == uuid.UUID(late))
             .values(deadline_at=utcnow() - timedelta(hours=2))
         )
-        run_id = (await session.execute(select(DiscoverySearch.run_id).where(DiscoverySearch.id == uuid.UUID(dead)))).scalar_one()
+        run_id = (
+            await session.execute(select(DiscoverySearch.run_id).where(DiscoverySearch.id == uuid.UUID(dead)))
+        ).scalar_one()
         await session.execute(update(JobRun).where(JobRun.id == run_id).values(status="failed", error="boom"))
     counts = await service.sweep_timeouts(settings=DiscoverySettings(sweep_grace_s=0))
     assert counts == {"timeout": 1, "error": 1}
