@@ -26,6 +26,7 @@ DEMO_STEPS: list[str] = [
     "reelflow.demo.jobs",
     "reelflow.demo.monitoring",
     "reelflow.demo.clipping",
+    "reelflow.demo.discovery",
     # <area demo steps>
 ]
 

@@ -624,8 +624,11 @@ async def _expand_similar(
     seed_id = str(run.cursors.get("seed_id") or "")
 
     while not should_stop():
+        # Each profile brings up to ~80 related profiles, fewer new ones as the circle closes:
+        # fetch only about as many at once as the creators still missing call for.
+        wanted = max(1, min(settings.similar_concurrency, -(-(run.target - run.found) // 40)))
         async with session_scope() as session:
-            batch = await DiscoveryRepository(session).frontier(run.search_id, settings.similar_concurrency)
+            batch = await DiscoveryRepository(session).frontier(run.search_id, wanted)
         if not batch:
             return
 
