@@ -202,6 +202,39 @@ def _search_body(
     request: Request[Any, Any, Any], query: str, cursor: int, date_posted: str | None, sort_by: str | None
 ) -> dict[str, Any]:
     now = get_state().clock.now()
+    matched = _matches(query, date_posted, sort_by, now)
+    size = 20 + mix64(cursor + 11) % 11
+    start = max(0, cursor - 2) if cursor else 0  # the last 2 of the previous page come again
+    page = matched[start : cursor + size]
+    items = [{"aweme_info": a} for a in (aweme(request, vid, now) for vid in page) if a is not None]
+    next_cursor = cursor + size
+    has_more = 1 if next_cursor < len(matched) else 0
+    return {
+        "search_item_list": items,
+        "cursor": next_cursor,
+        "has_more": has_more,
+        "total": 0,
+        "extra": {"logid": core.log_id(), "now": int(now * 1000)},
+    }
+
+
+class _MatchCache:
+    """A query's ordered results, kept for a few simulated minutes: a provider answers the
+    pages of one search from one result list (and the sandbox should not spend its CPU
+    re-ranking thousands of videos for every page)."""
+
+    def __init__(self) -> None:
+        self.entries: dict[tuple[str, str, str, int, int], list[int]] = {}
+
+
+def _matches(query: str, date_posted: str | None, sort_by: str | None, now: float) -> list[int]:
+    state = get_state()
+    limit = int(state.config.get("scrapecreators_max_results") or MAX_RESULTS)
+    key = (query, date_posted or "all-time", sort_by or "relevance", int(now // 300), limit)
+    cache = state.store("scrapecreators.matches", _MatchCache)
+    cached = cache.entries.get(key)
+    if cached is not None:
+        return cached
     world = get_world()
     index = world.index
     words = [w.lstrip("#") for w in query.split()]
@@ -222,20 +255,11 @@ def _search_body(
         matched.sort(reverse=True)
     else:  # relevance and most-liked: by likes (deterministic at a given clock)
         matched.sort(key=lambda v: ((world.stats(v, now) or _ZERO).likes, v), reverse=True)
-    matched = matched[: int(get_state().config.get("scrapecreators_max_results") or MAX_RESULTS)]
-    size = 20 + mix64(cursor + 11) % 11
-    start = max(0, cursor - 2) if cursor else 0  # the last 2 of the previous page come again
-    page = matched[start : cursor + size]
-    items = [{"aweme_info": a} for a in (aweme(request, vid, now) for vid in page) if a is not None]
-    next_cursor = cursor + size
-    has_more = 1 if next_cursor < len(matched) else 0
-    return {
-        "search_item_list": items,
-        "cursor": next_cursor,
-        "has_more": has_more,
-        "total": 0,
-        "extra": {"logid": core.log_id(), "now": int(now * 1000)},
-    }
+    matched = matched[:limit]
+    if len(cache.entries) > 256:
+        cache.entries.clear()
+    cache.entries[key] = matched
+    return matched
 
 
 class _Zero:

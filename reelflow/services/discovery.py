@@ -296,6 +296,7 @@ class _Run:
     credits_remaining: int | None
     cursors: dict[str, Any]
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    pending: list[Any] = field(default_factory=list)
     stop: asyncio.Event = field(default_factory=asyncio.Event)
     outcome: str | None = None  # timeout | lost | cancelled
     error: str | None = None
@@ -343,80 +344,105 @@ def _video_row(video: Video) -> dict[str, Any]:
     }
 
 
-async def _commit_page(
-    run: _Run,
-    *,
-    creators: Sequence[tuple[dict[str, Any], str | None, Sequence[dict[str, Any]]]],
-    cursors: dict[str, Any],
-    items: int,
-    credits: int,
-    credits_remaining: int | None,
-    videos_cap: int,
-    expanded: uuid.UUID | None = None,
-    enrich: dict[str, Any] | None = None,
-) -> bool:
-    """One page, one transaction: creators, links, cursor and counts. False when the search
-    is no longer this attempt's to write (cancelled, timed out, taken over)."""
+@dataclass
+class _Page:
+    """One provider answer, waiting to be committed."""
+
+    creators: Sequence[tuple[dict[str, Any], str | None, Sequence[dict[str, Any]]]]
+    cursor: dict[str, Any]  # merged into the search's cursors (keyword → state, or seed state)
+    items: int
+    credits: int
+    credits_remaining: int | None
+    expanded: uuid.UUID | None = None
+    enrich: dict[str, Any] | None = None
+    done: asyncio.Future[bool] | None = None
+
+
+async def _submit(run: _Run, page: _Page, videos_cap: int) -> bool:
+    """Commit `page` (group commit: whoever holds the lock commits every page that arrived
+    meanwhile, in one transaction, each with its own cursor). False when the search is no
+    longer this attempt's to write (cancelled, timed out, taken over)."""
+    page.done = asyncio.get_running_loop().create_future()
+    run.pending.append(page)
+    async with run.lock:
+        if not page.done.done():
+            batch, run.pending = run.pending, []
+            try:
+                ok = await _commit_pages(run, batch, videos_cap)
+            except BaseException as exc:
+                for item in batch:
+                    if item.done is not None and not item.done.done() and item is not page:
+                        item.done.set_exception(exc if isinstance(exc, Exception) else RuntimeError("stopped"))
+                raise
+            for item in batch:
+                if item.done is not None and not item.done.done():
+                    item.done.set_result(ok)
+    return page.done.result()
+
+
+async def _commit_pages(run: _Run, batch: Sequence[_Page], videos_cap: int) -> bool:
+    """Pages, one transaction: creators, links, cursors and counts."""
+    if run.outcome in ("lost", "cancelled"):
+        return False
     async with session_scope() as session:
         repo = DiscoveryRepository(session)
         rows: dict[str, dict[str, Any]] = {}
-        for row, _, _ in creators:
-            rows.setdefault(row["external_id"], row)
-        if enrich is not None:
-            rows[enrich["external_id"]] = {**rows.get(enrich["external_id"], {}), **enrich}
+        wanted: dict[str, tuple[set[str], list[dict[str, Any]]]] = {}
+        cursors = dict(run.cursors)
+        items = credits = 0
+        credits_remaining = run.credits_remaining
+        for page in batch:
+            for row, keyword, videos in page.creators:
+                rows.setdefault(row["external_id"], row)
+                keywords, vids = wanted.setdefault(row["external_id"], (set(), []))
+                if keyword:
+                    keywords.add(keyword)
+                vids.extend(videos)
+            if page.enrich is not None:
+                ext = page.enrich["external_id"]
+                rows[ext] = {**rows.get(ext, {}), **page.enrich}
+            cursors.update(page.cursor)
+            items += page.items
+            credits += page.credits
+            if page.credits_remaining is not None:
+                credits_remaining = page.credits_remaining
         ids = await repo.upsert_creators(run.workspace_id, list(rows.values()))
-        wanted: dict[uuid.UUID, tuple[set[str], list[dict[str, Any]]]] = {}
-        for row, keyword, videos in creators:
-            creator_id = ids[row["external_id"]]
-            keywords, vids = wanted.setdefault(creator_id, (set(), []))
-            if keyword:
-                keywords.add(keyword)
-            vids.extend(videos)
-        existing = await repo.links_for(run.search_id, list(wanted))
+        by_id = {ids[ext]: value for ext, value in wanted.items()}
+        existing = await repo.links_for(run.search_id, list(by_id))
         links = []
         found = run.found
         now = utcnow()
-        for creator_id, (keywords, vids) in wanted.items():
+        for creator_id, (keywords, vids) in by_id.items():
             link = existing.get(creator_id)
             if link is None:
                 found += 1
                 merged = rules.merge_videos([], vids, videos_cap)
-                avg_views, rate = rules.video_summary(merged)
-                links.append(
-                    {
-                        "search_id": run.search_id,
-                        "creator_id": creator_id,
-                        "workspace_id": run.workspace_id,
-                        "campaign_id": run.campaign_id,
-                        "position": found,
-                        "keywords": sorted(keywords),
-                        "videos": merged,
-                        "avg_views": avg_views,
-                        "engagement_rate": rate,
-                        "found_at": now,
-                    }
-                )
+                position, old_keywords, found_at = found, set(), now
             elif not keywords <= set(link.keywords or []) or vids:
                 merged = rules.merge_videos(link.videos or [], vids, videos_cap)
-                avg_views, rate = rules.video_summary(merged)
-                links.append(
-                    {
-                        "search_id": run.search_id,
-                        "creator_id": creator_id,
-                        "workspace_id": run.workspace_id,
-                        "campaign_id": run.campaign_id,
-                        "position": link.position,
-                        "keywords": sorted(set(link.keywords or []) | keywords),
-                        "videos": merged,
-                        "avg_views": avg_views,
-                        "engagement_rate": rate,
-                        "found_at": link.found_at,
-                    }
-                )
+                position, old_keywords, found_at = link.position, set(link.keywords or []), link.found_at
+            else:
+                continue
+            avg_views, rate = rules.video_summary(merged)
+            links.append(
+                {
+                    "search_id": run.search_id,
+                    "creator_id": creator_id,
+                    "workspace_id": run.workspace_id,
+                    "campaign_id": run.campaign_id,
+                    "position": position,
+                    "keywords": sorted(old_keywords | keywords),
+                    "videos": merged,
+                    "avg_views": avg_views,
+                    "engagement_rate": rate,
+                    "found_at": found_at,
+                }
+            )
         await repo.upsert_links(links)
-        if expanded is not None:
-            await repo.mark_expanded(run.search_id, expanded, now)
-        pages = run.pages + 1
+        for page in batch:
+            if page.expanded is not None:
+                await repo.mark_expanded(run.search_id, page.expanded, now)
+        pages = run.pages + len(batch)
         ok = await repo.record_page(
             run.search_id,
             expected_pages=run.pages,
@@ -424,18 +450,19 @@ async def _commit_page(
             found=found,
             items_seen=run.items_seen + items,
             credits_used=run.credits_used + credits,
-            credits_remaining=credits_remaining if credits_remaining is not None else run.credits_remaining,
+            credits_remaining=credits_remaining,
             cursors=cursors,
             last_page_at=now,
         )
         if not ok:
             await session.rollback()
+            run.outcome = "lost" if run.outcome is None else run.outcome
+            run.stop.set()
             return False
     run.pages, run.found = pages, found
     run.items_seen += items
     run.credits_used += credits
-    if credits_remaining is not None:
-        run.credits_remaining = credits_remaining
+    run.credits_remaining = credits_remaining
     run.cursors = cursors
     return True
 
@@ -483,8 +510,12 @@ async def run_search(
         cursors=dict(search.cursors or {}),
     )
 
+    last_report = [0.0]
+
     async def progress() -> None:
-        if report is not None:
+        now = time.monotonic()
+        if report is not None and now - last_report[0] >= 0.5:
+            last_report[0] = now
             await report(rules.progress(run.found, run.target, "processing"), f"{run.found}/{run.target} creators")
 
     def should_stop() -> bool:
@@ -537,8 +568,8 @@ async def _page_keywords(
     semaphore = asyncio.Semaphore(settings.keyword_concurrency)
 
     async def one_keyword(keyword: str) -> None:
+        state = dict(run.cursors.get(keyword) or {"cursor": 0, "pages": 0, "empty": 0, "done": False})
         while not should_stop():
-            state = dict(run.cursors.get(keyword) or {"cursor": 0, "pages": 0, "empty": 0, "done": False})
             if state.get("done") or state["pages"] >= settings.max_pages_per_keyword:
                 return
             async with semaphore:
@@ -559,26 +590,20 @@ async def _page_keywords(
                 or empty >= EMPTY_PAGES_IN_A_ROW
                 or state["pages"] + 1 >= settings.max_pages_per_keyword
             )
-            async with run.lock:
-                if run.outcome in ("lost", "cancelled"):
-                    return
-                cursors = {
-                    **run.cursors,
-                    keyword: {"cursor": page.cursor, "pages": state["pages"] + 1, "empty": empty, "done": done},
-                }
-                ok = await _commit_page(
-                    run,
+            state = {"cursor": page.cursor, "pages": state["pages"] + 1, "empty": empty, "done": done}
+            ok = await _submit(
+                run,
+                _Page(
                     creators=creators,
-                    cursors=cursors,
+                    cursor={keyword: state},
                     items=page.items or len(page.videos),
                     credits=settings.credits_per_search_page,
                     credits_remaining=page.credits_remaining,
-                    videos_cap=settings.videos_per_creator,
-                )
-                if not ok:
-                    run.outcome = "lost"
-                    run.stop.set()
-                    return
+                ),
+                settings.videos_per_creator,
+            )
+            if not ok:
+                return
             await progress()
 
     await asyncio.gather(*(one_keyword(k) for k in keywords))
@@ -607,18 +632,18 @@ async def _expand_similar(
             for c in profile.related
             if c.handle.lower() != seed_key and (row := _creator_row(c, fallback_id=c.handle)) is not None
         ]
-        async with run.lock:
-            ok = await _commit_page(
-                run,
+        ok = await _submit(
+            run,
+            _Page(
                 creators=rows,
-                cursors={"seed_done": True, "seed_id": seed_id},
+                cursor={"seed_done": True, "seed_id": seed_id},
                 items=len(profile.related),
                 credits=settings.credits_per_profile,
                 credits_remaining=profile.credits_remaining,
-                videos_cap=settings.videos_per_creator,
-            )
+            ),
+            settings.videos_per_creator,
+        )
         if not ok:
-            run.outcome = "lost"
             return
         await progress()
     seed_id = str(run.cursors.get("seed_id") or "")
@@ -649,24 +674,21 @@ async def _expand_similar(
                     row = _creator_row(c, fallback_id=c.handle)
                     if row is not None:
                         related.append((row, None, []))
-            async with run.lock:
-                if run.outcome in ("lost", "cancelled"):
-                    return
-                ok = await _commit_page(
-                    run,
+            ok = await _submit(
+                run,
+                _Page(
                     creators=related,
-                    cursors=run.cursors,
+                    cursor={},
                     items=len(profile.related) if profile else 0,
                     credits=settings.credits_per_profile,
                     credits_remaining=profile.credits_remaining if profile else None,
-                    videos_cap=settings.videos_per_creator,
                     expanded=creator_id,
                     enrich=enrich,
-                )
-                if not ok:
-                    run.outcome = "lost"
-                    run.stop.set()
-                    return
+                ),
+                settings.videos_per_creator,
+            )
+            if not ok:
+                return
             await progress()
 
         await asyncio.gather(*(expand(cid, h) for cid, h in batch))

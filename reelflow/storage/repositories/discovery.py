@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, any_, delete, func, literal, or_, select, text, true, update
+from sqlalchemy import and_, any_, case, delete, func, literal, or_, select, true, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -314,18 +314,8 @@ class DiscoveryRepository:
                 "video_count": func.coalesce(ex.video_count, t.video_count),
                 "verified": func.coalesce(ex.verified, t.verified),
                 "bio": func.coalesce(func.nullif(ex.bio, ""), t.bio),
-                "emails": func.coalesce(
-                    select(func.array_agg(func.distinct(text("e"))))
-                    .select_from(func.unnest(func.array_cat(t.emails, ex.emails)).alias("e"))
-                    .scalar_subquery(),
-                    t.emails,
-                ),
-                "links": func.coalesce(
-                    select(func.array_agg(func.distinct(text("l"))))
-                    .select_from(func.unnest(func.array_cat(t.links, ex.links)).alias("l"))
-                    .scalar_subquery(),
-                    t.links,
-                ),
+                "emails": case((func.cardinality(ex.emails) > 0, ex.emails), else_=t.emails),
+                "links": case((func.cardinality(ex.links) > 0, ex.links), else_=t.links),
                 "region": func.coalesce(ex.region, t.region),
                 "avatar_url": func.coalesce(ex.avatar_url, t.avatar_url),
                 "profile_url": func.coalesce(ex.profile_url, t.profile_url),
