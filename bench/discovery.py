@@ -1,7 +1,7 @@
 """Benchmark of creator-discovery searches against the sandbox (with its latency model).
 
-    python bench/discovery.py [--searches 50] [--target 1000] [--workers 4] [--latency 0.2]
-                              [--jitter 0.2] [--slow-every 10] [--slow 1.0] [--json PATH]
+    python bench/discovery.py [--searches 50] [--target 1000] [--workers 4] [--latency 1.0]
+                              [--jitter 1.0] [--slow-every 10] [--slow 2.0] [--json PATH]
 
 Two ways to run the same searches, in one run, on the same Postgres, Redis, sandbox process
 and number of runtime workers (in-process worker threads, one job at a time each):
@@ -352,10 +352,10 @@ def main() -> int:
     parser.add_argument("--target", type=int, default=1000, choices=(100, 500, 1000))
     parser.add_argument("--workers", type=int, default=4, help="runtime workers (threads) for both ways")
     parser.add_argument("--keyword-concurrency", type=int, default=4)
-    parser.add_argument("--latency", type=float, default=0.2, help="sandbox seconds per call")
-    parser.add_argument("--jitter", type=float, default=0.2, help="uniform extra seconds per call")
+    parser.add_argument("--latency", type=float, default=1.0, help="sandbox seconds per call")
+    parser.add_argument("--jitter", type=float, default=1.0, help="uniform extra seconds per call")
     parser.add_argument("--slow-every", type=int, default=10, help="every Nth page is slow")
-    parser.add_argument("--slow", type=float, default=1.0, help="extra seconds of a slow page")
+    parser.add_argument("--slow", type=float, default=2.0, help="extra seconds of a slow page")
     parser.add_argument("--limit-s", type=float, default=1800)
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()

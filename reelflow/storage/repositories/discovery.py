@@ -7,9 +7,9 @@ import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import and_, any_, case, delete, func, literal, or_, select, true, update
+from sqlalchemy import Table, and_, any_, case, delete, func, literal, or_, select, true, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -294,61 +294,30 @@ class DiscoveryRepository:
         """Insert or refresh creators by (platform, external id); external id → creator id.
         Known values are never replaced by unknowns (a related-profile node has no follower
         count; a search result often has no bio). Rows are sorted so that concurrent writers
-        lock them in one order."""
+        lock them in one order. One cached statement, executed for many rows (compiling a
+        fresh multi-row VALUES per page cost more CPU than the database work)."""
         if not rows:
             return {}
         now = utcnow()
         values = [{**dict(r), "workspace_id": workspace_id, "updated_at": now} for r in rows]
         values.sort(key=lambda r: (r["platform"], r["external_id"]))
-        stmt = insert(DiscoveryCreator).values(values)
-        ex = stmt.excluded
-        t = DiscoveryCreator.__table__.c
-        upsert = stmt.on_conflict_do_update(
-            index_elements=["workspace_id", "platform", "external_id"],
-            set_={
-                "handle": ex.handle,
-                "display_name": func.coalesce(ex.display_name, t.display_name),
-                "followers": func.coalesce(ex.followers, t.followers),
-                "following": func.coalesce(ex.following, t.following),
-                "likes": func.coalesce(ex.likes, t.likes),
-                "video_count": func.coalesce(ex.video_count, t.video_count),
-                "verified": func.coalesce(ex.verified, t.verified),
-                "bio": func.coalesce(func.nullif(ex.bio, ""), t.bio),
-                "emails": case((func.cardinality(ex.emails) > 0, ex.emails), else_=t.emails),
-                "links": case((func.cardinality(ex.links) > 0, ex.links), else_=t.links),
-                "region": func.coalesce(ex.region, t.region),
-                "avatar_url": func.coalesce(ex.avatar_url, t.avatar_url),
-                "profile_url": func.coalesce(ex.profile_url, t.profile_url),
-                "updated_at": ex.updated_at,
-            },
-        ).returning(DiscoveryCreator.external_id, DiscoveryCreator.id)
-        result = await self.session.execute(upsert)
+        result = await self.session.execute(_UPSERT_CREATOR, values)
         return {str(ext): cid for ext, cid in result.tuples()}
 
     async def links_for(self, search_id: uuid.UUID, creator_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Any]:
         if not creator_ids:
             return {}
-        stmt = select(DiscoverySearchCreator).where(
-            DiscoverySearchCreator.search_id == search_id, DiscoverySearchCreator.creator_id.in_(creator_ids)
+        link = DiscoverySearchCreator.__table__.c
+        stmt = select(link.creator_id, link.position, link.keywords, link.videos, link.found_at).where(
+            link.search_id == search_id, link.creator_id.in_(creator_ids)
         )
-        return {link.creator_id: link for link in (await self.session.execute(stmt)).scalars()}
+        return {row.creator_id: row for row in (await self.session.execute(stmt))}
 
     async def upsert_links(self, rows: Sequence[Mapping[str, Any]]) -> None:
         if not rows:
             return
-        ordered = sorted(rows, key=lambda r: str(r["creator_id"]))
-        stmt = insert(DiscoverySearchCreator).values([dict(r) for r in ordered])
-        ex = stmt.excluded
-        stmt = stmt.on_conflict_do_update(
-            index_elements=["search_id", "creator_id"],
-            set_={
-                "keywords": ex.keywords,
-                "videos": ex.videos,
-                "avg_views": ex.avg_views,
-                "engagement_rate": ex.engagement_rate,
-            },
-        )
-        await self.session.execute(stmt)
+        ordered = sorted((dict(r) for r in rows), key=lambda r: str(r["creator_id"]))
+        await self.session.execute(_UPSERT_LINK, ordered)
 
     async def mark_expanded(self, search_id: uuid.UUID, creator_id: uuid.UUID, at: datetime) -> None:
         await self.session.execute(
@@ -458,6 +427,50 @@ class DiscoveryRepository:
             )
             rows.append((row, [_cursor_value(sort, row), str(creator.id)]))
         return rows
+
+
+def _upsert_creator_statement() -> Any:
+    table = cast(Table, DiscoveryCreator.__table__)
+    t = table.c
+    stmt = insert(table)
+    ex = stmt.excluded
+    return stmt.on_conflict_do_update(
+        index_elements=["workspace_id", "platform", "external_id"],
+        set_={
+            "handle": ex.handle,
+            "display_name": func.coalesce(ex.display_name, t.display_name),
+            "followers": func.coalesce(ex.followers, t.followers),
+            "following": func.coalesce(ex.following, t.following),
+            "likes": func.coalesce(ex.likes, t.likes),
+            "video_count": func.coalesce(ex.video_count, t.video_count),
+            "verified": func.coalesce(ex.verified, t.verified),
+            "bio": func.coalesce(func.nullif(ex.bio, ""), t.bio),
+            "emails": case((func.cardinality(ex.emails) > 0, ex.emails), else_=t.emails),
+            "links": case((func.cardinality(ex.links) > 0, ex.links), else_=t.links),
+            "region": func.coalesce(ex.region, t.region),
+            "avatar_url": func.coalesce(ex.avatar_url, t.avatar_url),
+            "profile_url": func.coalesce(ex.profile_url, t.profile_url),
+            "updated_at": ex.updated_at,
+        },
+    ).returning(t.external_id, t.id)
+
+
+def _upsert_link_statement() -> Any:
+    stmt = insert(cast(Table, DiscoverySearchCreator.__table__))
+    ex = stmt.excluded
+    return stmt.on_conflict_do_update(
+        index_elements=["search_id", "creator_id"],
+        set_={
+            "keywords": ex.keywords,
+            "videos": ex.videos,
+            "avg_views": ex.avg_views,
+            "engagement_rate": ex.engagement_rate,
+        },
+    )
+
+
+_UPSERT_CREATOR = _upsert_creator_statement()
+_UPSERT_LINK = _upsert_link_statement()
 
 
 def _sort_key(sort: str, c: Any, sub: Any) -> tuple[Any, bool]:
