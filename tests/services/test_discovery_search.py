@@ -204,3 +204,34 @@ async def test_sweep_closes_overdue_and_dead_searches(client, signup, sandbox):
     assert (await _search(late)).status == "timeout"
     assert (await _search(dead)).status == "error" and "boom" in ((await _search(dead)).error or "")
     assert await service.sweep_timeouts(settings=DiscoverySettings(sweep_grace_s=0)) == {"timeout": 0, "error": 0}
+
+
+async def test_sigkilled_worker_resumes_from_the_last_page(client, signup, sandbox, worker_processes):
+    """A real worker process is SIGKILLed mid-search; the runtime's recovery hands the job
+    to a new worker, which resumes from the saved cursor: only pages in flight at the kill
+    can be asked for again, never a committed one."""
+    from tests.fixtures.runtime import wait_for_runs
+
+    account = await signup()
+    await sandbox.config(scrapecreators_latency_s=0.3)
+    first = worker_processes.start(queues="default")
+    _cid, sid = await _start(client, account, {"platform": "tiktok", "target": 500, "keywords": ["fyp", "viral"]})
+    for _ in range(300):
+        await asyncio.sleep(0.1)
+        if (await _search(sid)).pages >= 4:
+            break
+    worker_processes.kill(first)
+    at_kill = await _search(sid)
+    assert at_kill.status == "processing" and at_kill.pages >= 4
+    committed = {(k, str(v["cursor"])) for k, v in at_kill.cursors.items()}
+    worker_processes.start(queues="default")
+    await wait_for_runs([at_kill.run_id], timeout=120)
+    done = await _search(sid)
+    assert done.status == "completed" and done.found >= 500 and done.pages > at_kill.pages
+    seen = await _keyword_requests(sandbox)
+    repeated = {s for s in seen if seen.count(s) > 1}
+    # a repeat can only be a page that was in flight when the worker died (its answer was
+    # never committed): at most one per keyword, and never the page after a saved cursor twice
+    assert len(repeated) <= len(at_kill.keywords)
+    assert len(set(seen)) == done.pages
+    assert all(pair in committed for pair in repeated)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -224,3 +225,92 @@ async def test_keyword_search_pages_to_target_with_duplicates(client, signup, sa
     assert export.content.startswith(b"\xef\xbb\xbf")
     table = list(csv.reader(io.StringIO(export.content.decode("utf-8-sig"))))
     assert table[0][:3] == ["platform", "handle", "name"] and len(table) - 1 == progress["found"]
+
+
+async def test_csv_export_is_formula_safe_utf8_with_bom(client, signup, session):
+    from reelflow.storage.repositories.discovery import DiscoveryRepository
+
+    account = await signup()
+    campaign = await _campaign(client, account)
+    cid = campaign["id"]
+    started = await client.post(
+        f"{CAMPAIGNS}/{cid}/searches",
+        headers=account.headers,
+        json={"platform": "tiktok", "target": 100, "keywords": ["x"]},
+    )
+    sid = started.json()["id"]
+    await client.post(f"{CAMPAIGNS}/{cid}/searches/{sid}/cancel", headers=account.headers)
+    repo = DiscoveryRepository(session)
+    ws = uuid.UUID(account.workspace_id)
+    base = {
+        "platform": "tiktok",
+        "following": None,
+        "likes": None,
+        "video_count": None,
+        "verified": False,
+        "emails": [],
+        "links": [],
+        "region": "FR",
+        "avatar_url": None,
+        "profile_url": None,
+    }
+    nasty = [
+        {
+            **base,
+            "external_id": "1",
+            "handle": "=cmd|' /C calc'!A0",
+            "display_name": "+SUM(1,1)",
+            "followers": 10,
+            "bio": "@import évènement 🙂",
+        },
+        {
+            **base,
+            "external_id": "2",
+            "handle": "-2+3",
+            "display_name": 'Zoë «quoted, "comma"»',
+            "followers": 5,
+            "bio": "line one\nline two",
+            "emails": ["=evil@example.com"],
+        },
+    ]
+    ids = await repo.upsert_creators(ws, nasty)
+    await repo.upsert_links(
+        [
+            {
+                "search_id": uuid.UUID(sid),
+                "creator_id": cid_,
+                "workspace_id": ws,
+                "campaign_id": uuid.UUID(cid),
+                "position": i + 1,
+                "keywords": ["x"],
+                "videos": [],
+                "avg_views": None,
+                "engagement_rate": None,
+                "found_at": datetime.now(UTC),
+            }
+            for i, cid_ in enumerate(ids.values())
+        ]
+    )
+    await session.commit()
+    export = await client.get(
+        f"{CAMPAIGNS}/{cid}/searches/{sid}/creators", headers=account.headers, params={"format": "csv"}
+    )
+    assert export.status_code == 200
+    assert export.headers["content-disposition"].startswith("attachment;")
+    raw = export.content
+    assert raw.startswith("\ufeff".encode())
+    table = list(csv.reader(io.StringIO(raw.decode("utf-8-sig"))))
+    header, rows = table[0], table[1:]
+    by_handle = {r[header.index("handle")]: r for r in rows}
+    assert set(by_handle) == {"'=cmd|' /C calc'!A0", "'-2+3"}
+    first = by_handle["'=cmd|' /C calc'!A0"]
+    assert first[header.index("name")] == "'+SUM(1,1)"
+    assert first[header.index("bio")] == "'@import évènement 🙂"
+    second = by_handle["'-2+3"]
+    assert second[header.index("name")] == 'Zoë «quoted, "comma"»'
+    assert second[header.index("bio")] == "line one\nline two"
+    assert second[header.index("emails")] == "'=evil@example.com"
+    assert second[header.index("followers")] == "5"
+    for row in rows:
+        for cell in row:
+            assert not cell.startswith(("=", "+", "-", "@")), cell

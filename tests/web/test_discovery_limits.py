@@ -25,7 +25,9 @@ async def test_concurrent_and_monthly_limits_in_usage(client, signup, sandbox, r
     cid = await _campaign(client, account)
     free = plans.PLANS["free"]
     for _ in range(free.discovery_concurrent_searches):
-        assert (await client.post(f"{CAMPAIGNS}/{cid}/searches", headers=account.headers, json=SEARCH)).status_code == 202
+        assert (
+            await client.post(f"{CAMPAIGNS}/{cid}/searches", headers=account.headers, json=SEARCH)
+        ).status_code == 202
     refused = await client.post(f"{CAMPAIGNS}/{cid}/searches", headers=account.headers, json=SEARCH)
     assert refused.status_code == 429, refused.text
     assert refused.json()["limit"] == "discovery_concurrent_searches" and refused.headers["retry-after"]
