@@ -170,6 +170,7 @@ async def start_search(
 
     clipping = ClippingRepository(session)
     plan = plans.get_plan(await clipping.workspace_plan(workspace_id))
+    await repo.lock_workspace(workspace_id)  # two requests at once cannot both take the last slot
     running = await repo.count_open_searches(workspace_id)
     if running >= plan.discovery_concurrent_searches:
         raise LimitExceeded(
@@ -232,7 +233,7 @@ async def _close(
         return None
     unused = max(0, finished.reserved - min(finished.found, finished.reserved))
     if unused:
-        period = plans.period_start(finished.started_at or now)
+        period = plans.period_start(finished.created_at)  # where the reservation was charged
         await ClippingRepository(session).refund(finished.workspace_id, period, plans.DISCOVERY_CREATORS, unused)
         await repo.set_search(search_id, reserved=finished.reserved - unused)
     return await repo.load_search(search_id)
@@ -545,6 +546,9 @@ async def run_search(
         log.warning("discovery.search_failed", search_id=str(search_id), reason=reason)
         return {"search_id": str(search_id), "status": "error", "found": run.found, "error": reason}
 
+    if run.outcome == "cancelled":  # the job itself was cancelled (the search may still be open)
+        async with session_scope() as session:
+            await _close(session, search_id, "cancelled")
     if run.outcome in ("lost", "cancelled"):
         return {"search_id": str(search_id), "status": run.outcome, "found": run.found}
     status = "timeout" if run.outcome == "timeout" else "completed"

@@ -20,6 +20,7 @@ from reelflow.storage.models.discovery import (
     DiscoverySearch,
     DiscoverySearchCreator,
 )
+from reelflow.storage.models.identity import Workspace
 from reelflow.storage.models.runtime import JobRun
 
 OPEN = ("pending", "processing")
@@ -56,7 +57,7 @@ class FinishedSearch:
     status: str
     reserved: int
     found: int
-    started_at: datetime | None
+    created_at: datetime
 
 
 class DiscoveryRepository:
@@ -192,6 +193,10 @@ class DiscoveryRepository:
         stmt = stmt.order_by(DiscoverySearch.created_at.desc(), DiscoverySearch.id.desc()).limit(limit)
         return (await self.session.execute(stmt)).scalars().all()
 
+    async def lock_workspace(self, workspace_id: uuid.UUID) -> None:
+        """Serialise searches starting in one workspace (the concurrent-searches check)."""
+        await self.session.execute(select(Workspace.id).where(Workspace.id == workspace_id).with_for_update())
+
     async def count_open_searches(self, workspace_id: uuid.UUID) -> int:
         stmt = select(func.count()).where(
             DiscoverySearch.workspace_id == workspace_id, DiscoverySearch.status.in_(OPEN)
@@ -260,7 +265,7 @@ class DiscoveryRepository:
                 DiscoverySearch.status,
                 DiscoverySearch.reserved,
                 DiscoverySearch.found,
-                DiscoverySearch.started_at,
+                DiscoverySearch.created_at,
             )
         )
         row = result.one_or_none()
