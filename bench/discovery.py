@@ -1,7 +1,11 @@
 """Benchmark of creator-discovery searches against the sandbox (with its latency model).
 
-    python bench/discovery.py [--searches 50] [--target 1000] [--workers 4] [--latency 1.0]
-                              [--jitter 1.0] [--slow-every 10] [--slow 2.0] [--json PATH]
+    python bench/discovery.py [--searches 50] [--target 1000] [--workers N] [--latency 1.0]
+                              [--jitter 1.0] [--slow-every 10] [--slow 2.0] [--baseline-delay 0]
+                              [--json PATH]
+
+By default there is one runtime worker per search, so all searches run at once ("fifty
+concurrent searches"); `--workers` caps them.
 
 Two ways to run the same searches, in one run, on the same Postgres, Redis, sandbox process
 and number of runtime workers (in-process worker threads, one job at a time each):
@@ -12,8 +16,8 @@ and number of runtime workers (in-process worker threads, one job at a time each
 2. The seed's way (seeds/002): one queued message per page; each message re-reads the job
    row, fetches one page (keywords in turn), appends the page's creators as JSON, updates
    the counters and queues the next message, until `processedResults` (creators *with*
-   duplicates) reaches the target. The seed's 2 s delay between messages is left out, which
-   only helps the baseline.
+   duplicates) reaches the target. The seed's 2 s delay between messages is left out by
+   default (`--baseline-delay 2` puts it in, as a scheduled run that holds no worker).
 
 Figures: time to complete all searches, unique creators per second (both ways), provider
 pages per unique creator, and pages fetched twice (Reelflow: sandbox requests minus pages
@@ -108,7 +112,7 @@ def _setup(tmp: Path, args: argparse.Namespace) -> tuple[list[Any], subprocess.P
 # --- the seed's way: one page per queued message ---------------------------------------------
 
 
-def _register_seed_task() -> None:
+def _register_seed_task(delay_s: float) -> None:
     from reelflow.adapters.scrapecreators import ScrapeCreatorsClient
     from reelflow.queue import enqueue
     from reelflow.storage.db import session_scope
@@ -173,9 +177,19 @@ def _register_seed_task() -> None:
                 finished_at=utcnow() if done else None,
             )
             if not done:  # schedule the next call
-                await enqueue(
+                nxt = await enqueue(
                     session, SEED_TASK, {"search_id": search_id}, key=f"seed:{search_id}:{pages + 1}", workspace_id=None
                 )
+                if delay_s > 0:  # the seed's QStash `delay`: a scheduled run (no worker waits for it)
+                    pushes = session.sync_session.info.get("reelflow_runtime_pushes") or []
+                    pushes[:] = [d for d in pushes if d.id != nxt.run.id]
+                    await session.execute(
+                        text(
+                            "UPDATE job_runs SET status = 'retrying', pushed_at = NULL, "
+                            "scheduled_at = now() + make_interval(secs => :d) WHERE id = :id"
+                        ),
+                        {"d": delay_s, "id": nxt.run.id},
+                    )
         return {"processed": processed}
 
 
@@ -350,7 +364,15 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--searches", type=int, default=50)
     parser.add_argument("--target", type=int, default=1000, choices=(100, 500, 1000))
-    parser.add_argument("--workers", type=int, default=4, help="runtime workers (threads) for both ways")
+    parser.add_argument(
+        "--workers", type=int, default=None, help="runtime workers (threads) for both ways; default: one per search"
+    )
+    parser.add_argument(
+        "--baseline-delay",
+        type=float,
+        default=0.0,
+        help="the seed's delay between a search's messages (its QStash `delay`, 2 s in seeds/002); 0 leaves it out",
+    )
     parser.add_argument("--keyword-concurrency", type=int, default=4)
     parser.add_argument("--latency", type=float, default=1.0, help="sandbox seconds per call")
     parser.add_argument("--jitter", type=float, default=1.0, help="uniform extra seconds per call")
@@ -359,6 +381,7 @@ def main() -> int:
     parser.add_argument("--limit-s", type=float, default=1800)
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
+    args.workers = args.workers or args.searches
     from reelflow.logs import configure_logging
 
     configure_logging("ERROR")
@@ -372,7 +395,7 @@ def main() -> int:
         from reelflow.tasks.registry import load_tasks
 
         load_tasks()
-        _register_seed_task()
+        _register_seed_task(args.baseline_delay)
 
         async def prepare() -> None:
             async with get_engine().begin() as conn:
@@ -424,6 +447,7 @@ def main() -> int:
             "baseline_unique_creators": seed["unique_creators"],
             "baseline_counted_results": seed["counted_results"],
             "baseline_pages_per_unique_creator": round(seed["pages"] / max(1, seed["unique_creators"]), 4),
+            "baseline_delay_s": args.baseline_delay,
             "latency_model": {
                 "latency_s": args.latency,
                 "jitter_s": args.jitter,
