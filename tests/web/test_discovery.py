@@ -314,3 +314,47 @@ async def test_csv_export_is_formula_safe_utf8_with_bom(client, signup, session)
     for row in rows:
         for cell in row:
             assert not cell.startswith(("=", "+", "-", "@")), cell
+
+
+async def test_campaign_results_merge_searches(client, signup, sandbox, run_jobs):
+    account = await signup()
+    cid = (await _campaign(client, account))["id"]
+    first = await client.post(
+        f"{CAMPAIGNS}/{cid}/searches",
+        headers=account.headers,
+        json={"platform": "tiktok", "target": 100, "keywords": ["workout"]},
+    )
+    busy = await client.patch(f"{CAMPAIGNS}/{cid}", headers=account.headers, json={"status": "completed"})
+    assert busy.status_code == 409  # not while a search runs
+    second = await client.post(
+        f"{CAMPAIGNS}/{cid}/searches",
+        headers=account.headers,
+        json={"platform": "tiktok", "target": 100, "keywords": ["gymtok"]},
+    )
+    assert first.status_code == second.status_code == 202
+    await run_jobs()
+    found = [
+        (await client.get(f"{CAMPAIGNS}/{cid}/searches/{s.json()['id']}", headers=account.headers)).json()["found"]
+        for s in (first, second)
+    ]
+    rows: list[dict[str, Any]] = []
+    cursor = None
+    while True:
+        params: dict[str, Any] = {"limit": 100, "sort": "found"}
+        if cursor:
+            params["cursor"] = cursor
+        page = (await client.get(f"{CAMPAIGNS}/{cid}/creators", headers=account.headers, params=params)).json()
+        rows += page["items"]
+        cursor = page["next_cursor"]
+        if not cursor:
+            break
+    ids = [r["external_id"] for r in rows]
+    assert len(ids) == len(set(ids)) and len(ids) < sum(found)  # creators found by both searches are one row
+    both = [r for r in rows if r["searches"] == 2]
+    assert both and all({"workout", "gymtok"} <= set(r["keywords"]) for r in both)
+    campaign = (await client.get(f"{CAMPAIGNS}/{cid}", headers=account.headers)).json()
+    assert campaign["creators"] == len(rows) and campaign["searches"] == 2
+    export = await client.get(f"{CAMPAIGNS}/{cid}/creators", headers=account.headers, params={"format": "csv"})
+    assert len(list(csv.reader(io.StringIO(export.content.decode("utf-8-sig"))))) - 1 == len(rows)
+    done = await client.patch(f"{CAMPAIGNS}/{cid}", headers=account.headers, json={"status": "completed"})
+    assert done.status_code == 200 and done.json()["status"] == "completed" and done.json()["completed_at"]
