@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -559,6 +559,27 @@ async def run_search(
     return {"search_id": str(search_id), "status": final, "found": run.found, "pages": run.pages}
 
 
+async def _all_or_none(coros: Sequence[Coroutine[Any, Any, None]]) -> None:
+    """Run `coros` concurrently; the first failure cancels the others (no page is fetched
+    after the search has failed) and is raised as it is."""
+    tasks = [asyncio.ensure_future(c) for c in coros]
+    try:
+        _, pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+    except BaseException:
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        raise
+    for t in pending:
+        t.cancel()
+    await asyncio.gather(*pending, return_exceptions=True)
+    for t in tasks:
+        if t.done() and not t.cancelled():
+            error = t.exception()
+            if error is not None:
+                raise error
+
+
 async def _page_keywords(
     run: _Run,
     keywords: list[str],
@@ -610,7 +631,7 @@ async def _page_keywords(
                 return
             await progress()
 
-    await asyncio.gather(*(one_keyword(k) for k in keywords))
+    await _all_or_none([one_keyword(k) for k in keywords])
 
 
 async def _expand_similar(
@@ -695,7 +716,7 @@ async def _expand_similar(
                 return
             await progress()
 
-        await asyncio.gather(*(expand(cid, h) for cid, h in batch))
+        await _all_or_none([expand(cid, h) for cid, h in batch])
 
 
 # --- results -----------------------------------------------------------------------------------

@@ -109,8 +109,8 @@ async def test_similar_search_expands_related_profiles(client, signup, sandbox, 
 
 async def test_timeout_keeps_results(client, signup, sandbox, run_jobs):
     account = await signup()
-    await sandbox.config(scrapecreators_latency_s=0.4)
-    sandbox.set_settings(discovery__search_timeout_s=1.5)
+    await sandbox.config(scrapecreators_latency_s=1.0)
+    sandbox.set_settings(discovery__search_timeout_s=6)
     cid, sid = await _start(client, account, {"platform": "tiktok", "target": 500, "keywords": ["fyp", "viral"]})
     sandbox.set_settings(discovery__search_timeout_s=3600)
     await run_jobs()
