@@ -4,8 +4,9 @@
                               [--jitter 1.0] [--slow-every 10] [--slow 2.0] [--baseline-delay 0]
                               [--json PATH]
 
-By default there is one runtime worker per search, so all searches run at once ("fifty
-concurrent searches"); `--workers` caps them.
+By default there is one runtime worker per search, up to 16 (each worker thread holds a
+database pool of its own; the embedded Postgres allows 100 connections), so small runs have
+all searches at once; `--workers` sets it.
 
 Two ways to run the same searches, in one run, on the same Postgres, Redis, sandbox process
 and number of runtime workers (in-process worker threads, one job at a time each):
@@ -365,7 +366,10 @@ def main() -> int:
     parser.add_argument("--searches", type=int, default=50)
     parser.add_argument("--target", type=int, default=1000, choices=(100, 500, 1000))
     parser.add_argument(
-        "--workers", type=int, default=None, help="runtime workers (threads) for both ways; default: one per search"
+        "--workers",
+        type=int,
+        default=None,
+        help="runtime workers (threads) for both ways; default: one per search, ≤ 16",
     )
     parser.add_argument(
         "--baseline-delay",
@@ -381,7 +385,12 @@ def main() -> int:
     parser.add_argument("--limit-s", type=float, default=1800)
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
-    args.workers = args.workers or args.searches
+    # One worker per search (all at once) up to 16: each worker thread holds its own database
+    # pool, and the embedded Postgres allows 100 connections.
+    args.workers = args.workers or min(args.searches, 16)
+    from common import finish_info, run_info
+
+    info = run_info()
     from reelflow.logs import configure_logging
 
     configure_logging("ERROR")
@@ -431,6 +440,7 @@ def main() -> int:
         creators_per_s = ours["creators"] / seconds
         baseline = seed["unique_creators"] / seed_seconds
         result = {
+            **finish_info(info),
             "searches": args.searches,
             "creators": ours["creators"],
             "seconds": round(seconds, 2),
