@@ -70,7 +70,7 @@ async def test_campaign_crud_statuses_and_pagination(client, signup):
     drafts = await client.get(CAMPAIGNS, headers=account.headers, params={"status": "draft"})
     assert len(drafts.json()["items"]) == 4
     bad_cursor = await client.get(CAMPAIGNS, headers=account.headers, params={"cursor": "nope"})
-    assert bad_cursor.status_code == 422 and _field(bad_cursor) == "cursor"
+    assert bad_cursor.status_code == 400 and _field(bad_cursor) == "cursor"
 
     deleted = await client.delete(f"{CAMPAIGNS}/{cid}", headers=account.headers)
     assert deleted.status_code == 204
@@ -202,7 +202,7 @@ async def test_keyword_search_pages_to_target_with_duplicates(client, signup, sa
     bad_sort = await client.get(
         f"{CAMPAIGNS}/{cid}/searches/{sid}/creators", headers=account.headers, params={"sort": "name"}
     )
-    assert bad_sort.status_code == 422 and _field(bad_sort) == "sort"
+    assert bad_sort.status_code == 400 and _field(bad_sort) == "sort"
 
     # the campaign's view and counts
     across = (await client.get(f"{CAMPAIGNS}/{cid}/creators", headers=account.headers, params={"limit": 200})).json()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
@@ -21,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from reelflow.domain import discovery as rules
 from reelflow.domain.identity import EDITORS
-from reelflow.errors import InvalidInput
+from reelflow.errors import BadRequest
 from reelflow.services import discovery as service
 from reelflow.settings import get_settings
 from reelflow.storage.blobs import get_blob_store, signing_secret
@@ -179,13 +180,13 @@ def _filters(
     keyword: str | None,
 ) -> ResultFilters:
     if min_followers is not None and min_followers < 0:
-        raise InvalidInput("must be 0 or more", field="min_followers")
+        raise BadRequest("must be 0 or more", field="min_followers")
     if max_followers is not None and min_followers is not None and max_followers < min_followers:
-        raise InvalidInput("must not be below min_followers", field="max_followers")
+        raise BadRequest("must not be below min_followers", field="max_followers")
     if min_engagement is not None and not 0 <= min_engagement <= 100:
-        raise InvalidInput("a rate such as 0.05 (5%)", field="min_engagement")
+        raise BadRequest("a rate such as 0.05 (5%)", field="min_engagement")
     if region is not None and not (1 <= len(region.strip()) <= 8):
-        raise InvalidInput("a region code such as US", field="region")
+        raise BadRequest("a region code such as US", field="region")
     return ResultFilters(
         min_followers=min_followers,
         max_followers=max_followers,
@@ -201,11 +202,21 @@ def _results_cursor(sort: str, cursor: str | None) -> list[Any] | None:
     if values is None:
         return None
     if len(values) != 3 or values[0] != sort:
-        raise InvalidInput("not a cursor for this sort", field="cursor")
+        raise BadRequest("not a cursor for this sort", field="cursor")
+    name = sort.lstrip("-")
+    value = values[1]
+    if name == "handle":
+        ok = isinstance(value, str)
+    elif name == "engagement":
+        ok = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    else:  # followers, avg_views, found: integers
+        ok = isinstance(value, int) and not isinstance(value, bool) and -(2**63) <= value < 2**63
     try:
         uuid.UUID(str(values[2]))
     except ValueError:
-        raise InvalidInput("not a cursor this API returned", field="cursor") from None
+        ok = False
+    if not ok:
+        raise BadRequest("not a cursor this API returned", field="cursor")
     return values[1:]
 
 
@@ -239,7 +250,7 @@ class DiscoveryController(Controller):
         """The workspace's campaigns, newest first."""
         check_limit(limit, 200)
         if status is not None and status not in rules.CAMPAIGN_STATUSES:
-            raise InvalidInput(f"must be one of {', '.join(rules.CAMPAIGN_STATUSES)}", field="status")
+            raise BadRequest(f"must be one of {', '.join(rules.CAMPAIGN_STATUSES)}", field="status")
         repo = DiscoveryRepository(db_session)
         rows = await repo.list_campaigns(
             principal.workspace_id, status=status, after=decode_time_id_cursor(cursor), limit=limit + 1
@@ -403,9 +414,9 @@ async def _results(
     filename: str,
 ) -> Response[Any]:
     if sort not in RESULT_SORTS:
-        raise InvalidInput(f"must be one of {', '.join(RESULT_SORTS)}", field="sort")
+        raise BadRequest(f"must be one of {', '.join(RESULT_SORTS)}", field="sort")
     if fmt not in ("json", "csv"):
-        raise InvalidInput("must be json or csv", field="format")
+        raise BadRequest("must be json or csv", field="format")
     check_limit(limit, 200)
     after = _results_cursor(sort, cursor)
     secret = signing_secret()
