@@ -33,6 +33,7 @@ from reelflow.storage.repositories.identity import Principal
 from reelflow.web.auth import requires_role
 from reelflow.web.deps import provide_principal
 from reelflow.web.jobs import IDEMPOTENCY_HEADER, REPLAYED_HEADER
+from reelflow.web.openapi import problems
 from reelflow.web.pagination import Page, check_limit, decode_cursor, decode_time_id_cursor, encode_cursor, page_of
 from reelflow.web.schemas.discovery import (
     CampaignIn,
@@ -481,7 +482,13 @@ async def _csv_stream(
 # --- the image proxy (signed links; no bearer token, so <img> tags can use them) -----------------
 
 
-@get("/discovery/images/{token:str}", opt={"exclude_from_auth": True}, tags=["discovery"])
+@get(
+    "/discovery/images/{token:str}",
+    opt={"exclude_from_auth": True},
+    tags=["discovery"],
+    security=[{}],
+    responses=problems(403, 404, 413, 415, 502, 503),
+)
 async def discovery_image(request: Request[Any, Any, Any], token: str) -> Response[bytes]:
     """An avatar through Reelflow: the link is signed by the API (no open proxy); only the
     allowed provider CDN hosts are fetched, every redirect re-checked, no private addresses;
