@@ -200,6 +200,35 @@ class AutopilotSettings(BaseModel):
     lead_webhook_tolerance_s: int = Field(default=300, ge=1, le=3600)
 
 
+class DiscoverySettings(BaseModel):
+    """Creator discovery (env `REELFLOW_DISCOVERY__<FIELD>`); see docs/discovery.md."""
+
+    # A search still running this long after it started ends `timeout` (results kept).
+    search_timeout_s: float = Field(default=3600.0, gt=0)
+    # Searches past their deadline by this much are closed by the sweep (a job that died).
+    sweep_grace_s: float = Field(default=60.0, ge=0)
+    # Keywords paged at once inside one search; profiles expanded at once in a similar search.
+    keyword_concurrency: int = Field(default=4, ge=1, le=32)
+    similar_concurrency: int = Field(default=6, ge=1, le=32)
+    # Safety cap on pages per keyword (the provider's cursor normally ends far earlier).
+    max_pages_per_keyword: int = Field(default=200, ge=1, le=10_000)
+    # Provider credits per call (ScrapeCreators: keyword search page 1, profile 1).
+    credits_per_search_page: int = Field(default=1, ge=0)
+    credits_per_profile: int = Field(default=1, ge=0)
+    # Matching videos kept per creator per search.
+    videos_per_creator: int = Field(default=5, ge=1, le=50)
+    # Image proxy: provider CDN hosts it may fetch (comma-separated; `*.` matches subdomains),
+    # size and time limits, and how long clients may cache an image.
+    image_hosts: str = (
+        "*.tiktokcdn.com,*.tiktokcdn-us.com,*.tiktokcdn-eu.com,*.byteimg.com,*.ibyteimg.com,"
+        "*.cdninstagram.com,*.fbcdn.net,*.ggpht.com,*.ytimg.com,*.googleusercontent.com"
+    )
+    image_max_bytes: int = Field(default=5 * 1024 * 1024, ge=1024)
+    image_timeout_s: float = Field(default=10.0, gt=0)
+    image_max_redirects: int = Field(default=3, ge=0, le=10)
+    image_cache_max_age_s: int = Field(default=7 * 86400, ge=0)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="REELFLOW_",
@@ -412,6 +441,9 @@ class Settings(BaseSettings):
     # outside production.
     clip_url_allow_origins: str | None = None
     clip_blob_url_ttl_s: int = Field(default=3600, ge=10)
+
+    # --- discovery ----------------------------------------------------------------------
+    discovery: DiscoverySettings = Field(default_factory=DiscoverySettings)
 
     @field_validator(*PLATFORM_URL_FIELDS)
     @classmethod

@@ -27,6 +27,7 @@ TASK_MODULES: list[str] = [
     "reelflow.tasks.monitoring",
     "reelflow.tasks.ads",
     "reelflow.tasks.leads",
+    "reelflow.tasks.discovery",
     # <area task modules>
 ]
 

@@ -40,6 +40,7 @@ from reelflow.web.openapi import amend_openapi, public_operations
 from reelflow.web.routes import ads as ads_routes
 from reelflow.web.routes import audit, health, identity, jobs
 from reelflow.web.routes import clipping as clipping_routes
+from reelflow.web.routes import discovery as discovery_routes
 from reelflow.web.routes import leads as leads_routes
 from reelflow.web.routes import monitoring as monitoring_routes
 
@@ -51,6 +52,7 @@ API_ROUTE_MODULES: list[Any] = [
     identity,
     monitoring_routes,
     clipping_routes,
+    discovery_routes,
     jobs,
     audit,
     ads_routes,
@@ -134,6 +136,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
                     probe_timeout_s=settings.readiness.probe_timeout_s,
                     cache_s=settings.readiness.cache_s,
                 ),
+                **_adapters(settings),
             }
         ),
         on_app_init=[_add_auth],
@@ -180,6 +183,19 @@ def _docs_assets() -> Router:
         include_in_schema=False,
         cache_control=None,
     )
+
+
+def _adapters(settings: Settings) -> dict[str, Any]:
+    """The composition point for adapters routes need (on `request.app.state`)."""
+    from reelflow.adapters.images import ImageFetcher
+    from reelflow.domain.ingest import allowed_import_origins
+
+    sandbox = None if settings.is_production else settings.sandbox_base_url()
+    return {
+        "image_fetcher": ImageFetcher(
+            pinned_origins=allowed_import_origins(production=settings.is_production, sandbox_url=sandbox, extra=None),
+        )
+    }
 
 
 def _add_auth(app_config: Any) -> Any:

@@ -28,6 +28,7 @@ from reelflow.storage.blobs import blob_download_url, get_blob_store, signing_se
 from reelflow.storage.models.base import utcnow
 from reelflow.storage.models.clipping import Clip, Project, Upload
 from reelflow.storage.repositories.clipping import ClippingRepository
+from reelflow.storage.repositories.discovery import DiscoveryRepository
 from reelflow.storage.repositories.identity import Principal
 from reelflow.storage.repositories.runtime import RuntimeRepository
 from reelflow.web.auth import requires_role
@@ -461,12 +462,18 @@ class ClippingController(Controller):
             )
             for metric in plans.METRICS
         }
+        running = await DiscoveryRepository(db_session).count_open_searches(principal.workspace_id)
         return UsageOut(
             plan=plan.name,
             period_start=period,
             resets_at=plans.period_end(period),
             max_source_minutes=plan.max_source_minutes,
             metrics=metrics,
+            discovery_concurrent_searches=MetricUsage(
+                used=running,
+                limit=plan.discovery_concurrent_searches,
+                remaining=max(0, plan.discovery_concurrent_searches - running),
+            ),
         )
 
     @post("/uploads", guards=[requires_role(*EDITORS)], status_code=201)

@@ -158,6 +158,8 @@ class UsageOut(msgspec.Struct):
     resets_at: datetime
     max_source_minutes: int
     metrics: dict[str, MetricUsage]
+    # Not monthly: discovery searches running now against the plan's limit on them.
+    discovery_concurrent_searches: MetricUsage | None = None
 
 
 TranscriptFormat = Literal["json", "srt", "vtt"]
