@@ -1,0 +1,283 @@
+"""Highlight detection: candidate windows of whole sentences, scored from named features.
+
+Every highlight carries the features that produced its score and readable reasons, so an
+editor can see why a clip was chosen. Pure code, no I/O.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from reelflow.domain.transcript import _TERMINAL, Sentence, Transcript, Word, join_words, split_sentences
+from reelflow.errors import InvalidInput
+
+
+@dataclass(frozen=True)
+class Highlight:
+    """A candidate clip: its span, score (0–100), the reasons and the spoken text.
+
+    `start_s`/`end_s` lie in the silence around the first and last word (never inside a
+    word); `features` holds the raw feature values behind `score`.
+    """
+
+    start_s: float
+    end_s: float
+    score: float
+    reasons: list[str]
+    text: str
+    features: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def duration_s(self) -> float:
+        return self.end_s - self.start_s
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+# Weights of the score (sum of positive weights = 100). Named so the docs and the reasons
+# can refer to them.
+WEIGHTS: dict[str, float] = {
+    "hook": 30.0,
+    "density": 15.0,
+    "energy": 15.0,
+    "keywords": 15.0,
+    "complete": 10.0,
+    "clean_edges": 5.0,
+    "length": 10.0,
+}
+# Short-form retention favours clips of about this length (clamped to the asked range).
+TARGET_LEN_S = 30.0
+FILLER_START = {"um", "uh", "er", "erm", "ah", "and", "but", "or", "so", "like", "mean", "yeah", "okay", "ok"}
+STRONG_WORDS = {
+    "never", "always", "nobody", "everyone", "everybody", "secret", "truth", "mistake", "mistakes",
+    "biggest", "best", "worst", "most", "only", "stop", "wrong", "actually", "really", "huge",
+    "crazy", "insane", "simple", "easy", "fastest", "important", "remember", "warning", "proven",
+    "guaranteed", "must", "nothing", "every", "million", "billion", "percent", "double", "half",
+}  # fmt: skip
+HOOK_OPENERS = ("here's", "here is", "the secret", "the truth", "the reason", "what if", "imagine", "did you know")
+QUESTION_OPENERS = frozenset("why how what who when where which is are do does did can would".split())  # noqa: SIM905
+
+
+def _norm(token: str) -> str:
+    return re.sub(r"[^\w'%]+", "", token.lower())
+
+
+def hook_strength(sentence: Sentence) -> tuple[float, str | None]:
+    """0..1 for how well the first sentence grabs attention, with the reason."""
+    text = sentence.text.strip()
+    tokens = [_norm(w.text) for w in sentence.words]
+    lower = text.lower()
+    if text.endswith("?") or (tokens and tokens[0] in QUESTION_OPENERS and "?" in text):
+        return 1.0, "opens with a question"
+    if lower.startswith(HOOK_OPENERS):
+        return 0.9, f"opens with a hook phrase ({lower.split()[0]} …)"
+    strong = [t for t in tokens if t in STRONG_WORDS]
+    numbers = [t for t in tokens if any(ch.isdigit() for ch in t)]
+    if strong or numbers:
+        found = ", ".join(dict.fromkeys(strong + numbers))
+        return min(1.0, 0.55 + 0.15 * (len(strong) + len(numbers))), f"opens with a strong claim ({found})"
+    if text.endswith("!"):
+        return 0.6, "opens with an exclamation"
+    return 0.0, None
+
+
+def _keyword_hits(text: str, keywords: Sequence[str]) -> list[str]:
+    lower = " " + re.sub(r"[^\w'%]+", " ", text.lower()) + " "
+    hits = []
+    for kw in keywords:
+        k = " " + re.sub(r"[^\w'%]+", " ", kw.lower()).strip() + " "
+        if k.strip() and k in lower:
+            hits.append(kw.strip())
+    return hits
+
+
+def _clip_bounds(
+    words: Sequence[Word], first: int, last: int, duration_s: float, pad_before: float, pad_after: float
+) -> tuple[float, float]:
+    """Padded span of words[first..last] that stays inside the silence around them."""
+    w0, w1 = words[first], words[last]
+    lo = words[first - 1].end if first > 0 else 0.0
+    hi = words[last + 1].start if last + 1 < len(words) else max(duration_s, w1.end)
+    start = max(w0.start - pad_before, min(lo, w0.start), 0.0)
+    end = min(w1.end + pad_after, max(hi, w1.end))
+    if duration_s > 0:
+        end = min(end, max(duration_s, w1.end))
+    return start, end
+
+
+def detect_highlights(
+    transcript: Transcript,
+    *,
+    energy: Sequence[float] = (),
+    energy_window_s: float = 0.5,
+    min_len_s: float = 15.0,
+    max_len_s: float = 60.0,
+    top_n: int = 5,
+    keywords: Sequence[str] = (),
+    pad_before_s: float = 0.15,
+    pad_after_s: float = 0.35,
+) -> list[Highlight]:
+    """Best `top_n` non-overlapping clips, best first.
+
+    Candidates are windows of whole sentences whose padded length lies in
+    [`min_len_s`, `max_len_s`]. Each is scored from named features (see `WEIGHTS`): a hook
+    in the first sentence, speech density, audio energy relative to the whole media,
+    project keyword matches, ending on a complete sentence, no dead air near the edges and
+    a length near `TARGET_LEN_S`. Ties go to the earlier clip.
+    Raises InvalidInput when the media has no speech.
+    """
+    if min_len_s <= 0 or max_len_s < min_len_s:
+        raise InvalidInput("clip length range must satisfy 0 < min ≤ max", field="min_len_s")
+    if top_n < 1:
+        raise InvalidInput("top_n must be at least 1", field="top_n")
+    words = transcript.words
+    if not words:
+        raise InvalidInput("no speech was detected in the media", field="source")
+    sentences = transcript.sentences or tuple(split_sentences(words))
+    # Map each sentence to the indexes of its first and last word in `words`.
+    spans: list[tuple[int, int]] = []
+    idx = 0
+    for s in sentences:
+        spans.append((idx, idx + len(s.words) - 1))
+        idx += len(s.words)
+
+    energy_arr = [max(0.0, float(e)) for e in energy]
+    mean_energy = sum(energy_arr) / len(energy_arr) if energy_arr else 0.0
+
+    def energy_in(start: float, end: float) -> float | None:
+        if not energy_arr or mean_energy <= 0:
+            return None
+        a = max(0, int(start / energy_window_s))
+        b = min(len(energy_arr), max(a + 1, math.ceil(end / energy_window_s)))
+        if a >= len(energy_arr):
+            return None
+        window = energy_arr[a:b]
+        return sum(window) / len(window) / mean_energy
+
+    target_len = min(max(TARGET_LEN_S, min_len_s), max_len_s)
+    candidates: list[Highlight] = []
+    for i in range(len(sentences)):
+        for j in range(i, len(sentences)):
+            first, last = spans[i][0], spans[j][1]
+            start, end = _clip_bounds(words, first, last, transcript.duration_s, pad_before_s, pad_after_s)
+            length = end - start
+            if length > max_len_s:
+                break
+            if length < min_len_s:
+                continue
+            candidates.append(
+                _score_window(
+                    words[first : last + 1], sentences[i], sentences[j], start, end, energy_in, keywords, target_len
+                )
+            )
+
+    candidates.sort(key=lambda h: (-h.score, h.start_s, h.duration_s))
+    chosen: list[Highlight] = []
+    for cand in candidates:
+        if all(cand.end_s <= c.start_s or cand.start_s >= c.end_s for c in chosen):
+            chosen.append(cand)
+            if len(chosen) >= top_n:
+                break
+    return chosen
+
+
+def _score_window(
+    words: Sequence[Word],
+    first_sentence: Sentence,
+    last_sentence: Sentence,
+    start: float,
+    end: float,
+    energy_in: Any,
+    keywords: Sequence[str],
+    target_len_s: float,
+) -> Highlight:
+    length = end - start
+    reasons: list[str] = []
+    features: dict[str, float] = {}
+
+    hook, why = hook_strength(first_sentence)
+    features["hook"] = hook
+    if why:
+        reasons.append(f"hook: {why}")
+    first_token = _norm(first_sentence.words[0].text)
+    if first_token in FILLER_START:
+        features["hook"] = hook = max(0.0, hook - 0.3)
+        reasons.append(f"starts with a filler word ('{first_token}')")
+
+    speaking = sum(max(0.0, w.end - w.start) for w in words)
+    wps = len(words) / length
+    speech_ratio = min(1.0, speaking / length)
+    # 2.0–3.5 words/s is lively conversational speech; below ~1 it is mostly pauses.
+    density = min(1.0, 0.5 * speech_ratio / 0.8 + 0.5 * min(1.0, wps / 3.0))
+    features.update(words_per_s=round(wps, 2), speech_ratio=round(speech_ratio, 3), density=round(density, 3))
+    if density >= 0.75:
+        reasons.append(f"dense speech ({wps:.1f} words/s)")
+    elif density < 0.45:
+        reasons.append(f"sparse speech ({wps:.1f} words/s)")
+
+    rel = energy_in(start, end)
+    # Average loudness scores 1/3, twice the average or more scores 1; unknown counts as average.
+    energy_score = 1 / 3 if rel is None else max(0.0, min(1.0, (rel - 0.5) / 1.5))
+    features["energy"] = round(energy_score, 3)
+    if rel is not None:
+        features["energy_ratio"] = round(rel, 3)
+        if rel >= 1.1:
+            reasons.append(f"louder than average (+{(rel - 1) * 100:.0f}% energy)")
+        elif rel <= 0.85:
+            reasons.append(f"quieter than average ({(rel - 1) * 100:.0f}% energy)")
+
+    text = join_words(words)
+    hits = _keyword_hits(text, keywords)
+    kw_score = min(1.0, len(hits) / 2) if keywords else 0.0
+    features["keywords"] = kw_score
+    if hits:
+        reasons.append("keywords: " + ", ".join(hits))
+
+    complete = 1.0 if _TERMINAL.search(last_sentence.words[-1].text) else 0.4
+    features["complete"] = complete
+    if complete == 1.0:
+        reasons.append("ends on a complete sentence")
+
+    # Dead air near the edges: the longest pause within the first and last 3 seconds.
+    edge_gap = 0.0
+    for a, b in itertools.pairwise(words):
+        if a.end - start <= 3.0 or end - b.start <= 3.0:
+            edge_gap = max(edge_gap, b.start - a.end)
+    clean = max(0.0, 1.0 - max(0.0, edge_gap - 0.4) / 1.6)
+    features["edge_gap_s"] = round(edge_gap, 2)
+    features["clean_edges"] = round(clean, 3)
+    if edge_gap > 0.8:
+        reasons.append(f"{edge_gap:.1f} s pause near an edge")
+
+    length_fit = max(0.0, 1.0 - abs(length - target_len_s) / target_len_s)
+    features["length_s"] = round(length, 2)
+    features["length"] = round(length_fit, 3)
+    if length_fit >= 0.8:
+        reasons.append(f"good length ({length:.0f} s)")
+
+    score = (
+        WEIGHTS["length"] * length_fit
+        + WEIGHTS["hook"] * hook
+        + WEIGHTS["density"] * density
+        + WEIGHTS["energy"] * energy_score
+        + WEIGHTS["keywords"] * kw_score
+        + WEIGHTS["complete"] * complete
+        + WEIGHTS["clean_edges"] * clean
+    )
+    if not keywords:
+        # Keywords were not asked for: rescale so scores stay comparable on 0–100.
+        score = score * 100.0 / (100.0 - WEIGHTS["keywords"])
+    return Highlight(
+        start_s=round(start, 3),
+        end_s=round(end, 3),
+        score=round(score, 1),
+        reasons=reasons,
+        text=text,
+        features=features,
+    )
