@@ -16,6 +16,8 @@ SAMPLES = Path(__file__).resolve().parents[1] / "reelflow" / "samples"
 SAMPLE_SPEECH = SAMPLES / "sample-talk.opus"
 SAMPLE_TEXT = SAMPLES / "sample-talk.txt"
 SAMPLE_SPEECH_S = 96.8
+FIXTURES = Path(__file__).resolve().parent / "fixtures" / "media"
+FRENCH_SPEECH = FIXTURES / "french-talk.opus"  # 17.7 s of French (espeak-ng, fixtures/media/french.txt)
 
 
 def _ffmpeg(*args: str) -> None:
@@ -32,15 +34,16 @@ def make_talk_video(
     loop: bool = False,
     crf: int = 32,
     preset: str = "ultrafast",
+    speech: Path = SAMPLE_SPEECH,
 ) -> Path:
     """A test-pattern video (testsrc2) with the sample speech as AAC audio.
 
     `loop=True` repeats the speech to fill `seconds` (for long benchmark sources).
     """
-    speech = ["-stream_loop", "-1"] if loop else []
+    looping = ["-stream_loop", "-1"] if loop else []
     _ffmpeg(
         "-f", "lavfi", "-i", f"testsrc2=size={size}:rate={fps}",
-        *speech, "-ss", f"{offset_s}", "-i", str(SAMPLE_SPEECH),
+        *looping, "-ss", f"{offset_s}", "-i", str(speech),
         "-t", f"{seconds}", "-map", "0:v", "-map", "1:a",
         "-c:v", "libx264", "-preset", preset, "-crf", str(crf), "-pix_fmt", "yuv420p", "-g", str(fps * 2),
         "-c:a", "aac", "-b:a", "64k", "-ac", "1", "-shortest", str(out),

@@ -7,6 +7,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from reelflow.errors import InvalidInput
+
 
 @dataclass(frozen=True)
 class Word:
@@ -127,3 +129,24 @@ def words_between(words: Sequence[Word], start_s: float, end_s: float) -> list[W
 def sentences_as_clip_groups(transcript: Transcript, start_s: float, end_s: float) -> list[Sentence]:
     """Sentences of the transcript inside a clip (for a clip's SRT/VTT)."""
     return [s for s in transcript.sentences if s.end > start_s and s.start < end_s]
+
+
+def language_verdict(
+    language: str, probability: float, *, detected: bool, warn_below: float, fail_below: float
+) -> str | None:
+    """Judge a detected language: None when sure enough, a warning for the project when
+    unsure, InvalidInput (naming `options.language`) when too unsure to transcribe."""
+    if not detected:
+        return None
+    if probability < fail_below:
+        raise InvalidInput(
+            f"could not tell the spoken language (best guess {language!r}, {probability:.0%} sure); "
+            "set options.language to the language spoken",
+            field="options.language",
+        )
+    if probability < warn_below:
+        return (
+            f"the spoken language was detected as {language!r} with only {probability:.0%} confidence; "
+            "if the captions look wrong, set options.language and run the project again"
+        )
+    return None

@@ -46,6 +46,7 @@ from reelflow.domain.clipping import (
     detect_highlights,
     get_caption_style,
     get_preset,
+    language_verdict,
     sentences_as_clip_groups,
     to_srt,
     to_vtt,
@@ -207,6 +208,21 @@ async def transcribe_project(ctx: TaskContext, project_id: str) -> dict[str, Any
                     "transcribe",
                     asyncio.to_thread(whisper.transcribe, wav, language=project.options.get("language")),
                 )
+        t = get_settings().transcription
+        warning = language_verdict(
+            asr.language,
+            asr.language_probability,
+            detected=asr.detected,
+            warn_below=t.warn_language_probability,
+            fail_below=t.fail_language_probability,
+        )
+        await _set(
+            pid,
+            language=asr.language,
+            language_probability=asr.language_probability,
+            language_detected=asr.detected,
+            warnings=[warning] if warning else [],
+        )
         transcript = Transcript.from_words(
             [Word(w.text, w.start, w.end, w.probability) for w in asr.words],
             language=asr.language,
