@@ -52,6 +52,7 @@ from reelflow.domain.clipping import (
     to_vtt,
 )
 from reelflow.domain.retry import RetryPolicy
+from reelflow.domain.speech import refine_word_times
 from reelflow.errors import InvalidInput, LimitExceeded, PayloadTooLarge, ReelflowError, UnsupportedMediaType
 from reelflow.logs import get_logger
 from reelflow.settings import get_settings
@@ -68,6 +69,7 @@ MEDIA_POLICY = RetryPolicy(initial_interval=2.0, backoff_coefficient=2.0, max_in
 # Errors about the input: the project fails with the message, the job itself succeeds.
 INPUT_ERRORS = (InvalidInput, LimitExceeded, PayloadTooLarge, UnsupportedMediaType)
 MAX_REDIRECTS = 3
+LEVEL_HOP_S = 0.01  # audio level frames for word timing and cut snapping
 
 
 class ProjectFailed(Exception):
@@ -208,6 +210,7 @@ async def transcribe_project(ctx: TaskContext, project_id: str) -> dict[str, Any
                     "transcribe",
                     asyncio.to_thread(whisper.transcribe, wav, language=project.options.get("language")),
                 )
+                levels = await asyncio.to_thread(ffmpeg.audio_levels, wav, LEVEL_HOP_S)
         t = get_settings().transcription
         warning = language_verdict(
             asr.language,
@@ -223,8 +226,15 @@ async def transcribe_project(ctx: TaskContext, project_id: str) -> dict[str, Any
             language_detected=asr.detected,
             warnings=[warning] if warning else [],
         )
-        transcript = Transcript.from_words(
+        words = refine_word_times(
             [Word(w.text, w.start, w.end, w.probability) for w in asr.words],
+            levels,
+            LEVEL_HOP_S,
+            min_word_s=t.min_word_s,
+            snap_s=t.onset_snap_s,
+        )
+        transcript = Transcript.from_words(
+            words,
             language=asr.language,
             duration_s=asr.duration_s,
         )

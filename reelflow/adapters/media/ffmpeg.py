@@ -153,6 +153,33 @@ def audio_energy(wav: Path, window_s: float = 0.5) -> list[float]:
     return out
 
 
+def read_wav(wav: Path) -> tuple[np.ndarray, int]:
+    """Samples of a 16-bit PCM WAV as float32 mono in -1..1, and the sample rate."""
+    with wave.open(str(wav), "rb") as wf:
+        if wf.getsampwidth() != 2:
+            raise InvalidInput("expected a 16-bit PCM WAV", field="wav")
+        rate, channels = wf.getframerate(), wf.getnchannels()
+        raw = wf.readframes(wf.getnframes())
+    samples = np.frombuffer(raw, dtype=np.int16).astype(np.float32) / 32768.0
+    if channels > 1:
+        samples = samples.reshape(-1, channels).mean(axis=1)
+    return samples, rate
+
+
+def audio_levels(wav: Path, hop_s: float = 0.01) -> list[float]:
+    """RMS level in dBFS (floor -90) per `hop_s` frame of a 16-bit PCM WAV: the input of
+    speech activity, word-timing clean-up and cut snapping (`reelflow.domain.speech`)."""
+    samples, rate = read_wav(wav)
+    hop = max(1, int(rate * hop_s))
+    n = len(samples) // hop
+    if n == 0:
+        return []
+    blocks = samples[: n * hop].reshape(n, hop).astype(np.float64)
+    rms = np.sqrt(np.mean(blocks**2, axis=1))
+    db = 20 * np.log10(np.maximum(rms, 10 ** (-90 / 20)))
+    return [round(float(v), 2) for v in db]
+
+
 def is_silent(energy: list[float], threshold: float = 0.003) -> bool:
     """True when no window rises above about -50 dBFS (a silent track)."""
     return not energy or max(energy) < threshold

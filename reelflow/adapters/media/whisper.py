@@ -178,6 +178,38 @@ def _vad_parameters() -> dict[str, Any]:
     }
 
 
+SAMPLE_RATE = 16000
+SILENCE_DBFS = -55.0  # a word whose loudest 20 ms stays below this was not spoken
+
+
+def _decode(audio: Path) -> Any:
+    from faster_whisper.audio import decode_audio
+
+    return decode_audio(str(audio), sampling_rate=SAMPLE_RATE)
+
+
+def _drop_words_in_silence(words: list[SpokenWord], samples: Any) -> list[SpokenWord]:
+    """Without VAD, Whisper may invent a word or two in digital silence ("you"): drop words
+    whose loudest 20 ms frame (±0.1 s around the word) is below `SILENCE_DBFS`."""
+    import numpy as np
+
+    if not words or len(samples) == 0:
+        return words
+    hop = SAMPLE_RATE // 50
+    n = len(samples) // hop
+    if n == 0:
+        return words
+    rms = np.sqrt(np.mean(np.square(samples[: n * hop].reshape(n, hop), dtype=np.float64), axis=1))
+    db = 20 * np.log10(np.maximum(rms, 1e-6))
+    kept = []
+    for w in words:
+        a = max(0, int((w.start - 0.1) * 50))
+        b = min(n, int((w.end + 0.1) * 50) + 1)
+        if b > a and float(db[a:b].max()) >= SILENCE_DBFS:
+            kept.append(w)
+    return kept
+
+
 def _continues(raw: str, text: str) -> bool:
     """A token that continues the previous word: no leading space and it starts with an
     apostrophe or a hyphen (French elisions and inversions, English contractions)."""
@@ -220,7 +252,7 @@ def transcribe(
     model_path: str | None = None,
     compute_type: str | None = None,
     language: str | None = None,
-    vad: bool = True,
+    vad: bool | None = None,
     beam_size: int | None = None,
     initial_prompt: str | None = None,
     on_progress: Callable[[float], None] | None = None,
@@ -231,10 +263,10 @@ def transcribe(
     `language`: an ISO 639-1 code to force it, or None / "auto" to detect it (multilingual
     model). The model is `model_path` when given, else the one `model_for_language` picks;
     an English-only model is replaced by the multilingual one for any other language.
-    `compute_type`/`beam_size` default to the settings (int8, beam 5). VAD skips silence
-    (and stops Whisper inventing words there) with settings that keep short pauses inside
-    speech; `condition_on_previous_text=False` avoids repetition loops; the "no speech"
-    window skip is off by default (it dropped whole 30 s windows of speech over music).
+    `compute_type`/`beam_size` default to the settings (int8, beam 5). `vad` defaults to
+    `settings.transcription.vad_filter` (off: Silero VAD dropped speech under music, see
+    docs/clipping.md); `condition_on_previous_text=False` avoids repetition loops;
+    `hallucination_silence_threshold` skips long silences where Whisper starts inventing.
     `on_progress(fraction)` is called after each segment. A silent file gives a transcript
     with no words (not an error here: `detect_highlights` raises on it).
     """
@@ -257,10 +289,12 @@ def transcribe(
     if lang != "en" and not is_multilingual(path):
         path = multilingual_model_path()
     model = load_model(path, compute_type=compute_type)
+    vad = t.vad_filter if vad is None else vad
     started = time.perf_counter()
     try:
+        samples = _decode(audio)
         segments, info = model.transcribe(
-            str(audio),
+            samples,
             language=lang if model.model.is_multilingual else None,
             beam_size=beam_size or settings.whisper_beam_size,
             word_timestamps=True,
@@ -269,6 +303,7 @@ def transcribe(
             condition_on_previous_text=False,
             no_speech_threshold=t.no_speech_threshold,
             log_prob_threshold=t.log_prob_threshold,
+            hallucination_silence_threshold=t.hallucination_silence_threshold,
             initial_prompt=initial_prompt,
         )
         words: list[SpokenWord] = []
@@ -291,8 +326,9 @@ def transcribe(
                     words[-1] = word
                 else:
                     words.append(word)
-    except (ValueError, RuntimeError) as exc:
+    except (ValueError, RuntimeError, OSError) as exc:
         raise InvalidInput(f"{audio.name}: could not decode the audio ({exc})", field="audio") from None
+    words = _drop_words_in_silence(words, samples)
     return Transcription(
         language=lang,
         duration_s=float(info.duration),
