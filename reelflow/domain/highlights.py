@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from reelflow.domain.speech import Span, clean_cut_end, clean_cut_start
 from reelflow.domain.transcript import _TERMINAL, Sentence, Transcript, Word, join_words, split_sentences
 from reelflow.errors import InvalidInput
 
@@ -98,17 +99,30 @@ def _keyword_hits(text: str, keywords: Sequence[str]) -> list[str]:
 
 
 def _clip_bounds(
-    words: Sequence[Word], first: int, last: int, duration_s: float, pad_before: float, pad_after: float
+    words: Sequence[Word], first: int, last: int, duration_s: float, cuts: CutRules
 ) -> tuple[float, float]:
-    """Padded span of words[first..last] that stays inside the silence around them."""
+    """Span of words[first..last] cut in the silence around them (see `CutRules`)."""
     w0, w1 = words[first], words[last]
-    lo = words[first - 1].end if first > 0 else 0.0
-    hi = words[last + 1].start if last + 1 < len(words) else max(duration_s, w1.end)
-    start = max(w0.start - pad_before, min(lo, w0.start), 0.0)
-    end = min(w1.end + pad_after, max(hi, w1.end))
+    prev_end = words[first - 1].end if first > 0 else None
+    next_start = words[last + 1].start if last + 1 < len(words) else None
+    start = clean_cut_start(w0.start, prev_end, cuts.gaps, tolerance=cuts.tolerance_s, lead_in=cuts.lead_in_s)
+    end = clean_cut_end(w1.end, next_start, cuts.gaps, duration_s, tolerance=cuts.tolerance_s, tail=cuts.tail_s)
     if duration_s > 0:
         end = min(end, max(duration_s, w1.end))
     return start, end
+
+
+@dataclass(frozen=True)
+class CutRules:
+    """How clip boundaries are placed: in the audio's silence `gaps` (from
+    `speech.silence_gaps`) nearest the first word's start / last word's end within
+    `tolerance_s`, with `lead_in_s` of silence before the first word and `tail_s` after the
+    last. Without gaps, the same lead-in/tail around the word times."""
+
+    gaps: tuple[Span, ...] = ()
+    tolerance_s: float = 0.3
+    lead_in_s: float = 0.12
+    tail_s: float = 0.3
 
 
 def detect_highlights(
@@ -120,8 +134,7 @@ def detect_highlights(
     max_len_s: float = 60.0,
     top_n: int = 5,
     keywords: Sequence[str] = (),
-    pad_before_s: float = 0.15,
-    pad_after_s: float = 0.35,
+    cuts: CutRules | None = None,
 ) -> list[Highlight]:
     """Best `top_n` non-overlapping clips, best first.
 
@@ -162,20 +175,30 @@ def detect_highlights(
 
     target_len = min(max(TARGET_LEN_S, min_len_s), max_len_s)
     candidates: list[Highlight] = []
+    cuts = cuts or CutRules()
+    complete = [bool(_TERMINAL.search(s.words[-1].text)) for s in sentences]
     for i in range(len(sentences)):
+        # A clip starts where a sentence starts and ends where one ends (terminal
+        # punctuation); only when no such window fits the length range (unpunctuated
+        # speech, a sentence longer than the maximum) may it start or end elsewhere.
+        whole: list[Highlight] = []
+        partial: list[Highlight] = []
+        starts_clean = i == 0 or complete[i - 1]
         for j in range(i, len(sentences)):
             first, last = spans[i][0], spans[j][1]
-            start, end = _clip_bounds(words, first, last, transcript.duration_s, pad_before_s, pad_after_s)
+            start, end = _clip_bounds(words, first, last, transcript.duration_s, cuts)
             length = end - start
             if length > max_len_s:
                 break
             if length < min_len_s:
                 continue
-            candidates.append(
-                _score_window(
-                    words[first : last + 1], sentences[i], sentences[j], start, end, energy_in, keywords, target_len
-                )
+            window = _score_window(
+                words[first : last + 1], sentences[i], sentences[j], start, end, energy_in, keywords, target_len
             )
+            (whole if starts_clean and complete[j] else partial).append(window)
+        candidates.extend(whole)
+        if not _fits_whole(spans, complete, words, i, min_len_s, max_len_s):
+            candidates.extend(partial)
 
     candidates.sort(key=lambda h: (-h.score, h.start_s, h.duration_s))
     chosen: list[Highlight] = []
@@ -185,6 +208,29 @@ def detect_highlights(
             if len(chosen) >= top_n:
                 break
     return chosen
+
+
+def _fits_whole(
+    spans: Sequence[tuple[int, int]],
+    complete: Sequence[bool],
+    words: Sequence[Word],
+    i: int,
+    min_len_s: float,
+    max_len_s: float,
+) -> bool:
+    """Whether some window of whole sentences around sentence i fits the length range (if
+    not, windows that start or end mid-sentence are allowed there)."""
+    lo = i
+    while lo > 0 and not complete[lo - 1]:
+        lo -= 1
+    for j in range(i, len(spans)):
+        if complete[j]:
+            length = words[spans[j][1]].end - words[spans[lo][0]].start
+            if length > max_len_s:
+                return False
+            if length >= min_len_s * 0.8:
+                return True
+    return False
 
 
 def _score_window(

@@ -9,6 +9,7 @@ noise floor; a silence gap is a stretch quiet enough and long enough to cut in.
 from __future__ import annotations
 
 import bisect
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
@@ -167,11 +168,27 @@ def refine_word_times(
     """
     if not words:
         return []
-    onsets = [a for a, _ in active_spans(levels_db, hop_s, threshold_db=threshold_db, bridge_s=0.1, min_span_s=0.03)]
+    active = active_spans(levels_db, hop_s, threshold_db=threshold_db, bridge_s=0.1, min_span_s=0.03)
+    onsets = [a for a, _ in active]
+    quiet = silence_gaps(active, len(levels_db) * hop_s, min_gap_s=0.1) if levels_db else []
+    quiet_starts = [g[0] for g in quiet]
+
+    def gap_at(t: float) -> Span | None:
+        k = bisect.bisect_right(quiet_starts, t) - 1
+        return quiet[k] if k >= 0 and quiet[k][0] < t < quiet[k][1] else None
+
     out: list[Word] = []
     for i, w in enumerate(words):
         prev_end = out[-1].end if out else 0.0
         start, end = w.start, max(w.end, w.start)
+        # A word does not start or end in silence: Whisper sometimes stretches a word over
+        # the pause next to it.
+        g = gap_at(start)
+        if g is not None and g[1] < end:
+            start = g[1]
+        g = gap_at(end)
+        if g is not None and g[0] > start:
+            end = g[0]
         if onsets and (i == 0 or start - words[i - 1].end > 0.05):
             k = bisect.bisect_left(onsets, start - snap_s)
             candidates = [o for o in onsets[k : k + 4] if abs(o - start) <= snap_s and prev_end <= o < end]
@@ -185,3 +202,74 @@ def refine_word_times(
             end = max(end, start + min_word_s)
         out.append(replace(w, start=round(start, 3), end=round(end, 3)))
     return out
+
+
+# --- clean cuts -------------------------------------------------------------------------------
+
+
+def _gap_near(gaps: Sequence[Span], t: float, tolerance: float, *, edge: int) -> Span | None:
+    """The silence gap whose end (edge=1) or start (edge=0) lies nearest to `t` within
+    `tolerance`, or the gap containing `t`."""
+    best: Span | None = None
+    best_d = math.inf
+    for gap in gaps:
+        if gap[0] <= t <= gap[1]:
+            return gap
+        d = abs(gap[edge] - t)
+        if d <= tolerance and d < best_d:
+            best, best_d = gap, d
+    return best
+
+
+def clean_cut_start(
+    first_start: float, prev_end: float | None, gaps: Sequence[Span], *, tolerance: float, lead_in: float
+) -> float:
+    """Where a clip whose first word starts at `first_start` should begin: in the silence
+    before the sound (the audio's gap nearest the word start, within `tolerance`), keeping
+    a `lead_in` of silence; without a usable gap, `lead_in` before the word but never
+    before the previous word's end."""
+    lo = 0.0 if prev_end is None else prev_end
+    gap = _gap_near(gaps, first_start, tolerance, edge=1)
+    if gap is not None and gap[1] >= lo - tolerance:
+        onset = gap[1]
+        return round(max(0.0, gap[0], onset - lead_in), 3)
+    return round(max(0.0, first_start - lead_in, min(lo, first_start)), 3)
+
+
+def clean_cut_end(
+    last_end: float, next_start: float | None, gaps: Sequence[Span], duration_s: float, *, tolerance: float, tail: float
+) -> float:
+    """Where a clip whose last word ends at `last_end` should stop: in the silence after
+    the sound (the gap starting nearest the word end, within `tolerance`) after a `tail`;
+    without a usable gap, `tail` after the word but never after the next word's start."""
+    hi = max(duration_s, last_end) if next_start is None else next_start
+    gap = _gap_near(gaps, last_end, tolerance, edge=0)
+    if gap is not None and gap[0] <= hi + tolerance:
+        return round(min(gap[1], gap[0] + tail), 3)
+    return round(min(last_end + tail, max(hi, last_end)), 3)
+
+
+def cut_in_word(
+    cut: float, words: Sequence[Word], levels_db: Sequence[float], hop_s: float, *, margin_s: float = 0.02
+) -> bool:
+    """Whether a cut at `cut` falls inside a word: inside a word's span (by more than
+    `margin_s`) or on sound (the level within ±`margin_s` above the speech threshold).
+    The very start and end of the media are never inside a word."""
+    if cut <= margin_s or (levels_db and cut >= len(levels_db) * hop_s - margin_s):
+        return False
+    for w in words:
+        if w.start + margin_s < cut < w.end - margin_s:
+            return True
+    if not levels_db:
+        return False
+    threshold = speech_threshold_db(levels_db)
+    a = max(0, int((cut - margin_s) / hop_s))
+    b = min(len(levels_db), int((cut + margin_s) / hop_s) + 1)
+    return any(levels_db[i] >= threshold for i in range(a, b))
+
+
+def cut_gaps(levels_db: Sequence[float], hop_s: float, *, min_gap_s: float = 0.12) -> list[Span]:
+    """Silences a clip may be cut in: quiet stretches of at least `min_gap_s` between the
+    sounds (short dips inside a word are not gaps: spans are bridged over 50 ms)."""
+    active = active_spans(levels_db, hop_s, bridge_s=0.05, min_span_s=0.03)
+    return silence_gaps(active, len(levels_db) * hop_s, min_gap_s=min_gap_s)

@@ -51,8 +51,9 @@ from reelflow.domain.clipping import (
     to_srt,
     to_vtt,
 )
+from reelflow.domain.highlights import CutRules
 from reelflow.domain.retry import RetryPolicy
-from reelflow.domain.speech import refine_word_times
+from reelflow.domain.speech import cut_gaps, refine_word_times
 from reelflow.errors import InvalidInput, LimitExceeded, PayloadTooLarge, ReelflowError, UnsupportedMediaType
 from reelflow.logs import get_logger
 from reelflow.settings import get_settings
@@ -265,10 +266,12 @@ async def detect_highlights_task(ctx: TaskContext, project_id: str) -> dict[str,
         started = time.monotonic()
         transcript = await load_transcript(pid)
         energy: list[float] = []
+        levels: list[float] = []
         async with contextlib.AsyncExitStack() as stack:
             if await store.size(clip_jobs.audio_key(pid)) is not None:
                 wav = await stack.enter_async_context(store.local_file(clip_jobs.audio_key(pid)))
                 energy = await asyncio.to_thread(ffmpeg.audio_energy, wav, 0.5)
+                levels = await asyncio.to_thread(ffmpeg.audio_levels, wav, LEVEL_HOP_S)
         options = project.options
         highlights = detect_highlights(
             transcript,
@@ -278,6 +281,7 @@ async def detect_highlights_task(ctx: TaskContext, project_id: str) -> dict[str,
             max_len_s=float(options["max_len_s"]),
             top_n=int(options["top_n"]),
             keywords=list(options.get("keywords") or []),
+            cuts=CutRules(gaps=tuple(cut_gaps(levels, LEVEL_HOP_S))),
         )
         if not highlights:
             raise ProjectFailed(

@@ -30,6 +30,7 @@ from reelflow.settings import get_settings
 
 FONTS_DIR = Path(__file__).with_name("fonts")
 FONT_FILE = FONTS_DIR / "DejaVuSans-Bold.ttf"
+AUDIO_FADE_S = 0.05  # audio fade-in/out of every clip (30–80 ms hides a click, not a word)
 
 
 class RenderPreset(Protocol):
@@ -239,6 +240,10 @@ def render_clip(
     streams: list[Any] = [video]
     if info.has_audio:
         audio = inp.audio.filter("loudnorm", I=preset.loudness_lufs, TP=-1.5, LRA=11).filter("aresample", 48000)
+        # Short fades: a cut in silence still starts and ends without a click.
+        fade = min(AUDIO_FADE_S, length / 4)
+        audio = audio.filter("afade", t="in", st=0, d=f"{fade:.3f}")
+        audio = audio.filter("afade", t="out", st=f"{max(0.0, length - fade):.3f}", d=f"{fade:.3f}")
         streams.append(audio)
     part = _part(Path(out))
     kwargs: dict[str, Any] = {
