@@ -191,19 +191,26 @@ async def transcribe_project(ctx: TaskContext, project_id: str) -> dict[str, Any
         assert project.source_key
         keys = clip_jobs.transcript_keys(pid)
         async with store.local_file(project.source_key) as source:
-            info = await _timed(pid, "probe", asyncio.to_thread(probe, source))
+            # Demux to the end: a truncated file is refused before anything is charged.
+            info = await _timed(pid, "probe", asyncio.to_thread(probe, source, scan=True))
             await _record_probe(pid, info)
             _check_media(info)
-            await _charge_minutes(project, info.duration_s)
+            duration = ingest.verified_duration(info.duration_s, info.stream_end_s, name="the video")
+            await _check_length(project, duration)
             if project.transcript_key and await store.size(keys["json"]) is not None:
+                await _charge_minutes(project, duration)
                 return {"transcript_key": keys["json"]}
             with tempfile.TemporaryDirectory(prefix="reelflow-asr-") as work:
                 wav = Path(work) / "audio.wav"
                 await _set(pid, stage="extract_audio", progress=20)
                 await _timed(pid, "extract_audio", asyncio.to_thread(ffmpeg.extract_audio, source, wav, info=info))
+                # The audio decoded to the end: its length must reach the declared one too.
+                decoded = await asyncio.to_thread(ffmpeg.wav_duration, wav)
+                ingest.verified_duration(info.duration_s, {}, decoded_audio_s=decoded, name="the video")
                 energy = await asyncio.to_thread(ffmpeg.audio_energy, wav)
                 if ffmpeg.is_silent(energy):
                     raise ProjectFailed("the audio track is silent: there is no speech to clip")
+                await _charge_minutes(project, duration)
                 await store.put_file(clip_jobs.audio_key(pid), wav)
                 await _set(pid, stage="transcribe", progress=30)
                 asr = await _timed(
@@ -509,6 +516,13 @@ def _check_media(info: MediaInfo) -> None:
         raise ProjectFailed("the video has no audio track: there is no speech to clip")
     if info.duration_s < 1.0:
         raise ProjectFailed(f"the video is too short ({info.duration_s:.2f} s)")
+
+
+async def _check_length(project: Project, duration_s: float) -> None:
+    """The plan's per-source length limit, checked before any work or charge."""
+    async with session_scope() as session:
+        plan = plans.get_plan(await ClippingRepository(session).workspace_plan(project.workspace_id))
+    plans.check_source_length(plan, duration_s)
 
 
 async def _charge_minutes(project: Project, duration_s: float) -> None:

@@ -48,3 +48,33 @@ async def test_bad_language_codes_are_refused(client: Any, signup: Any) -> None:
     )
     assert bad.status_code == 422, bad.text
     assert "options.language" in bad.text
+
+
+@pytest.fixture(scope="module")
+def truncated_video(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A 30 s MP4 with its index first (+faststart), cut at 60 % of its bytes: the header
+    still declares 30 s, the data stops near 18 s (an interrupted copy)."""
+    from tests.media_helpers import _ffmpeg
+
+    folder = tmp_path_factory.mktemp("trunc")
+    full = make_talk_video(folder / "full.mp4", seconds=30, size="320x180", fps=10)
+    faststart = folder / "faststart.mp4"
+    _ffmpeg("-i", str(full), "-c", "copy", "-movflags", "+faststart", str(faststart))
+    data = faststart.read_bytes()
+    out = folder / "truncated.mp4"
+    out.write_bytes(data[: int(len(data) * 0.6)])
+    return out
+
+
+async def test_truncated_upload_fails_at_ingest_and_charges_nothing(
+    client: Any, signup: Any, run_jobs: Any, truncated_video: Path, fast_settings: Any
+) -> None:
+    account = await signup()
+    sent = await upload_file(client, account.headers, truncated_video)
+    await run_jobs(["media"])
+    body = await project(client, account.headers, sent["project_id"])
+    assert body["status"] == "failed", body
+    assert "truncated" in body["failure_reason"] and "declares 30.0 s" in body["failure_reason"], body
+    usage = (await client.get("/api/v1/usage", headers=account.headers)).json()
+    assert usage["metrics"]["source_minutes"]["used"] == 0, usage
+    assert usage["metrics"]["clips"]["used"] == 0
