@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from reelflow.domain.render import CaptionStyle, RenderPreset
 from reelflow.domain.transcript import _SOFT_BREAK, _TERMINAL, Sentence, Word
@@ -35,24 +36,25 @@ def max_chars_per_line(style: CaptionStyle, preset: RenderPreset) -> int:
 
 
 def _wrap_tokens(tokens: list[str], limit: int) -> list[list[tuple[str, int]]]:
-    """Lay tokens out in lines of at most `limit` characters, as (piece, token index).
+    """Lay tokens out in lines of at most `limit` characters, as (token, token index).
 
-    Words longer than a line are split with a hyphen so nothing runs off the frame.
+    Words are never split (a hyphenated word stays whole); a word longer than a line gets
+    a line of its own and the cue is drawn smaller (`_fit_scale`) so it stays on screen.
     """
-    pieces: list[tuple[str, int]] = []
-    for idx, tok in enumerate(tokens):
-        while len(tok) > limit:
-            pieces.append((tok[: limit - 1] + "-", idx))
-            tok = tok[limit - 1 :]
-        pieces.append((tok, idx))
     lines: list[list[tuple[str, int]]] = [[]]
-    for piece in pieces:
+    for idx, tok in enumerate(tokens):
         line = lines[-1]
-        if line and len(" ".join([p for p, _ in line] + [piece[0]])) > limit:
-            lines.append([piece])
+        if line and len(" ".join([p for p, _ in line] + [tok])) > limit:
+            lines.append([(tok, idx)])
         else:
-            line.append(piece)
+            line.append((tok, idx))
     return lines
+
+
+def _fit_scale(lines: list[list[tuple[str, int]]], limit: int) -> int:
+    """Font scale (percent) that fits the longest line in `limit` characters' width."""
+    longest = max((len(" ".join(p for p, _ in line)) for line in lines), default=0)
+    return 100 if longest <= limit else max(20, 100 * limit // longest)
 
 
 def caption_cues(words: Sequence[Word], *, words_per_cue: int, max_gap_s: float = 0.6) -> list[list[Word]]:
@@ -135,6 +137,9 @@ def build_ass(
             if t1 <= t0:
                 continue
             text = _render_cue(lines, k, hi)
+            scale = _fit_scale(lines, limit)
+            if scale < 100:
+                text = f"{{\\fscx{scale}\\fscy{scale}}}" + text
             events.append(f"Dialogue: 0,{_ass_time(t0)},{_ass_time(t1)},Caption,,0,0,0,,{text}")
     return header + "\n" + "\n".join(events) + "\n"
 
@@ -155,19 +160,156 @@ def _srt_time(t: float, sep: str) -> str:
     return f"{h:02d}:{m:02d}:{s:02d}{sep}{ms:03d}"
 
 
-def _cues_for_text(items: Sequence[Word] | Sequence[Sentence], offset_s: float) -> list[tuple[float, float, str]]:
-    """(start, end, text) per item, shifted by -offset_s; items ending before the offset are dropped."""
-    cues: list[tuple[float, float, str]] = []
+# Subtitle file limits (broadcast and platform norms: EBU/BBC/Netflix style guides).
+MAX_CUE_S = 7.0
+MAX_LINE_CHARS = 42
+MAX_CUE_LINES = 2
+MIN_CUE_S = 0.7  # a cue stays at least this long when the next one leaves room
+PHRASE_PAUSE_S = 0.5
+# Words a line or cue should not end on, better starting the next one (phrase boundaries).
+_STARTERS = (
+    "and but or so because that which who whom whose when where while if then than to of in on at for with "
+    "from by as about after before until unless since though although et mais ou donc car que qui quand "
+    "pour avec dans sur de du des le la les un une"
+)
+PHRASE_STARTERS = frozenset(_STARTERS.split())
+
+
+@dataclass(frozen=True)
+class Cue:
+    """One subtitle cue: times (seconds) and at most `MAX_CUE_LINES` lines."""
+
+    start: float
+    end: float
+    lines: tuple[str, ...]
+
+    @property
+    def text(self) -> str:
+        return "\n".join(self.lines)
+
+
+def _bare(token: str) -> str:
+    return token.lower().strip(".,;:!?…\"'()[]“”«»")
+
+
+def _break_after(words: Sequence[Word], i: int) -> int:
+    """How good a break after words[i] is: 3 sentence end, 2 clause punctuation or a pause,
+    1 before a phrase starter, 0 anywhere else."""
+    text = words[i].text
+    if _TERMINAL.search(text):
+        return 3
+    nxt = words[i + 1] if i + 1 < len(words) else None
+    if _SOFT_BREAK.search(text) or (nxt is not None and nxt.start - words[i].end >= PHRASE_PAUSE_S):
+        return 2
+    if nxt is not None and _bare(nxt.text) in PHRASE_STARTERS:
+        return 1
+    return 0
+
+
+def _line_len(words: Sequence[Word]) -> int:
+    return len(" ".join(w.text.strip() for w in words))
+
+
+def layout_lines(words: Sequence[Word], *, max_chars: int = MAX_LINE_CHARS, max_lines: int = 2) -> list[str] | None:
+    """The cue's words on at most `max_lines` lines of at most `max_chars`, broken at the
+    best phrase boundary (balanced lengths break ties); words are never split (a hyphenated
+    word stays whole). None when they do not fit."""
+    if not words:
+        return []
+    if _line_len(words) <= max_chars:
+        return [" ".join(w.text.strip() for w in words)]
+    if max_lines < 2:
+        return None
+    best: tuple[float, int] | None = None
+    for k in range(1, len(words)):
+        a, b = _line_len(words[:k]), _line_len(words[k:])
+        if a > max_chars or b > max_chars:
+            continue
+        score = 10 * _break_after(words, k - 1) - abs(a - b) / max_chars * 5 + (1 if a <= b else 0)
+        if best is None or score > best[0]:
+            best = (score, k)
+    if best is None:
+        return None
+    k = best[1]
+    return [" ".join(w.text.strip() for w in words[:k]), " ".join(w.text.strip() for w in words[k:])]
+
+
+def subtitle_cues(
+    words: Sequence[Word],
+    *,
+    max_chars: int = MAX_LINE_CHARS,
+    max_lines: int = MAX_CUE_LINES,
+    max_s: float = MAX_CUE_S,
+) -> list[Cue]:
+    """Subtitle cues from timed words: each at most `max_s` long with at most `max_lines`
+    lines of `max_chars`, ending at sentence ends, and otherwise at the best phrase
+    boundary (clause punctuation, a pause, before a conjunction or preposition) that
+    keeps the cue within the limits. Words are never split. A single word longer than a
+    line gets a line of its own."""
+    words = [w for w in words if w.text.strip()]
+    cues: list[Cue] = []
+    i = 0
+    while i < len(words):
+        # The longest run of words from i that fits the limits (at least one word).
+        j = i
+        while j + 1 < len(words):
+            run = words[i : j + 2]
+            if (
+                run[-1].end - run[0].start > max_s
+                or layout_lines(run, max_chars=max_chars, max_lines=max_lines) is None
+            ):
+                break
+            if _break_after(words, j) == 3:
+                break  # a sentence end closes the cue
+            j += 1
+        if j + 1 < len(words) and _break_after(words, j) < 3:
+            # Prefer to end on the best boundary in the last half of the run.
+            best_k, best_q = j, _break_after(words, j)
+            for k in range(j - 1, i + (j - i) // 2 - 1, -1):
+                q = _break_after(words, k)
+                if q > best_q:
+                    best_k, best_q = k, q
+            j = best_k
+        run = words[i : j + 1]
+        lines = layout_lines(run, max_chars=max_chars, max_lines=max_lines) or [w.text.strip() for w in run]
+        cues.append(Cue(run[0].start, run[-1].end, tuple(lines)))
+        i = j + 1
+    # Let short cues stay readable a little longer, into the pause after them.
+    out: list[Cue] = []
+    for n, cue in enumerate(cues):
+        nxt = cues[n + 1].start if n + 1 < len(cues) else cue.end + MIN_CUE_S
+        end = cue.end
+        if end - cue.start < MIN_CUE_S:
+            end = min(cue.start + MIN_CUE_S, nxt)
+        end = min(max(end, cue.end), cue.start + max_s)
+        out.append(Cue(cue.start, end, cue.lines))
+    return out
+
+
+def _words_of(items: Sequence[Word] | Sequence[Sentence]) -> list[Word]:
+    out: list[Word] = []
     for item in items:
-        text = item.text.strip()
-        start, end = item.start - offset_s, item.end - offset_s
-        if end > 0 and text:
-            cues.append((max(0.0, start), end, text))
-    return cues
+        if isinstance(item, Sentence):
+            out.extend(item.words)
+        else:
+            out.append(item)
+    return out
+
+
+def _cues_for_text(items: Sequence[Word] | Sequence[Sentence], offset_s: float) -> list[tuple[float, float, str]]:
+    """(start, end, text) per cue (see `subtitle_cues`), shifted by -offset_s; cues ending
+    before the offset are dropped."""
+    result: list[tuple[float, float, str]] = []
+    for cue in subtitle_cues(_words_of(items)):
+        start, end = cue.start - offset_s, cue.end - offset_s
+        if end > 0 and cue.lines:
+            result.append((max(0.0, start), end, cue.text))
+    return result
 
 
 def to_srt(items: Sequence[Word] | Sequence[Sentence], offset_s: float = 0.0) -> str:
-    """SubRip text: one cue per sentence (or per word), times shifted by -offset_s."""
+    """SubRip text from timed words (or sentences): cues within `MAX_CUE_S` seconds and
+    `MAX_CUE_LINES` lines of `MAX_LINE_CHARS`, times shifted by -offset_s."""
     blocks = [
         f"{n}\n{_srt_time(a, ',')} --> {_srt_time(b, ',')}\n{t}\n"
         for n, (a, b, t) in enumerate(_cues_for_text(items, offset_s), start=1)
@@ -176,6 +318,6 @@ def to_srt(items: Sequence[Word] | Sequence[Sentence], offset_s: float = 0.0) ->
 
 
 def to_vtt(items: Sequence[Word] | Sequence[Sentence], offset_s: float = 0.0) -> str:
-    """WebVTT text: one cue per sentence (or per word), times shifted by -offset_s."""
+    """WebVTT text, same cues as `to_srt`."""
     blocks = [f"{_srt_time(a, '.')} --> {_srt_time(b, '.')}\n{t}\n" for a, b, t in _cues_for_text(items, offset_s)]
     return "WEBVTT\n\n" + "\n".join(blocks)

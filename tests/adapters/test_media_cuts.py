@@ -83,3 +83,22 @@ def test_clean_cut_rules() -> None:
     # No gap near: lead-in/tail around the words, never into a neighbour.
     assert sp.clean_cut_start(12.0, 11.95, gaps, tolerance=0.3, lead_in=0.12) == pytest.approx(11.95)
     assert sp.clean_cut_end(12.0, 12.1, gaps, 20.0, tolerance=0.3, tail=0.3) == pytest.approx(12.1)
+
+
+def test_subtitles_of_real_speech_respect_the_cue_limits(talk: dict) -> None:
+    transcript: dc.Transcript = talk["transcript"]
+    srt = dc.to_srt(transcript.sentences)
+    blocks = [b.split("\n") for b in srt.strip().split("\n\n")]
+    words_out: list[str] = []
+    for block in blocks:
+        a, b = (_seconds(t) for t in block[1].split(" --> "))
+        assert 0 < b - a <= 7.0, block
+        lines = block[2:]
+        assert 1 <= len(lines) <= 2 and all(len(line) <= 42 for line in lines), block
+        words_out += " ".join(lines).split()
+    assert words_out == [w.text for w in transcript.words]
+
+
+def _seconds(stamp: str) -> float:
+    h, m, s = stamp.replace(",", ".").split(":")
+    return int(h) * 3600 + int(m) * 60 + float(s)

@@ -126,7 +126,10 @@ def extract_audio(source: Path, out_wav: Path, *, info: MediaInfo | None = None)
         raise InvalidInput(f"{Path(source).name}: the video has no audio track, nothing to transcribe", field="source")
     part = _part(Path(out_wav))
     stream = ffmpeg.input(str(source)).output(str(part), vn=None, ac=1, ar=16000, acodec="pcm_s16le", f="wav")
-    _run(stream, "extract the audio")
+    try:
+        _run(stream, "extract the audio")
+    except Permanent as exc:  # the input, not the machine: corrupt or unsupported audio
+        raise InvalidInput(f"{Path(source).name}: the audio could not be decoded ({exc})", field="source") from None
     part.replace(out_wav)
     return Path(out_wav)
 
@@ -165,6 +168,12 @@ def read_wav(wav: Path) -> tuple[np.ndarray, int]:
     if channels > 1:
         samples = samples.reshape(-1, channels).mean(axis=1)
     return samples, rate
+
+
+def wav_duration(wav: Path) -> float:
+    """Length of a WAV file in seconds."""
+    with wave.open(str(wav), "rb") as wf:
+        return wf.getnframes() / float(wf.getframerate() or 1)
 
 
 def audio_levels(wav: Path, hop_s: float = 0.01) -> list[float]:
