@@ -21,7 +21,7 @@ from reelflow.domain.clipping import (
 from reelflow.errors import InvalidInput
 
 # Bump when the renderer's output for the same inputs changes (forces re-renders).
-RENDER_VERSION = 1
+RENDER_VERSION = 2  # 2: clean cuts, fades, two-pass loudnorm, caption wrapping, face framing
 
 
 def resolve_options(raw: dict[str, Any], *, defaults: dict[str, Any]) -> dict[str, Any]:

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import functools
 import os
+import re
+import subprocess
 import tempfile
 import textwrap
 import wave
@@ -248,7 +250,11 @@ def render_clip(
         video = video.filter("ass", _escape_filter_path(Path(captions_ass)), fontsdir=_escape_filter_path(FONTS_DIR))
     streams: list[Any] = [video]
     if info.has_audio:
-        audio = inp.audio.filter("loudnorm", I=preset.loudness_lufs, TP=-1.5, LRA=11).filter("aresample", 48000)
+        # Loudness: measure the clip's own audio, one gain to -14 LUFS, a true-peak limiter.
+        gain = loudness_gain(source, start_s, length, target_lufs=preset.loudness_lufs) or 0.0
+        audio = inp.audio
+        for name, args in _loudness_filters(gain):
+            audio = audio.filter(name, **args)
         # Short fades: a cut in silence still starts and ends without a click.
         fade = min(AUDIO_FADE_S, length / 4)
         audio = audio.filter("afade", t="in", st=0, d=f"{fade:.3f}")
@@ -277,6 +283,85 @@ def render_clip(
     _run(ffmpeg.output(*streams, str(part), **kwargs), "render the clip")
     part.replace(out)
     return Path(out)
+
+
+# Loudness targets: -14 LUFS integrated (the platforms' reference) and a true peak of at
+# most -1.5 dBTP on the encoded AAC. The limiter aims lower (-2.2 dBTP, oversampled 4x)
+# because AAC encoding adds up to about half a dB of inter-sample peak.
+TRUE_PEAK_LIMIT_DBTP = -1.5
+LIMITER_CEILING_DBTP = -2.2
+LOUDNESS_PASSES = 4  # measurements: the source, then up to three corrections
+
+
+def _loudness_filters(gain_db: float) -> list[tuple[str, dict[str, Any]]]:
+    """Gain, a gentle speech compressor (2.5:1 above -12 dBFS) that lowers the peak-to-
+    loudness ratio, then a true-peak limiter (at 192 kHz, so inter-sample peaks are
+    caught) at `LIMITER_CEILING_DBTP`."""
+    return [
+        ("volume", {"volume": f"{gain_db:.2f}dB"}),
+        ("acompressor", {"threshold": "0.25", "ratio": "2.5", "attack": "5", "release": "120"}),
+        ("aresample", {"osr": "192000"}),
+        ("alimiter", {"limit": f"{10 ** (LIMITER_CEILING_DBTP / 20):.4f}", "attack": "1", "release": "60",
+                      "level": "false"}),
+        ("aresample", {"osr": "48000"}),
+    ]  # fmt: skip
+
+
+def _loudness_chain(gain_db: float) -> str:
+    return ",".join(
+        name + "=" + ":".join(f"{k}={v}" for k, v in args.items()) for name, args in _loudness_filters(gain_db)
+    )
+
+
+def _integrated(source: Path, start_s: float, length_s: float, chain: str | None) -> float | None:
+    """Integrated loudness (LUFS) of a span of the source's audio after `chain`."""
+    af = f"{chain},ebur128" if chain else "ebur128"
+    cmd = [
+        ffmpeg_binary(), "-hide_banner", "-nostdin", "-nostats", "-ss", f"{max(0.0, start_s):.3f}",
+        "-t", f"{length_s:.3f}", "-i", str(source), "-vn", "-sn", "-dn", "-af", af, "-f", "null", "-",
+    ]  # fmt: skip
+    proc = subprocess.run(cmd, capture_output=True, text=True, errors="replace", check=False)
+    summary = proc.stderr[proc.stderr.rfind("Summary:") :]
+    match = re.search(r"I:\s+(-?[\d.]+) LUFS", summary)
+    if proc.returncode != 0 or not match:
+        return None
+    value = float(match.group(1))
+    return value if value > -70 else None
+
+
+def loudness_gain(source: Path, start_s: float, length_s: float, *, target_lufs: float) -> float | None:
+    """The gain (dB) that brings a span's audio to `target_lufs` through `_loudness_chain`:
+    measured first (pass 1), then re-measured through gain + limiter until within 0.3 LU
+    (the limiter takes some loudness back from peaky speech). None for silence."""
+    measured = _integrated(source, start_s, length_s, None)
+    if measured is None:
+        return None
+    # Secant steps on gain → loudness (compression and limiting make it less than 1 dB per dB).
+    gain, slope = target_lufs - measured, 1.0
+    previous: tuple[float, float] | None = None
+    for _ in range(LOUDNESS_PASSES - 1):
+        after = _integrated(source, start_s, length_s, _loudness_chain(gain))
+        if after is None or abs(after - target_lufs) <= 0.3:
+            break
+        if previous is not None and abs(gain - previous[0]) > 0.05:
+            slope = min(1.0, max(0.2, (after - previous[1]) / (gain - previous[0])))
+        previous = (gain, after)
+        gain += (target_lufs - after) / slope
+    return min(gain, 50.0)
+
+
+def loudness(media: Path) -> tuple[float, float]:
+    """(integrated loudness in LUFS, true peak in dBTP) of a file's audio, measured with
+    ffmpeg's `ebur128` filter (EBU R128 / ITU-R BS.1770, true peak by 4x oversampling)."""
+    cmd = [ffmpeg_binary(), "-hide_banner", "-nostdin", "-i", str(media), "-vn", "-af", "ebur128=peak=true",
+           "-f", "null", "-"]  # fmt: skip
+    proc = subprocess.run(cmd, capture_output=True, text=True, errors="replace", check=False)
+    summary = proc.stderr[proc.stderr.rfind("Summary:") :]
+    i_match = re.search(r"I:\s+(-?[\d.]+|-inf) LUFS", summary)
+    p_match = re.search(r"True peak:\s+Peak:\s+(-?[\d.]+|-inf) dBFS", summary)
+    if proc.returncode != 0 or not i_match or not p_match:
+        raise InvalidInput(f"{Path(media).name}: could not measure loudness", field="media")
+    return float(i_match.group(1)), float(p_match.group(1))
 
 
 def _double_rate(rate: str) -> str:
