@@ -44,23 +44,62 @@ class Highlight:
 # Weights of the score (sum of positive weights = 100). Named so the docs and the reasons
 # can refer to them.
 WEIGHTS: dict[str, float] = {
-    "hook": 30.0,
-    "density": 15.0,
-    "energy": 15.0,
+    "hook": 25.0,
+    "substance": 15.0,
+    "density": 10.0,
+    "energy": 10.0,
     "keywords": 15.0,
     "complete": 10.0,
     "clean_edges": 5.0,
     "length": 10.0,
 }
+# Penalties (points taken off): filler and logistics talk, and strings of figures that make
+# no point (dates, times, row numbers): they looked like "claims" to the old score.
+PENALTIES: dict[str, float] = {"filler": 30.0, "figures": 15.0}
 # Short-form retention favours clips of about this length (clamped to the asked range).
 TARGET_LEN_S = 30.0
 FILLER_START = {"um", "uh", "er", "erm", "ah", "and", "but", "or", "so", "like", "mean", "yeah", "okay", "ok"}
 STRONG_WORDS = {
     "never", "always", "nobody", "everyone", "everybody", "secret", "truth", "mistake", "mistakes",
-    "biggest", "best", "worst", "most", "only", "stop", "wrong", "actually", "really", "huge",
+    "biggest", "best", "worst", "most", "only", "stop", "wrong", "actually", "huge",
     "crazy", "insane", "simple", "easy", "fastest", "important", "remember", "warning", "proven",
-    "guaranteed", "must", "nothing", "every", "million", "billion", "percent", "double", "half",
+    "guaranteed", "must", "nothing", "every", "double", "doubled", "half", "lesson", "rule",
 }  # fmt: skip
+# Words that carry an argument: a reason, a contrast, a lesson.
+SUBSTANCE_WORDS = {
+    "because", "why", "how", "but", "instead", "lesson", "rule", "mistake", "secret", "truth", "never",
+    "always", "stop", "better", "worse", "worst", "best", "biggest", "remember", "learn", "learned",
+    "matters", "matter", "problem", "reason", "simple", "only", "choose", "should", "if",
+}  # fmt: skip
+# Filler and meeting logistics: nobody clips these.
+FILLER_WORDS = {"um", "uh", "er", "erm", "ah", "hmm", "okay", "ok", "alright", "yeah", "sorry"}
+LOGISTICS_PHRASES = (
+    "let me",
+    "hang on",
+    "one second",
+    "give me",
+    "share my screen",
+    "can everyone",
+    "can you hear",
+    "next slide",
+    "the chat",
+    "the slides",
+    "the recording",
+    "the file",
+    "folder",
+    "time check",
+    "the agenda",
+    "the link",
+    "where was i",
+    "sponsor",
+    "newsletter",
+    "welcome back",
+    "questions at the end",
+    "hi everyone",
+    "hello everyone",
+)
+# A figure makes a point when it has a unit of change or size next to it ("doubled", "40 %").
+FIGURE_UNITS = {"%", "percent", "x", "times", "million", "billion", "thousand", "k"}
 HOOK_OPENERS = ("here's", "here is", "the secret", "the truth", "the reason", "what if", "imagine", "did you know")
 QUESTION_OPENERS = frozenset("why how what who when where which is are do does did can would".split())  # noqa: SIM905
 
@@ -69,22 +108,44 @@ def _norm(token: str) -> str:
     return re.sub(r"[^\w'%]+", "", token.lower())
 
 
+def _is_figure(token: str) -> bool:
+    return any(ch.isdigit() for ch in token)
+
+
+def _logistics(text: str) -> list[str]:
+    lower = " " + re.sub(r"[^\w' ]+", " ", text.lower()) + " "
+    lower = re.sub(r"\s+", " ", lower)
+    return [p for p in LOGISTICS_PHRASES if f" {p} " in lower]
+
+
 def hook_strength(sentence: Sentence) -> tuple[float, str | None]:
-    """0..1 for how well the first sentence grabs attention, with the reason."""
+    """0..1 for how well the first sentence grabs attention, with the reason.
+
+    A question or a hook phrase scores; so does a strong claim word (never, mistake,
+    truth …). Figures alone do not: "at 5 pm in room 2" claims nothing. A figure counts only
+    with a unit of size or change next to it ("40 percent", "3x"), and a question about
+    logistics ("can everyone hear me?") is no hook."""
     text = sentence.text.strip()
     tokens = [_norm(w.text) for w in sentence.words]
     lower = text.lower()
-    if text.endswith("?") or (tokens and tokens[0] in QUESTION_OPENERS and "?" in text):
+    if _logistics(text):
+        return 0.0, None
+    if len(tokens) >= 3 and (text.endswith("?") or (tokens[0] in QUESTION_OPENERS and "?" in text)):
         return 1.0, "opens with a question"
     if lower.startswith(HOOK_OPENERS):
-        return 0.9, f"opens with a hook phrase ({lower.split()[0]} …)"
+        return 0.9, f"opens with a hook phrase (“{' '.join(lower.split()[:2])} …”)"
     strong = [t for t in tokens if t in STRONG_WORDS]
-    numbers = [t for t in tokens if any(ch.isdigit() for ch in t)]
-    if strong or numbers:
-        found = ", ".join(dict.fromkeys(strong + numbers))
-        return min(1.0, 0.55 + 0.15 * (len(strong) + len(numbers))), f"opens with a strong claim ({found})"
+    figures = [
+        t for i, t in enumerate(tokens)
+        if _is_figure(t) and (t.endswith("%") or (i + 1 < len(tokens) and tokens[i + 1] in FIGURE_UNITS))
+    ]  # fmt: skip
+    if strong:
+        found = ", ".join(dict.fromkeys(strong + figures))
+        return min(1.0, 0.55 + 0.15 * (len(strong) + len(figures))), f"opens with a strong claim ({found})"
+    if figures and text.endswith("!"):
+        return 0.6, f"opens with a striking figure ({', '.join(figures)})"
     if text.endswith("!"):
-        return 0.6, "opens with an exclamation"
+        return 0.5, "opens with an exclamation"
     return 0.0, None
 
 
@@ -243,18 +304,28 @@ def _score_window(
     keywords: Sequence[str],
     target_len_s: float,
 ) -> Highlight:
+    """Score one window; every feature that moved the score by a point or more becomes a
+    readable reason with its points ("Hook +25: opens with a question"), largest first."""
     length = end - start
-    reasons: list[str] = []
     features: dict[str, float] = {}
+    notes: dict[str, str] = {}
+    scale = 100.0 / (100.0 - WEIGHTS["keywords"]) if not keywords else 1.0
+    tokens = [_norm(w.text) for w in words]
+    text = join_words(words)
 
     hook, why = hook_strength(first_sentence)
-    features["hook"] = hook
-    if why:
-        reasons.append(f"hook: {why}")
     first_token = _norm(first_sentence.words[0].text)
-    if first_token in FILLER_START:
-        features["hook"] = hook = max(0.0, hook - 0.3)
-        reasons.append(f"starts with a filler word ('{first_token}')")
+    if first_token in FILLER_START and hook > 0:
+        hook = max(0.0, hook - 0.3)
+        why = f"{why}, but starts with “{first_token}”"
+    features["hook"] = hook
+    notes["hook"] = why or "no hook in the first sentence"
+
+    substance_hits = [t for t in tokens if t in SUBSTANCE_WORDS]
+    substance = min(1.0, len(substance_hits) / max(3.0, len(tokens) / 12))
+    features["substance"] = round(substance, 3)
+    shown = ", ".join(list(dict.fromkeys(substance_hits))[:4])
+    notes["substance"] = f"makes a point ({shown})" if substance_hits else "no clear point"
 
     speaking = sum(max(0.0, w.end - w.start) for w in words)
     wps = len(words) / length
@@ -262,33 +333,24 @@ def _score_window(
     # 2.0–3.5 words/s is lively conversational speech; below ~1 it is mostly pauses.
     density = min(1.0, 0.5 * speech_ratio / 0.8 + 0.5 * min(1.0, wps / 3.0))
     features.update(words_per_s=round(wps, 2), speech_ratio=round(speech_ratio, 3), density=round(density, 3))
-    if density >= 0.75:
-        reasons.append(f"dense speech ({wps:.1f} words/s)")
-    elif density < 0.45:
-        reasons.append(f"sparse speech ({wps:.1f} words/s)")
+    notes["density"] = f"{wps:.1f} words a second"
 
     rel = energy_in(start, end)
     # Average loudness scores 1/3, twice the average or more scores 1; unknown counts as average.
     energy_score = 1 / 3 if rel is None else max(0.0, min(1.0, (rel - 0.5) / 1.5))
     features["energy"] = round(energy_score, 3)
+    notes["energy"] = "loudness unknown" if rel is None else f"{(rel - 1) * 100:+.0f} % energy against the average"
     if rel is not None:
         features["energy_ratio"] = round(rel, 3)
-        if rel >= 1.1:
-            reasons.append(f"louder than average (+{(rel - 1) * 100:.0f}% energy)")
-        elif rel <= 0.85:
-            reasons.append(f"quieter than average ({(rel - 1) * 100:.0f}% energy)")
 
-    text = join_words(words)
     hits = _keyword_hits(text, keywords)
     kw_score = min(1.0, len(hits) / 2) if keywords else 0.0
     features["keywords"] = kw_score
-    if hits:
-        reasons.append("keywords: " + ", ".join(hits))
+    notes["keywords"] = "mentions " + ", ".join(hits) if hits else "none of the keywords"
 
     complete = 1.0 if _TERMINAL.search(last_sentence.words[-1].text) else 0.4
     features["complete"] = complete
-    if complete == 1.0:
-        reasons.append("ends on a complete sentence")
+    notes["complete"] = "ends on a complete sentence" if complete == 1.0 else "ends mid-sentence"
 
     # Dead air near the edges: the longest pause within the first and last 3 seconds.
     edge_gap = 0.0
@@ -298,27 +360,37 @@ def _score_window(
     clean = max(0.0, 1.0 - max(0.0, edge_gap - 0.4) / 1.6)
     features["edge_gap_s"] = round(edge_gap, 2)
     features["clean_edges"] = round(clean, 3)
-    if edge_gap > 0.8:
-        reasons.append(f"{edge_gap:.1f} s pause near an edge")
+    notes["clean_edges"] = f"{edge_gap:.1f} s pause near an edge" if edge_gap > 0.8 else "no dead air at the edges"
 
     length_fit = max(0.0, 1.0 - abs(length - target_len_s) / target_len_s)
     features["length_s"] = round(length, 2)
     features["length"] = round(length_fit, 3)
-    if length_fit >= 0.8:
-        reasons.append(f"good length ({length:.0f} s)")
+    notes["length"] = f"{length:.0f} s long (best near {target_len_s:.0f} s)"
 
-    score = (
-        WEIGHTS["length"] * length_fit
-        + WEIGHTS["hook"] * hook
-        + WEIGHTS["density"] * density
-        + WEIGHTS["energy"] * energy_score
-        + WEIGHTS["keywords"] * kw_score
-        + WEIGHTS["complete"] * complete
-        + WEIGHTS["clean_edges"] * clean
-    )
+    filler = [t for t in tokens if t in FILLER_WORDS] + _logistics(text)
+    filler_share = min(1.0, len(filler) / max(1.0, len(tokens) / 10))
+    features["filler"] = round(filler_share, 3)
+    notes["filler"] = "filler and logistics: " + ", ".join(list(dict.fromkeys(filler))[:4])
+    figures = [t for t in tokens if _is_figure(t)]
+    figure_share = min(1.0, max(0.0, len(figures) / max(1.0, len(tokens)) - 0.03) / 0.1)
+    features["figures"] = round(figure_share, 3)
+    notes["figures"] = f"{len(figures)} figures without a point (" + ", ".join(figures[:4]) + ")"
+
+    labels = {
+        "hook": "Hook", "substance": "Substance", "density": "Pace", "energy": "Energy", "keywords": "Keywords",
+        "complete": "Ending", "clean_edges": "Edges", "length": "Length", "filler": "Filler", "figures": "Figures",
+    }  # fmt: skip
+    points: dict[str, float] = {name: WEIGHTS[name] * features[name] * scale for name in WEIGHTS}
     if not keywords:
-        # Keywords were not asked for: rescale so scores stay comparable on 0–100.
-        score = score * 100.0 / (100.0 - WEIGHTS["keywords"])
+        points.pop("keywords")
+    points["filler"] = -PENALTIES["filler"] * filler_share
+    points["figures"] = -PENALTIES["figures"] * figure_share
+    score = max(0.0, min(100.0, sum(points.values())))
+    reasons = [
+        f"{labels[name]} {pts:+.0f}: {notes[name]}"
+        for name, pts in sorted(points.items(), key=lambda kv: -abs(kv[1]))
+        if abs(pts) >= 1.0
+    ]
     return Highlight(
         start_s=round(start, 3),
         end_s=round(end, 3),
