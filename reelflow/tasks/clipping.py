@@ -35,7 +35,7 @@ from urllib.parse import urljoin, urlsplit, urlunsplit
 
 import httpx
 
-from reelflow.adapters.media import ffmpeg, whisper
+from reelflow.adapters.media import faces, ffmpeg, whisper
 from reelflow.adapters.media.probe import MediaInfo, probe
 from reelflow.domain import clip_jobs, ingest, plans
 from reelflow.domain.clipping import (
@@ -51,7 +51,10 @@ from reelflow.domain.clipping import (
     to_srt,
     to_vtt,
 )
+from reelflow.domain.framing import crop_path
 from reelflow.domain.highlights import CutRules
+from reelflow.domain.posters import fit_title, thumbnail_time
+from reelflow.domain.render import CropBox
 from reelflow.domain.retry import RetryPolicy
 from reelflow.domain.speech import cut_gaps, refine_word_times
 from reelflow.errors import InvalidInput, LimitExceeded, PayloadTooLarge, ReelflowError, UnsupportedMediaType
@@ -364,8 +367,12 @@ async def _render(ctx: TaskContext, project: Project, clip: Clip, digest: str, k
         )
         out = work / "clip.mp4"
         thumb = work / "thumb.jpg"
+        poster = work / "poster.jpg"
         async with store.local_file(project.source_key) as source:
-            # In a thread: the runtime keeps heartbeating while ffmpeg works.
+            # In threads: the runtime keeps heartbeating while ffmpeg works.
+            info = await asyncio.to_thread(probe, source)
+            samples = await asyncio.to_thread(faces.detect_faces, source, clip.start_s, clip.end_s, info=info)
+            path = crop_path(samples, info.display_width or 0, info.display_height or 0, preset)
             await asyncio.to_thread(
                 ffmpeg.render_clip,
                 source,
@@ -374,10 +381,21 @@ async def _render(ctx: TaskContext, project: Project, clip: Clip, digest: str, k
                 end_s=clip.end_s,
                 preset=preset,
                 captions_ass=ass,
+                info=info,
+                crop=path.first,
+                pan=path.keys if path.tracked else None,
             )
-        await asyncio.to_thread(ffmpeg.make_thumbnail, out, thumb)
-        poster = work / "poster.jpg"
-        await asyncio.to_thread(ffmpeg.make_poster, thumb, clip_jobs.poster_title(clip.text), poster, preset)
+            # The thumbnail: a frame from the source (no captions) in a pause, framed like the clip.
+            at = thumbnail_time(words, clip.start_s, clip.end_s)
+            crop = CropBox(path.x_at(at), path.y, path.width, path.height)
+            await asyncio.to_thread(
+                ffmpeg.source_thumbnail, source, clip.start_s + at, thumb, crop=crop, preset=preset, info=info
+            )
+        title = clip_jobs.poster_title(clip.text)
+        layout = fit_title(title, preset.width, preset.height)
+        await asyncio.to_thread(
+            ffmpeg.make_poster, thumb, title, poster, preset, lines=layout.lines, font_px=layout.font_px
+        )
         if clip.caption_text is None:
             srt = to_srt(sentences_as_clip_groups(transcript, clip.start_s, clip.end_s), offset_s=clip.start_s)
         else:

@@ -10,12 +10,14 @@ renamed, so a retried job never sees a half-written file.
 from __future__ import annotations
 
 import functools
+import itertools
 import os
 import re
 import subprocess
 import tempfile
 import textwrap
 import wave
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -214,8 +216,13 @@ def render_clip(
     info: MediaInfo | None = None,
     x264_preset: str | None = None,
     threads: int | None = None,
+    pan: Sequence[tuple[float, int]] | None = None,
 ) -> Path:
-    """Render one 9:16 clip in ONE encode: seek + trim + crop + scale + captions + loudnorm.
+    """Render one 9:16 clip in ONE encode: seek + trim + crop + scale + captions + loudness.
+
+    `pan`: the crop's x offset over time ((seconds from `start_s`, x) keys, e.g. a face
+    track from `reelflow.domain.framing.crop_path`), applied with `sendcmd` at 15 Hz with
+    linear steps between keys; `crop` then gives the size, y and starting x.
 
     H.264 (High, yuv420p) + AAC 48 kHz in MP4 with `+faststart`. `crop` defaults to the
     centre crop; `captions_ass` is an ASS file whose times are relative to `start_s`.
@@ -242,7 +249,13 @@ def render_clip(
     crop = crop or _centre_crop(src_w, src_h, preset.width, preset.height)
 
     inp = ffmpeg.input(str(source), ss=f"{start_s:.3f}", t=f"{length:.3f}")
-    video = inp.video.filter("crop", crop.width, crop.height, crop.x, crop.y)
+    video = inp.video
+    commands = _pan_commands(pan, length, max_x=src_w - crop.width) if pan else None
+    if commands:
+        cmd_file = _part(Path(out)).with_suffix(".cmd")
+        cmd_file.write_text(commands, encoding="utf-8")
+        video = video.filter("sendcmd", f=_escape_filter_path(cmd_file))
+    video = video.filter("crop", crop.width, crop.height, crop.x, crop.y)
     video = video.filter("scale", preset.width, preset.height, flags="lanczos").filter("setsar", "1")
     if info.fps and info.fps > preset.max_fps + 0.5:
         video = video.filter("fps", preset.max_fps)
@@ -280,7 +293,11 @@ def render_clip(
     n_threads = settings.clip_ffmpeg_threads if threads is None else threads
     if n_threads:
         kwargs["threads"] = n_threads
-    _run(ffmpeg.output(*streams, str(part), **kwargs), "render the clip")
+    try:
+        _run(ffmpeg.output(*streams, str(part), **kwargs), "render the clip")
+    finally:
+        if commands:
+            cmd_file.unlink(missing_ok=True)
     part.replace(out)
     return Path(out)
 
@@ -364,6 +381,31 @@ def loudness(media: Path) -> tuple[float, float]:
     return float(i_match.group(1)), float(p_match.group(1))
 
 
+def _pan_commands(pan: Sequence[tuple[float, int]], length: float, *, max_x: int, rate: float = 15.0) -> str:
+    """sendcmd lines moving the crop's x along `pan` (linear between keys, even values)."""
+    keys = sorted(pan)
+    if len({x for _, x in keys}) <= 1:
+        return ""
+    lines = []
+    steps = max(1, int(length * rate))
+    last = None
+    for k in range(steps + 1):
+        t = k / rate
+        x = keys[-1][1]
+        if t <= keys[0][0]:
+            x = keys[0][1]
+        else:
+            for (t0, x0), (t1, x1) in itertools.pairwise(keys):
+                if t <= t1:
+                    x = round(x0 + (x1 - x0) * ((t - t0) / (t1 - t0) if t1 > t0 else 1.0))
+                    break
+        x = min(max(0, int(x) // 2 * 2), max(0, max_x))
+        if x != last:
+            lines.append(f"{t:.3f} crop x {x};")
+            last = x
+    return "\n".join(lines) + "\n"
+
+
 def _double_rate(rate: str) -> str:
     unit = rate[-1] if rate[-1].isalpha() else ""
     number = float(rate[:-1] if unit else rate)
@@ -442,19 +484,56 @@ def representative_time(video: Path, *, start_s: float = 0.0, end_s: float | Non
     return feats[best][0]
 
 
+def source_thumbnail(
+    source: Path,
+    at_s: float,
+    out_jpg: Path,
+    *,
+    crop: CropBox | None,
+    preset: RenderPreset,
+    info: MediaInfo | None = None,
+) -> Path:
+    """A thumbnail from the source (no burned-in captions): the frame at `at_s`, cropped
+    like the clip and scaled to the preset."""
+    info = info or probe(source)
+    crop = crop or _centre_crop(info.display_width or 0, info.display_height or 0, preset.width, preset.height)
+    part = _part(Path(out_jpg))
+    stream = (
+        ffmpeg.input(str(source), ss=f"{max(0.0, at_s):.3f}")
+        .video.filter("crop", crop.width, crop.height, crop.x, crop.y)
+        .filter("scale", preset.width, preset.height, flags="lanczos")
+    )
+    _run(stream.output(str(part), vframes=1, q=3, f="image2", vcodec="mjpeg"), "extract a thumbnail")
+    if not part.exists() or part.stat().st_size == 0:
+        raise InvalidInput(f"{Path(source).name}: no frame at {at_s:.2f} s", field="at_s")
+    part.replace(out_jpg)
+    return Path(out_jpg)
+
+
 def make_thumbnail(video: Path, out_jpg: Path, *, samples: int = 6) -> Path:
     """JPEG of the clip's most representative frame (see `representative_time`)."""
     return extract_frame(video, representative_time(video, samples=samples), out_jpg)
 
 
-def make_poster(frame_jpg: Path, title: str, out_jpg: Path, preset: RenderPreset) -> Path:
+def make_poster(
+    frame_jpg: Path,
+    title: str,
+    out_jpg: Path,
+    preset: RenderPreset,
+    *,
+    lines: Sequence[str] | None = None,
+    font_px: int | None = None,
+) -> Path:
     """A poster: the frame scaled to the preset with the title drawn in the top third
-    (wrapped, centred, on a translucent box), using the bundled DejaVu Sans Bold."""
-    font_px = max(16, round(preset.height * 0.045))
-    chars = max(8, int(preset.width * 0.84 / (font_px * 0.62)))
-    lines = textwrap.wrap(" ".join(title.split()), width=chars, break_long_words=True) or [""]
-    if len(lines) > 4:
-        lines = [*lines[:3], lines[3][: chars - 1].rstrip() + "…"]
+    (centred, on a translucent box), using the bundled DejaVu Sans Bold. `lines` and
+    `font_px` come from `reelflow.domain.posters.fit_title` (whole words, scaled to fit);
+    without them the title is wrapped at spaces at the default size (never mid-word)."""
+    if lines is None:
+        font_px = font_px or max(16, round(preset.height * 0.045))
+        chars = max(8, int(preset.width * 0.84 / (font_px * 0.62)))
+        lines = textwrap.wrap(" ".join(title.split()), width=chars, break_long_words=False, break_on_hyphens=False)
+    font_px = font_px or max(16, round(preset.height * 0.045))
+    lines = list(lines) or [""]
     part = _part(Path(out_jpg))
     with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False, encoding="utf-8") as fh:
         fh.write("\n".join(lines))
