@@ -189,6 +189,15 @@ def refine_word_times(
         g = gap_at(end)
         if g is not None and g[0] > start:
             end = g[0]
+        else:
+            # A pause inside the word after some sound: the word ended there, and what
+            # follows the pause is the next word's onset (Whisper ran the end over it).
+            k = bisect.bisect_right(quiet_starts, end) - 1
+            while k >= 0 and quiet[k][0] > start + min_word_s:
+                if quiet[k][1] < end:
+                    end = quiet[k][0]
+                    break
+                k -= 1
         if onsets and (i == 0 or start - words[i - 1].end > 0.05):
             k = bisect.bisect_left(onsets, start - snap_s)
             candidates = [o for o in onsets[k : k + 4] if abs(o - start) <= snap_s and prev_end <= o < end]

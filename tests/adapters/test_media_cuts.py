@@ -55,8 +55,8 @@ def test_rendered_clip_fades_in_and_out(talk: dict) -> None:
     folder: Path = talk["folder"]
     video = make_talk_video(folder / "v.mp4", seconds=30, size="320x180", fps=10)
     gaps = tuple(sp.cut_gaps(talk["levels"], HOP))
-    h = dc.detect_highlights(talk["transcript"], min_len_s=6, max_len_s=12, top_n=1, cuts=CutRules(gaps=gaps))[0]
-    assert h.end_s <= 30
+    hs = dc.detect_highlights(talk["transcript"], min_len_s=6, max_len_s=12, top_n=8, cuts=CutRules(gaps=gaps))
+    h = next(h for h in hs if h.end_s <= 30)  # the video below is 30 s long
     out = ffmpeg.render_clip(
         video,
         folder / "clip.mp4",
