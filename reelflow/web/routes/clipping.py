@@ -139,6 +139,8 @@ def _project_out(request: Request[Any, Any, Any], project: Project, upload: Uplo
         updated_at=project.updated_at,
         finished_at=project.finished_at,
         upload=upload,
+        language_probability=project.language_probability,
+        warnings=list(project.warnings or []),
     )
 
 
