@@ -39,6 +39,7 @@ bench: install
 	$(BIN)/python bench/adapters.py --json bench/results/adapters.json
 	$(BIN)/python bench/engagement.py --json bench/results/engagement.json
 	$(BIN)/python bench/api.py --json bench/results/api.json
+	$(BIN)/python bench/discovery.py --baseline-delay 2 --json bench/results/discovery.json
 	$(BIN)/python bench/common.py --json bench/results/clipping.json -- $(BIN)/python bench/clipping.py --json bench/results/clipping.json
 
 # The chaos suite (not part of `make test`): the Procfile topology broken on purpose.

@@ -7,10 +7,14 @@ file, burn captions + loudnorm → final), as scripts glued from ffmpeg one-line
 
     python bench/clipping.py [--minutes 10] [--json PATH] [--render-workers 1]
                              [--x264-preset veryfast] [--no-baseline] [--presets]
+                             [--coverage-repeats 1]
 
 The generated source is cached (`--source` to choose where); generating it is not timed.
 JSON keys: source_s, transcribe_rtf, total_s, total_ratio, peak_mem_mb, baseline_total_s,
-clips (+ stages, settings, preset comparison when asked).
+clips (+ stages, settings, preset comparison when asked), and the quality figures:
+coverage (speech-active time with words, long mixed recording), language_ok (the French
+sample detected as French, multilingual model), cut_in_word (clip boundaries inside a word,
+all clips), true_peak_dbtp (max over clips, ebur128), precision_at_5 (labelled set).
 """
 
 from __future__ import annotations
@@ -33,11 +37,19 @@ import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from reelflow.adapters.media import faces
 from reelflow.adapters.media import ffmpeg as ff
 from reelflow.adapters.media.probe import probe
-from reelflow.adapters.media.whisper import load_model, transcribe
+from reelflow.adapters.media.whisper import default_model_path, load_model, transcribe
 from reelflow.domain import clipping as dc
-from tests.media_helpers import make_talk_video
+from reelflow.domain import speech as sp
+from reelflow.domain.framing import CropPath, crop_path
+from reelflow.domain.highlights import CutRules
+from reelflow.domain.posters import fit_title, thumbnail_time
+from tests.highlight_eval import precision_at
+from tests.media_helpers import FIXTURES, FRENCH_SPEECH, SAMPLE_SPEECH, make_long_mix
+
+FACE = FIXTURES / "astronaut-face.jpg"
 
 
 class PeakMemory:
@@ -92,15 +104,24 @@ def source_video(path: Path, minutes: float) -> Path:
         return path
     path.parent.mkdir(parents=True, exist_ok=True)
     print(f"generating a {minutes:g}-minute 1920x1080 source at {path} (not timed) ...", flush=True)
-    make_talk_video(path, seconds=minutes * 60, size="1920x1080", fps=30, loop=True, crf=26, preset="ultrafast")
+    # A test pattern with a face (the astronaut still) drifting left and right, so that the
+    # subject tracking has someone to follow; the sample speech looped.
+    _ffmpeg(
+        "-f", "lavfi", "-i", "testsrc2=size=1920x1080:rate=30", "-loop", "1", "-i", str(FACE),
+        "-stream_loop", "-1", "-i", str(SAMPLE_SPEECH), "-t", f"{minutes * 60}",
+        "-filter_complex", "[1:v]scale=500:600[f];[0:v][f]overlay=x='700+550*sin(t/9)':y=240:shortest=1[v]",
+        "-map", "[v]", "-map", "2:a", "-c:v", "libx264", "-preset", "ultrafast", "-crf", "26",
+        "-pix_fmt", "yuv420p", "-g", "60", "-c:a", "aac", "-b:a", "64k", "-ac", "1", str(path),
+    )  # fmt: skip
     return path
 
 
 def render_all(
     src: Path, work: Path, highlights: list[dc.Highlight], transcript: dc.Transcript, *,
-    preset: dc.RenderPreset, x264: str, workers: int, tag: str,
+    preset: dc.RenderPreset, x264: str, workers: int, tag: str, paths: list[CropPath] | None = None,
 ) -> list[Path]:  # fmt: skip
-    """Render every highlight (captions: the default style), `workers` ffmpeg processes at a time."""
+    """Render every highlight (captions: the default style; the face-tracked crop when
+    `paths` are given), `workers` ffmpeg processes at a time."""
     info = probe(src)
     style = dc.CAPTION_STYLES["bold"]
 
@@ -110,9 +131,11 @@ def render_all(
             dc.build_ass(transcript.words, clip_start_s=h.start_s, clip_end_s=h.end_s, style=style, preset=preset),
             encoding="utf-8",
         )
+        path = paths[k] if paths else None
         return ff.render_clip(
             src, work / f"{tag}{k}.mp4", start_s=h.start_s, end_s=h.end_s, preset=preset,
             captions_ass=ass, info=info, x264_preset=x264,
+            crop=path.first if path else None, pan=path.keys if path and path.tracked else None,
         )  # fmt: skip
 
     if workers > 1:
@@ -138,22 +161,42 @@ def run_pipeline(
     load_model()
     stages["load_model"] = time.perf_counter() - t
     t = time.perf_counter()
-    asr = transcribe(wav)
+    asr = transcribe(wav, language="auto")  # detection + transcription, as the pipeline does
+    levels = ff.audio_levels(wav, 0.01)
+    words = sp.refine_word_times([dc.Word(w.text, w.start, w.end, w.probability) for w in asr.words], levels, 0.01)
     stages["transcribe"] = time.perf_counter() - t
-    transcript = dc.Transcript.from_words(asr.words, language=asr.language, duration_s=asr.duration_s)
+    transcript = dc.Transcript.from_words(words, language=asr.language, duration_s=asr.duration_s)
 
     t = time.perf_counter()
-    highlights = dc.detect_highlights(transcript, energy=energy, min_len_s=30, max_len_s=60, top_n=top_n)
+    gaps = tuple(sp.cut_gaps(levels, 0.01))
+    highlights = dc.detect_highlights(
+        transcript, energy=energy, min_len_s=30, max_len_s=60, top_n=top_n, cuts=CutRules(gaps=gaps)
+    )
     stages["highlights"] = time.perf_counter() - t
 
     t = time.perf_counter()
-    outs = render_all(src, work, highlights, transcript, preset=preset, x264=x264, workers=workers, tag="clip")
+    paths = [
+        crop_path(faces.detect_faces(src, h.start_s, h.end_s, info=info), info.display_width or 0,
+                  info.display_height or 0, preset)
+        for h in highlights
+    ]  # fmt: skip
+    stages["subject_tracking"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    outs = render_all(
+        src, work, highlights, transcript, preset=preset, x264=x264, workers=workers, tag="clip", paths=paths
+    )
     stages["render"] = time.perf_counter() - t
 
     t = time.perf_counter()
-    for k, (out, h) in enumerate(zip(outs, highlights, strict=True)):
-        thumb = ff.make_thumbnail(out, work / f"thumb{k}.jpg")
-        ff.make_poster(thumb, h.text.split(".")[0][:80], work / f"poster{k}.jpg", preset)
+    for k, h in enumerate(highlights):
+        at = thumbnail_time(transcript.words, h.start_s, h.end_s)
+        path = paths[k]
+        crop = dc.CropBox(path.x_at(at), path.y, path.width, path.height)
+        thumb = ff.source_thumbnail(src, h.start_s + at, work / f"thumb{k}.jpg", crop=crop, preset=preset, info=info)
+        title = h.text.split(".")[0][:90]
+        layout = fit_title(title, preset.width, preset.height)
+        ff.make_poster(thumb, title, work / f"poster{k}.jpg", preset, lines=layout.lines, font_px=layout.font_px)
     stages["thumbnails"] = time.perf_counter() - t
 
     total = time.perf_counter() - t_all
@@ -169,7 +212,16 @@ def run_pipeline(
         }
         for h, out in zip(highlights, outs, strict=True)
     ]
+    loud = [ff.loudness(out) for out in outs]
+    cuts_in_words = sum(
+        sp.cut_in_word(b, transcript.words, levels, 0.01) for h in highlights for b in (h.start_s, h.end_s)
+    )
     return {
+        "language": asr.language,
+        "cut_in_word": cuts_in_words,
+        "true_peak_dbtp": max(tp for _, tp in loud),
+        "integrated_lufs": [i for i, _ in loud],
+        "tracked_clips": sum(1 for p in paths if p.tracked),
         "stages": {k: round(v, 2) for k, v in stages.items()},
         "total_s": round(total, 2),
         "cpu_s": round(cpu, 1),
@@ -217,6 +269,27 @@ def run_baseline(
     return {"baseline_total_s": round(time.perf_counter() - t_all, 2), "baseline_cpu_s": round(_cpu() - cpu0, 1)}
 
 
+def quality_checks(work: Path, *, coverage_repeats: int) -> dict[str, Any]:
+    """coverage on the long mixed recording (speech, silence, music alone, speech under loud
+    music, speech over noise; reference = the clean voice), language_ok on the French sample,
+    precision_at_5 on the labelled highlight set."""
+    out: dict[str, Any] = {}
+    mix = make_long_mix(work, repeats=coverage_repeats)
+    t = time.perf_counter()
+    asr = transcribe(mix.mix, language="en")
+    speech = sp.active_spans(ff.audio_levels(mix.clean, 0.01), 0.01)
+    report = sp.transcript_coverage(speech, [dc.Word(w.text, w.start, w.end) for w in asr.words])
+    out["coverage"] = round(report.coverage, 4)
+    out["coverage_longest_gap_s"] = round(report.longest_gap_s, 2)
+    out["coverage_audio_s"] = round(mix.duration_s, 1)
+    out["coverage_transcribe_rtf"] = round((time.perf_counter() - t) / mix.duration_s, 4)
+    fr = transcribe(ff.extract_audio(FRENCH_SPEECH, work / "fr.wav"), language="auto")
+    out["language_detected"] = f"{fr.language} (p={fr.language_probability:.2f})"
+    out["language_ok"] = int(fr.language == "fr" and fr.model != default_model_path())
+    out["precision_at_5"] = round(precision_at(5)[0], 3)
+    return out
+
+
 def compare_presets(src: Path, work: Path, start_s: float, length: float) -> list[dict[str, Any]]:
     """One 1080x1920 captioned clip per x264 preset, sequential; then two clips at once."""
     preset = dc.PRESETS["tiktok_1080"]
@@ -243,6 +316,7 @@ def main() -> None:
     parser.add_argument("--preset", default="tiktok_1080")
     parser.add_argument("--top-n", type=int, default=5)
     parser.add_argument("--no-baseline", action="store_true")
+    parser.add_argument("--coverage-repeats", type=int, default=1, help="3.1 min of mixed audio per repeat")
     parser.add_argument("--presets", action="store_true", help="also compare x264 presets on one 30 s clip")
     parser.add_argument(
         "--compare-workers", type=int, default=0, help="also re-render the same clips with this many workers"
@@ -272,6 +346,7 @@ def main() -> None:
         result.update(run)
         result["load_avg_after"] = round(_load(), 2)
         result["total_ratio"] = round(run["total_s"] / info.duration_s, 4)
+        result.update(quality_checks(work, coverage_repeats=args.coverage_repeats))
         result["peak_mem_mb"] = round(mem.peak / 2**20, 1)
         result["peak_rss_self_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
         print(json.dumps({k: v for k, v in result.items() if k != "clips"}, indent=2), flush=True)

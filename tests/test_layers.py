@@ -29,7 +29,7 @@ ALLOWED: dict[str, set[str]] = {
     "flows": {"flows", "services", "queue", "storage", COMPOSITION} | COMMON,
     "web": {"web", "services", "storage", "domain", "queue", "health", COMPOSITION} | COMMON,
     "sandbox": {"sandbox"} | COMMON,
-    COMPOSITION: {"adapters", "storage"} | COMMON,
+    COMPOSITION: {"adapters", "storage", "domain"} | COMMON,
 }
 # Services receive adapters (typed by protocols) and use their data records; they never
 # construct a client. These are the adapter modules they may import.
@@ -39,6 +39,7 @@ SERVICES_ADAPTER_MODULES = {
     "reelflow.adapters.tiktok.research",  # VideoQuery / Condition: the query records the search protocol takes
     "reelflow.adapters.mail",  # OutgoingMail: the record the Mailer protocol takes
     "reelflow.adapters.tiktok.business_specs",  # the AdsPlatform protocol and the spec records it takes
+    "reelflow.adapters.webhooks",  # HMAC signature checks of inbound webhooks (pure functions, no I/O)
 }
 # Modules outside the layers (entry points and process plumbing) that may import anything.
 OUTSIDE_LAYERS = {"cli.py", "demo", "processes.py", "__init__.py", "health.py", "errors.py", "settings.py", "logs.py"}

@@ -11,6 +11,8 @@ swapped (Research API ↔ Apify for stats, ScrapeCreators ↔ Research for searc
 | `StatsByUrls` | `apify.ApifyClient` |
 | `CreatorLookup` | `tiktok.research.ResearchClient.user_info`, `scrapecreators.ScrapeCreatorsClient.tiktok_profile` |
 | `SimilarProfiles` | `scrapecreators.ScrapeCreatorsClient` |
+| `CreatorDiscovery` (keyword pages by cursor + Instagram related profiles) | `scrapecreators.ScrapeCreatorsClient` |
+| `ImageFetcher` (a public image, SSRF-checked) | `images.ImageFetcher` |
 | `OAuthProvider` | `tiktok.oauth.TikTokOAuth`, `youtube.GoogleOAuth` |
 | `VideoPages` (query → pages of videos) | `tiktok.research.ResearchClient` |
 | `Clock` (the platform's time) | `clock.SystemClock`, `clock.SandboxClock` |
@@ -22,15 +24,16 @@ place that knows whether a process talks to the sandbox or to the platforms.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
 
 from reelflow.adapters.records import Creator, TokenSet, Video, VideoStats
 
 if TYPE_CHECKING:
+    from reelflow.adapters.images import FetchedImage
     from reelflow.adapters.mail import OutgoingMail
-    from reelflow.adapters.scrapecreators import InstagramProfile
+    from reelflow.adapters.scrapecreators import InstagramProfile, SearchPage
     from reelflow.adapters.tiktok.research import VideoPage, VideoQuery
 
 
@@ -56,6 +59,24 @@ class CreatorLookup(Protocol):
 
 class SimilarProfiles(Protocol):
     async def instagram_profile(self, handle: str) -> InstagramProfile: ...
+
+
+class CreatorDiscovery(Protocol):
+    """Pages of a keyword search by the provider's cursor, and Instagram related profiles."""
+
+    async def search_keyword(self, query: str, *, cursor: int = 0) -> SearchPage: ...
+
+    async def instagram_profile(self, handle: str) -> InstagramProfile: ...
+
+
+class ImageFetcher(Protocol):
+    async def fetch(
+        self,
+        url: str,
+        *,
+        allow: Callable[[str], None],
+        addresses_ok: Callable[[str, Sequence[str]], None],
+    ) -> FetchedImage: ...
 
 
 class OAuthProvider(Protocol):

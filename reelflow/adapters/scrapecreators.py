@@ -36,12 +36,23 @@ class SearchPage:
     videos: list[Video]
     cursor: int
     has_more: bool
+    items: int = 0  # provider items on the page, duplicates included
+    credits_remaining: int | None = None  # when the provider reports it
 
 
 @dataclass
 class InstagramProfile:
     creator: Creator
     related: list[Creator] = field(default_factory=list)
+    credits_remaining: int | None = None
+
+
+def _credits(body: dict[str, Any]) -> int | None:
+    value = body.get("credits_remaining")
+    try:
+        return None if value is None else int(value)
+    except (TypeError, ValueError):
+        return None
 
 
 def scrapecreators_error(response: httpx.Response) -> ReelflowError | None:
@@ -171,10 +182,15 @@ class ScrapeCreatorsClient:
                 "trim": "false",
             },
         )
-        videos = [
-            map_aweme(entry["aweme_info"]) for entry in body.get("search_item_list") or [] if entry.get("aweme_info")
-        ]
-        return SearchPage(videos, int(body.get("cursor") or 0), bool(body.get("has_more")))
+        entries = body.get("search_item_list") or []
+        videos = [map_aweme(entry["aweme_info"]) for entry in entries if entry.get("aweme_info")]
+        return SearchPage(
+            videos,
+            int(body.get("cursor") or 0),
+            bool(body.get("has_more")),
+            items=len(entries),
+            credits_remaining=_credits(body),
+        )
 
     async def iter_keyword_search(
         self,
@@ -262,4 +278,4 @@ class ScrapeCreatorsClient:
                     url=f"https://www.instagram.com/{node['username']}/",
                 )
             )  # nodes carry no follower counts
-        return InstagramProfile(creator=creator, related=related)
+        return InstagramProfile(creator=creator, related=related, credits_remaining=_credits(body))

@@ -27,6 +27,7 @@ DEMO_STEPS: list[str] = [
     "reelflow.demo.monitoring",
     "reelflow.demo.clipping",
     "reelflow.demo.ads",
+    "reelflow.demo.discovery",
     # <area demo steps>
 ]
 

@@ -21,7 +21,7 @@ from reelflow.domain.clipping import (
 from reelflow.errors import InvalidInput
 
 # Bump when the renderer's output for the same inputs changes (forces re-renders).
-RENDER_VERSION = 1
+RENDER_VERSION = 2  # 2: clean cuts, fades, two-pass loudnorm, caption wrapping, face framing
 
 
 def resolve_options(raw: dict[str, Any], *, defaults: dict[str, Any]) -> dict[str, Any]:
@@ -31,7 +31,7 @@ def resolve_options(raw: dict[str, Any], *, defaults: dict[str, Any]) -> dict[st
     for key in ("min_len_s", "max_len_s", "top_n", "preset", "caption_style"):
         options.setdefault(key, defaults.get(key))
     options.setdefault("keywords", [])
-    options.setdefault("language", "en")
+    options["language"] = normalise_language(options.get("language"))
     options["preset"] = get_preset(options.get("preset") or DEFAULT_PRESET).name
     options["caption_style"] = get_caption_style(options.get("caption_style") or DEFAULT_CAPTION_STYLE).name
     options["min_len_s"] = float(options.get("min_len_s") or 15.0)
@@ -45,6 +45,14 @@ def resolve_options(raw: dict[str, Any], *, defaults: dict[str, Any]) -> dict[st
             f"the {preset.name} preset allows clips up to {preset.max_duration_s:.0f} s", field="options.max_len_s"
         )
     return options
+
+
+def normalise_language(value: Any) -> str:
+    """ "auto" (detect) or a lower-case ISO 639-1/639-3 code; anything else is refused."""
+    language = str(value or "auto").strip().lower()
+    if language != "auto" and not re.fullmatch(r"[a-z]{2,3}", language):
+        raise InvalidInput("language must be an ISO 639-1 code such as fr, or auto", field="options.language")
+    return language
 
 
 # --- blob names -------------------------------------------------------------------------

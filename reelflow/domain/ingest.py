@@ -311,3 +311,45 @@ def allowed_import_origins(*, production: bool, sandbox_url: str | None, extra: 
     if sandbox_url:
         origins |= parse_origins(sandbox_url)
     return frozenset(origins)
+
+
+# --- complete media ----------------------------------------------------------------------------
+
+
+def truncation_tolerance_s(declared_s: float) -> float:
+    """How far the data may stop short of the declared duration (encoders pad the last
+    frame; containers round): 1 s or 2 %, whichever is larger."""
+    return max(1.0, 0.02 * declared_s)
+
+
+def verified_duration(
+    declared_s: float, stream_end_s: dict[str, float], *, decoded_audio_s: float | None = None, name: str = "the file"
+) -> float:
+    """The duration to charge for: the declared one, once the streams' data (demuxed to the
+    end: `stream_end_s` by stream type) and, when given, the decoded audio reach it.
+
+    A truncated upload (an interrupted copy whose index still declares the full length) or
+    a stream with no data is refused with InvalidInput naming `source`, before anything is
+    charged."""
+    if declared_s <= 0:
+        ends = [e for e in stream_end_s.values() if e > 0]
+        if not ends:
+            raise InvalidInput(f"{name}: broken media (no audio or video data)", field="source")
+        declared_s = max(ends)
+    tolerance = truncation_tolerance_s(declared_s)
+    for kind, end in sorted(stream_end_s.items()):
+        if end <= 0:
+            raise InvalidInput(f"{name}: broken media (the {kind} stream has no data)", field="source")
+        if declared_s - end > tolerance:
+            raise InvalidInput(
+                f"{name}: the file is truncated: it declares {declared_s:.1f} s but its {kind} data stops at "
+                f"{end:.1f} s; upload the complete file",
+                field="source",
+            )
+    if decoded_audio_s is not None and declared_s - decoded_audio_s > tolerance:
+        raise InvalidInput(
+            f"{name}: the audio could be decoded only up to {decoded_audio_s:.1f} s of {declared_s:.1f} s "
+            "(truncated or corrupt); upload the complete file",
+            field="source",
+        )
+    return declared_s

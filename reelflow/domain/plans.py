@@ -20,7 +20,8 @@ from reelflow.errors import InvalidInput, LimitExceeded
 SOURCE_MINUTES = "source_minutes"
 CLIPS = "clips"
 PROJECTS = "projects"
-METRICS = (SOURCE_MINUTES, CLIPS, PROJECTS)
+DISCOVERY_CREATORS = "discovery_creators"  # creators a workspace's searches may find a month
+METRICS = (SOURCE_MINUTES, CLIPS, PROJECTS, DISCOVERY_CREATORS)
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,8 @@ class Plan:
     clips_per_month: int
     projects_per_month: int
     max_source_minutes: int  # the longest single source video accepted
+    discovery_creators_per_month: int = 500
+    discovery_concurrent_searches: int = 2  # searches pending or processing at once
 
     def limit(self, metric: str) -> int:
         if metric == SOURCE_MINUTES:
@@ -38,16 +41,38 @@ class Plan:
             return self.clips_per_month
         if metric == PROJECTS:
             return self.projects_per_month
+        if metric == DISCOVERY_CREATORS:
+            return self.discovery_creators_per_month
         raise InvalidInput(f"unknown usage metric {metric!r}", field="metric")
 
 
 PLANS: dict[str, Plan] = {
-    "free": Plan("free", source_minutes_per_month=60, clips_per_month=30, projects_per_month=10, max_source_minutes=30),
+    "free": Plan(
+        "free",
+        source_minutes_per_month=60,
+        clips_per_month=30,
+        projects_per_month=10,
+        max_source_minutes=30,
+        discovery_creators_per_month=500,
+        discovery_concurrent_searches=2,
+    ),
     "starter": Plan(
-        "starter", source_minutes_per_month=600, clips_per_month=300, projects_per_month=100, max_source_minutes=120
+        "starter",
+        source_minutes_per_month=600,
+        clips_per_month=300,
+        projects_per_month=100,
+        max_source_minutes=120,
+        discovery_creators_per_month=10_000,
+        discovery_concurrent_searches=5,
     ),
     "pro": Plan(
-        "pro", source_minutes_per_month=6000, clips_per_month=3000, projects_per_month=1000, max_source_minutes=300
+        "pro",
+        source_minutes_per_month=6000,
+        clips_per_month=3000,
+        projects_per_month=1000,
+        max_source_minutes=300,
+        discovery_creators_per_month=100_000,
+        discovery_concurrent_searches=50,
     ),
 }
 

@@ -59,6 +59,7 @@ SANDBOX_ROUTE_MODULES: list[str] = [
     "reelflow.sandbox.apify",
     # <business sandbox modules: reelflow.sandbox.tiktok_business>
     "reelflow.sandbox.tiktok_business",
+    "reelflow.sandbox.telegram",
 ]
 
 MEDIA_DIR = Path(__file__).parent / "media"

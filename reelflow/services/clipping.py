@@ -26,6 +26,7 @@ from reelflow.storage.blobs import BlobStore
 from reelflow.storage.models.base import utcnow
 from reelflow.storage.models.clipping import Clip, Project, Upload
 from reelflow.storage.repositories.clipping import ClippingRepository
+from reelflow.storage.repositories.discovery import DiscoveryRepository
 from reelflow.storage.repositories.runtime import RuntimeRepository
 
 log = get_logger(__name__)
@@ -56,6 +57,12 @@ async def check_minutes_left(repo: ClippingRepository, workspace_id: uuid.UUID) 
         raise plans.limit_exceeded(plan, plans.SOURCE_MINUTES, wanted=1, used=used, start=period)
 
 
+async def check_source_length(session: AsyncSession, workspace_id: uuid.UUID, duration_s: float) -> None:
+    """The plan's per-source length limit (LimitExceeded), checked before any work or charge."""
+    plan = plans.get_plan(await ClippingRepository(session).workspace_plan(workspace_id))
+    plans.check_source_length(plan, duration_s)
+
+
 async def charge_source_minutes(session: AsyncSession, project_id: uuid.UUID, duration_s: float) -> None:
     """Check the per-source length and charge source minutes once per project (locks the project)."""
     repo = ClippingRepository(session)
@@ -75,6 +82,7 @@ class Usage:
     plan: plans.Plan
     period_start: date
     used: dict[str, int]
+    open_searches: int  # discovery searches running now (a plan limit shown with usage)
 
 
 async def usage(session: AsyncSession, workspace_id: uuid.UUID) -> Usage:
@@ -82,7 +90,8 @@ async def usage(session: AsyncSession, workspace_id: uuid.UUID) -> Usage:
     repo = ClippingRepository(session)
     plan = plans.get_plan(await repo.workspace_plan(workspace_id))
     period = plans.period_start(utcnow())
-    return Usage(plan, period, await repo.usage(workspace_id, period))
+    running = await DiscoveryRepository(session).count_open_searches(workspace_id)
+    return Usage(plan, period, await repo.usage(workspace_id, period), running)
 
 
 # --- projects ----------------------------------------------------------------------------

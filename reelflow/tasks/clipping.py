@@ -34,9 +34,9 @@ from typing import Any
 
 from reelflow import composition
 from reelflow.adapters import download
-from reelflow.adapters.media import children, ffmpeg, whisper
+from reelflow.adapters.media import children, faces, ffmpeg, whisper
 from reelflow.adapters.media.probe import MediaInfo, probe
-from reelflow.domain import clip_jobs, plans
+from reelflow.domain import clip_jobs, ingest, plans
 from reelflow.domain.clipping import (
     Sentence,
     Transcript,
@@ -45,11 +45,17 @@ from reelflow.domain.clipping import (
     detect_highlights,
     get_caption_style,
     get_preset,
+    language_verdict,
     sentences_as_clip_groups,
     to_srt,
     to_vtt,
 )
+from reelflow.domain.framing import crop_path
+from reelflow.domain.highlights import CutRules
+from reelflow.domain.posters import fit_title, thumbnail_time
+from reelflow.domain.render import CropBox
 from reelflow.domain.retry import RetryPolicy
+from reelflow.domain.speech import cut_gaps, refine_word_times
 from reelflow.errors import (
     InvalidInput,
     LimitExceeded,
@@ -74,6 +80,7 @@ MEDIA_POLICY = RetryPolicy(initial_interval=2.0, backoff_coefficient=2.0, max_in
 IMPORT_POLICY = RetryPolicy(initial_interval=2.0, backoff_coefficient=2.0, max_interval=30.0, max_attempts=10_000)
 # Errors about the input: the project fails with the message, the job itself succeeds.
 INPUT_ERRORS = (InvalidInput, LimitExceeded, PayloadTooLarge, UnsupportedMediaType)
+LEVEL_HOP_S = 0.01  # audio level frames for word timing and cut snapping
 
 
 class ProjectFailed(Exception):
@@ -198,19 +205,26 @@ async def transcribe_project(ctx: TaskContext, project_id: str) -> dict[str, Any
         assert project.source_key
         keys = clip_jobs.transcript_keys(pid)
         async with store.local_file(project.source_key) as source:
-            info = await _timed(pid, "probe", children.in_thread(probe, source))
+            # Demux to the end: a truncated file is refused before anything is charged.
+            info = await _timed(pid, "probe", children.in_thread(probe, source, scan=True))
             await _record_probe(pid, info)
             _check_media(info)
-            await _charge_minutes(project, info.duration_s)
+            duration = ingest.verified_duration(info.duration_s, info.stream_end_s, name="the video")
+            await _check_length(project, duration)
             if project.transcript_key and await store.size(keys["json"]) is not None:
+                await _charge_minutes(project, duration)
                 return {"transcript_key": keys["json"]}
             with tempfile.TemporaryDirectory(prefix="reelflow-asr-") as work:
                 wav = Path(work) / "audio.wav"
                 await _set(pid, stage="extract_audio", progress=20)
                 await _timed(pid, "extract_audio", children.in_thread(ffmpeg.extract_audio, source, wav, info=info))
+                # The audio decoded to the end: its length must reach the declared one too.
+                decoded = await children.in_thread(ffmpeg.wav_duration, wav)
+                ingest.verified_duration(info.duration_s, {}, decoded_audio_s=decoded, name="the video")
                 energy = await children.in_thread(ffmpeg.audio_energy, wav)
                 if ffmpeg.is_silent(energy):
                     raise ProjectFailed("the audio track is silent: there is no speech to clip")
+                await _charge_minutes(project, duration)
                 await store.put_file(clip_jobs.audio_key(pid), wav)
                 await _set(pid, stage="transcribe", progress=30)
                 asr = await _timed(
@@ -218,8 +232,31 @@ async def transcribe_project(ctx: TaskContext, project_id: str) -> dict[str, Any
                     "transcribe",
                     children.in_thread(whisper.transcribe, wav, language=project.options.get("language")),
                 )
-        transcript = Transcript.from_words(
+                levels = await children.in_thread(ffmpeg.audio_levels, wav, LEVEL_HOP_S)
+        t = get_settings().transcription
+        warning = language_verdict(
+            asr.language,
+            asr.language_probability,
+            detected=asr.detected,
+            warn_below=t.warn_language_probability,
+            fail_below=t.fail_language_probability,
+        )
+        await _set(
+            pid,
+            language=asr.language,
+            language_probability=asr.language_probability,
+            language_detected=asr.detected,
+            warnings=[warning] if warning else [],
+        )
+        words = refine_word_times(
             [Word(w.text, w.start, w.end, w.probability) for w in asr.words],
+            levels,
+            LEVEL_HOP_S,
+            min_word_s=t.min_word_s,
+            snap_s=t.onset_snap_s,
+        )
+        transcript = Transcript.from_words(
+            words,
             language=asr.language,
             duration_s=asr.duration_s,
         )
@@ -250,10 +287,12 @@ async def detect_highlights_task(ctx: TaskContext, project_id: str) -> dict[str,
         started = time.monotonic()
         transcript = await load_transcript(pid)
         energy: list[float] = []
+        levels: list[float] = []
         async with contextlib.AsyncExitStack() as stack:
             if await store.size(clip_jobs.audio_key(pid)) is not None:
                 wav = await stack.enter_async_context(store.local_file(clip_jobs.audio_key(pid)))
                 energy = await children.in_thread(ffmpeg.audio_energy, wav, 0.5)
+                levels = await children.in_thread(ffmpeg.audio_levels, wav, LEVEL_HOP_S)
         options = project.options
         highlights = detect_highlights(
             transcript,
@@ -263,6 +302,7 @@ async def detect_highlights_task(ctx: TaskContext, project_id: str) -> dict[str,
             max_len_s=float(options["max_len_s"]),
             top_n=int(options["top_n"]),
             keywords=list(options.get("keywords") or []),
+            cuts=CutRules(gaps=tuple(cut_gaps(levels, LEVEL_HOP_S))),
         )
         if not highlights:
             raise ProjectFailed(
@@ -338,8 +378,12 @@ async def _render(ctx: TaskContext, project: Project, clip: Clip, digest: str, k
         )
         out = work / "clip.mp4"
         thumb = work / "thumb.jpg"
+        poster = work / "poster.jpg"
         async with store.local_file(project.source_key) as source:
-            # In a thread: the runtime keeps heartbeating while ffmpeg works.
+            # In threads: the runtime keeps heartbeating while ffmpeg works.
+            info = await children.in_thread(probe, source)
+            samples = await children.in_thread(faces.detect_faces, source, clip.start_s, clip.end_s, info=info)
+            path = crop_path(samples, info.display_width or 0, info.display_height or 0, preset)
             await children.in_thread(
                 ffmpeg.render_clip,
                 source,
@@ -348,10 +392,21 @@ async def _render(ctx: TaskContext, project: Project, clip: Clip, digest: str, k
                 end_s=clip.end_s,
                 preset=preset,
                 captions_ass=ass,
+                info=info,
+                crop=path.first,
+                pan=path.keys if path.tracked else None,
             )
-        await children.in_thread(ffmpeg.make_thumbnail, out, thumb)
-        poster = work / "poster.jpg"
-        await children.in_thread(ffmpeg.make_poster, thumb, clip_jobs.poster_title(clip.text), poster, preset)
+            # The thumbnail: a frame from the source (no captions) in a pause, framed like the clip.
+            at = thumbnail_time(words, clip.start_s, clip.end_s)
+            crop = CropBox(path.x_at(at), path.y, path.width, path.height)
+            await children.in_thread(
+                ffmpeg.source_thumbnail, source, clip.start_s + at, thumb, crop=crop, preset=preset, info=info
+            )
+        title = clip_jobs.poster_title(clip.text)
+        layout = fit_title(title, preset.width, preset.height)
+        await children.in_thread(
+            ffmpeg.make_poster, thumb, title, poster, preset, lines=layout.lines, font_px=layout.font_px
+        )
         if clip.caption_text is None:
             srt = to_srt(sentences_as_clip_groups(transcript, clip.start_s, clip.end_s), offset_s=clip.start_s)
         else:
@@ -499,6 +554,12 @@ def _check_media(info: MediaInfo) -> None:
         raise ProjectFailed("the video has no audio track: there is no speech to clip")
     if info.duration_s < 1.0:
         raise ProjectFailed(f"the video is too short ({info.duration_s:.2f} s)")
+
+
+async def _check_length(project: Project, duration_s: float) -> None:
+    """The plan's per-source length limit, checked before any work or charge."""
+    async with session_scope() as session:
+        await clipping_service.check_source_length(session, project.workspace_id, duration_s)
 
 
 async def _charge_minutes(project: Project, duration_s: float) -> None:

@@ -26,6 +26,8 @@ TASK_MODULES: list[str] = [
     "reelflow.tasks.clipping",
     "reelflow.tasks.monitoring",
     "reelflow.tasks.ads",
+    "reelflow.tasks.leads",
+    "reelflow.tasks.discovery",
     # <area task modules>
 ]
 

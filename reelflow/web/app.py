@@ -40,6 +40,8 @@ from reelflow.web.openapi import amend_openapi, public_operations
 from reelflow.web.routes import ads as ads_routes
 from reelflow.web.routes import audit, health, identity, jobs
 from reelflow.web.routes import clipping as clipping_routes
+from reelflow.web.routes import discovery as discovery_routes
+from reelflow.web.routes import leads as leads_routes
 from reelflow.web.routes import monitoring as monitoring_routes
 
 API_PREFIX = "/api/v1"
@@ -50,9 +52,11 @@ API_ROUTE_MODULES: list[Any] = [
     identity,
     monitoring_routes,
     clipping_routes,
+    discovery_routes,
     jobs,
     audit,
     ads_routes,
+    leads_routes,
     # <area route modules>
 ]
 
@@ -135,6 +139,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
                     probe_timeout_s=settings.readiness.probe_timeout_s,
                     cache_s=settings.readiness.cache_s,
                 ),
+                **_adapters(settings),
             }
         ),
         on_app_init=[_add_auth],
@@ -181,6 +186,11 @@ def _docs_assets() -> Router:
         include_in_schema=False,
         cache_control=None,
     )
+
+
+def _adapters(settings: Settings) -> dict[str, Any]:
+    """The adapters routes need (on `request.app.state`), from the composition point."""
+    return {"image_fetcher": composition.image_fetcher(settings)}
 
 
 def _add_auth(app_config: Any) -> Any:

@@ -22,6 +22,7 @@ from reelflow.adapters.tiktok.events import (
     hash_external_id,
     hash_phone,
     lead_event,
+    lead_status_event,
     normalise_email,
     normalise_phone,
     track_body,
@@ -81,7 +82,36 @@ def test_payload_shape_hashes_pii_and_uses_seconds() -> None:
     assert body["event_id"] == event_id_for("form", "L1", "Lead")
     assert body["user"] == {"email": [JOHN_SHA256], "phone": [PHONE_SHA256], "ttclid": "E.C.P.abc"}
     assert body["properties"] == {"value": 19.99, "currency": "USD"}
-    assert body["lead"] == {"lead_id": "L1"}
+    assert "lead" not in body  # a web event: the lead block belongs to CRM event sets
+    assert event_payload(event, event_source="crm")["lead"] == {"lead_id": "L1"}
+
+
+# sha256(json ["tiktok_lead","7301234567890123456","CompleteRegistration"]) — a fixed vector
+QUALIFIED_EVENT_ID = "a8e9bee5a108f36868c5d787105af0bcba62118fd3e638b00246fa329c8b43a9"
+
+
+def test_lead_status_events_are_web_events_with_fixed_vectors() -> None:
+    lead = "7301234567890123456"
+    names = {
+        s: e.event if (e := lead_status_event(lead_id=lead, status=s, occurred_at=WHEN)) else None
+        for s in ("new", "interested", "qualified", "scheduled", "rejected")
+    }
+    assert names == {"new": None, "interested": "ViewContent", "qualified": "CompleteRegistration",
+                     "scheduled": "PlaceAnOrder", "rejected": None}  # fmt: skip
+    event = lead_status_event(
+        lead_id=lead, status="qualified", occurred_at=WHEN, email=" Jane.Doe+ads@Example.com ",
+        phone="+7 (701) 234-56-78", ttclid="E.C.P.xyz",
+    )  # fmt: skip
+    assert event is not None and event.event_id == QUALIFIED_EVENT_ID
+    again = lead_status_event(lead_id=lead, status="qualified", occurred_at=WHEN + timedelta(hours=1))
+    assert again is not None and again.event_id == QUALIFIED_EVENT_ID  # same lead and status: same id
+    body = track_body([event], event_source="web", event_source_id="CSBX0PIXEL0000000001")
+    assert (body["event_source"], body["event_source_id"]) == ("web", "CSBX0PIXEL0000000001")
+    user = body["data"][0]["user"]
+    assert user["email"] == [hashlib.sha256(b"jane.doe+ads@example.com").hexdigest()]
+    assert user["phone"] == [hashlib.sha256(b"+77012345678").hexdigest()]
+    assert user["ttclid"] == "E.C.P.xyz"
+    assert "lead" not in body["data"][0]
 
 
 def test_payload_drops_unparseable_phone_and_needs_aware_time() -> None:
@@ -163,6 +193,24 @@ async def test_sandbox_rejects_unhashed_pii_and_bad_batches(sandbox: Any) -> Non
         answer = (await client.post(url, json=cases[0][0], headers={"Access-Token": "wrong"})).json()
         assert answer["code"] == 40105
     assert (await _inspect(sandbox))["events"] == []  # a bad event rejects its whole request
+
+
+async def test_default_is_web_with_the_pixel_and_crm_needs_its_own_id(sandbox: Any) -> None:
+    from reelflow.settings import get_settings
+
+    await TikTokEvents().track(_events(1))
+    stored = (await _inspect(sandbox))["events"][0]
+    assert stored["event_source"] == "web"
+    assert stored["event_source_id"] == get_settings().credential("tiktok_pixel_code")
+    assert "lead" not in stored
+    with pytest.raises(errors.InvalidInput) as caught:
+        await TikTokEvents().track(_events(1), event_source="crm")
+    assert caught.value.field == "event_source_id"
+    # the sandbox refuses a pixel code given as a CRM event set id (the old bug)
+    with pytest.raises(errors.InvalidInput):
+        await TikTokEvents().track(
+            _events(1), event_source="crm", event_source_id=get_settings().credential("tiktok_pixel_code")
+        )
 
 
 async def test_unhashed_pii_error_maps_to_invalid_input(sandbox: Any) -> None:

@@ -168,3 +168,17 @@ def test_options_take_defaults_and_are_validated() -> None:
         clip_jobs.check_bounds(5.0, 4.0, duration_s=30, max_len_s=60)
     with pytest.raises(InvalidInput):
         clip_jobs.check_bounds(5.0, 40.0, duration_s=30, max_len_s=60)
+
+
+def test_verified_duration_refuses_truncated_and_empty_streams() -> None:
+    from reelflow.domain.ingest import verified_duration
+    from reelflow.errors import InvalidInput
+
+    assert verified_duration(30.0, {"video": 30.0, "audio": 29.98}) == 30.0
+    assert verified_duration(600.0, {"video": 590.0}) == 600.0  # within 2 %
+    with pytest.raises(InvalidInput, match=r"truncated: it declares 30\.0 s but its audio data stops at 17\.8 s"):
+        verified_duration(30.0, {"video": 30.0, "audio": 17.8})
+    with pytest.raises(InvalidInput, match="no data"):
+        verified_duration(30.0, {"video": 0.0})
+    with pytest.raises(InvalidInput, match=r"decoded only up to 12\.0 s"):
+        verified_duration(30.0, {}, decoded_audio_s=12.0)

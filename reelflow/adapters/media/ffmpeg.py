@@ -10,10 +10,14 @@ renamed, so a retried job never sees a half-written file.
 from __future__ import annotations
 
 import functools
+import itertools
 import os
+import re
+import subprocess
 import tempfile
 import textwrap
 import wave
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -31,6 +35,7 @@ from reelflow.settings import get_settings
 
 FONTS_DIR = Path(__file__).with_name("fonts")
 FONT_FILE = FONTS_DIR / "DejaVuSans-Bold.ttf"
+AUDIO_FADE_S = 0.05  # audio fade-in/out of every clip (30–80 ms hides a click, not a word)
 
 
 class RenderPreset(Protocol):
@@ -136,7 +141,10 @@ def extract_audio(source: Path, out_wav: Path, *, info: MediaInfo | None = None)
         raise InvalidInput(f"{Path(source).name}: the video has no audio track, nothing to transcribe", field="source")
     part = _part(Path(out_wav))
     stream = ffmpeg.input(str(source)).output(str(part), vn=None, ac=1, ar=16000, acodec="pcm_s16le", f="wav")
-    _run(stream, "extract the audio")
+    try:
+        _run(stream, "extract the audio")
+    except Permanent as exc:  # the input, not the machine: corrupt or unsupported audio
+        raise InvalidInput(f"{Path(source).name}: the audio could not be decoded ({exc})", field="source") from None
     part.replace(out_wav)
     return Path(out_wav)
 
@@ -164,6 +172,39 @@ def audio_energy(wav: Path, window_s: float = 0.5) -> list[float]:
     return out
 
 
+def read_wav(wav: Path) -> tuple[np.ndarray, int]:
+    """Samples of a 16-bit PCM WAV as float32 mono in -1..1, and the sample rate."""
+    with wave.open(str(wav), "rb") as wf:
+        if wf.getsampwidth() != 2:
+            raise InvalidInput("expected a 16-bit PCM WAV", field="wav")
+        rate, channels = wf.getframerate(), wf.getnchannels()
+        raw = wf.readframes(wf.getnframes())
+    samples = np.frombuffer(raw, dtype=np.int16).astype(np.float32) / 32768.0
+    if channels > 1:
+        samples = samples.reshape(-1, channels).mean(axis=1)
+    return samples, rate
+
+
+def wav_duration(wav: Path) -> float:
+    """Length of a WAV file in seconds."""
+    with wave.open(str(wav), "rb") as wf:
+        return wf.getnframes() / float(wf.getframerate() or 1)
+
+
+def audio_levels(wav: Path, hop_s: float = 0.01) -> list[float]:
+    """RMS level in dBFS (floor -90) per `hop_s` frame of a 16-bit PCM WAV: the input of
+    speech activity, word-timing clean-up and cut snapping (`reelflow.domain.speech`)."""
+    samples, rate = read_wav(wav)
+    hop = max(1, int(rate * hop_s))
+    n = len(samples) // hop
+    if n == 0:
+        return []
+    blocks = samples[: n * hop].reshape(n, hop).astype(np.float64)
+    rms = np.sqrt(np.mean(blocks**2, axis=1))
+    db = 20 * np.log10(np.maximum(rms, 10 ** (-90 / 20)))
+    return [round(float(v), 2) for v in db]
+
+
 def is_silent(energy: list[float], threshold: float = 0.003) -> bool:
     """True when no window rises above about -50 dBFS (a silent track)."""
     return not energy or max(energy) < threshold
@@ -186,8 +227,13 @@ def render_clip(
     info: MediaInfo | None = None,
     x264_preset: str | None = None,
     threads: int | None = None,
+    pan: Sequence[tuple[float, int]] | None = None,
 ) -> Path:
-    """Render one 9:16 clip in ONE encode: seek + trim + crop + scale + captions + loudnorm.
+    """Render one 9:16 clip in ONE encode: seek + trim + crop + scale + captions + loudness.
+
+    `pan`: the crop's x offset over time ((seconds from `start_s`, x) keys, e.g. a face
+    track from `reelflow.domain.framing.crop_path`), applied with `sendcmd` at 15 Hz with
+    linear steps between keys; `crop` then gives the size, y and starting x.
 
     H.264 (High, yuv420p) + AAC 48 kHz in MP4 with `+faststart`. `crop` defaults to the
     centre crop; `captions_ass` is an ASS file whose times are relative to `start_s`.
@@ -214,7 +260,13 @@ def render_clip(
     crop = crop or _centre_crop(src_w, src_h, preset.width, preset.height)
 
     inp = ffmpeg.input(str(source), ss=f"{start_s:.3f}", t=f"{length:.3f}")
-    video = inp.video.filter("crop", crop.width, crop.height, crop.x, crop.y)
+    video = inp.video
+    commands = _pan_commands(pan, length, max_x=src_w - crop.width) if pan else None
+    if commands:
+        cmd_file = _part(Path(out)).with_suffix(".cmd")
+        cmd_file.write_text(commands, encoding="utf-8")
+        video = video.filter("sendcmd", f=_escape_filter_path(cmd_file))
+    video = video.filter("crop", crop.width, crop.height, crop.x, crop.y)
     video = video.filter("scale", preset.width, preset.height, flags="lanczos").filter("setsar", "1")
     if info.fps and info.fps > preset.max_fps + 0.5:
         video = video.filter("fps", preset.max_fps)
@@ -222,7 +274,15 @@ def render_clip(
         video = video.filter("ass", _escape_filter_path(Path(captions_ass)), fontsdir=_escape_filter_path(FONTS_DIR))
     streams: list[Any] = [video]
     if info.has_audio:
-        audio = inp.audio.filter("loudnorm", I=preset.loudness_lufs, TP=-1.5, LRA=11).filter("aresample", 48000)
+        # Loudness: measure the clip's own audio, one gain to -14 LUFS, a true-peak limiter.
+        gain = loudness_gain(source, start_s, length, target_lufs=preset.loudness_lufs) or 0.0
+        audio = inp.audio
+        for name, args in _loudness_filters(gain):
+            audio = audio.filter(name, **args)
+        # Short fades: a cut in silence still starts and ends without a click.
+        fade = min(AUDIO_FADE_S, length / 4)
+        audio = audio.filter("afade", t="in", st=0, d=f"{fade:.3f}")
+        audio = audio.filter("afade", t="out", st=f"{max(0.0, length - fade):.3f}", d=f"{fade:.3f}")
         streams.append(audio)
     part = _part(Path(out))
     kwargs: dict[str, Any] = {
@@ -244,9 +304,117 @@ def render_clip(
     n_threads = settings.media.ffmpeg_threads if threads is None else threads
     if n_threads:
         kwargs["threads"] = n_threads
-    _run(ffmpeg.output(*streams, str(part), **kwargs), "render the clip")
+    try:
+        _run(ffmpeg.output(*streams, str(part), **kwargs), "render the clip")
+    finally:
+        if commands:
+            cmd_file.unlink(missing_ok=True)
     part.replace(out)
     return Path(out)
+
+
+# Loudness targets: -14 LUFS integrated (the platforms' reference) and a true peak of at
+# most -1.5 dBTP on the encoded AAC. The limiter aims lower (-2.2 dBTP, oversampled 4x)
+# because AAC encoding adds up to about half a dB of inter-sample peak.
+TRUE_PEAK_LIMIT_DBTP = -1.5
+LIMITER_CEILING_DBTP = -2.2
+LOUDNESS_PASSES = 4  # measurements: the source, then up to three corrections
+
+
+def _loudness_filters(gain_db: float) -> list[tuple[str, dict[str, Any]]]:
+    """Gain, a gentle speech compressor (2.5:1 above -12 dBFS) that lowers the peak-to-
+    loudness ratio, then a true-peak limiter (at 192 kHz, so inter-sample peaks are
+    caught) at `LIMITER_CEILING_DBTP`."""
+    return [
+        ("volume", {"volume": f"{gain_db:.2f}dB"}),
+        ("acompressor", {"threshold": "0.25", "ratio": "2.5", "attack": "5", "release": "120"}),
+        ("aresample", {"osr": "192000"}),
+        ("alimiter", {"limit": f"{10 ** (LIMITER_CEILING_DBTP / 20):.4f}", "attack": "1", "release": "60",
+                      "level": "false"}),
+        ("aresample", {"osr": "48000"}),
+    ]  # fmt: skip
+
+
+def _loudness_chain(gain_db: float) -> str:
+    return ",".join(
+        name + "=" + ":".join(f"{k}={v}" for k, v in args.items()) for name, args in _loudness_filters(gain_db)
+    )
+
+
+def _integrated(source: Path, start_s: float, length_s: float, chain: str | None) -> float | None:
+    """Integrated loudness (LUFS) of a span of the source's audio after `chain`."""
+    af = f"{chain},ebur128" if chain else "ebur128"
+    cmd = [
+        ffmpeg_binary(), "-hide_banner", "-nostdin", "-nostats", "-ss", f"{max(0.0, start_s):.3f}",
+        "-t", f"{length_s:.3f}", "-i", str(source), "-vn", "-sn", "-dn", "-af", af, "-f", "null", "-",
+    ]  # fmt: skip
+    proc = subprocess.run(cmd, capture_output=True, text=True, errors="replace", check=False)
+    summary = proc.stderr[proc.stderr.rfind("Summary:") :]
+    match = re.search(r"I:\s+(-?[\d.]+) LUFS", summary)
+    if proc.returncode != 0 or not match:
+        return None
+    value = float(match.group(1))
+    return value if value > -70 else None
+
+
+def loudness_gain(source: Path, start_s: float, length_s: float, *, target_lufs: float) -> float | None:
+    """The gain (dB) that brings a span's audio to `target_lufs` through `_loudness_chain`:
+    measured first (pass 1), then re-measured through gain + limiter until within 0.3 LU
+    (the limiter takes some loudness back from peaky speech). None for silence."""
+    measured = _integrated(source, start_s, length_s, None)
+    if measured is None:
+        return None
+    # Secant steps on gain → loudness (compression and limiting make it less than 1 dB per dB).
+    gain, slope = target_lufs - measured, 1.0
+    previous: tuple[float, float] | None = None
+    for _ in range(LOUDNESS_PASSES - 1):
+        after = _integrated(source, start_s, length_s, _loudness_chain(gain))
+        if after is None or abs(after - target_lufs) <= 0.3:
+            break
+        if previous is not None and abs(gain - previous[0]) > 0.05:
+            slope = min(1.0, max(0.2, (after - previous[1]) / (gain - previous[0])))
+        previous = (gain, after)
+        gain += (target_lufs - after) / slope
+    return min(gain, 50.0)
+
+
+def loudness(media: Path) -> tuple[float, float]:
+    """(integrated loudness in LUFS, true peak in dBTP) of a file's audio, measured with
+    ffmpeg's `ebur128` filter (EBU R128 / ITU-R BS.1770, true peak by 4x oversampling)."""
+    cmd = [ffmpeg_binary(), "-hide_banner", "-nostdin", "-i", str(media), "-vn", "-af", "ebur128=peak=true",
+           "-f", "null", "-"]  # fmt: skip
+    proc = subprocess.run(cmd, capture_output=True, text=True, errors="replace", check=False)
+    summary = proc.stderr[proc.stderr.rfind("Summary:") :]
+    i_match = re.search(r"I:\s+(-?[\d.]+|-inf) LUFS", summary)
+    p_match = re.search(r"True peak:\s+Peak:\s+(-?[\d.]+|-inf) dBFS", summary)
+    if proc.returncode != 0 or not i_match or not p_match:
+        raise InvalidInput(f"{Path(media).name}: could not measure loudness", field="media")
+    return float(i_match.group(1)), float(p_match.group(1))
+
+
+def _pan_commands(pan: Sequence[tuple[float, int]], length: float, *, max_x: int, rate: float = 15.0) -> str:
+    """sendcmd lines moving the crop's x along `pan` (linear between keys, even values)."""
+    keys = sorted(pan)
+    if len({x for _, x in keys}) <= 1:
+        return ""
+    lines = []
+    steps = max(1, int(length * rate))
+    last = None
+    for k in range(steps + 1):
+        t = k / rate
+        x = keys[-1][1]
+        if t <= keys[0][0]:
+            x = keys[0][1]
+        else:
+            for (t0, x0), (t1, x1) in itertools.pairwise(keys):
+                if t <= t1:
+                    x = round(x0 + (x1 - x0) * ((t - t0) / (t1 - t0) if t1 > t0 else 1.0))
+                    break
+        x = min(max(0, int(x) // 2 * 2), max(0, max_x))
+        if x != last:
+            lines.append(f"{t:.3f} crop x {x};")
+            last = x
+    return "\n".join(lines) + "\n"
 
 
 def _double_rate(rate: str) -> str:
@@ -327,19 +495,56 @@ def representative_time(video: Path, *, start_s: float = 0.0, end_s: float | Non
     return feats[best][0]
 
 
+def source_thumbnail(
+    source: Path,
+    at_s: float,
+    out_jpg: Path,
+    *,
+    crop: CropBox | None,
+    preset: RenderPreset,
+    info: MediaInfo | None = None,
+) -> Path:
+    """A thumbnail from the source (no burned-in captions): the frame at `at_s`, cropped
+    like the clip and scaled to the preset."""
+    info = info or probe(source)
+    crop = crop or _centre_crop(info.display_width or 0, info.display_height or 0, preset.width, preset.height)
+    part = _part(Path(out_jpg))
+    stream = (
+        ffmpeg.input(str(source), ss=f"{max(0.0, at_s):.3f}")
+        .video.filter("crop", crop.width, crop.height, crop.x, crop.y)
+        .filter("scale", preset.width, preset.height, flags="lanczos")
+    )
+    _run(stream.output(str(part), vframes=1, q=3, f="image2", vcodec="mjpeg"), "extract a thumbnail")
+    if not part.exists() or part.stat().st_size == 0:
+        raise InvalidInput(f"{Path(source).name}: no frame at {at_s:.2f} s", field="at_s")
+    part.replace(out_jpg)
+    return Path(out_jpg)
+
+
 def make_thumbnail(video: Path, out_jpg: Path, *, samples: int = 6) -> Path:
     """JPEG of the clip's most representative frame (see `representative_time`)."""
     return extract_frame(video, representative_time(video, samples=samples), out_jpg)
 
 
-def make_poster(frame_jpg: Path, title: str, out_jpg: Path, preset: RenderPreset) -> Path:
+def make_poster(
+    frame_jpg: Path,
+    title: str,
+    out_jpg: Path,
+    preset: RenderPreset,
+    *,
+    lines: Sequence[str] | None = None,
+    font_px: int | None = None,
+) -> Path:
     """A poster: the frame scaled to the preset with the title drawn in the top third
-    (wrapped, centred, on a translucent box), using the bundled DejaVu Sans Bold."""
-    font_px = max(16, round(preset.height * 0.045))
-    chars = max(8, int(preset.width * 0.84 / (font_px * 0.62)))
-    lines = textwrap.wrap(" ".join(title.split()), width=chars, break_long_words=True) or [""]
-    if len(lines) > 4:
-        lines = [*lines[:3], lines[3][: chars - 1].rstrip() + "…"]
+    (centred, on a translucent box), using the bundled DejaVu Sans Bold. `lines` and
+    `font_px` come from `reelflow.domain.posters.fit_title` (whole words, scaled to fit);
+    without them the title is wrapped at spaces at the default size (never mid-word)."""
+    if lines is None:
+        font_px = font_px or max(16, round(preset.height * 0.045))
+        chars = max(8, int(preset.width * 0.84 / (font_px * 0.62)))
+        lines = textwrap.wrap(" ".join(title.split()), width=chars, break_long_words=False, break_on_hyphens=False)
+    font_px = font_px or max(16, round(preset.height * 0.045))
+    lines = list(lines) or [""]
     part = _part(Path(out_jpg))
     with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False, encoding="utf-8") as fh:
         fh.write("\n".join(lines))

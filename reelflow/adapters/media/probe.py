@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import av
@@ -27,6 +27,9 @@ class MediaInfo:
     audio_codec: str | None
     size_bytes: int
     format_name: str = ""
+    # With `probe(..., scan=True)`: where each stream's data really ends (seconds, by
+    # stream type), read by demuxing the whole file. Empty when not scanned.
+    stream_end_s: dict[str, float] = field(default_factory=dict)
 
     @property
     def display_width(self) -> int | None:
@@ -37,9 +40,12 @@ class MediaInfo:
         return self.width if self.rotation in (90, 270) else self.height
 
 
-def probe(path: Path) -> MediaInfo:
+def probe(path: Path, *, scan: bool = False) -> MediaInfo:
     """Read a file's streams and duration; decodes the first video frame to prove the
-    stream is usable and to read its rotation.
+    stream is usable and to read its rotation. `scan=True` also demuxes the whole file
+    (no decoding: about as fast as reading it) and records where each stream's data ends
+    in `stream_end_s`, so a truncated file whose header declares the full length is caught
+    (`reelflow.domain.ingest.verified_duration`).
 
     Raises InvalidInput for a missing, empty, non-media or corrupt file, and for a file
     with neither audio nor video.
@@ -73,7 +79,9 @@ def probe(path: Path) -> MediaInfo:
                 rotation = round(getattr(frame, "rotation", 0) or 0) % 360
                 width = width or frame.width
                 height = height or frame.height
+            ends = _stream_ends(path, vstream is not None, astream is not None) if scan else {}
             return MediaInfo(
+                stream_end_s=ends,
                 duration_s=duration,
                 width=width,
                 height=height,
@@ -88,6 +96,33 @@ def probe(path: Path) -> MediaInfo:
             )
     except av.error.FFmpegError as exc:
         raise InvalidInput(f"{path.name}: corrupt or unreadable media ({_reason(exc)})", field="source") from None
+
+
+def _stream_ends(path: Path, has_video: bool, has_audio: bool) -> dict[str, float]:
+    """End time (s) of the last packet of the first video and audio stream, demuxing to the
+    end of the file; a read error ends the scan (what was read before it counts)."""
+    ends: dict[str, float] = {}
+    if has_video:
+        ends["video"] = 0.0
+    if has_audio:
+        ends["audio"] = 0.0
+    with av.open(str(path), metadata_errors="ignore") as container:
+        first = (next(iter(container.streams.video), None), next(iter(container.streams.audio), None))
+        streams = [s for s in first if s is not None]
+        start: dict[str, float] = {
+            s.type: float(s.start_time * s.time_base) if s.start_time and s.time_base else 0.0 for s in streams
+        }
+        try:
+            for packet in container.demux(streams):
+                if packet.pts is None or packet.time_base is None or packet.size == 0:
+                    continue
+                kind = packet.stream.type
+                end = float((packet.pts + (packet.duration or 0)) * packet.time_base) - start.get(kind, 0.0)
+                if end > ends.get(kind, 0.0):
+                    ends[kind] = end
+        except (av.error.FFmpegError, EOFError):
+            pass
+    return {k: round(v, 3) for k, v in ends.items()}
 
 
 def _reason(exc: BaseException) -> str:

@@ -6,6 +6,10 @@
 * ``event_id`` is deterministic (`event_id_for`), so a retried job sends the same id and
   TikTok deduplicates on ``event_source_id + event_id + event``.
 * Events go out in batches of at most 1,000 (a larger batch is rejected whole).
+* Lead conversions are **web** events: ``event_source: web`` with ``event_source_id`` = the
+  direction's pixel code (`lead_status_event`). A ``crm`` event set has its own id (never a
+  pixel code) and custom event names, so ``crm``/``offline``/``app`` need an explicit
+  ``event_source_id``; the ``lead`` block is only sent for ``crm``.
 """
 
 from __future__ import annotations
@@ -89,6 +93,15 @@ def event_id_for(source: str, lead_id: str, event_name: str) -> str:
     return sha256_hex(json.dumps([source, lead_id, event_name], separators=(",", ":")))
 
 
+# Lead status → the standard web event sent for it (issue 15).
+LEAD_STATUS_EVENTS: dict[str, str] = {
+    "interested": "ViewContent",
+    "qualified": "CompleteRegistration",
+    "scheduled": "PlaceAnOrder",
+}
+LEAD_EVENT_SOURCE = "tiktok_lead"
+
+
 # --- the event record ----------------------------------------------------------------------
 
 
@@ -128,7 +141,7 @@ def lead_event(
     currency: str | None = None,
     lead_event_source: str | None = None,
 ) -> ConversionEvent:
-    """A CRM-style event for a lead, with the deterministic event id."""
+    """An event for a lead with the deterministic event id (see `lead_status_event` for statuses)."""
     return ConversionEvent(
         event=event,
         event_time=occurred_at,
@@ -143,7 +156,39 @@ def lead_event(
     )
 
 
-def event_payload(event: ConversionEvent, *, default_region: str | None = "US") -> dict[str, Any]:
+def lead_status_event(
+    *,
+    lead_id: str,
+    status: str,
+    occurred_at: datetime,
+    email: str | None = None,
+    phone: str | None = None,
+    ttclid: str | None = None,
+    page_url: str | None = None,
+) -> ConversionEvent | None:
+    """The web event for a lead reaching ``status`` (None for a status that sends nothing).
+
+    The ``event_id`` depends only on the lead and the event name, so setting the same status
+    twice (or a retried job) produces the same id and TikTok keeps one event.
+    """
+    name = LEAD_STATUS_EVENTS.get(status)
+    if name is None:
+        return None
+    return ConversionEvent(
+        event=name,
+        event_time=occurred_at,
+        event_id=event_id_for(LEAD_EVENT_SOURCE, lead_id, name),
+        email=email,
+        phone=phone,
+        ttclid=ttclid,
+        page_url=page_url,
+        lead_id=lead_id,
+    )
+
+
+def event_payload(
+    event: ConversionEvent, *, default_region: str | None = "US", event_source: EventSource = "web"
+) -> dict[str, Any]:
     """The Events API JSON for one event, with hashed user data.
 
     An email or phone that cannot be normalised is left out (the rest of the event is
@@ -188,7 +233,7 @@ def event_payload(event: ConversionEvent, *, default_region: str | None = "US") 
         body["properties"] = properties
     if event.page_url:
         body["page"] = {"url": event.page_url, **({"referrer": event.referrer} if event.referrer else {})}
-    if event.lead_id:
+    if event.lead_id and event_source == "crm":
         lead: dict[str, str] = {"lead_id": event.lead_id}
         if event.lead_event_source:
             lead["lead_event_source"] = event.lead_event_source
@@ -213,10 +258,12 @@ def track_body(
     """The JSON body of one ``event/track`` request (≤ 1,000 events)."""
     if len(events) > MAX_BATCH:
         raise errors.InvalidInput(f"at most {MAX_BATCH} events per request", field="data")
+    if not event_source_id:
+        raise errors.InvalidInput("an event source id is needed", field="event_source_id")
     body: dict[str, Any] = {
         "event_source": event_source,
         "event_source_id": event_source_id,
-        "data": [event_payload(e, default_region=default_region) for e in events],
+        "data": [event_payload(e, default_region=default_region, event_source=event_source) for e in events],
     }
     if test_event_code:
         body["test_event_code"] = test_event_code
@@ -236,7 +283,7 @@ class ConversionEvents(Protocol):
         self,
         events: Sequence[ConversionEvent],
         *,
-        event_source: EventSource = "crm",
+        event_source: EventSource = "web",
         event_source_id: str | None = None,
         test_event_code: str | None = None,
     ) -> TrackResult: ...
@@ -247,7 +294,8 @@ class TikTokEvents:
 
     Defaults come from settings: ``tiktok_events_base_url``, the Events API token
     ``tiktok_events_access_token`` (sent as ``Access-Token``) and ``tiktok_pixel_code``
-    (the ``event_source_id`` for web events). CRM/offline sources need their event set id.
+    (the ``event_source_id`` for web events when none is given). CRM, offline and app
+    sources need their own event set / app id: the pixel code is never used for them.
     """
 
     def __init__(
@@ -266,13 +314,20 @@ class TikTokEvents:
         self,
         events: Sequence[ConversionEvent],
         *,
-        event_source: EventSource = "crm",
+        event_source: EventSource = "web",
         event_source_id: str | None = None,
         test_event_code: str | None = None,
     ) -> TrackResult:
         """Send ``events`` in requests of at most 1,000. Safe to repeat: TikTok deduplicates on
         ``event_source_id + event_id + event``, so a retried job sends the same ids again."""
-        source_id = event_source_id or self._settings.credential("tiktok_pixel_code")
+        if event_source_id:
+            source_id = event_source_id
+        elif event_source == "web":
+            source_id = self._settings.credential("tiktok_pixel_code")
+        else:
+            raise errors.InvalidInput(
+                f"a {event_source} event needs its own event set id, not the pixel code", field="event_source_id"
+            )
         request_ids: list[str] = []
         for batch in batches(list(events)):
             body = track_body(

@@ -63,6 +63,8 @@ async def event_track(request: Request[Any, Any, Any]) -> Response[Any]:
         raise BizError(40002, "event_source_id: Missing data for required field.")
     if source == "web" and source_id not in st.pixel_codes:
         raise BizError(40002, f"event_source_id: Pixel {source_id} does not exist.")
+    if source != "web" and source_id in st.pixel_codes:
+        raise BizError(40002, f"event_source_id: {source_id} is a pixel code, not a {source} event set id.")
     data = body.get("data")
     if not isinstance(data, list) or not 1 <= len(data) <= MAX_EVENTS_PER_REQUEST:
         raise BizError(40061, f"data: Between 1 and {MAX_EVENTS_PER_REQUEST} events per request.")

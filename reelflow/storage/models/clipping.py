@@ -51,6 +51,11 @@ class Project(IdMixin, TimestampMixin, Base):
     # Transcript blobs (JSON with words, SRT, VTT) and the language.
     transcript_key: Mapped[str | None] = mapped_column(String(500))
     language: Mapped[str | None] = mapped_column(String(10))
+    # The detector's confidence (1.0 when `options.language` named it) and whether it was detected.
+    language_probability: Mapped[float | None] = mapped_column(Float)
+    language_detected: Mapped[bool | None]
+    # Things an editor should know about a finished project (e.g. an unsure language guess).
+    warnings: Mapped[list[str]] = mapped_column(JSONB, default=list, server_default="[]")
     # Options (clip length range, count, preset, caption style, keywords) and per-stage timings.
     options: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict, server_default="{}")
     timings: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict, server_default="{}")

@@ -130,6 +130,8 @@ def _project_out(request: Request[Any, Any, Any], project: Project, upload: Uplo
         updated_at=project.updated_at,
         finished_at=project.finished_at,
         upload=upload,
+        language_probability=project.language_probability,
+        warnings=list(project.warnings or []),
     )
 
 
@@ -300,12 +302,18 @@ class ClippingController(Controller):
             )
             for metric in plans.METRICS
         }
+        running = current.open_searches
         return UsageOut(
             plan=plan.name,
             period_start=period,
             resets_at=plans.period_end(period),
             max_source_minutes=plan.max_source_minutes,
             metrics=metrics,
+            discovery_concurrent_searches=MetricUsage(
+                used=running,
+                limit=plan.discovery_concurrent_searches,
+                remaining=max(0, plan.discovery_concurrent_searches - running),
+            ),
         )
 
     @post("/uploads", guards=[requires_role(*EDITORS)], status_code=201)

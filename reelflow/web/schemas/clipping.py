@@ -22,7 +22,8 @@ class ClipOptions(msgspec.Struct, forbid_unknown_fields=True):
     preset: Annotated[str, msgspec.Meta(max_length=40)] | None = None
     caption_style: Annotated[str, msgspec.Meta(max_length=40)] | None = None
     keywords: Annotated[list[Keyword], msgspec.Meta(max_length=20)] = msgspec.field(default_factory=list)
-    language: Annotated[str, msgspec.Meta(min_length=2, max_length=10)] = "en"
+    # An ISO 639-1 code ("fr") forces the language; "auto" detects it.
+    language: Annotated[str, msgspec.Meta(min_length=2, max_length=10)] = "auto"
 
 
 class ProjectIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -100,6 +101,8 @@ class ProjectOut(msgspec.Struct):
     updated_at: datetime
     finished_at: datetime | None
     upload: UploadOut | None = None
+    language_probability: float | None = None
+    warnings: list[str] = msgspec.field(default_factory=list)
 
 
 class ClipLinks(msgspec.Struct):
@@ -158,6 +161,8 @@ class UsageOut(msgspec.Struct):
     resets_at: datetime
     max_source_minutes: int
     metrics: dict[str, MetricUsage]
+    # Not monthly: discovery searches running now against the plan's limit on them.
+    discovery_concurrent_searches: MetricUsage | None = None
 
 
 TranscriptFormat = Literal["json", "srt", "vtt"]
