@@ -16,11 +16,11 @@ from typing import Any
 import pytest
 from sqlalchemy import update
 
+from reelflow.queue import InlineContext
 from reelflow.storage.db import session_scope
 from reelflow.storage.models.base import utcnow
 from reelflow.storage.models.clipping import Upload
 from reelflow.tasks.clipping import expire_uploads
-from reelflow.tasks.registry import InlineContext
 from tests.clipping_support import FAST_SETTINGS, Media, fast_settings, media, project
 
 __all__ = ["fast_settings", "media"]

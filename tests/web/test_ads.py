@@ -270,7 +270,7 @@ async def test_creatives_upload_once_and_video_only(client: Any, signup: Any, sa
 
     assert done["md5"] == hashlib.md5(VIDEO.read_bytes() + b"Smile").hexdigest()
     # Running the upload again (a retried job) does not upload a second time.
-    from reelflow.tasks.registry import run_inline
+    from reelflow.queue import run_inline
 
     again = await run_inline("ads.upload_creative", {"creative_id": creative["id"]})
     assert again["tiktok_video_id"] == done["tiktok_video_id"]
