@@ -14,6 +14,7 @@ swapped (Research API ↔ Apify for stats, ScrapeCreators ↔ Research for searc
 | `CreatorDiscovery` (keyword pages by cursor + Instagram related profiles) | `scrapecreators.ScrapeCreatorsClient` |
 | `ImageFetcher` (a public image, SSRF-checked) | `images.ImageFetcher` |
 | `OAuthProvider` | `tiktok.oauth.TikTokOAuth`, `youtube.GoogleOAuth` |
+| `PublishingPlatforms` (a client per account token) | `platforms.Platforms` |
 """
 
 from __future__ import annotations
@@ -27,7 +28,11 @@ if TYPE_CHECKING:
     from reelflow.adapters.images import FetchedImage
     from reelflow.adapters.mail import OutgoingMail
     from reelflow.adapters.scrapecreators import InstagramProfile, SearchPage
+    from reelflow.adapters.tiktok.display import DisplayClient
+    from reelflow.adapters.tiktok.oauth import TikTokOAuth
+    from reelflow.adapters.tiktok.posting import PostingClient
     from reelflow.adapters.tiktok.research import VideoQuery
+    from reelflow.adapters.youtube import GoogleOAuth, YouTubeClient
 
 
 class VideoSearch(Protocol):
@@ -84,3 +89,17 @@ class Mailer(Protocol):
     """Outbound mail (`mail.SmtpMailer`)."""
 
     async def send(self, mail: OutgoingMail) -> None: ...
+
+
+class PublishingPlatforms(Protocol):
+    """The clients publishing needs, made per account token (`reelflow.adapters.platforms.Platforms`)."""
+
+    def tiktok_oauth(self, redirect_uri: str | None = None) -> TikTokOAuth: ...
+
+    def google_oauth(self, redirect_uri: str | None = None) -> GoogleOAuth: ...
+
+    def tiktok_posting(self, access_token: str) -> PostingClient: ...
+
+    def tiktok_display(self, access_token: str) -> DisplayClient: ...
+
+    def youtube(self, access_token: str) -> YouTubeClient: ...

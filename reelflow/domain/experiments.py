@@ -82,9 +82,7 @@ def decide(variants: Sequence[VariantFigures], *, min_views: int, confidence: fl
         return Decision(None, "an experiment needs at least two variants", alpha, figures=figures)
     short = [v.label for v in variants if v.views < min_views]
     if short:
-        return Decision(
-            None, f"below {min_views} views: {', '.join(short)}", alpha, figures=figures
-        )
+        return Decision(None, f"below {min_views} views: {', '.join(short)}", alpha, figures=figures)
     ordered = sorted(variants, key=lambda v: v.rate, reverse=True)
     leader = ordered[0]
     comparisons: list[dict[str, float | str]] = []

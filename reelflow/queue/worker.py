@@ -214,5 +214,9 @@ async def _runnable_left(queues: list[str]) -> int:
     from reelflow.storage.models.runtime import JobRun
 
     async with session_scope() as session:
-        stmt = select(func.count()).select_from(JobRun).where(JobRun.status == "queued", JobRun.queue.in_(queues))
+        stmt = (
+            select(func.count())
+            .select_from(JobRun)
+            .where(JobRun.status == "queued", JobRun.queue.in_(queues), JobRun.pushed_at.is_not(None))
+        )
         return int((await session.execute(stmt)).scalar_one())

@@ -75,7 +75,7 @@ async def rotate_table(session: AsyncSession, table: EncryptedTable, *, batch: i
         rows = (
             await session.execute(
                 text(
-                    f"SELECT {table.id_column}, {cols} FROM {table.table} "  # noqa: S608 - names from the registry
+                    f"SELECT {table.id_column}, {cols} FROM {table.table} "
                     f"WHERE {table.key_column} IS DISTINCT FROM :current "
                     f"AND ({' OR '.join(f'{c} IS NOT NULL' for c in table.columns)}) "
                     f"LIMIT :batch FOR UPDATE SKIP LOCKED"
@@ -87,13 +87,12 @@ async def rotate_table(session: AsyncSession, table: EncryptedTable, *, batch: i
             await session.commit()
             return changed
         for row in rows:
-            values = {c: (crypto.rotate(v) if v is not None else None) for c, v in zip(table.columns, row[1:], strict=True)}
+            values = {
+                c: (crypto.rotate(v) if v is not None else None) for c, v in zip(table.columns, row[1:], strict=True)
+            }
             sets = ", ".join(f"{c} = :{c}" for c in table.columns)
             await session.execute(
-                text(
-                    f"UPDATE {table.table} SET {sets}, {table.key_column} = :current "  # noqa: S608
-                    f"WHERE {table.id_column} = :id"
-                ),
+                text(f"UPDATE {table.table} SET {sets}, {table.key_column} = :current WHERE {table.id_column} = :id"),
                 {**values, "current": current, "id": row[0]},
             )
             changed += 1

@@ -82,7 +82,10 @@ def upgrade() -> None:
         *_timestamps(),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_connected_accounts")),
         sa.UniqueConstraint(
-            "workspace_id", "platform", "external_id", name=op.f("uq_connected_accounts_workspace_id_platform_external_id")
+            "workspace_id",
+            "platform",
+            "external_id",
+            name=op.f("uq_connected_accounts_workspace_id_platform_external_id"),
         ),
         sa.CheckConstraint(f"platform IN {PLATFORMS!r}", name=op.f("ck_connected_accounts_platform")),
         sa.CheckConstraint(f"status IN {ACCOUNT_STATUSES!r}", name=op.f("ck_connected_accounts_status")),
@@ -190,9 +193,7 @@ def upgrade() -> None:
     )
     op.create_index(op.f("ix_clip_publications_workspace_id"), "clip_publications", ["workspace_id"])
     op.create_index(op.f("ix_clip_publications_account_id"), "clip_publications", ["account_id"])
-    op.create_index(
-        "ix_clip_publications_workspace_id_created_at", "clip_publications", ["workspace_id", "created_at"]
-    )
+    op.create_index("ix_clip_publications_workspace_id_created_at", "clip_publications", ["workspace_id", "created_at"])
     op.create_index(
         "uq_clip_publications_clip_account_variant",
         "clip_publications",
