@@ -28,6 +28,7 @@ TASK_MODULES: list[str] = [
     "reelflow.tasks.ads",
     "reelflow.tasks.leads",
     "reelflow.tasks.discovery",
+    "reelflow.tasks.publishing",
     # <area task modules>
 ]
 

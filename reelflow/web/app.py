@@ -43,6 +43,7 @@ from reelflow.web.routes import clipping as clipping_routes
 from reelflow.web.routes import discovery as discovery_routes
 from reelflow.web.routes import leads as leads_routes
 from reelflow.web.routes import monitoring as monitoring_routes
+from reelflow.web.routes import publishing as publishing_routes
 
 API_PREFIX = "/api/v1"
 DOCS_ASSETS = "/schema/assets"
@@ -57,6 +58,7 @@ API_ROUTE_MODULES: list[Any] = [
     audit,
     ads_routes,
     leads_routes,
+    publishing_routes,
     # <area route modules>
 ]
 
