@@ -22,6 +22,7 @@ from reelflow import __version__
 from reelflow.adapters.mail import SmtpMailer
 from reelflow.adapters.tiktok.business import tiktok_ads
 from reelflow.health import PooledReadiness
+from reelflow.adapters.platforms import Platforms
 from reelflow.logs import configure_logging
 from reelflow.settings import ProxySettings, Settings, get_settings
 from reelflow.storage.db import dispose_engine
@@ -117,6 +118,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
             "db_session": Provide(provide_session),
             # The ads platform for a token: the composition point (the sandbox or TikTok by settings).
             "ads_factory": Provide(lambda: tiktok_ads, sync_to_thread=False),
+            # The composition point for platform clients (sandbox or real hosts, by settings).
+            "platforms": Provide(Platforms, sync_to_thread=False),
         },
         middleware=[
             request_id_middleware,

@@ -1,6 +1,7 @@
 """Connected accounts and OAuth, publishing, publications, publish config, experiments.
 
 Thin: parse, authorise, call `reelflow.services.{accounts,publishing,experiments}`, shape.
+The platform clients (`platforms`, a `PublishingPlatforms`) are injected by the app factory.
 The OAuth callback is the one unauthenticated GET that writes: the platform redirects the
 browser there; the single-use `state` is what authenticates it."""
 
@@ -13,7 +14,6 @@ from litestar import Controller, Request, Response, delete, get, post, put
 from litestar.di import Provide
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from reelflow.adapters.platforms import Platforms
 from reelflow.services import accounts as accounts_service
 from reelflow.services import experiments as experiments_service
 from reelflow.services import publishing as publishing_service
@@ -43,10 +43,6 @@ from reelflow.web.schemas.publishing import (
 EDITORS = ("owner", "admin", "editor")
 MANAGERS = ("owner", "admin")
 TAGS = ["publishing"]
-
-
-def _platforms() -> Platforms:
-    return Platforms()
 
 
 def account_out(a: ConnectedAccount) -> AccountOut:
@@ -108,6 +104,7 @@ class OAuthController(Controller):
         request: Request[Any, Any, Any],
         db_session: AsyncSession,
         principal: Principal,
+        platforms: Any,
         provider: str,
         login_hint: str | None = None,
     ) -> OAuthStartOut:
@@ -118,7 +115,7 @@ class OAuthController(Controller):
             member,
             provider,
             redirect_uri=_redirect_uri(request, provider),
-            platforms=_platforms(),
+            platforms=platforms,
             login_hint=login_hint,
         )
         return OAuthStartOut(**out)
@@ -126,15 +123,21 @@ class OAuthController(Controller):
 
 @get("/oauth/{provider:str}/callback", opt={"exclude_from_auth": True}, tags=TAGS)
 async def oauth_callback(
+    request: Request[Any, Any, Any],
     db_session: AsyncSession,
+    platforms: Any,
     provider: str,
-    state: str | None = None,
-    code: str | None = None,
-    error: str | None = None,
 ) -> AccountOut:
-    """Where the platform sends the browser back: exchanges the code, stores the account."""
+    """Where the platform sends the browser back (`?code=&state=` or `?error=`): exchanges
+    the code, stores the account."""
+    query = request.query_params
     account = await accounts_service.complete_oauth(
-        db_session, provider, state=state, code=code, error=error, platforms=_platforms()
+        db_session,
+        provider,
+        state=query.get("state"),
+        code=query.get("code"),
+        error=query.get("error"),
+        platforms=platforms,
     )
     return account_out(account)
 
@@ -157,11 +160,11 @@ class AccountsController(Controller):
         return account_out(await accounts_service.get_account(db_session, principal.workspace_id, account_id))
 
     @delete("/{account_id:uuid}", status_code=200, guards=[requires_role(*MANAGERS)])
-    async def disconnect(self, db_session: AsyncSession, principal: Principal, account_id: uuid.UUID) -> AccountOut:
+    async def disconnect(
+        self, db_session: AsyncSession, principal: Principal, platforms: Any, account_id: uuid.UUID
+    ) -> AccountOut:
         """Revoke at the platform and delete the tokens; the account stays as `revoked`."""
-        account = await accounts_service.disconnect(
-            db_session, principal.workspace_id, account_id, platforms=_platforms()
-        )
+        account = await accounts_service.disconnect(db_session, principal.workspace_id, account_id, platforms=platforms)
         return account_out(account)
 
 
@@ -171,13 +174,13 @@ class PublishController(Controller):
     dependencies = {"principal": Provide(provide_principal, sync_to_thread=False)}
 
     async def _publish(
-        self, request: Request[Any, Any, Any], db_session: AsyncSession, principal: Principal, req: Any
+        self, request: Request[Any, Any, Any], db_session: AsyncSession, principal: Principal, platforms: Any, req: Any
     ) -> Response[PublishOut]:
         outcomes = await publishing_service.publish(
             db_session,
             principal.workspace_id,
             req,
-            platforms=_platforms(),
+            platforms=platforms,
             idempotency_key=request.headers.get(IDEMPOTENCY_HEADER) or None,
         )
         body = PublishOut(
@@ -190,7 +193,12 @@ class PublishController(Controller):
 
     @post("/tiktok", guards=[requires_role(*EDITORS)])
     async def tiktok(
-        self, request: Request[Any, Any, Any], db_session: AsyncSession, principal: Principal, data: TikTokPublishIn
+        self,
+        request: Request[Any, Any, Any],
+        db_session: AsyncSession,
+        principal: Principal,
+        platforms: Any,
+        data: TikTokPublishIn,
     ) -> Response[PublishOut]:
         """One job per account; an existing (clip, account) publication is returned, not repeated."""
         req = publishing_service.PublishRequest(
@@ -209,11 +217,16 @@ class PublishController(Controller):
                 "is_aigc": data.is_aigc,
             },
         )
-        return await self._publish(request, db_session, principal, req)
+        return await self._publish(request, db_session, principal, platforms, req)
 
     @post("/youtube", guards=[requires_role(*EDITORS)])
     async def youtube(
-        self, request: Request[Any, Any, Any], db_session: AsyncSession, principal: Principal, data: YouTubePublishIn
+        self,
+        request: Request[Any, Any, Any],
+        db_session: AsyncSession,
+        principal: Principal,
+        platforms: Any,
+        data: YouTubePublishIn,
     ) -> Response[PublishOut]:
         options: dict[str, Any] = {}
         if data.category_id is not None:
@@ -233,7 +246,7 @@ class PublishController(Controller):
             variant_id=data.variant_id,
             options=options,
         )
-        return await self._publish(request, db_session, principal, req)
+        return await self._publish(request, db_session, principal, platforms, req)
 
 
 class PublicationsController(Controller):
