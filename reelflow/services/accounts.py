@@ -278,10 +278,11 @@ async def refresh(
             await repo.set_account_status(account.id, "error", f"refresh failed: {exc.detail}")
             await session.commit()
             raise
-        if not await repo.store_tokens(account.id, account.token_version, _sealed(vault, tokens)):
+        version = account.token_version
+        if not await repo.store_tokens(account.id, version, _sealed(vault, tokens)):
             raise AssertionError("token version moved under a row lock")  # cannot happen: we hold the lock
         log.info("account tokens refreshed", account_id=str(account.id), platform=account.platform)
-        return tokens.access_token, account.token_version + 1
+        return tokens.access_token, version + 1
 
 
 async def refresh_due(*, platforms: PublishingPlatforms, ahead: timedelta = timedelta(minutes=75)) -> dict[str, int]:
