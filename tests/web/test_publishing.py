@@ -33,15 +33,28 @@ async def test_validation_errors_name_the_field_and_queue_nothing(client, signup
         ("tiktok", {"clip_id": str(pending), "account_ids": [tiktok["id"]], "privacy": "SELF_ONLY"}, "clip_id"),
         ("tiktok", {"clip_id": str(ready), "account_ids": [youtube["id"]], "privacy": "SELF_ONLY"}, "account_ids"),
         ("tiktok", {"clip_id": str(ready), "account_ids": [str(uuid.uuid4())], "privacy": "SELF_ONLY"}, "account_ids"),
-        ("tiktok", {"clip_id": str(ready), "account_ids": [tiktok["id"]], "privacy": "SELF_ONLY", "caption": "x" * 2201}, "caption"),
+        (
+            "tiktok",
+            {"clip_id": str(ready), "account_ids": [tiktok["id"]], "privacy": "SELF_ONLY", "caption": "x" * 2201},
+            "caption",
+        ),
         ("tiktok", {"clip_id": str(ready), "account_ids": [tiktok["id"]]}, "privacy"),
         ("tiktok", {"clip_id": str(ready), "account_ids": [tiktok["id"]], "privacy": "FOLLOWER_OF_CREATOR"}, "privacy"),
         ("tiktok", {"clip_id": str(too_long), "account_ids": [tiktok["id"]], "privacy": "SELF_ONLY"}, "clip_id"),
         ("youtube", {"clip_id": str(ready), "account_ids": [youtube["id"]], "title": "t" * 101}, "title"),
-        ("youtube", {"clip_id": str(ready), "account_ids": [youtube["id"]], "title": "ok", "privacy": "secret"}, "privacy"),
         (
             "youtube",
-            {"clip_id": str(ready), "account_ids": [youtube["id"]], "title": "ok", "scheduled_at": "2020-01-01T00:00:00Z"},
+            {"clip_id": str(ready), "account_ids": [youtube["id"]], "title": "ok", "privacy": "secret"},
+            "privacy",
+        ),
+        (
+            "youtube",
+            {
+                "clip_id": str(ready),
+                "account_ids": [youtube["id"]],
+                "title": "ok",
+                "scheduled_at": "2020-01-01T00:00:00Z",
+            },
             "scheduled_at",
         ),
     ]
@@ -179,7 +192,12 @@ async def test_scheduled_publication_waits_and_can_be_cancelled(client, signup, 
     for clip_id, when in ((clip, soon), (later_clip, later)):
         response = await client.post(
             "/api/v1/publish/youtube",
-            json={"clip_id": str(clip_id), "account_ids": [channel["id"]], "title": "t", "scheduled_at": when.isoformat()},
+            json={
+                "clip_id": str(clip_id),
+                "account_ids": [channel["id"]],
+                "title": "t",
+                "scheduled_at": when.isoformat(),
+            },
             headers=owner.headers,
         )
         assert response.status_code == 202, response.text
