@@ -49,6 +49,7 @@ class _Publish:
     post_id: int | None = None
     completed_recorded: bool = False
     inbox: bool = False
+    seq: int = 0  # the store's counter at init: makes each post's id unique
 
 
 @dataclass
@@ -177,6 +178,7 @@ async def _init(request: Request[Any, Any, Any], *, inbox: bool) -> Response[Any
     else:
         return fail(400, "invalid_param", "source_info.source must be FILE_UPLOAD or PULL_FROM_URL.")
     pub.inbox = inbox
+    pub.seq = store.counter
     marker = re.search(r"\[fail:([a-z_]+)\]", title)
     if marker:
         pub.fail_reason = marker.group(1)
@@ -280,8 +282,10 @@ def _status_view(pub: _Publish) -> dict[str, Any]:
     if pub.post_id is None:
         creator = creator_for_open_id(pub.open_id)
         world = get_world()
-        store = _publishes()
-        pub.post_id = world.make_id(int(pub.ready_at), creator.idx, 4000 + store.counter % 96)
+        for k in range(64):  # skip ids the world would treat as deleted (3% of all ids)
+            pub.post_id = world.make_id(int(pub.ready_at), creator.idx, (pub.seq + 97 * k) % 4096)
+            if world.stats(pub.post_id, pub.ready_at + 86_400) is not None:
+                break
     if not pub.completed_recorded:
         pub.completed_recorded = True
         state.record("tiktok.publish.complete", publish_id=pub.publish_id, post_id=str(pub.post_id))
