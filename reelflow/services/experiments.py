@@ -16,8 +16,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from reelflow.adapters.protocols import PublishingPlatforms
 from reelflow.domain.experiments import VariantFigures, decide
-from reelflow.errors import InvalidInput, NotFound, ReelflowError
+from reelflow.errors import Conflict, InvalidInput, NotFound, ReelflowError
 from reelflow.logs import get_logger
+from reelflow.queue import enqueue
 from reelflow.services.publishing import TokenHolder
 from reelflow.storage.db import session_scope
 from reelflow.storage.models.base import utcnow
@@ -26,6 +27,7 @@ from reelflow.storage.repositories.clipping import ClippingRepository
 from reelflow.storage.repositories.publishing import PublishingRepository
 
 log = get_logger(__name__)
+COLLECT_TASK = "publishing.collect_metrics"
 DEFAULT_MIN_VIEWS = 1000
 DEFAULT_CONFIDENCE = 0.95
 DEFAULT_DURATION = timedelta(days=3)
@@ -130,6 +132,18 @@ async def list_experiments(session: AsyncSession, workspace_id: uuid.UUID) -> li
     return list(await PublishingRepository(session).list_experiments(workspace_id))
 
 
+async def start_collection(session: AsyncSession, workspace_id: uuid.UUID, experiment_id: uuid.UUID) -> Any:
+    """Queue a collection of this experiment's posts now (the schedule does all every 30 min)."""
+    experiment = await PublishingRepository(session).get_experiment(workspace_id, experiment_id)
+    if experiment is None:
+        raise NotFound("no such experiment")
+    if experiment.status != "running":
+        raise Conflict(f"the experiment is {experiment.status}")
+    slot = utcnow().replace(microsecond=0).isoformat()
+    args = {"slot": slot, "experiment_id": str(experiment_id)}
+    return (await enqueue(session, COLLECT_TASK, args, workspace_id=workspace_id)).run
+
+
 async def push_metrics(
     session: AsyncSession, workspace_id: uuid.UUID, experiment_id: uuid.UUID, items: list[MetricIn]
 ) -> dict[str, int]:
@@ -168,13 +182,19 @@ async def push_metrics(
 # --- automated collection and evaluation --------------------------------------------------------
 
 
-async def collect_metrics(*, platforms: PublishingPlatforms, measured_at: datetime | None = None) -> dict[str, int]:
-    """Fetch the counters of every live variant post: TikTok Display `video/query` (20 ids per
-    call, per account token), YouTube `videos.list` (50 ids per call). One metric row per post
-    and collection slot (`measured_at`, to the minute): a repeated run stores nothing twice."""
-    slot = (measured_at or utcnow()).replace(second=0, microsecond=0)
+async def collect_metrics(
+    *,
+    platforms: PublishingPlatforms,
+    measured_at: datetime | None = None,
+    experiment_id: uuid.UUID | None = None,
+) -> dict[str, int]:
+    """Fetch the counters of every live variant post (of one experiment, or of all running
+    ones): TikTok Display `video/query` (20 ids per call, per account token), YouTube
+    `videos.list` (50 ids per call). One metric row per post and collection slot
+    (`measured_at`; the schedule passes its minute-aligned slot): a repeat stores nothing twice."""
+    slot = (measured_at or utcnow().replace(second=0)).replace(microsecond=0)
     async with session_scope() as session:
-        live = await PublishingRepository(session).live_posts()
+        live = await PublishingRepository(session).live_posts(experiment_id)
     by_account: dict[uuid.UUID, tuple[ConnectedAccount, list[ClipPublication]]] = {}
     for pub, account in live:
         by_account.setdefault(account.id, (account, []))[1].append(pub)
@@ -266,9 +286,9 @@ async def evaluate(experiment_id: uuid.UUID, *, now: datetime | None = None) -> 
         return {"status": values.get("status", "running"), **values["decision"]}
 
 
-async def evaluate_running(*, now: datetime | None = None) -> dict[str, int]:
+async def evaluate_running(*, now: datetime | None = None, only: uuid.UUID | None = None) -> dict[str, int]:
     async with session_scope() as session:
-        ids = await PublishingRepository(session).running_experiments()
+        ids = [only] if only else await PublishingRepository(session).running_experiments()
     counts = {"evaluated": 0, "completed": 0, "inconclusive": 0}
     for experiment_id in ids:
         result = await evaluate(experiment_id, now=now)

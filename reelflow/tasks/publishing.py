@@ -4,6 +4,7 @@ experiments. Thin: ids in, services do the work with the real platform clients."
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Any
 
 from reelflow.adapters.platforms import Platforms
@@ -30,8 +31,16 @@ async def refresh_tokens(ctx: TaskContext, slot: str | None = None) -> dict[str,
     return await accounts.refresh_due(platforms=Platforms())
 
 
-@task("publishing.collect_metrics", queue="default", timeout=900)
-async def collect_metrics(ctx: TaskContext, slot: str | None = None) -> dict[str, Any]:
-    collected = await experiments.collect_metrics(platforms=Platforms())
-    evaluated = await experiments.evaluate_running()
+@task(experiments.COLLECT_TASK, queue="default", timeout=900)
+async def collect_metrics(
+    ctx: TaskContext, slot: str | None = None, experiment_id: str | None = None
+) -> dict[str, Any]:
+    """`slot` (ISO time) is the metric rows' time: the same slot twice stores nothing new."""
+    try:
+        measured_at = datetime.fromisoformat(slot) if slot else None
+    except ValueError:
+        measured_at = None
+    only = uuid.UUID(experiment_id) if experiment_id else None
+    collected = await experiments.collect_metrics(platforms=Platforms(), measured_at=measured_at, experiment_id=only)
+    evaluated = await experiments.evaluate_running(only=only)
     return {**collected, **evaluated}

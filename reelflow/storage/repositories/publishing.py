@@ -243,8 +243,10 @@ class PublishingRepository:
         stmt = stmt.values(updated_at=utcnow(), **values).returning(ClipPublication.id)
         return (await self.session.execute(stmt)).scalar_one_or_none() is not None
 
-    async def live_posts(self, limit: int = 5000) -> Sequence[tuple[ClipPublication, ConnectedAccount]]:
-        """Published variant posts of running experiments, with their accounts."""
+    async def live_posts(
+        self, experiment_id: uuid.UUID | None = None, limit: int = 5000
+    ) -> Sequence[tuple[ClipPublication, ConnectedAccount]]:
+        """Published variant posts of running experiments (or of one), with their accounts."""
         stmt = (
             select(ClipPublication, ConnectedAccount)
             .join(ConnectedAccount, ConnectedAccount.id == ClipPublication.account_id)
@@ -252,6 +254,8 @@ class PublishingRepository:
             .where(ClipPublication.status == "published", Experiment.status == "running")
             .limit(limit)
         )
+        if experiment_id is not None:
+            stmt = stmt.where(Experiment.id == experiment_id)
         return [(row[0], row[1]) for row in (await self.session.execute(stmt)).all()]
 
     # --- config --------------------------------------------------------------------------------

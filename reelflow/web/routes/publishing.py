@@ -23,6 +23,7 @@ from reelflow.storage.repositories.identity import Principal
 from reelflow.web.auth import requires_role
 from reelflow.web.deps import provide_principal
 from reelflow.web.jobs import IDEMPOTENCY_HEADER, REPLAYED_HEADER
+from reelflow.web.schemas.jobs import JobOut, job_out
 from reelflow.web.schemas.publishing import (
     AccountOut,
     ExperimentIn,
@@ -417,6 +418,14 @@ class ExperimentsController(Controller):
         return experiment_out(
             *await experiments_service.get_experiment(db_session, principal.workspace_id, experiment_id)
         )
+
+    @post("/{experiment_id:uuid}/collect", guards=[requires_role(*EDITORS)])
+    async def collect(
+        self, db_session: AsyncSession, principal: Principal, experiment_id: uuid.UUID
+    ) -> Response[JobOut]:
+        """Collect this experiment's post metrics now and apply the winner rule (a job)."""
+        run = await experiments_service.start_collection(db_session, principal.workspace_id, experiment_id)
+        return Response(job_out(run), status_code=202, headers={"Location": f"/api/v1/jobs/{run.id}"})
 
     @post("/{experiment_id:uuid}/metrics", status_code=200, guards=[requires_role(*EDITORS)])
     async def push_metrics(
