@@ -26,8 +26,8 @@ async def _connect(demo: Demo, provider: str, user: str) -> dict[str, Any]:
     return dict(response.json())
 
 
-async def _wait_publications(demo: Demo, query: str, timeout: float = 120) -> list[dict[str, Any]]:
-    deadline = time.monotonic() + timeout
+async def _wait_publications(demo: Demo, query: str, wait_s: float = 120) -> list[dict[str, Any]]:
+    deadline = time.monotonic() + wait_s
     while True:
         pubs: list[dict[str, Any]] = (await demo.client.get(f"/api/v1/publications?{query}")).json()
         if pubs and all(p["status"] in ("published", "failed", "cancelled") for p in pubs):
@@ -37,8 +37,8 @@ async def _wait_publications(demo: Demo, query: str, timeout: float = 120) -> li
         await asyncio.sleep(0.5)
 
 
-async def _wait_job(demo: Demo, job_id: str, timeout: float = 120) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
+async def _wait_job(demo: Demo, job_id: str, wait_s: float = 120) -> dict[str, Any]:
+    deadline = time.monotonic() + wait_s
     while True:
         job: dict[str, Any] = (await demo.client.get(f"/api/v1/jobs/{job_id}")).json()
         if job["status"] in ("succeeded", "failed", "cancelled") or time.monotonic() > deadline:
