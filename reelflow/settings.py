@@ -262,6 +262,14 @@ class TranscriptionSettings(BaseModel):
     onset_snap_s: float = Field(default=0.35, ge=0, le=1)
 
 
+class PublishingSettings(BaseModel):
+    """`REELFLOW_PUBLISHING__<FIELD>`: how a publish job waits on platform processing."""
+
+    poll_interval_s: float = Field(default=2.0, gt=0)  # between status checks (TikTok allows 30/min)
+    poll_inline_s: float = Field(default=20.0, ge=0)  # then the job retries later instead of sleeping
+    max_attempts: int = Field(default=10, ge=1, le=50)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="REELFLOW_",
@@ -277,6 +285,7 @@ class Settings(BaseSettings):
     mail: MailSettings = Field(default_factory=MailSettings)
     readiness: ReadinessSettings = Field(default_factory=ReadinessSettings)
     autopilot: AutopilotSettings = Field(default_factory=AutopilotSettings)
+    publishing: PublishingSettings = Field(default_factory=PublishingSettings)
 
     # --- process and services -------------------------------------------------------
     env: Environment = "dev"

@@ -46,6 +46,7 @@ from reelflow.logs import get_logger
 from reelflow.queue import TaskContext, cancel_run, enqueue
 from reelflow.services import accounts as accounts_service
 from reelflow.services.accounts import AccountUnavailable
+from reelflow.settings import get_settings
 from reelflow.storage.blobs import get_blob_store
 from reelflow.storage.db import session_scope
 from reelflow.storage.models.base import utcnow
@@ -57,9 +58,7 @@ log = get_logger(__name__)
 T = TypeVar("T")
 
 PUBLISH_TASK = "publishing.publish_clip"
-MAX_ATTEMPTS = 10
-POLL_INLINE_S = 20.0
-POLL_EVERY_S = 1.0
+MAX_ATTEMPTS = 10  # the task's policy; settings.publishing.max_attempts marks the publication failed
 UPLOAD_URL_TTL = timedelta(minutes=55)  # TikTok: valid 1 hour
 FINAL = ("published", "failed", "cancelled")
 
@@ -378,7 +377,7 @@ async def run_publication(
         await _set(pub.id, status="failed", error=exc.detail)
         raise
     except Retryable as exc:
-        if ctx.attempt >= MAX_ATTEMPTS:
+        if ctx.attempt >= min(MAX_ATTEMPTS, get_settings().publishing.max_attempts):
             await _set(pub.id, status="failed", error=f"gave up after {ctx.attempt} attempts: {exc.detail}")
         else:
             await _set(pub.id, error=exc.detail)
@@ -489,7 +488,8 @@ async def _new_generation(pub: ClipPublication) -> None:
 
 async def _poll_tiktok(ctx: TaskContext, pub: ClipPublication, holder: TokenHolder, *, adopted: bool) -> None:
     assert pub.publish_id
-    deadline = time.monotonic() + POLL_INLINE_S
+    poll = get_settings().publishing
+    deadline = time.monotonic() + poll.poll_inline_s
     want_public_id = pub.privacy == "PUBLIC_TO_EVERYONE"
     complete: PublicationStatus | None = None
     while time.monotonic() < deadline:
@@ -501,7 +501,7 @@ async def _poll_tiktok(ctx: TaskContext, pub: ClipPublication, holder: TokenHold
             if status.post_id or not want_public_id:
                 break
         await ctx.heartbeat()
-        await asyncio.sleep(POLL_EVERY_S)
+        await asyncio.sleep(poll.poll_interval_s)
     if complete is None:
         raise Retryable("TikTok is still processing the post", retry_after=10)
     # The public id arrives after moderation; the metrics collector resolves it later if missing.
@@ -566,7 +566,8 @@ async def _uploaded(pub: ClipPublication, video_id: str, *, adopted: bool) -> No
 async def _poll_youtube(ctx: TaskContext, pub: ClipPublication, holder: TokenHolder) -> None:
     assert pub.external_id
     await ctx.progress(80, "YouTube is processing")
-    deadline = time.monotonic() + POLL_INLINE_S
+    poll = get_settings().publishing
+    deadline = time.monotonic() + poll.poll_inline_s
     while time.monotonic() < deadline:
         status = await holder.call(lambda t: holder.platforms.youtube(t).video_status(pub.external_id or ""))
         if status.state == "failed":
@@ -575,5 +576,5 @@ async def _poll_youtube(ctx: TaskContext, pub: ClipPublication, holder: TokenHol
             await _set(pub.id, status="published", published_at=utcnow(), error=None)
             return
         await ctx.heartbeat()
-        await asyncio.sleep(POLL_EVERY_S)
+        await asyncio.sleep(poll.poll_interval_s)
     raise Retryable("YouTube is still processing the video", retry_after=10)
