@@ -272,17 +272,15 @@ async def _posts_by_label(sandbox_url: str) -> Counter[str]:
 
 
 async def _baseline(sandbox_url: str, n: int, concurrency: int = 8) -> None:
-    """Naive publishing: on any error, post again from the start (no checkpoint, no lookup)."""
+    """Naive publishing: on any error, post again from the start (no checkpoint, no lookup,
+    no inline retry: HTTP attempts are set to 1 for this phase)."""
     from reelflow.adapters.tiktok.oauth import TikTokOAuth
     from reelflow.adapters.tiktok.posting import PostInfo, PostingClient, chunk_plan
     from reelflow.adapters.youtube import GoogleOAuth, VideoMetadata, YouTubeClient
     from reelflow.errors import ReelflowError
 
     async with httpx.AsyncClient(base_url=sandbox_url, timeout=30) as sandbox:
-        users = [
-            c["handle"]
-            for c in (await sandbox.get("/sandbox/world/creators", params={"limit": 2})).json()
-        ]
+        users = [c["handle"] for c in (await sandbox.get("/sandbox/world/creators", params={"limit": 2})).json()]
     from urllib.parse import parse_qs, urlsplit
 
     async def token(provider: str, user: str) -> str:
@@ -438,6 +436,9 @@ def run(options: argparse.Namespace) -> dict[str, Any]:
             flush=True,
         )
 
+        # The baseline retries nothing inline either: any error means "post again".
+        os.environ["REELFLOW_HTTP_MAX_ATTEMPTS"] = "1"
+        reset_settings_cache()
         baseline_started = time.monotonic()
         asyncio.run(_baseline(sandbox_url, options.baseline or options.publishes))
         baseline_seconds = time.monotonic() - baseline_started
