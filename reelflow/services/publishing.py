@@ -43,7 +43,7 @@ from reelflow.adapters.youtube import UploadSessionExpired, VideoMetadata
 from reelflow.domain import publishing as rules
 from reelflow.errors import AuthExpired, Conflict, InvalidInput, NotFound, Permanent, Retryable
 from reelflow.logs import get_logger
-from reelflow.queue import TaskContext, cancel_run, enqueue
+from reelflow.queue import TaskContext, cancel_run, enqueue, retry_run
 from reelflow.services import accounts as accounts_service
 from reelflow.services.accounts import AccountUnavailable
 from reelflow.settings import get_settings
@@ -260,6 +260,25 @@ async def cancel(session: AsyncSession, workspace_id: uuid.UUID, publication_id:
     return refreshed
 
 
+async def retry(session: AsyncSession, workspace_id: uuid.UUID, publication_id: uuid.UUID) -> ClipPublication:
+    """Run a failed publication again (same job, fresh budget). Safe: the attempt starts by
+    reconciling its stored checkpoint with the platform, so a post that exists is adopted."""
+    repo = PublishingRepository(session)
+    publication = await repo.get_publication(workspace_id, publication_id)
+    if publication is None:
+        raise NotFound("no such publication")
+    if publication.status != "failed" or publication.run_id is None:
+        raise Conflict(f"only failed publications can be retried; this one is {publication.status}")
+    account = await repo.account_by_id(publication.account_id)
+    if account is None or account.status != "active":
+        raise Conflict("the account is not active: reconnect it first")
+    await repo.update_publication(publication.id, only_if={"status": "failed"}, status="queued", error=None, attempts=0)
+    await retry_run(session, publication.run_id, workspace_id=workspace_id)
+    refreshed = await repo.publication_by_id(publication.id)
+    assert refreshed is not None
+    return refreshed
+
+
 async def get_publication(session: AsyncSession, workspace_id: uuid.UUID, publication_id: uuid.UUID) -> ClipPublication:
     publication = await PublishingRepository(session).get_publication(workspace_id, publication_id)
     if publication is None:
@@ -356,9 +375,10 @@ async def run_publication(
         if clip is None or not clip.video_key:
             await repo.update_publication(pub.id, status="failed", error="the clip or its video is gone")
             return {"status": "failed"}
+        attempt = pub.attempts + 1  # since the publication was created or last retried by hand
         await repo.update_publication(
             pub.id,
-            attempts=pub.attempts + 1,
+            attempts=attempt,
             run_id=ctx.run_id if ctx.run_id.int else pub.run_id,
             status="uploading" if pub.status in ("scheduled", "queued") else pub.status,
         )
@@ -377,8 +397,8 @@ async def run_publication(
         await _set(pub.id, status="failed", error=exc.detail)
         raise
     except Retryable as exc:
-        if ctx.attempt >= min(MAX_ATTEMPTS, get_settings().publishing.max_attempts):
-            await _set(pub.id, status="failed", error=f"gave up after {ctx.attempt} attempts: {exc.detail}")
+        if attempt >= min(MAX_ATTEMPTS, get_settings().publishing.max_attempts):
+            await _set(pub.id, status="failed", error=f"gave up after {attempt} attempts: {exc.detail}")
         else:
             await _set(pub.id, error=exc.detail)
         raise

@@ -151,6 +151,16 @@ async def test_dead_refresh_token_fails_the_publication_as_expired(client, signu
         headers=owner.headers,
     )
     assert again.status_code == 422 and again.json()["errors"][0]["field"] == "account_ids"
+    # reconnect, then retry the failed publication: it reconciles first, then posts once
+    retry = await client.post(f"/api/v1/publications/{pub['id']}/retry", headers=owner.headers)
+    assert retry.status_code == 409  # the account is still expired
+    await connect(client, owner, "google", y)
+    retry = await client.post(f"/api/v1/publications/{pub['id']}/retry", headers=owner.headers)
+    assert retry.status_code == 202 and retry.json()["status"] == "queued"
+    await run_jobs()
+    pub = (await client.get(f"/api/v1/publications/{pub['id']}", headers=owner.headers)).json()
+    assert pub["status"] == "published" and pub["attempts"] == 1
+    assert len(await sandbox._call("GET", "/sandbox/youtube/videos")) == 1
 
 
 async def test_publish_config_defaults_apply(client, signup, sandbox, session, run_jobs):

@@ -283,6 +283,11 @@ class PublicationsController(Controller):
             await publishing_service.get_publication(db_session, principal.workspace_id, publication_id)
         )
 
+    @post("/{publication_id:uuid}/retry", status_code=202, guards=[requires_role(*EDITORS)])
+    async def retry(self, db_session: AsyncSession, principal: Principal, publication_id: uuid.UUID) -> PublicationOut:
+        """Run a failed publication again; it reconciles with the platform first (never a blind re-post)."""
+        return publication_out(await publishing_service.retry(db_session, principal.workspace_id, publication_id))
+
     @post("/{publication_id:uuid}/cancel", status_code=200, guards=[requires_role(*EDITORS)])
     async def cancel(self, db_session: AsyncSession, principal: Principal, publication_id: uuid.UUID) -> PublicationOut:
         """Cancel a scheduled publication (409 once it has started)."""
