@@ -109,8 +109,12 @@ async def publish(
     if request.variant_id is not None or request.experiment_id is not None:
         caption, title = await _apply_variant(repo, workspace_id, request, caption, title)
     account_ids = request.account_ids
-    if not account_ids and config is not None:
-        account_ids = [uuid.UUID(a) for a in config.default_account_ids]
+    from_config = not account_ids
+    if from_config and config is not None:
+        defaults = [uuid.UUID(a) for a in config.default_account_ids]
+        found = await repo.accounts_by_ids(workspace_id, defaults)
+        # the defaults may mix platforms: a TikTok request takes the TikTok ones
+        account_ids = [a for a in defaults if a in found and found[a].platform == request.platform]
     if not account_ids:
         raise InvalidInput("give at least one account (or set default accounts in publish-config)", field="account_ids")
     account_ids = list(dict.fromkeys(account_ids))
