@@ -131,8 +131,11 @@ async def run(demo: Demo) -> None:
         )
         for round_no in (1, 2):
             await sandbox.post("/sandbox/clock", json={"advance": 3 * 3600})  # three hours of views
-            job = (await demo.client.post(f"/api/v1/experiments/{experiment['id']}/collect")).json()
-            job = await _wait_job(demo, job["id"])
+            started = await demo.client.post(f"/api/v1/experiments/{experiment['id']}/collect")
+            if started.status_code != 202:  # decided already: a winner ends the experiment
+                demo.say(f"collection {round_no}: {started.status_code} {started.json().get('detail')}")
+                break
+            job = await _wait_job(demo, started.json()["id"])
             result = job.get("result") or {}
             demo.say(
                 f"collection {round_no}: job {job['status']}, {result.get('stored', 0)} metric rows "
