@@ -129,17 +129,18 @@ async def run(demo: Demo) -> None:
         demo.say(
             f"experiment {experiment['id']}: 2 variants, {len(pubs)} variant posts ({len(pubs) // 2} accounts each)"
         )
-        for round_no in (1, 2):
-            await sandbox.post("/sandbox/clock", json={"advance": 3 * 3600})  # three hours of views
+        for round_no, advance in ((1, 300), (2, 3 * 3600)):  # 5 minutes of views, then three hours more
+            await sandbox.post("/sandbox/clock", json={"advance": advance})
             started = await demo.client.post(f"/api/v1/experiments/{experiment['id']}/collect")
             if started.status_code != 202:  # decided already: a winner ends the experiment
                 demo.say(f"collection {round_no}: {started.status_code} {started.json().get('detail')}")
                 break
             job = await _wait_job(demo, started.json()["id"])
             result = job.get("result") or {}
+            state = (await demo.client.get(f"/api/v1/experiments/{experiment['id']}")).json()
             demo.say(
                 f"collection {round_no}: job {job['status']}, {result.get('stored', 0)} metric rows "
-                f"in {result.get('calls', 0)} platform calls"
+                f"in {result.get('calls', 0)} platform calls → {state['status']}: {(state['decision'] or {}).get('reason')}"
             )
             await asyncio.sleep(1.1)  # a new metric time for the next round
         body = (await demo.client.get(f"/api/v1/experiments/{experiment['id']}")).json()
