@@ -138,9 +138,10 @@ async def run(demo: Demo) -> None:
             job = await _wait_job(demo, started.json()["id"])
             result = job.get("result") or {}
             state = (await demo.client.get(f"/api/v1/experiments/{experiment['id']}")).json()
+            reason = (state["decision"] or {}).get("reason")
             demo.say(
                 f"collection {round_no}: job {job['status']}, {result.get('stored', 0)} metric rows "
-                f"in {result.get('calls', 0)} platform calls → {state['status']}: {(state['decision'] or {}).get('reason')}"
+                f"in {result.get('calls', 0)} platform calls → {state['status']}: {reason}"
             )
             await asyncio.sleep(1.1)  # a new metric time for the next round
         body = (await demo.client.get(f"/api/v1/experiments/{experiment['id']}")).json()
