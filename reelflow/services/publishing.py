@@ -334,6 +334,7 @@ class TokenHolder:
         self.platforms = platforms
         self.token = token
         self.version = version
+        self.handle: str | None = None  # the account's username (TikTok post URLs)
 
     @classmethod
     async def load(cls, account_id: uuid.UUID, platforms: PublishingPlatforms) -> TokenHolder:
@@ -376,6 +377,7 @@ async def run_publication(
         if pub.status in FINAL:
             return _summary(pub)
         clip = await repo.clip_by_id(pub.clip_id)
+        account = await repo.account_by_id(pub.account_id)
         if clip is None or not clip.video_key:
             await repo.update_publication(pub.id, status="failed", error="the clip or its video is gone")
             return {"status": "failed"}
@@ -388,6 +390,7 @@ async def run_publication(
         )
     try:
         holder = await TokenHolder.load(pub.account_id, platforms)
+        holder.handle = account.username if account else None
         async with get_blob_store().local_file(clip.video_key) as path:
             size = path.stat().st_size
             if pub.platform == "tiktok":
@@ -453,7 +456,9 @@ async def _run_tiktok(ctx: TaskContext, pub_id: uuid.UUID, holder: TokenHolder, 
         pub = await _load(pub_id)
         if pub.publish_id:
             publish_id: str = pub.publish_id
-            status = await holder.call(lambda t: holder.platforms.tiktok_posting(t).fetch_status(publish_id))
+            status = await holder.call(
+                lambda t: holder.platforms.tiktok_posting(t).fetch_status(publish_id, handle=holder.handle)
+            )
             if status.state == "published" and (status.post_id or pub.privacy != "PUBLIC_TO_EVERYONE"):
                 await _published(pub.id, status, adopted=resumed, external_id=status.post_id)
                 return
@@ -517,7 +522,9 @@ async def _poll_tiktok(ctx: TaskContext, pub: ClipPublication, holder: TokenHold
     want_public_id = pub.privacy == "PUBLIC_TO_EVERYONE"
     complete: PublicationStatus | None = None
     while time.monotonic() < deadline:
-        status = await holder.call(lambda t: holder.platforms.tiktok_posting(t).fetch_status(pub.publish_id or ""))
+        status = await holder.call(
+            lambda t: holder.platforms.tiktok_posting(t).fetch_status(pub.publish_id or "", handle=holder.handle)
+        )
         if status.state in ("failed", "cancelled"):
             raise Permanent(f"TikTok failed the post: {status.fail_reason}")
         if status.state == "published":
