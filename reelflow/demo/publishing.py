@@ -106,7 +106,7 @@ async def run(demo: Demo) -> None:
                 json={
                     "project_id": project["id"],
                     "name": "hook A/B",
-                    "min_views": 500,
+                    "min_views": 50_000,  # five minutes of views are not enough; three hours are
                     "variants": [
                         {"label": "A", "clip_id": clips[0]["id"], "caption": "Wait for the end #ab"},
                         {"label": "B", "clip_id": clips[1]["id"], "caption": "You won't guess this #ab"},
