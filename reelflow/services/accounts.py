@@ -31,6 +31,7 @@ from reelflow.adapters.youtube import YOUTUBE_SCOPES
 from reelflow.domain.publishing import STATE_TTL
 from reelflow.errors import AuthExpired, InvalidInput, NotFound, Permanent, ReelflowError
 from reelflow.logs import get_logger
+from reelflow.services import audit
 from reelflow.storage.db import session_scope
 from reelflow.storage.models.base import utcnow
 from reelflow.storage.models.publishing import PLATFORMS, ConnectedAccount
@@ -162,6 +163,16 @@ async def complete_oauth(
             **_sealed(vault, tokens),
         }
     )
+    await audit.record(
+        session,
+        "publishing.account.connected",
+        workspace_id=record.workspace_id,
+        actor_kind="member",
+        actor_user_id=record.user_id,
+        target_type="connected_account",
+        target_id=account.id,
+        details={"platform": platform, "external_id": external_id},
+    )
     log.info("account connected", account_id=str(account.id), platform=platform)
     return account
 
@@ -192,7 +203,12 @@ async def get_account(session: AsyncSession, workspace_id: uuid.UUID, account_id
 
 
 async def disconnect(
-    session: AsyncSession, workspace_id: uuid.UUID, account_id: uuid.UUID, *, platforms: PublishingPlatforms
+    session: AsyncSession,
+    workspace_id: uuid.UUID,
+    account_id: uuid.UUID,
+    *,
+    platforms: PublishingPlatforms,
+    actor: audit.Actor | None = None,
 ) -> ConnectedAccount:
     """Revoke at the platform (best effort: TikTok and Google both have a revoke endpoint),
     then delete the tokens; the account row stays (status `revoked`) for its publications."""
@@ -208,6 +224,15 @@ async def disconnect(
         except ReelflowError as exc:  # the tokens are deleted anyway
             revoke_error = f"revoke at the platform failed: {exc.detail}"
     await repo.clear_tokens(account.id, "revoked", revoke_error)
+    await audit.record(
+        session,
+        "publishing.account.disconnected",
+        actor=actor,
+        workspace_id=workspace_id,
+        target_type="connected_account",
+        target_id=account.id,
+        details={"platform": account.platform, "revoke_error": revoke_error},
+    )
     await session.flush()
     refreshed = await repo.account_by_id(account.id)
     assert refreshed is not None

@@ -45,6 +45,7 @@ from reelflow.errors import AuthExpired, Conflict, InvalidInput, NotFound, Perma
 from reelflow.logs import get_logger
 from reelflow.queue import TaskContext, cancel_run, enqueue, retry_run
 from reelflow.services import accounts as accounts_service
+from reelflow.services import audit
 from reelflow.services.accounts import AccountUnavailable
 from reelflow.settings import get_settings
 from reelflow.storage.blobs import get_blob_store
@@ -96,6 +97,7 @@ async def publish(
     *,
     platforms: PublishingPlatforms,
     idempotency_key: str | None = None,
+    actor: audit.Actor | None = None,
 ) -> list[PublishOutcome]:
     repo = PublishingRepository(session)
     now = utcnow()
@@ -212,6 +214,20 @@ async def publish(
             start_at=scheduled_at,
         )
         publication.run_id = result.run.id
+        await audit.record(
+            session,
+            "publishing.post.requested",
+            actor=actor,
+            workspace_id=workspace_id,
+            target_type="clip_publication",
+            target_id=publication.id,
+            details={
+                "platform": request.platform,
+                "clip_id": str(clip.id),
+                "account_id": str(account.id),
+                "scheduled_at": scheduled_at.isoformat() if scheduled_at else None,
+            },
+        )
         await session.flush()
         outcomes.append(PublishOutcome(publication, True, result.run.id))
     return outcomes
@@ -244,7 +260,9 @@ async def _creator_info(account: ConnectedAccount, platforms: PublishingPlatform
     return await holder.call(lambda token: platforms.tiktok_posting(token).creator_info())
 
 
-async def cancel(session: AsyncSession, workspace_id: uuid.UUID, publication_id: uuid.UUID) -> ClipPublication:
+async def cancel(
+    session: AsyncSession, workspace_id: uuid.UUID, publication_id: uuid.UUID, *, actor: audit.Actor | None = None
+) -> ClipPublication:
     """Cancel a publication still scheduled (its delayed job never starts)."""
     repo = PublishingRepository(session)
     publication = await repo.get_publication(workspace_id, publication_id)
@@ -259,12 +277,22 @@ async def cancel(session: AsyncSession, workspace_id: uuid.UUID, publication_id:
             await cancel_run(session, publication.run_id, workspace_id=workspace_id)
         except Conflict:
             pass  # finished already: the task sees the cancelled publication and does nothing
+    await audit.record(
+        session,
+        "publishing.post.cancelled",
+        actor=actor,
+        workspace_id=workspace_id,
+        target_type="clip_publication",
+        target_id=publication.id,
+    )
     refreshed = await repo.publication_by_id(publication.id)
     assert refreshed is not None
     return refreshed
 
 
-async def retry(session: AsyncSession, workspace_id: uuid.UUID, publication_id: uuid.UUID) -> ClipPublication:
+async def retry(
+    session: AsyncSession, workspace_id: uuid.UUID, publication_id: uuid.UUID, *, actor: audit.Actor | None = None
+) -> ClipPublication:
     """Run a failed publication again (same job, fresh budget). Safe: the attempt starts by
     reconciling its stored checkpoint with the platform, so a post that exists is adopted."""
     repo = PublishingRepository(session)
@@ -278,6 +306,14 @@ async def retry(session: AsyncSession, workspace_id: uuid.UUID, publication_id: 
         raise Conflict("the account is not active: reconnect it first")
     await repo.update_publication(publication.id, only_if={"status": "failed"}, status="queued", error=None, attempts=0)
     await retry_run(session, publication.run_id, workspace_id=workspace_id)
+    await audit.record(
+        session,
+        "publishing.post.retried",
+        actor=actor,
+        workspace_id=workspace_id,
+        target_type="clip_publication",
+        target_id=publication.id,
+    )
     refreshed = await repo.publication_by_id(publication.id)
     assert refreshed is not None
     return refreshed
@@ -433,16 +469,33 @@ async def _set(publication_id: uuid.UUID, *, only_if: dict[str, Any] | None = No
 
 
 async def _published(pub_id: uuid.UUID, status: PublicationStatus, *, adopted: bool, external_id: str | None) -> None:
-    await _set(
-        pub_id,
-        status="published",
-        external_id=external_id,
-        url=status.url,
-        published_at=utcnow(),
-        adopted=adopted,
-        error=None,
-    )
+    async with session_scope() as session:
+        repo = PublishingRepository(session)
+        await repo.update_publication(
+            pub_id,
+            status="published",
+            external_id=external_id,
+            url=status.url,
+            published_at=utcnow(),
+            adopted=adopted,
+            error=None,
+        )
+        pub = await repo.publication_by_id(pub_id)
+        if pub is not None:
+            await _audit_published(session, pub, adopted=adopted)
     log.info("publication published", publication_id=str(pub_id), adopted=adopted)
+
+
+async def _audit_published(session: AsyncSession, pub: ClipPublication, *, adopted: bool) -> None:
+    await audit.record(
+        session,
+        "publishing.post.published",
+        workspace_id=pub.workspace_id,
+        actor_kind="system",
+        target_type="clip_publication",
+        target_id=pub.id,
+        details={"platform": pub.platform, "external_id": pub.external_id, "adopted": adopted},
+    )
 
 
 # --- TikTok ----------------------------------------------------------------------------------------
@@ -604,7 +657,11 @@ async def _poll_youtube(ctx: TaskContext, pub: ClipPublication, holder: TokenHol
         if status.state == "failed":
             raise Permanent(f"YouTube failed the video: {status.fail_reason}")
         if status.state == "published":
-            await _set(pub.id, status="published", published_at=utcnow(), error=None)
+            async with session_scope() as session:
+                await PublishingRepository(session).update_publication(
+                    pub.id, status="published", published_at=utcnow(), error=None
+                )
+                await _audit_published(session, pub, adopted=pub.adopted)
             return
         await ctx.heartbeat()
         await asyncio.sleep(poll.poll_interval_s)

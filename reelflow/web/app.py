@@ -23,6 +23,7 @@ from reelflow.adapters.mail import SmtpMailer
 from reelflow.adapters.tiktok.business import tiktok_ads
 from reelflow.health import PooledReadiness
 from reelflow.adapters.platforms import Platforms
+from reelflow.health import PooledReadiness
 from reelflow.logs import configure_logging
 from reelflow.settings import ProxySettings, Settings, get_settings
 from reelflow.storage.db import dispose_engine

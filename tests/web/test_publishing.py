@@ -125,6 +125,20 @@ async def test_idempotency_key_and_401_refreshes_once(client, signup, sandbox, s
     assert pub["status"] == "published", pub
     assert len(await sandbox.events("tiktok.oauth.refreshed")) == 1
     assert len(await sandbox._call("GET", "/sandbox/tiktok/posts")) == 1
+    # the audit log has the connection, the request (once) and the publication
+    from sqlalchemy import text
+
+    actions = (
+        (
+            await session.execute(
+                text("SELECT action FROM audit_log WHERE workspace_id = :w ORDER BY id"), {"w": owner.workspace_id}
+            )
+        )
+        .scalars()
+        .all()
+    )
+    wanted = ["publishing.account.connected", "publishing.post.requested", "publishing.post.published"]
+    assert [a for a in actions if a.startswith("publishing.")] == wanted
 
 
 async def test_dead_refresh_token_fails_the_publication_as_expired(client, signup, sandbox, session, run_jobs):

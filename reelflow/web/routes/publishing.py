@@ -165,7 +165,9 @@ class AccountsController(Controller):
         self, db_session: AsyncSession, principal: Principal, platforms: Any, account_id: uuid.UUID
     ) -> AccountOut:
         """Revoke at the platform and delete the tokens; the account stays as `revoked`."""
-        account = await accounts_service.disconnect(db_session, principal.workspace_id, account_id, platforms=platforms)
+        account = await accounts_service.disconnect(
+            db_session, principal.workspace_id, account_id, platforms=platforms, actor=principal
+        )
         return account_out(account)
 
 
@@ -183,6 +185,7 @@ class PublishController(Controller):
             req,
             platforms=platforms,
             idempotency_key=request.headers.get(IDEMPOTENCY_HEADER) or None,
+            actor=principal,
         )
         body = PublishOut(
             publications=[publication_out(o.publication, created=o.created) for o in outcomes],
@@ -286,12 +289,16 @@ class PublicationsController(Controller):
     @post("/{publication_id:uuid}/retry", status_code=202, guards=[requires_role(*EDITORS)])
     async def retry(self, db_session: AsyncSession, principal: Principal, publication_id: uuid.UUID) -> PublicationOut:
         """Run a failed publication again; it reconciles with the platform first (never a blind re-post)."""
-        return publication_out(await publishing_service.retry(db_session, principal.workspace_id, publication_id))
+        return publication_out(
+            await publishing_service.retry(db_session, principal.workspace_id, publication_id, actor=principal)
+        )
 
     @post("/{publication_id:uuid}/cancel", status_code=200, guards=[requires_role(*EDITORS)])
     async def cancel(self, db_session: AsyncSession, principal: Principal, publication_id: uuid.UUID) -> PublicationOut:
         """Cancel a scheduled publication (409 once it has started)."""
-        return publication_out(await publishing_service.cancel(db_session, principal.workspace_id, publication_id))
+        return publication_out(
+            await publishing_service.cancel(db_session, principal.workspace_id, publication_id, actor=principal)
+        )
 
 
 class PublishConfigController(Controller):
