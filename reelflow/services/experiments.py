@@ -67,8 +67,8 @@ async def create_experiment(
     ends_at: datetime | None = None,
 ) -> tuple[Experiment, list[ExperimentVariant]]:
     project = await ClippingRepository(session).get_project(workspace_id, project_id)
-    if project is None:
-        raise NotFound("no such project")
+    if project is None:  # unknown, or another workspace's: the same answer
+        raise InvalidInput("no such project", field="project_id")
     if len(variants) < 2:
         raise InvalidInput("an experiment needs at least two variants", field="variants")
     labels = [v.label for v in variants]

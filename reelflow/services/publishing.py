@@ -103,8 +103,8 @@ async def publish(
     now = utcnow()
     config = await repo.get_config(workspace_id)
     clip = await repo.get_clip(workspace_id, request.clip_id)
-    if clip is None:
-        raise NotFound("no such clip")
+    if clip is None:  # unknown, or another workspace's: the same answer
+        raise InvalidInput("no such clip", field="clip_id")
     if clip.status != "ready" or not clip.video_key:
         raise InvalidInput(f"the clip is {clip.status}, not ready: render it first", field="clip_id")
     caption, title = request.caption, request.title

@@ -127,7 +127,8 @@ async def test_experiments_are_workspace_scoped(client, signup, sandbox, session
         "name": "x",
         "variants": [{"label": "A", "clip_id": str(clip_a)}, {"label": "B", "clip_id": str(clip_b)}],
     }
-    assert (await client.post("/api/v1/experiments", json=body, headers=other.headers)).status_code == 404
+    foreign = await client.post("/api/v1/experiments", json=body, headers=other.headers)
+    assert foreign.status_code == 422 and foreign.json()["errors"][0]["field"] == "project_id"
     one = await client.post(
         "/api/v1/experiments", json={**body, "variants": body["variants"][:1]}, headers=owner.headers
     )

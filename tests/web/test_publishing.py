@@ -265,7 +265,7 @@ async def test_publishing_routes_are_workspace_scoped(client, signup, sandbox, s
         json={"clip_id": str(clip), "account_ids": [tiktok["id"]], "privacy": "SELF_ONLY"},
         headers=other.headers,
     )
-    assert foreign.status_code == 404  # another workspace's clip
+    assert foreign.status_code == 422 and foreign.json()["errors"][0]["field"] == "clip_id"  # another's clip
     _, own_clip = await make_clip(session, other.workspace_id)
     foreign = await client.post(
         "/api/v1/publish/tiktok",
