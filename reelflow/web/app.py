@@ -20,9 +20,8 @@ from litestar.stores.registry import StoreRegistry
 
 from reelflow import __version__
 from reelflow.adapters.mail import SmtpMailer
-from reelflow.adapters.tiktok.business import tiktok_ads
-from reelflow.health import PooledReadiness
 from reelflow.adapters.platforms import Platforms
+from reelflow.adapters.tiktok.business import tiktok_ads
 from reelflow.health import PooledReadiness
 from reelflow.logs import configure_logging
 from reelflow.settings import ProxySettings, Settings, get_settings

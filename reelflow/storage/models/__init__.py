@@ -7,8 +7,8 @@ from reelflow.storage.models import discovery as discovery
 from reelflow.storage.models import identity as identity
 from reelflow.storage.models import leads as leads
 from reelflow.storage.models import monitoring as monitoring
-from reelflow.storage.models import publishing as publishing
 from reelflow.storage.models import ops as ops
+from reelflow.storage.models import publishing as publishing
 
 # <area models: each area imports its module here>
 from reelflow.storage.models import runtime as runtime
