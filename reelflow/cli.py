@@ -88,6 +88,7 @@ def keys() -> None:
 def keys_rotate(batch: int) -> None:
     """Re-encrypt every sealed column with the first key of REELFLOW_TOKEN_ENCRYPTION_KEYS."""
     from reelflow.storage.db import dispose_engine, session_scope
+    from reelflow.storage.repositories.ads import AdsRepository
     from reelflow.storage.tokenstore import rotate_all
 
     _with_services()
@@ -95,7 +96,10 @@ def keys_rotate(batch: int) -> None:
     async def run() -> dict[str, int]:
         try:
             async with session_scope() as session:
-                return await rotate_all(session, batch=batch)
+                counts = await rotate_all(session, batch=batch)
+                # Ad connections have no key column: every stored token is re-encrypted.
+                counts["ad_connections"] = await AdsRepository(session).rotate_tokens()
+                return counts
         finally:
             await dispose_engine()
 
