@@ -110,6 +110,19 @@ class ReadinessSettings(BaseModel):
     probe_timeout_s: float = Field(default=1.0, gt=0, le=30)
     cache_s: float = Field(default=1.0, ge=0, le=60)
 
+class ClippersSettings(BaseModel):
+    """Clipper programmes (docs/clippers.md). Env: REELFLOW_CLIPPERS__<FIELD>."""
+
+    # URLs per Apify run of a tracking round.
+    tracking_batch_size: int = Field(default=50, ge=1, le=1000)
+    # Apify runs of one round in flight at once.
+    tracking_concurrency: int = Field(default=16, ge=1, le=256)
+    # Seconds between status checks of a running Apify run, and the most a round waits for one.
+    run_poll_seconds: float = Field(default=0.5, gt=0)
+    run_wait_seconds: float = Field(default=900.0, gt=0)
+    # Smallest payout a clipper may request, in minor units.
+    payout_minimum_minor: int = Field(default=1000, ge=1)
+
 
 class AdsSettings(BaseModel):
     """Ads (TikTok Business): env ``REELFLOW_ADS__<FIELD>``."""
@@ -385,6 +398,7 @@ class Settings(BaseSettings):
     sandbox_creators: int = Field(default=3000, ge=10)
     sandbox_videos_per_creator: int = Field(default=10, ge=1)
     sandbox_latency: SandboxLatencySettings = Field(default_factory=SandboxLatencySettings)
+    clippers: ClippersSettings = Field(default_factory=ClippersSettings)
 
     # --- job runtime -------------------------------------------------------------------
     # <runtime settings: the runtime issue adds its settings here>

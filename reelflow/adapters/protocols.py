@@ -103,3 +103,16 @@ class PublishingPlatforms(Protocol):
     def tiktok_display(self, access_token: str) -> DisplayClient: ...
 
     def youtube(self, access_token: str) -> YouTubeClient: ...
+
+class ShortLinkResolver(Protocol):
+    async def resolve_short_link(self, url: str) -> str: ...
+
+
+class AsyncScraperRuns(Protocol):
+    """Batch scraping as asynchronous runs (Apify): start, poll, read the dataset."""
+
+    async def start_post_run(self, urls: Sequence[str]) -> tuple[str, str]: ...  # (run id, dataset id)
+
+    async def run_status(self, run_id: str) -> str: ...  # READY, RUNNING, SUCCEEDED, FAILED, ABORTED, TIMED-OUT
+
+    async def dataset_items(self, dataset_id: str) -> list[dict[str, object]]: ...
