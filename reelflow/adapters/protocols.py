@@ -20,7 +20,7 @@ swapped (Research API ↔ Apify for stats, ScrapeCreators ↔ Research for searc
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Sequence
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from reelflow.adapters.records import Creator, TokenSet, Video, VideoStats
 
@@ -115,4 +115,4 @@ class AsyncScraperRuns(Protocol):
 
     async def run_status(self, run_id: str) -> str: ...  # READY, RUNNING, SUCCEEDED, FAILED, ABORTED, TIMED-OUT
 
-    async def dataset_items(self, dataset_id: str) -> list[dict[str, object]]: ...
+    async def dataset_items(self, dataset_id: str) -> list[dict[str, Any]]: ...

@@ -11,11 +11,14 @@ Asynchronous runs (what batches use; run-sync times out at 300 s with a 408):
 has passed, or `FAILED`); `GET /v2/datasets/{id}/items` → the items, read at the run's finish
 time (reading again answers the same items). Knobs in `/sandbox/config`:
 `apify_run_seconds` (base duration, default 0.2), `apify_run_seconds_per_url` (default 0),
-`apify_fail_runs` (the next N runs end `FAILED`). Events: `apify.run.start`.
+`apify_fail_runs` (the next N runs end `FAILED`), `apify_gone` ({video id: reason}: reported
+deleted/private), `apify_views` ({video id: views}: a forced count, e.g. one that goes down).
+Events: `apify.run.start`.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import secrets
 from datetime import UTC, datetime
@@ -64,8 +67,14 @@ def item_for(request: Request[Any, Any, Any], url: str, now: float) -> dict[str,
     vid = video_id_from_url(url)
     world = get_world()
     stats = world.stats(vid, now) if vid else None
+    config = get_state().config
+    if vid is not None and str(vid) in (config.get("apify_gone") or {}):
+        stats = None
     if vid is None or stats is None:
         return {"url": url, "submittedVideoUrl": url, "error": "Post not found or private"}
+    override = (config.get("apify_views") or {}).get(str(vid))
+    if override is not None:
+        stats = dataclasses.replace(stats, views=int(override))
     video = world.video(vid)
     c = video.author
     base = str(request.base_url).rstrip("/")
@@ -190,7 +199,7 @@ async def start_run(request: Request[Any, Any, Any], actor: str) -> Response[Any
         urls
     )
     seq = state.next_seq()
-    run = {
+    run: dict[str, Any] = {
         "id": f"run{seq:08d}{secrets.token_hex(4)}",
         "dataset_id": f"ds{seq:08d}{secrets.token_hex(4)}",
         "actor": actor,

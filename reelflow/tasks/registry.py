@@ -29,6 +29,7 @@ TASK_MODULES: list[str] = [
     "reelflow.tasks.leads",
     "reelflow.tasks.discovery",
     "reelflow.tasks.publishing",
+    "reelflow.tasks.clippers",
     # <area task modules>
 ]
 

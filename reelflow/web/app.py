@@ -40,6 +40,7 @@ from reelflow.web.middleware import (
 from reelflow.web.openapi import amend_openapi, public_operations
 from reelflow.web.routes import ads as ads_routes
 from reelflow.web.routes import audit, health, identity, jobs
+from reelflow.web.routes import clippers as clippers_routes
 from reelflow.web.routes import clipping as clipping_routes
 from reelflow.web.routes import discovery as discovery_routes
 from reelflow.web.routes import leads as leads_routes
@@ -60,6 +61,7 @@ API_ROUTE_MODULES: list[Any] = [
     ads_routes,
     leads_routes,
     publishing_routes,
+    clippers_routes,
     # <area route modules>
 ]
 

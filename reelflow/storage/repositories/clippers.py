@@ -54,11 +54,15 @@ class ClippersRepository:
             query = query.with_for_update()
         return (await self.session.execute(query)).scalar_one_or_none()
 
-    async def list_campaigns(self, workspace_id: uuid.UUID, *, statuses: Sequence[str] | None = None) -> list[ClipperCampaign]:
+    async def list_campaigns(
+        self, workspace_id: uuid.UUID, *, statuses: Sequence[str] | None = None
+    ) -> list[ClipperCampaign]:
         query = select(ClipperCampaign).where(ClipperCampaign.workspace_id == workspace_id)
         if statuses:
             query = query.where(ClipperCampaign.status.in_(statuses))
-        return list((await self.session.execute(query.order_by(ClipperCampaign.created_at, ClipperCampaign.id))).scalars())
+        return list(
+            (await self.session.execute(query.order_by(ClipperCampaign.created_at, ClipperCampaign.id))).scalars()
+        )
 
     async def workspaces_with_active_campaigns(self) -> list[uuid.UUID]:
         rows = await self.session.execute(
@@ -70,7 +74,9 @@ class ClippersRepository:
     async def submission_by_url(self, workspace_id: uuid.UUID, url: str) -> ClipperSubmission | None:
         return (
             await self.session.execute(
-                select(ClipperSubmission).where(ClipperSubmission.workspace_id == workspace_id, ClipperSubmission.url == url)
+                select(ClipperSubmission).where(
+                    ClipperSubmission.workspace_id == workspace_id, ClipperSubmission.url == url
+                )
             )
         ).scalar_one_or_none()
 
@@ -136,9 +142,7 @@ class ClippersRepository:
         return list((await self.session.execute(query)).scalars())
 
     # --- tracking -----------------------------------------------------------------------
-    async def upsert_daily(
-        self, sub: ClipperSubmission, day: date, views: int, read_at: datetime
-    ) -> None:
+    async def upsert_daily(self, sub: ClipperSubmission, day: date, views: int, read_at: datetime) -> None:
         stmt = insert(ViewTracking).values(
             id=uuid.uuid4(),
             workspace_id=sub.workspace_id,
@@ -159,7 +163,9 @@ class ClippersRepository:
 
     async def add_reading(self, sub: ClipperSubmission, views: int, read_at: datetime, run_id: str | None) -> None:
         self.session.add(
-            ViewReading(workspace_id=sub.workspace_id, submission_id=sub.id, views=views, read_at=read_at, apify_run_id=run_id)
+            ViewReading(
+                workspace_id=sub.workspace_id, submission_id=sub.id, views=views, read_at=read_at, apify_run_id=run_id
+            )
         )
 
     async def daily_rows(self, workspace_id: uuid.UUID, submission_id: uuid.UUID) -> list[ViewTracking]:
@@ -179,6 +185,24 @@ class ClippersRepository:
         return (
             await self.session.execute(select(ApifyRun).where(ApifyRun.job_key == job_key, ApifyRun.batch == batch))
         ).scalar_one_or_none()
+
+    async def apify_runs_of(self, job_key: str) -> list[ApifyRun]:
+        return list((await self.session.execute(select(ApifyRun).where(ApifyRun.job_key == job_key))).scalars())
+
+    async def submissions_by_urls_for_update(
+        self, workspace_id: uuid.UUID, urls: Sequence[str]
+    ) -> list[ClipperSubmission]:
+        query = (
+            select(ClipperSubmission)
+            .where(ClipperSubmission.workspace_id == workspace_id, ClipperSubmission.url.in_(list(urls)))
+            .order_by(ClipperSubmission.id)
+            .with_for_update()
+        )
+        return list((await self.session.execute(query)).scalars())
+
+    async def lock_campaign(self, campaign_id: uuid.UUID) -> ClipperCampaign | None:
+        query = select(ClipperCampaign).where(ClipperCampaign.id == campaign_id).with_for_update()
+        return (await self.session.execute(query)).scalar_one_or_none()
 
     async def count_apify_runs(self, workspace_id: uuid.UUID) -> int:
         return int(
@@ -253,7 +277,10 @@ class ClippersRepository:
     async def campaign_clipper_totals(self, campaign_id: uuid.UUID) -> list[tuple[uuid.UUID, str, int, int]]:
         """(clipper id, email, views above baseline, earned) per clipper, best first."""
         views = func.coalesce(
-            func.sum(func.greatest(ClipperSubmission.peak_views - func.coalesce(ClipperSubmission.baseline_views, 0), 0)), 0
+            func.sum(
+                func.greatest(ClipperSubmission.peak_views - func.coalesce(ClipperSubmission.baseline_views, 0), 0)
+            ),
+            0,
         )
         earned = (
             select(func.coalesce(func.sum(LedgerEntry.amount_minor), 0))
