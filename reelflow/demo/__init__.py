@@ -29,6 +29,7 @@ DEMO_STEPS: list[str] = [
     "reelflow.demo.ads",
     "reelflow.demo.discovery",
     "reelflow.demo.publishing",
+    "reelflow.demo.clippers",
     # <area demo steps>
 ]
 
