@@ -152,7 +152,8 @@ async def run(demo: Demo) -> None:
     for who, token in tokens.items():
         bal = (await demo.client.get(f"{C}/balance", headers={"Authorization": f"Bearer {token}"})).json()
         demo.say(
-            f"{who}: {bal['views']:,} views, earned {_money(bal['earned_minor'])}, available {_money(bal['available_minor'])}"
+            f"{who}: {bal['views']:,} views, earned {_money(bal['earned_minor'])}, "
+            f"available {_money(bal['available_minor'])}"
         )
     ava = {"Authorization": f"Bearer {tokens['ava']}"}
     available = (await demo.client.get(f"{C}/balance", headers=ava)).json()["available_minor"]
