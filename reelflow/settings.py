@@ -120,6 +120,8 @@ class ClippersSettings(BaseModel):
     # Seconds between status checks of a running Apify run, and the most a round waits for one.
     run_poll_seconds: float = Field(default=0.5, gt=0)
     run_wait_seconds: float = Field(default=900.0, gt=0)
+    # Apify's waitForFinish on a status read (0 to 60 s): the answer is held until the run ends.
+    run_long_poll_seconds: float = Field(default=30.0, ge=0, le=60)
     # Smallest payout a clipper may request, in minor units.
     payout_minimum_minor: int = Field(default=1000, ge=1)
 

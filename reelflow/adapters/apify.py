@@ -153,10 +153,21 @@ class ApifyClient:
         return items
 
     # --- asynchronous runs (batches: never run-sync, which times out at 300 s) ----------
-    async def _call(self, method: str, path: str, *, json: Any = None, idempotent: bool = True) -> Any:
+    async def _call(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        idempotent: bool = True,
+        params: dict[str, Any] | None = None,
+        read_timeout: float | None = None,
+    ) -> Any:
         response = await httpclient.request(
             method,
             f"{self.base}{path}",
+            params=params,
+            read_timeout=read_timeout,
             idempotent=idempotent,
             platform=PLATFORM,
             json=json,
@@ -187,8 +198,15 @@ class ApifyClient:
             raise Permanent("Apify run object without id or defaultDatasetId")
         return str(data["id"]), str(data["defaultDatasetId"])
 
-    async def run_status(self, run_id: str) -> str:
-        body = await self._call("GET", f"/v2/actor-runs/{run_id}")
+    async def run_status(self, run_id: str, *, wait_s: float = 0.0) -> str:
+        """The run's status; with `wait_s` (≤ 60) Apify holds the answer until the run ends."""
+        wait = int(min(60.0, max(0.0, wait_s)))
+        body = await self._call(
+            "GET",
+            f"/v2/actor-runs/{run_id}",
+            params={"waitForFinish": wait} if wait else None,
+            read_timeout=wait + 30.0 if wait else None,
+        )
         return str(((body or {}).get("data") or {}).get("status") or "UNKNOWN")
 
     async def dataset_items(self, dataset_id: str) -> list[dict[str, Any]]:

@@ -113,6 +113,6 @@ class AsyncScraperRuns(Protocol):
 
     async def start_post_run(self, urls: Sequence[str]) -> tuple[str, str]: ...  # (run id, dataset id)
 
-    async def run_status(self, run_id: str) -> str: ...  # READY, RUNNING, SUCCEEDED, FAILED, ABORTED, TIMED-OUT
+    async def run_status(self, run_id: str, *, wait_s: float = 0.0) -> str: ...  # READY, RUNNING, SUCCEEDED...
 
     async def dataset_items(self, dataset_id: str) -> list[dict[str, Any]]: ...

@@ -7,8 +7,9 @@ short links; a deleted/private post comes back as an item with `error`.
 
 Asynchronous runs (what batches use; run-sync times out at 300 s with a 408):
 `POST /v2/acts/{actor}/runs` → `{"data": {"id", "status": "RUNNING", "defaultDatasetId"}}`;
-`GET /v2/actor-runs/{id}` → the run with its status (`SUCCEEDED` once its simulated duration
-has passed, or `FAILED`); `GET /v2/datasets/{id}/items` → the items, read at the run's finish
+`GET /v2/actor-runs/{id}[?waitForFinish=S]` → the run (held up to S ≤ 60 s until it ends),
+its status `SUCCEEDED` once its simulated duration
+has passed, or `FAILED`; `GET /v2/datasets/{id}/items` → the items, read at the run's finish
 time (reading again answers the same items). Knobs in `/sandbox/config`:
 `apify_run_seconds` (base duration, default 0.2), `apify_run_seconds_per_url` (default 0),
 `apify_fail_runs` (the next N runs end `FAILED`), `apify_gone` ({video id: reason}: reported
@@ -18,6 +19,7 @@ Events: `apify.run.start`.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import re
 import secrets
@@ -221,6 +223,13 @@ async def get_run(request: Request[Any, Any, Any], run_id: str) -> Response[Any]
     run = _runs().get(run_id)
     if run is None:
         return _fail(404, "record-not-found", "Actor run was not found")
+    try:  # Apify's long poll: hold the answer until the run finishes, at most 60 s
+        wait = min(60.0, max(0.0, float(request.query_params.get("waitForFinish") or 0)))
+    except ValueError:
+        wait = 0.0
+    left = run["finishes_at"] - get_state().clock.now()
+    if wait > 0 and left > 0:
+        await asyncio.sleep(min(wait, left))
     return Response({"data": _run_view(run, get_state().clock.now())})
 
 

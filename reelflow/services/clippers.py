@@ -417,7 +417,8 @@ async def _run_batch(
         if heartbeat is not None:
             await heartbeat()
         await asyncio.sleep(settings.run_poll_seconds)
-        status = await runs.run_status(run_id)
+        # long poll (waitForFinish): one request per run in the usual case, not one per poll
+        status = await runs.run_status(run_id, wait_s=settings.run_long_poll_seconds)
     if status != "SUCCEEDED":
         result.runs_failed += 1
         async with scope() as session:
