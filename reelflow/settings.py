@@ -110,6 +110,7 @@ class ReadinessSettings(BaseModel):
     probe_timeout_s: float = Field(default=1.0, gt=0, le=30)
     cache_s: float = Field(default=1.0, ge=0, le=60)
 
+
 class ClippersSettings(BaseModel):
     """Clipper programmes (docs/clippers.md). Env: REELFLOW_CLIPPERS__<FIELD>."""
 

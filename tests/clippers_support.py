@@ -5,24 +5,17 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from reelflow.storage.db import session_scope
-from reelflow.storage.repositories.identity import IdentityRepository
-from reelflow.web.routes.identity import issue_token
 
-
-async def member(client: Any, owner: Any, role: str, email: str | None = None) -> dict[str, str]:
-    """Add a member with `role` through the API and mint a token for them (like `reelflow admin`)."""
+async def member(client: Any, owner: Any, role: str, mail_sink: Any, email: str | None = None) -> dict[str, str]:
+    """Invite a member with `role` through the API and redeem the mailed link (real SMTP sink)."""
     email = email or f"{role}-{uuid.uuid4().hex[:8]}@example.com"
-    added = await client.post("/api/v1/members", headers=owner.headers, json={"email": email, "role": role})
-    assert added.status_code == 201, added.text
-    async with session_scope() as session:
-        repo = IdentityRepository(session)
-        user = await repo.get_user_by_email(email)
-        assert user is not None
-        token = await issue_token(
-            repo, workspace_id=uuid.UUID(owner.workspace_id), user_id=user.id, name="t", expires_in_days=None
-        )
-    return {"Authorization": f"Bearer {token.token}", "user_id": str(user.id)}
+    invited = await client.post("/api/v1/members", headers=owner.headers, json={"email": email, "role": role})
+    assert invited.status_code == 202, invited.text
+    secret = mail_sink.last_to(email).links[0].split("token=", 1)[1]
+    redeemed = await client.post("/api/v1/auth/redeem", json={"token": secret})
+    assert redeemed.status_code == 200, redeemed.text
+    body = redeemed.json()
+    return {"Authorization": f"Bearer {body['token']['token']}", "user_id": str(body["user"]["id"])}
 
 
 def headers(m: dict[str, str]) -> dict[str, str]:

@@ -1,7 +1,7 @@
 """Demo step: a clipper programme end to end over the API.
 
-An admin creates a programme; two clippers (workspace members with role `clipper`; their
-tokens are minted the way `reelflow admin` does until member invitations land) submit four
+An admin creates a programme; two clippers (invited as members with role `clipper`, the
+mailed links redeemed) submit four
 clips, one through a TikTok short link; the admin approves three and rejects one; two
 tracking rounds run as jobs with the sandbox clock moved forward in between; then views,
 earnings, budget left, a payout request, its approval and payment.
@@ -38,20 +38,19 @@ async def _wait_job(demo: Demo, response: httpx.Response, limit_s: float = 180.0
 
 
 async def _clipper_token(demo: Demo, email: str) -> str:
-    from reelflow.storage.db import session_scope
-    from reelflow.storage.repositories.identity import IdentityRepository
-    from reelflow.web.routes.identity import issue_token
+    """Invite a clipper, read the mailed link from the SMTP sink and redeem it (a token back)."""
+    from reelflow.demo.identity import _wait_for_mail
 
-    added = await demo.client.post("/api/v1/members", json={"email": email, "role": "clipper"})
-    added.raise_for_status()
-    async with session_scope() as session:
-        repo = IdentityRepository(session)
-        user = await repo.get_user_by_email(email)
-        assert user is not None
-        token = await issue_token(
-            repo, workspace_id=uuid.UUID(demo.state["workspace_id"]), user_id=user.id, name="demo", expires_in_days=1
+    invited = await demo.client.post("/api/v1/members", json={"email": email, "role": "clipper"})
+    invited.raise_for_status()
+    mail = await _wait_for_mail(demo.state["mail_sink"], email)
+    secret = mail.links[0].split("token=", 1)[1]
+    async with httpx.AsyncClient(base_url=demo.api_url, timeout=60) as anonymous:
+        redeemed = await anonymous.post(
+            "/api/v1/auth/redeem", json={"token": secret, "password": f"clipper-password-{uuid.uuid4().hex}"}
         )
-    return token.token
+        redeemed.raise_for_status()
+    return str(redeemed.json()["token"]["token"])
 
 
 def _young_videos(now: float, count: int) -> list[tuple[int, str]]:

@@ -23,10 +23,10 @@ def test_slots_are_half_hours() -> None:
     assert slot_of(datetime(2026, 1, 1, 10, 5, tzinfo=UTC)) == "20260101T1000"
 
 
-async def test_enqueue_one_round_per_active_workspace_once_per_slot(client, signup) -> None:
+async def test_enqueue_one_round_per_active_workspace_once_per_slot(client, signup, mail_sink) -> None:
     active = await signup()
     idle = await signup()
-    await member(client, active, "clipper")
+    await member(client, active, "clipper", mail_sink)
     body = {"name": "c", "budget_minor": 1000, "rate_per_1000_minor": 10, "status": "active"}
     assert (await client.post("/api/v1/clippers/campaigns", headers=active.headers, json=body)).status_code == 201
     draft = {**body, "status": "draft"}

@@ -35,11 +35,11 @@ async def _campaign(client: Any, owner: Any, **over: Any) -> dict[str, Any]:
     return dict(response.json())
 
 
-async def test_campaign_crud_statuses_roles_and_isolation(client, signup):
+async def test_campaign_crud_statuses_roles_and_isolation(client, signup, mail_sink):
     owner = await signup()
-    admin = await member(client, owner, "admin")
-    clipper = await member(client, owner, "clipper")
-    editor = await member(client, owner, "editor")
+    admin = await member(client, owner, "admin", mail_sink)
+    clipper = await member(client, owner, "clipper", mail_sink)
+    editor = await member(client, owner, "editor", mail_sink)
     created = await client.post(
         "/api/v1/clippers/campaigns", headers=headers(admin), json={**CAMPAIGN, "status": "draft"}
     )
@@ -93,10 +93,10 @@ async def test_campaign_crud_statuses_roles_and_isolation(client, signup):
     assert ended.json()["status"] == "ended"
 
 
-async def test_submissions_normalised_short_links_duplicates_and_visibility(client, signup, sandbox):
+async def test_submissions_normalised_short_links_duplicates_and_visibility(client, signup, sandbox, mail_sink):
     owner = await signup()
-    alice = await member(client, owner, "clipper")
-    bob = await member(client, owner, "clipper")
+    alice = await member(client, owner, "clipper", mail_sink)
+    bob = await member(client, owner, "clipper", mail_sink)
     campaign = await _campaign(client, owner)
     now = await sandbox.now()
     (v1, url1), (v2, _url2) = public_videos(now, 2)
@@ -136,14 +136,14 @@ async def test_submissions_normalised_short_links_duplicates_and_visibility(clie
     assert (await submit({"Authorization": owner.headers["Authorization"]}, url1)).status_code == 403
     # Another workspace's clipper cannot see or submit to this campaign.
     other = await signup()
-    stranger = await member(client, other, "clipper")
+    stranger = await member(client, other, "clipper", mail_sink)
     assert (await submit(stranger, url1)).status_code == 404
     assert (await client.get(f"/api/v1/clippers/submissions/{bobs}", headers=other.headers)).status_code == 404
 
 
-async def test_review_records_baseline_and_reason_and_only_admins_review(client, signup, sandbox):
+async def test_review_records_baseline_and_reason_and_only_admins_review(client, signup, sandbox, mail_sink):
     owner = await signup()
-    clipper = await member(client, owner, "clipper")
+    clipper = await member(client, owner, "clipper", mail_sink)
     campaign = await _campaign(client, owner)
     (vid, url), (_, url2) = public_videos(await sandbox.now(), 2)
     sub = (
@@ -192,10 +192,12 @@ async def _approved(
     return ids
 
 
-async def test_tracking_round_earnings_budget_and_idempotent_rerun(client, signup, sandbox, run_jobs, session):
+async def test_tracking_round_earnings_budget_and_idempotent_rerun(
+    client, signup, sandbox, run_jobs, session, mail_sink
+):
     owner = await signup()
-    alice = await member(client, owner, "clipper")
-    bob = await member(client, owner, "clipper")
+    alice = await member(client, owner, "clipper", mail_sink)
+    bob = await member(client, owner, "clipper", mail_sink)
     campaign = await _campaign(
         client, owner, budget_minor=5_000, rate_per_1000_minor=1_000, min_views=0, max_per_submission_minor=4_000
     )
@@ -261,9 +263,11 @@ async def test_tracking_round_earnings_budget_and_idempotent_rerun(client, signu
     ).status_code == 404
 
 
-async def test_falling_views_never_reduce_credited_earnings_and_daily_row_is_upserted(client, signup, sandbox):
+async def test_falling_views_never_reduce_credited_earnings_and_daily_row_is_upserted(
+    client, signup, sandbox, mail_sink
+):
     owner = await signup()
-    clipper = await member(client, owner, "clipper")
+    clipper = await member(client, owner, "clipper", mail_sink)
     campaign = await _campaign(client, owner, budget_minor=1_000_000, rate_per_1000_minor=1_000, min_views=0)
     ((vid, url),) = public_videos(await sandbox.now(), 1)
     (sid,) = await _approved(client, owner, clipper, campaign, [url])
@@ -285,9 +289,9 @@ async def test_falling_views_never_reduce_credited_earnings_and_daily_row_is_ups
     assert [r["views"] - baseline for r in views["readings"]] == [4_000, 1_000, 5_000]
 
 
-async def test_retried_round_reads_the_same_apify_run_instead_of_paying_again(client, signup, sandbox):
+async def test_retried_round_reads_the_same_apify_run_instead_of_paying_again(client, signup, sandbox, mail_sink):
     owner = await signup()
-    clipper = await member(client, owner, "clipper")
+    clipper = await member(client, owner, "clipper", mail_sink)
     campaign = await _campaign(client, owner, budget_minor=1_000_000, rate_per_1000_minor=1_000, min_views=0)
     videos = public_videos(await sandbox.now(), 3)
     await _approved(client, owner, clipper, campaign, [u for _, u in videos])
@@ -310,9 +314,9 @@ async def test_retried_round_reads_the_same_apify_run_instead_of_paying_again(cl
     assert len(await sandbox.requests("/apify/v2/acts/*/run-sync*")) == 3
 
 
-async def test_failed_apify_run_is_recorded_and_retried_next_round(client, signup, sandbox):
+async def test_failed_apify_run_is_recorded_and_retried_next_round(client, signup, sandbox, mail_sink):
     owner = await signup()
-    clipper = await member(client, owner, "clipper")
+    clipper = await member(client, owner, "clipper", mail_sink)
     campaign = await _campaign(client, owner, budget_minor=1_000_000, rate_per_1000_minor=1_000, min_views=0)
     ((_, url),) = public_videos(await sandbox.now(), 1)
     await _approved(client, owner, clipper, campaign, [url])
@@ -324,11 +328,11 @@ async def test_failed_apify_run_is_recorded_and_retried_next_round(client, signu
     assert second.runs_failed == 0 and second.readings == 1
 
 
-async def test_payouts_flow_and_concurrent_requests_cannot_take_the_same_balance(client, signup, session):
+async def test_payouts_flow_and_concurrent_requests_cannot_take_the_same_balance(client, signup, session, mail_sink):
     from reelflow.storage.models.clippers import LedgerEntry
 
     owner = await signup()
-    clipper = await member(client, owner, "clipper")
+    clipper = await member(client, owner, "clipper", mail_sink)
     campaign = await _campaign(client, owner)
     session.add(
         LedgerEntry(
