@@ -118,6 +118,8 @@ class ClippersSettings(BaseModel):
     tracking_batch_size: int = Field(default=50, ge=1, le=1000)
     # Apify runs of one round in flight at once.
     tracking_concurrency: int = Field(default=16, ge=1, le=256)
+    # Batches writing to the database at once (keep it under the connection pool's size).
+    tracking_db_concurrency: int = Field(default=4, ge=1, le=64)
     # Seconds between status checks of a running Apify run, and the most a round waits for one.
     run_poll_seconds: float = Field(default=0.5, gt=0)
     run_wait_seconds: float = Field(default=900.0, gt=0)

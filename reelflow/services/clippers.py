@@ -336,10 +336,12 @@ async def track_views(
         planned = await _plan_batches(session, workspace_id, job_key, [s.url for s in subs], batch_size)
     result.batches = len(planned)
     sem = asyncio.Semaphore(concurrency or settings.tracking_concurrency)
+    # Runs wait on Apify with no connection held; database work is bounded below the pool size.
+    db = asyncio.Semaphore(settings.tracking_db_concurrency)
 
     async def one(batch: int) -> None:
         async with sem:
-            await _run_batch(scope, job_key, batch, runs=runs, result=result, heartbeat=heartbeat)
+            await _run_batch(scope, job_key, batch, runs=runs, result=result, heartbeat=heartbeat, db=db)
 
     outcomes = await asyncio.gather(*(one(b) for b in planned), return_exceptions=True)
     errors = [o for o in outcomes if isinstance(o, BaseException)]
@@ -392,9 +394,10 @@ async def _run_batch(
     runs: AsyncScraperRuns,
     result: TrackingResult,
     heartbeat: Callable[[], Any] | None,
+    db: asyncio.Semaphore,
 ) -> None:
     settings = get_settings().clippers
-    async with scope() as session:
+    async with db, scope() as session:
         row = await ClippersRepository(session).apify_run(job_key, batch)
         assert row is not None
         if row.processed:
@@ -403,7 +406,7 @@ async def _run_batch(
     if run_id is None or dataset_id is None:
         run_id, dataset_id = await runs.start_post_run(urls)
         result.runs_started += 1
-        async with scope() as session:  # recorded before waiting: a retry reads this run
+        async with db, scope() as session:  # recorded before waiting: a retry reads this run
             row = await ClippersRepository(session).apify_run(job_key, batch)
             assert row is not None
             row.run_id, row.dataset_id, row.status = run_id, dataset_id, "RUNNING"
@@ -421,14 +424,14 @@ async def _run_batch(
         status = await runs.run_status(run_id, wait_s=settings.run_long_poll_seconds)
     if status != "SUCCEEDED":
         result.runs_failed += 1
-        async with scope() as session:
+        async with db, scope() as session:
             row = await ClippersRepository(session).apify_run(job_key, batch)
             assert row is not None
             row.status, row.processed = status, True
             row.detail = {"error": f"run ended {status}; its URLs are read again next round"}
         return
     items = await runs.dataset_items(dataset_id)
-    async with scope() as session:
+    async with db, scope() as session:
         repo = ClippersRepository(session)
         row = await repo.apify_run(job_key, batch)
         assert row is not None
@@ -451,6 +454,7 @@ async def _apply_items(
     now = utcnow()
     readings = stopped = 0
     seen: set[uuid.UUID] = set()
+    daily: list[tuple[ClipperSubmission, int]] = []
     for item in items:
         url, video_id = _item_key(item)
         sub = by_url.get(url or "") or by_video.get(video_id or "")
@@ -467,9 +471,10 @@ async def _apply_items(
         sub.last_views = views
         sub.peak_views = max(sub.peak_views, views)  # a falling count never lowers earnings
         sub.last_tracked_at = now
-        await repo.upsert_daily(sub, now.date(), views, now)
-        await repo.add_reading(sub, views, now, run_id)
+        daily.append((sub, views))
         readings += 1
+    await repo.upsert_daily_many(daily, now.date(), now)
+    await repo.add_readings(daily, now, run_id)
     await session.flush()
     return readings, stopped
 

@@ -161,6 +161,49 @@ class ClippersRepository:
         )
         await self.session.execute(stmt)
 
+    async def upsert_daily_many(
+        self, rows: Sequence[tuple[ClipperSubmission, int]], day: date, read_at: datetime
+    ) -> None:
+        """One statement for a batch: the (clipper, submission, date, platform) row, latest reading wins."""
+        if not rows:
+            return
+        stmt = insert(ViewTracking).values(
+            [
+                {
+                    "id": uuid.uuid4(),
+                    "workspace_id": sub.workspace_id,
+                    "campaign_id": sub.campaign_id,
+                    "clipper_id": sub.clipper_id,
+                    "submission_id": sub.id,
+                    "date": day,
+                    "platform": sub.platform,
+                    "views": views,
+                    "read_at": read_at,
+                }
+                for sub, views in rows
+            ]
+        )
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["clipper_id", "submission_id", "date", "platform"],
+            set_={"views": stmt.excluded.views, "read_at": stmt.excluded.read_at},
+            where=ViewTracking.read_at <= stmt.excluded.read_at,
+        )
+        await self.session.execute(stmt)
+
+    async def add_readings(self, rows: Sequence[tuple[ClipperSubmission, int]], read_at: datetime, run_id: str) -> None:
+        self.session.add_all(
+            [
+                ViewReading(
+                    workspace_id=sub.workspace_id,
+                    submission_id=sub.id,
+                    views=views,
+                    read_at=read_at,
+                    apify_run_id=run_id,
+                )
+                for sub, views in rows
+            ]
+        )
+
     async def add_reading(self, sub: ClipperSubmission, views: int, read_at: datetime, run_id: str | None) -> None:
         self.session.add(
             ViewReading(
