@@ -104,6 +104,7 @@ class PublishingPlatforms(Protocol):
 
     def youtube(self, access_token: str) -> YouTubeClient: ...
 
+
 class ShortLinkResolver(Protocol):
     async def resolve_short_link(self, url: str) -> str: ...
 
