@@ -77,6 +77,36 @@ def readyz() -> None:
     sys.exit(0 if report["ok"] else 1)
 
 
+# --- keys -------------------------------------------------------------------------------
+@main.group()
+def keys() -> None:
+    """Encryption keys for platform tokens at rest."""
+
+
+@keys.command("rotate")
+@click.option("--batch", default=500, show_default=True, help="Rows re-encrypted per transaction.")
+def keys_rotate(batch: int) -> None:
+    """Re-encrypt every sealed column with the first key of REELFLOW_SECRETS__TOKEN_ENCRYPTION_KEYS."""
+    from reelflow.storage.db import dispose_engine, session_scope
+    from reelflow.storage.repositories.ads import AdsRepository
+    from reelflow.storage.tokenstore import rotate_all
+
+    _with_services()
+
+    async def run() -> dict[str, int]:
+        try:
+            async with session_scope() as session:
+                counts = await rotate_all(session, batch=batch)
+                # Ad connections have no key column: every stored token is re-encrypted.
+                counts["ad_connections"] = await AdsRepository(session).rotate_tokens()
+                return counts
+        finally:
+            await dispose_engine()
+
+    for table, count in asyncio.run(run()).items():
+        click.echo(f"{table}: {count} rows re-encrypted")
+
+
 # --- admin ------------------------------------------------------------------------------
 @main.group()
 def admin() -> None:

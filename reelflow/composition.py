@@ -16,7 +16,8 @@ from typing import Any
 
 from reelflow.adapters.clock import SandboxClock, SystemClock
 from reelflow.adapters.images import ImageFetcher
-from reelflow.adapters.protocols import Clock, MonitoringPlatform
+from reelflow.adapters.platforms import Platforms
+from reelflow.adapters.protocols import Clock, MonitoringPlatform, PublishingPlatforms
 from reelflow.adapters.tiktok.business import AdsFactory, tiktok_ads
 from reelflow.adapters.tiktok.research import ResearchClient
 from reelflow.domain.ingest import allowed_import_origins
@@ -67,6 +68,11 @@ def image_fetcher(settings: Settings | None = None) -> ImageFetcher:
     return ImageFetcher(
         pinned_origins=allowed_import_origins(production=settings.is_production, sandbox_url=sandbox, extra=None),
     )
+
+
+def publishing_platforms() -> PublishingPlatforms:
+    """The clients publishing needs, per account token (sandbox or real hosts, by settings)."""
+    return Platforms()
 
 
 @contextmanager

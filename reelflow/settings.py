@@ -369,6 +369,24 @@ class ReadinessSettings(BaseModel):
     cache_s: float = Field(default=1.0, ge=0, le=60)
 
 
+class ClippersSettings(BaseModel):
+    """Clipper programmes (docs/clippers.md). Env: REELFLOW_CLIPPERS__<FIELD>."""
+
+    # URLs per Apify run of a tracking round.
+    tracking_batch_size: int = Field(default=50, ge=1, le=1000)
+    # Apify runs of one round in flight at once.
+    tracking_concurrency: int = Field(default=16, ge=1, le=256)
+    # Batches writing to the database at once (keep it under the connection pool's size).
+    tracking_db_concurrency: int = Field(default=4, ge=1, le=64)
+    # Seconds between status checks of a running Apify run, and the most a round waits for one.
+    run_poll_seconds: float = Field(default=0.5, gt=0)
+    run_wait_seconds: float = Field(default=900.0, gt=0)
+    # Apify's waitForFinish on a status read (0 to 60 s): the answer is held until the run ends.
+    run_long_poll_seconds: float = Field(default=30.0, ge=0, le=60)
+    # Smallest payout a clipper may request, in minor units.
+    payout_minimum_minor: int = Field(default=1000, ge=1)
+
+
 class AdsSettings(BaseModel):
     """Ads (TikTok Business): env ``REELFLOW_ADS__<FIELD>``."""
 
@@ -523,6 +541,14 @@ class TranscriptionSettings(BaseModel):
     onset_snap_s: float = Field(default=0.35, ge=0, le=1)
 
 
+class PublishingSettings(BaseModel):
+    """`REELFLOW_PUBLISHING__<FIELD>`: how a publish job waits on platform processing."""
+
+    poll_interval_s: float = Field(default=2.0, gt=0)  # between status checks (TikTok allows 30/min)
+    poll_inline_s: float = Field(default=20.0, ge=0)  # then the job retries later instead of sleeping
+    max_attempts: int = Field(default=10, ge=1, le=50)
+
+
 # The platform conventions (Heroku add-ons, the router's PORT) → where they go.
 PLATFORM_ENV: dict[str, tuple[str, str]] = {
     "DATABASE_URL": ("db", "url"),
@@ -576,6 +602,8 @@ class Settings(BaseSettings):
     mail: MailSettings = Field(default_factory=MailSettings)
     readiness: ReadinessSettings = Field(default_factory=ReadinessSettings)
     autopilot: AutopilotSettings = Field(default_factory=AutopilotSettings)
+    publishing: PublishingSettings = Field(default_factory=PublishingSettings)
+    clippers: ClippersSettings = Field(default_factory=ClippersSettings)
 
     ads: AdsSettings = Field(default_factory=AdsSettings)
     ops: OperationsSettings = Field(default_factory=OperationsSettings)

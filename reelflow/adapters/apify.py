@@ -152,6 +152,69 @@ class ApifyClient:
             raise Permanent("Apify dataset items are not a JSON array")
         return items
 
+    # --- asynchronous runs (batches: never run-sync, which times out at 300 s) ----------
+    async def _call(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        idempotent: bool = True,
+        params: dict[str, Any] | None = None,
+        read_timeout: float | None = None,
+    ) -> Any:
+        response = await httpclient.request(
+            method,
+            f"{self.base}{path}",
+            params=params,
+            read_timeout=read_timeout,
+            idempotent=idempotent,
+            platform=PLATFORM,
+            json=json,
+            headers={"Authorization": f"Bearer {self.token}"},
+            error_mapper=apify_error,
+            rate_limits=self._limits,
+        )
+        return httpclient.json_body(response)
+
+    async def start_post_run(self, urls: Sequence[str], *, actor: str = ACTOR) -> tuple[str, str]:
+        """Start an asynchronous scraper run for post URLs: (run id, dataset id).
+
+        Not idempotent (each call is a paid run): it is never retried blindly here; callers
+        record the run id and read that run again instead of starting another."""
+        body = await self._call(
+            "POST",
+            f"/v2/acts/{actor}/runs",
+            json={
+                "postURLs": list(urls),
+                "resultsPerPage": 1,
+                "shouldDownloadVideos": False,
+                "shouldDownloadCovers": False,
+            },
+            idempotent=False,
+        )
+        data = (body or {}).get("data") or {}
+        if not data.get("id") or not data.get("defaultDatasetId"):
+            raise Permanent("Apify run object without id or defaultDatasetId")
+        return str(data["id"]), str(data["defaultDatasetId"])
+
+    async def run_status(self, run_id: str, *, wait_s: float = 0.0) -> str:
+        """The run's status; with `wait_s` (≤ 60) Apify holds the answer until the run ends."""
+        wait = int(min(60.0, max(0.0, wait_s)))
+        body = await self._call(
+            "GET",
+            f"/v2/actor-runs/{run_id}",
+            params={"waitForFinish": wait} if wait else None,
+            read_timeout=wait + 30.0 if wait else None,
+        )
+        return str(((body or {}).get("data") or {}).get("status") or "UNKNOWN")
+
+    async def dataset_items(self, dataset_id: str) -> list[dict[str, Any]]:
+        items = await self._call("GET", f"/v2/datasets/{dataset_id}/items?clean=true&format=json")
+        if not isinstance(items, list):
+            raise Permanent("Apify dataset items are not a JSON array")
+        return items
+
     async def fetch_posts(self, urls: Sequence[str]) -> dict[str, Video]:
         """{submitted URL: Video} for the posts that exist; short links are resolved first."""
         canonical: dict[str, str] = {}

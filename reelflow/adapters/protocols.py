@@ -14,6 +14,7 @@ swapped (Research API ↔ Apify for stats, ScrapeCreators ↔ Research for searc
 | `CreatorDiscovery` (keyword pages by cursor + Instagram related profiles) | `scrapecreators.ScrapeCreatorsClient` |
 | `ImageFetcher` (a public image, SSRF-checked) | `images.ImageFetcher` |
 | `OAuthProvider` | `tiktok.oauth.TikTokOAuth`, `youtube.GoogleOAuth` |
+| `PublishingPlatforms` (a client per account token) | `platforms.Platforms` |
 | `VideoPages` (query → pages of videos) | `tiktok.research.ResearchClient` |
 | `Clock` (the platform's time) | `clock.SystemClock`, `clock.SandboxClock` |
 | `BlobStore` | `reelflow.storage.blobs.LocalBlobStore` (defined beside it in storage) |
@@ -26,7 +27,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from reelflow.adapters.records import Creator, TokenSet, Video, VideoStats
 
@@ -34,7 +35,11 @@ if TYPE_CHECKING:
     from reelflow.adapters.images import FetchedImage
     from reelflow.adapters.mail import OutgoingMail
     from reelflow.adapters.scrapecreators import InstagramProfile, SearchPage
+    from reelflow.adapters.tiktok.display import DisplayClient
+    from reelflow.adapters.tiktok.oauth import TikTokOAuth
+    from reelflow.adapters.tiktok.posting import PostingClient
     from reelflow.adapters.tiktok.research import VideoPage, VideoQuery
+    from reelflow.adapters.youtube import GoogleOAuth, YouTubeClient
 
 
 class VideoSearch(Protocol):
@@ -103,3 +108,31 @@ class Clock(Protocol):
 
 class MonitoringPlatform(VideoPages, StatsByIds, CreatorLookup, Protocol):
     """What monitoring needs of a platform: paged search, stats by id, creator profiles."""
+
+
+class PublishingPlatforms(Protocol):
+    """The clients publishing needs, made per account token (`reelflow.adapters.platforms.Platforms`)."""
+
+    def tiktok_oauth(self, redirect_uri: str | None = None) -> TikTokOAuth: ...
+
+    def google_oauth(self, redirect_uri: str | None = None) -> GoogleOAuth: ...
+
+    def tiktok_posting(self, access_token: str) -> PostingClient: ...
+
+    def tiktok_display(self, access_token: str) -> DisplayClient: ...
+
+    def youtube(self, access_token: str) -> YouTubeClient: ...
+
+
+class ShortLinkResolver(Protocol):
+    async def resolve_short_link(self, url: str) -> str: ...
+
+
+class AsyncScraperRuns(Protocol):
+    """Batch scraping as asynchronous runs (Apify): start, poll, read the dataset."""
+
+    async def start_post_run(self, urls: Sequence[str]) -> tuple[str, str]: ...  # (run id, dataset id)
+
+    async def run_status(self, run_id: str, *, wait_s: float = 0.0) -> str: ...  # READY, RUNNING, SUCCEEDED...
+
+    async def dataset_items(self, dataset_id: str) -> list[dict[str, Any]]: ...

@@ -247,6 +247,52 @@ class YouTubeClient:
             url=f"https://www.youtube.com/channel/{item['id']}",
         )
 
+    async def uploads_playlist(self) -> str:
+        """The id of the channel's uploads playlist (`UU…`)."""
+        response = await httpclient.request(
+            "GET",
+            f"{self.base}/youtube/v3/channels",
+            idempotent=True,
+            platform=PLATFORM,
+            params={"part": "contentDetails", "mine": "true"},
+            headers=self._headers(),
+            error_mapper=google_error,
+            rate_limits=self._limits,
+        )
+        items = (httpclient.json_body(response) or {}).get("items") or []
+        if not items:
+            raise Permanent("this Google account has no YouTube channel", vendor_code="youtubeSignupRequired")
+        return str(items[0]["contentDetails"]["relatedPlaylists"]["uploads"])
+
+    async def latest_upload_ids(self, limit: int = 50) -> list[str]:
+        """Ids of the channel's newest uploads (playlistItems.list on the uploads playlist)."""
+        playlist = await self.uploads_playlist()
+        response = await httpclient.request(
+            "GET",
+            f"{self.base}/youtube/v3/playlistItems",
+            idempotent=True,
+            platform=PLATFORM,
+            params={"part": "contentDetails", "playlistId": playlist, "maxResults": str(min(50, limit))},
+            headers=self._headers(),
+            error_mapper=google_error,
+            rate_limits=self._limits,
+        )
+        items = (httpclient.json_body(response) or {}).get("items") or []
+        return [str(i["contentDetails"]["videoId"]) for i in items if (i.get("contentDetails") or {}).get("videoId")]
+
+    async def find_upload_by_tag(self, tag: str, *, limit: int = 50) -> str | None:
+        """The id of a recent upload carrying `tag` (a marker set at upload), else None.
+
+        Reconciles an upload whose final answer was lost and whose session is gone: 3 calls,
+        3 quota units."""
+        ids = await self.latest_upload_ids(limit)
+        if not ids:
+            return None
+        for item in await self.videos(ids, ["snippet"]):
+            if tag in ((item.get("snippet") or {}).get("tags") or []):
+                return str(item["id"])
+        return None
+
     async def start_upload(
         self, metadata: VideoMetadata, size: int, *, content_type: str = "video/mp4", notify_subscribers: bool = True
     ) -> str:

@@ -28,6 +28,8 @@ DEMO_STEPS: list[str] = [
     "reelflow.demo.clipping",
     "reelflow.demo.ads",
     "reelflow.demo.discovery",
+    "reelflow.demo.publishing",
+    "reelflow.demo.clippers",
     # <area demo steps>
 ]
 

@@ -7,6 +7,7 @@ import hashlib
 import json
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -62,6 +63,7 @@ async def enqueue(
     queue: str | None = None,
     workspace_id: uuid.UUID | None = None,
     parent: uuid.UUID | None = None,
+    start_at: datetime | None = None,
     _child_position: tuple[int, int] | None = None,
 ) -> EnqueueResult:
     """Create a run of task `name` in the caller's transaction; it is pushed after commit.
@@ -70,6 +72,10 @@ async def enqueue(
     derived from name + canonical args and is unique among *open* runs only. The same key
     with the same args returns the existing run (`created=False`); with different args it
     raises `Conflict`.
+
+    `start_at` (delayed start): a time in the future holds the run in Postgres (status
+    `queued`, not pushed) until then; the workers' scheduler pushes it when due, as it does
+    retries. Cancel it meanwhile with `cancel_run`: it never starts.
     """
     definition = get_task(name)
     args_json = canonical_json(args)
@@ -83,6 +89,7 @@ async def enqueue(
     idempotency_key = key if key is not None else derive_key(name, args)
     repo = RuntimeRepository(session)
     now = utcnow()
+    delayed = start_at is not None and start_at > now
     run_id = uuid.uuid4()
     values: dict[str, Any] = {
         "id": run_id,
@@ -99,8 +106,10 @@ async def enqueue(
         "policy": policy_to_json(policy or definition.policy),
         "timeout_s": float(definition.timeout),
         "progress": 0,
-        "scheduled_at": now,
-        "pushed_at": now,  # the push follows the commit; the sweep re-pushes if it never happens
+        "scheduled_at": start_at if delayed else now,
+        # the push follows the commit; the sweep re-pushes if it never happens. A delayed
+        # run is pushed by the scheduler when due.
+        "pushed_at": None if delayed else now,
         "parent_id": parent,
         "child_batch": _child_position[0] if _child_position else None,
         "child_index": _child_position[1] if _child_position else None,
@@ -111,8 +120,13 @@ async def enqueue(
     for _ in range(5):
         run = await repo.insert_run(values)
         if run is not None:
-            await repo.add_event(run.id, "queued", 0, data={"queue": queue, "key": idempotency_key})
-            push_after_commit(session, [Due(run.id, rq_job_id(run.id, 1), queue)])
+            data: dict[str, Any] = {"queue": queue, "key": idempotency_key}
+            if delayed:
+                assert start_at is not None
+                data["start_at"] = start_at.isoformat()
+            await repo.add_event(run.id, "queued", 0, data=data)
+            if not delayed:
+                push_after_commit(session, [Due(run.id, rq_job_id(run.id, 1), queue)])
             return EnqueueResult(run, True)
         existing = await repo.find_by_key(workspace_id, idempotency_key, explicit=explicit)
         if existing is None:

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import fnmatch
 import itertools
+import random
 import secrets
 import threading
 import time
@@ -100,7 +101,8 @@ class Fault(msgspec.Struct, kw_only=True):
     - `timeout`: wait `delay` seconds without handling (the client gives up first), then 504.
     - `after_accept`: handle the request (state changes, events recorded), then either wait
       `delay` seconds before answering (client times out) or, with delay 0, answer `status`.
-    `skip` matching requests pass first; then the fault applies `times` times (-1: forever).
+    `skip` matching requests pass first; then the fault applies `times` times (-1: forever),
+    each matching request with `probability` (seeded: the same run injects the same faults).
     """
 
     path: str
@@ -113,6 +115,7 @@ class Fault(msgspec.Struct, kw_only=True):
     delay: float = 0.0
     times: int = 1
     skip: int = 0
+    probability: float = 1.0
     id: int = 0
     applied: int = 0
 
@@ -128,6 +131,7 @@ class FaultBook:
         self._faults: list[Fault] = []
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
+        self._rng = random.Random(20261203)
 
     def add(self, fault: Fault) -> Fault:
         with self._lock:
@@ -145,6 +149,8 @@ class FaultBook:
                     fault.skip -= 1
                     continue
                 if fault.times == 0:
+                    continue
+                if fault.probability < 1.0 and self._rng.random() >= fault.probability:
                     continue
                 if fault.times > 0:
                     fault.times -= 1

@@ -256,6 +256,7 @@ def channels_list(request: Request[Any, Any, Any]) -> Response[Any]:
     item = {
         "kind": "youtube#channel",
         "id": channel.channel_id,
+        "contentDetails": {"relatedPlaylists": {"uploads": "UU" + channel.channel_id[2:]}},
         "snippet": {
             "title": channel.title,
             "description": creator.bio,
@@ -440,4 +441,60 @@ def videos_list(request: Request[Any, Any, Any]) -> Response[Any]:
     )
 
 
-route_handlers = [google_authorize, google_token, google_revoke, channels_list, upload_start, upload_put, videos_list]
+@get("/youtube/youtube/v3/playlistItems", sync_to_thread=False)
+def playlist_items(request: Request[Any, Any, Any]) -> Response[Any]:
+    """The uploads playlist (`UU…`) of a channel, newest first (maxResults ≤ 50, pageToken)."""
+    token = _auth(request, "youtube.readonly", "youtube", "youtube.force-ssl")
+    if isinstance(token, Response):
+        return token
+    playlist = request.query_params.get("playlistId") or ""
+    if not playlist.startswith("UU"):
+        return gfail(404, "playlistNotFound", "The playlist identified with the request's playlistId cannot be found.")
+    channel_id = "UC" + playlist[2:]
+    try:
+        size = max(1, min(50, int(request.query_params.get("maxResults") or 5)))
+        start = int(request.query_params.get("pageToken") or 0)
+    except ValueError:
+        return gfail(400, "invalidParameter", "maxResults and pageToken must be integers.")
+    videos = sorted(
+        (v for v in _store().videos.values() if v.channel_id == channel_id),
+        key=lambda v: (v.published_at, v.video_id),
+        reverse=True,
+    )
+    page = videos[start : start + size]
+    items = [
+        {
+            "kind": "youtube#playlistItem",
+            "id": f"{playlist}.{v.video_id}",
+            "contentDetails": {"videoId": v.video_id},
+            "snippet": {"title": v.resource["snippet"].get("title"), "resourceId": {"videoId": v.video_id}},
+        }
+        for v in page
+    ]
+    body: dict[str, Any] = {"kind": "youtube#playlistItemListResponse", "items": items}
+    if start + size < len(videos):
+        body["nextPageToken"] = str(start + size)
+    return Response(body)
+
+
+@get("/sandbox/youtube/videos", sync_to_thread=False)
+def sandbox_videos(channel_id: str | None = None) -> list[dict[str, Any]]:
+    """Every video created by an upload (what the channel would show)."""
+    return [
+        {"video_id": v.video_id, "channel_id": v.channel_id, "title": v.resource["snippet"].get("title")}
+        for v in _store().videos.values()
+        if channel_id is None or v.channel_id == channel_id
+    ]
+
+
+route_handlers = [
+    playlist_items,
+    sandbox_videos,
+    google_authorize,
+    google_token,
+    google_revoke,
+    channels_list,
+    upload_start,
+    upload_put,
+    videos_list,
+]

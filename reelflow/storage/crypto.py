@@ -70,3 +70,11 @@ def decrypt(ciphertext: str, settings: Settings | None = None) -> str:
 def rotate(ciphertext: str, settings: Settings | None = None) -> str:
     """Re-encrypt with the current first key (after adding a new key in front)."""
     return cipher(settings).rotate(ciphertext.encode()).decode()
+
+
+def key_id(settings: Settings | None = None) -> str:
+    """A short, non-secret name of the current (first) key: stored beside each ciphertext,
+    so rotation finds the rows still sealed with an older key."""
+    import hashlib
+
+    return hashlib.sha256(_keys(settings or get_settings())[0].encode()).hexdigest()[:12]

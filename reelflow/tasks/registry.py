@@ -28,6 +28,8 @@ TASK_MODULES: list[str] = [
     "reelflow.tasks.ads",
     "reelflow.tasks.leads",
     "reelflow.tasks.discovery",
+    "reelflow.tasks.publishing",
+    "reelflow.tasks.clippers",
     # <area task modules>
 ]
 

@@ -39,10 +39,12 @@ from reelflow.web.middleware import (
 from reelflow.web.openapi import amend_openapi, public_operations
 from reelflow.web.routes import ads as ads_routes
 from reelflow.web.routes import audit, health, identity, jobs
+from reelflow.web.routes import clippers as clippers_routes
 from reelflow.web.routes import clipping as clipping_routes
 from reelflow.web.routes import discovery as discovery_routes
 from reelflow.web.routes import leads as leads_routes
 from reelflow.web.routes import monitoring as monitoring_routes
+from reelflow.web.routes import publishing as publishing_routes
 
 API_PREFIX = "/api/v1"
 DOCS_ASSETS = "/schema/assets"
@@ -57,6 +59,8 @@ API_ROUTE_MODULES: list[Any] = [
     audit,
     ads_routes,
     leads_routes,
+    publishing_routes,
+    clippers_routes,
     # <area route modules>
 ]
 
@@ -118,6 +122,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
             "db_session": Provide(provide_session),
             "blobs": Provide(composition.blob_store, sync_to_thread=False),
             "ads_factory": Provide(composition.ads_factory, sync_to_thread=False),
+            # Platform clients for publishing (sandbox or real hosts, by settings).
+            "platforms": Provide(composition.publishing_platforms, sync_to_thread=False),
         },
         middleware=[
             request_id_middleware,

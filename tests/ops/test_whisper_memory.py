@@ -18,11 +18,11 @@ def test_model_is_loaded_lazily_and_released_when_idle(tmp_path: Path) -> None:
     )  # fmt: skip
     whisper.release_idle(0)
     assert whisper.loaded_models() == 0  # nothing loaded at import
-    whisper.transcribe(wav, beam_size=1)
+    whisper.transcribe(wav, language="en", beam_size=1)  # one model: no detection
     assert whisper.loaded_models() == 1
     assert whisper.release_idle(3600) == 0  # used just now: kept
     assert whisper.release_idle(0) == 1  # idle: released
     assert whisper.loaded_models() == 0
-    whisper.transcribe(wav, beam_size=1)  # loaded again on the next use
+    whisper.transcribe(wav, language="en", beam_size=1)  # one model: no detection  # loaded again on the next use
     assert whisper.loaded_models() == 1
     whisper.release_idle(0)

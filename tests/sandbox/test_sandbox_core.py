@@ -116,7 +116,7 @@ async def test_research_daily_quota_when_enforced(sandbox) -> None:
     sandbox.set_settings(quotas__tiktok_research_daily_requests=0)  # only the platform counts here
     client = ResearchClient()
     await client.token()
-    from reelflow.sandbox import tiktok
+    from reelflow.sandbox import tiktok_research as tiktok
 
     tiktok.RESEARCH_DAILY_REQUESTS, old = 2, tiktok.RESEARCH_DAILY_REQUESTS
     try:

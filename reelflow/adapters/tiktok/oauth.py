@@ -27,10 +27,20 @@ from reelflow.settings import get_settings
 
 
 def pkce_pair() -> tuple[str, str]:
-    """(code_verifier, code_challenge) for PKCE S256."""
+    """(code_verifier, code_challenge) for PKCE S256.
+
+    TikTok's Login Kit (desktop) documents the challenge as the HEX-encoded SHA-256 of the
+    verifier, not RFC 7636's base64url; a base64url challenge is rejected there with
+    "Code verifier or code challenge is invalid". The verifier uses only unreserved
+    characters (43–128)."""
     verifier = secrets.token_urlsafe(48)
-    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+    challenge = hashlib.sha256(verifier.encode()).hexdigest()
     return verifier, challenge
+
+
+def rfc7636_challenge(verifier: str) -> str:
+    """The standard S256 challenge (base64url, no padding), for providers that follow RFC 7636."""
+    return base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
 
 
 def token_set(body: dict[str, Any]) -> TokenSet:

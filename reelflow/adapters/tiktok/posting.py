@@ -238,6 +238,8 @@ class PostingClient:
             )
             if response.status_code == 416:  # our range is not where the host is: resume from there
                 received = _received(response.headers.get("Content-Range"))
+                if received == plan.video_size:  # it has every byte: an earlier answer was lost
+                    return received
                 starts = [r[0] for r in ranges]
                 if received is None or received not in starts or resumes >= 3:
                     raise Permanent(f"TikTok upload out of step (host has {received} bytes)")

@@ -258,14 +258,14 @@ class RuntimeRepository:
 
     # --- scheduling and recovery ----------------------------------------------------------------
     async def take_due_retries(self, limit: int = 200) -> list[Due]:
-        """Retries whose delay has passed and that no one has pushed yet; marks them pushed."""
+        """Retries (and delayed starts) whose time has come and that no one has pushed yet; marks them pushed."""
         stmt = text(
             """
             UPDATE job_runs
             SET pushed_at = now(), rq_job_id = 'rf-' || replace(id::text, '-', '') || '-' || (attempt + 1)
             WHERE id IN (
                 SELECT id FROM job_runs
-                WHERE status = 'retrying' AND pushed_at IS NULL AND scheduled_at <= now()
+                WHERE status IN ('queued', 'retrying') AND pushed_at IS NULL AND scheduled_at <= now()
                 ORDER BY scheduled_at LIMIT :limit FOR UPDATE SKIP LOCKED
             )
             RETURNING id, rq_job_id, queue
@@ -276,7 +276,9 @@ class RuntimeRepository:
 
     async def next_due_at(self) -> datetime | None:
         """When the next waiting retry becomes due (None when there is none)."""
-        stmt = select(func.min(JobRun.scheduled_at)).where(JobRun.status == "retrying", JobRun.pushed_at.is_(None))
+        stmt = select(func.min(JobRun.scheduled_at)).where(
+            JobRun.status.in_(("queued", "retrying")), JobRun.pushed_at.is_(None)
+        )
         return (await self.session.execute(stmt)).scalar_one_or_none()
 
     async def stale_running(self, older_than: timedelta, limit: int = 100) -> Sequence[JobRun]:
@@ -312,7 +314,12 @@ class RuntimeRepository:
         return (await self.session.execute(stmt)).one_or_none() is not None
 
     async def count_queued(self, queues: Sequence[str]) -> int:
-        stmt = select(func.count()).select_from(JobRun).where(JobRun.status == "queued", JobRun.queue.in_(queues))
+        """Runs queued and pushed to Redis but not yet taken."""
+        stmt = (
+            select(func.count())
+            .select_from(JobRun)
+            .where(JobRun.status == "queued", JobRun.queue.in_(queues), JobRun.pushed_at.is_not(None))
+        )
         return int((await self.session.execute(stmt)).scalar_one())
 
     async def count_open(self) -> int:
