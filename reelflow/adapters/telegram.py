@@ -30,6 +30,8 @@ _CLOSE = re.compile(r"</([a-zA-Z][\w-]*)\s*>")
 
 class _RedactBotToken(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.msg, str):  # already formatted by the app's masking
+            record.msg = _TOKEN_IN_URL.sub("/bot***/", record.msg)
         if record.args:
             record.args = tuple(
                 _TOKEN_IN_URL.sub("/bot***/", str(a)) if isinstance(a, str | httpx.URL) else a
