@@ -10,7 +10,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar, cast
 
-from reelflow.errors import Permanent, Retryable
+from reelflow.errors import Ambiguous, Permanent, Retryable
 from reelflow.storage.db import get_engine
 from reelflow.storage.repositories.runtime import SideEffectRepository
 
@@ -41,7 +41,8 @@ async def run_once(
        beats at least once for a post or an ad change.
     4. Otherwise: commit the "about to act" mark, `act(token)`, record the result.
     The result must be JSON-safe. An act that raises `Retryable` (the platform refused, so
-    nothing happened) clears the mark; any other error leaves it (outcome unknown).
+    nothing happened) clears the mark; `Ambiguous` (sent, answer lost) and any other error
+    leave it (outcome unknown), so the next attempt looks the effect up before acting.
     """
     token = side_effect_token(key)
     async with get_engine().connect() as conn:
@@ -65,6 +66,8 @@ async def run_once(
             await effects.mark_acting(key, run_id, attempt)
             try:
                 result = await act(token)
+            except Ambiguous:
+                raise
             except Retryable:
                 await effects.clear_acting(key)
                 raise

@@ -119,6 +119,40 @@ async def test_side_effect_after_a_crash_between_acting_and_recording(services: 
     assert len(posts) == 1  # never posted twice
 
 
+async def test_lost_answer_is_looked_up_not_repeated(services: Any) -> None:
+    """`Ambiguous` (sent, answer lost) keeps the mark: the next attempt asks the platform."""
+    from reelflow.errors import Ambiguous, Retryable
+
+    posts: list[str] = []
+
+    async def post_answer_lost(token: str) -> str:
+        posts.append(token)
+        raise Ambiguous("timed out after sending")
+
+    async def refused(token: str) -> str:
+        raise Retryable("429: nothing happened")
+
+    async def post(token: str) -> str:
+        posts.append(token)
+        return f"post-{len(posts)}"
+
+    async def lookup(token: str) -> str | None:
+        return "post-1" if token in posts else None
+
+    for act in (refused, post_answer_lost):
+        try:
+            await run_once("publish:3", act, lookup=lookup)
+        except Retryable:
+            pass
+        async with session_scope() as session:
+            record = await get_side_effect(session, "publish:3")
+            assert record is not None and record.status == "pending"
+            # A refusal clears the mark (nothing happened); a lost answer keeps it.
+            assert (record.acted_at is not None) == (act is post_answer_lost)
+    assert await run_once("publish:3", post, lookup=lookup, attempt=3) == "post-1"
+    assert len(posts) == 1  # the retry found the post instead of posting again
+
+
 async def test_side_effect_without_lookup_refuses_to_guess(services: Any) -> None:
     from reelflow.errors import Permanent
 
