@@ -33,10 +33,9 @@ class BearerTokenMiddleware(AbstractAuthenticationMiddleware):
         at = utcnow()
         async with session_scope() as session:
             repo = IdentityRepository(session)
-            principal = await repo.principal_for_token(hash_token(credentials.strip()), at)
+            principal = await repo.principal_for_token(hash_token(credentials.strip()), at, touch_every=TOUCH_EVERY)
             if principal is None:
                 raise Unauthorized("token is unknown, revoked or expired")
-            await repo.touch_token(principal.token_id, at, every=TOUCH_EVERY)
         return AuthenticationResult(user=principal, auth=principal.token_id)
 
 

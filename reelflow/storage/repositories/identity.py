@@ -115,10 +115,15 @@ class IdentityRepository:
         await self.session.flush()
         return token
 
-    async def principal_for_token(self, token_hash: str, now: datetime) -> Principal | None:
-        """The principal behind a live token: not revoked, not expired, still a member."""
+    async def principal_for_token(
+        self, token_hash: str, now: datetime, *, touch_every: timedelta | None = None
+    ) -> Principal | None:
+        """The principal behind a live token: not revoked, not expired, still a member.
+
+        With `touch_every`, the token's last use is recorded when it is older than that: one
+        read per request and a write at most once per `touch_every`, not one per request."""
         result = await self.session.execute(
-            select(ApiToken.id, ApiToken.user_id, ApiToken.workspace_id, Membership.role)
+            select(ApiToken.id, ApiToken.user_id, ApiToken.workspace_id, Membership.role, ApiToken.last_used_at)
             .join(
                 Membership,
                 (Membership.workspace_id == ApiToken.workspace_id) & (Membership.user_id == ApiToken.user_id),
@@ -132,10 +137,12 @@ class IdentityRepository:
         row = result.one_or_none()
         if row is None:
             return None
+        if touch_every is not None and (row.last_used_at is None or row.last_used_at < now - touch_every):
+            await self.touch_token(row.id, now, every=touch_every)
         return Principal(user_id=row.user_id, workspace_id=row.workspace_id, role=row.role, token_id=row.id)
 
     async def touch_token(self, token_id: uuid.UUID, now: datetime, *, every: timedelta) -> None:
-        """Record last use, at most once per `every` (no write on every request)."""
+        """Record last use, at most once per `every` (the condition guards concurrent requests)."""
         await self.session.execute(
             update(ApiToken)
             .where(ApiToken.id == token_id)
