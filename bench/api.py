@@ -1,10 +1,10 @@
 """HTTP API under load: the busiest reads and /readyz, beside a bare Litestar app as the ceiling.
 
-    python bench/api.py [--duration 30] [--clients 20] [--json PATH]
+    python bench/api.py [--duration 30] [--clients 20] [--workers 1] [--json PATH]
 
 Starts embedded Postgres and Redis in a temp folder, runs the migrations, then serves two apps
-the same way, one after the other in the same run: uvicorn, one process, `--factory`, log
-level warning (no access log), HTTP/1.1 on loopback:
+the same way, one after the other in the same run: uvicorn, `--workers` processes (default 1),
+`--factory`, log level warning (no access log), HTTP/1.1 on loopback:
 - the Reelflow API (`reelflow.web.app:create_app`), with one workspace holding `--rules` rules
   (created through `POST /monitoring/rules`), `--videos` tracked videos and `--projects`
   projects (written with the repositories; no jobs run);
@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import psutil
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -132,12 +133,13 @@ async def load(
     latencies: list[float] = []
     statuses: dict[int, int] = {}
     failures = 0
+    sent = 0  # every answered request, warm-up included (for the server's CPU per request)
     start = time.perf_counter()
     measure_from = start + warmup
     stop_at = measure_from + duration
 
     async def client() -> None:
-        nonlocal failures
+        nonlocal failures, sent
         conn = Connection("127.0.0.1", port, headers)
         try:
             while True:
@@ -152,6 +154,7 @@ async def load(
                     await asyncio.sleep(0.01)
                     continue
                 t1 = time.perf_counter()
+                sent += 1
                 if t0 >= measure_from:
                     latencies.append(t1 - t0)
                     statuses[status] = statuses.get(status, 0) + 1
@@ -171,15 +174,18 @@ async def load(
         "non_2xx": done - ok,
         "statuses": {str(k): v for k, v in sorted(statuses.items())},
         "connection_errors": failures,
+        "requests_sent": sent,
     }
 
 
 # --- the stack -----------------------------------------------------------------------------
 
 
-def serve(app: str, port: int, env: dict[str, str], app_dir: Path | None = None) -> subprocess.Popen[bytes]:
+def serve(
+    app: str, port: int, env: dict[str, str], app_dir: Path | None = None, workers: int = 1
+) -> subprocess.Popen[bytes]:
     command = [sys.executable, "-m", "uvicorn", "--factory", app, "--host", "127.0.0.1", "--port", str(port)]
-    command += ["--log-level", "warning"]
+    command += ["--log-level", "warning", "--workers", str(workers)]
     if app_dir is not None:
         command += ["--app-dir", str(app_dir)]
     proc = subprocess.Popen(command, cwd=ROOT, env=env, stdin=subprocess.DEVNULL, start_new_session=True)
@@ -196,6 +202,20 @@ def serve(app: str, port: int, env: dict[str, str], app_dir: Path | None = None)
             proc.terminate()
             raise RuntimeError(f"{app} did not start")
         time.sleep(0.2)
+
+
+def server_cpu_s(proc: subprocess.Popen[bytes]) -> float:
+    """CPU seconds (user + system) the server (and its uvicorn worker processes) used so far:
+    the cost per request, which the machine's load distorts far less than wall-clock latency."""
+    parent = psutil.Process(proc.pid)
+    total = 0.0
+    for p in [parent, *parent.children(recursive=True)]:
+        try:
+            times = p.cpu_times()
+        except psutil.Error:
+            continue
+        total += times.user + times.system
+    return total
 
 
 def stop(proc: subprocess.Popen[bytes]) -> None:
@@ -275,6 +295,9 @@ def main() -> int:
     parser.add_argument("--videos", type=int, default=2000)
     parser.add_argument("--projects", type=int, default=60)
     parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument(
+        "--workers", type=int, default=1, help="uvicorn worker processes for both apps (WEB_CONCURRENCY on Heroku)"
+    )
     args = parser.parse_args()
     info = run_info()
 
@@ -304,7 +327,7 @@ def main() -> int:
         try:
             upgrade("head")
             api_port = free_port()
-            api = serve("reelflow.web.app:create_app", api_port, env)
+            api = serve("reelflow.web.app:create_app", api_port, env, workers=args.workers)
             procs.append(api)
             base = f"http://127.0.0.1:{api_port}"
             token, workspace_id = sign_up(base)
@@ -313,8 +336,12 @@ def main() -> int:
             results: dict[str, Any] = {}
             for name, path in ENDPOINTS:
                 print(f"{name}: {args.clients} clients × {args.duration:g} s on GET {path} …", flush=True)
+                cpu_before = server_cpu_s(api)
                 results[name] = asyncio.run(
                     load(api_port, path, headers, clients=args.clients, duration=args.duration, warmup=args.warmup)
+                )
+                results[name]["server_cpu_ms_per_request"] = round(
+                    (server_cpu_s(api) - cpu_before) * 1000 / max(1, results[name]["requests_sent"]), 2
                 )
                 results[name]["load_average"] = list(os.getloadavg())
                 _print(name, results[name])
@@ -322,11 +349,15 @@ def main() -> int:
             procs.remove(api)
 
             hello_port = free_port()
-            hello = serve("api:hello_app", hello_port, env, app_dir=ROOT / "bench")
+            hello = serve("api:hello_app", hello_port, env, app_dir=ROOT / "bench", workers=args.workers)
             procs.append(hello)
             print(f"ceiling: {args.clients} clients × {args.duration:g} s on a bare Litestar handler …", flush=True)
+            cpu_before = server_cpu_s(hello)
             results["ceiling"] = asyncio.run(
                 load(hello_port, "/hello", {}, clients=args.clients, duration=args.duration, warmup=args.warmup)
+            )
+            results["ceiling"]["server_cpu_ms_per_request"] = round(
+                (server_cpu_s(hello) - cpu_before) * 1000 / max(1, results["ceiling"]["requests_sent"]), 2
             )
             results["ceiling"]["load_average"] = list(os.getloadavg())
             _print("ceiling", results["ceiling"])
@@ -343,11 +374,14 @@ def main() -> int:
         figures[f"{name}_p50_ms"] = results[name]["p50_ms"]
         figures[f"{name}_p99_ms"] = results[name]["p99_ms"]
         figures[f"{name}_non_2xx"] = results[name]["non_2xx"]
+        figures[f"{name}_server_cpu_ms"] = results[name]["server_cpu_ms_per_request"]
     figures["ceiling_rps"] = results["ceiling"]["rps"]
     figures["ceiling_p99_ms"] = results["ceiling"]["p99_ms"]
+    figures["ceiling_server_cpu_ms"] = results["ceiling"]["server_cpu_ms_per_request"]
     out = {
         **finish_info(info),
         "clients": args.clients,
+        "workers": args.workers,
         "duration_s": args.duration,
         "seeded": {"rules": args.rules, "videos": args.videos, "projects": args.projects},
         **figures,
@@ -362,7 +396,9 @@ def main() -> int:
 def _print(name: str, r: dict[str, Any]) -> None:
     bad = f", {r['non_2xx']} non-2xx {r['statuses']}" if r["non_2xx"] else ""
     errors = f", {r['connection_errors']} connection errors" if r["connection_errors"] else ""
-    print(f"   {r['rps']:>8,.1f} req/s   p50 {r['p50_ms']:.1f} ms   p99 {r['p99_ms']:.1f} ms{bad}{errors}", flush=True)
+    cpu = f"   server CPU {r['server_cpu_ms_per_request']:.2f} ms/request" if "server_cpu_ms_per_request" in r else ""
+    line = f"   {r['rps']:>8,.1f} req/s   p50 {r['p50_ms']:.1f} ms   p99 {r['p99_ms']:.1f} ms"
+    print(f"{line}{cpu}{bad}{errors}", flush=True)
 
 
 if __name__ == "__main__":
