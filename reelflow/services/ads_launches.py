@@ -420,6 +420,14 @@ async def _launch_steps(
                     direction.tiktok_campaign_id = st.campaign_id
         campaign_id = st.campaign_id
         ad_settings = domain.check_ad_settings(st.settings)
+        placements = list(ad_settings.placements) or ["PLACEMENT_TIKTOK"]
+        location_ids = (
+            await platform.country_location_ids(
+                st.advertiser_id, ad_settings.countries, objective_type=objective_type, placements=placements
+            )
+            if ad_settings.countries
+            else []
+        )
         adgroup_name = f"{st.direction_name[:80]} · AG {tag}"
         end = datetime.now(UTC) + timedelta(hours=ad_settings.schedule_hours) if ad_settings.schedule_hours else None
         adgroup_spec = AdGroupSpec(
@@ -430,7 +438,7 @@ async def _launch_steps(
             billing_event=billing,
             optimization_goal=goal,
             schedule_end=end,
-            location_ids=list(ad_settings.countries),
+            location_ids=location_ids,
             age_groups=list(ad_settings.age_groups),
             gender=ad_settings.gender,
             languages=list(ad_settings.languages),

@@ -556,3 +556,17 @@ async def test_business_tokens_are_long_lived_and_auth_codes_last_one_hour(sandb
     with pytest.raises(errors.AuthExpired) as revoked:
         await TikTokBusinessAds(token.access_token).get_campaigns(token.advertiser_ids[0])
     assert revoked.value.extra["vendor_code"] == 40105
+
+
+async def test_countries_become_tiktok_location_ids(sandbox: Any, account: Account) -> None:
+    """Ad groups target TikTok's location ids (`/tool/region/`); an ISO code there is refused."""
+    ids = await account.ads.country_location_ids(account.advertiser_id, ["US", "kz"], objective_type="TRAFFIC")
+    assert ids == ["6252001", "1522867"]
+    with pytest.raises(errors.InvalidInput) as info:
+        await account.ads.country_location_ids(account.advertiser_id, ["US", "ZZ"], objective_type="TRAFFIC")
+    assert info.value.field == "settings.countries" and "ZZ" in str(info.value)
+    campaign_id = await _campaign(account)
+    assert await _adgroup(account, campaign_id, location_ids=ids)
+    with pytest.raises(errors.ReelflowError) as refused:
+        await _adgroup(account, campaign_id, name="AG ISO", location_ids=["US"])
+    assert "location_ids" in str(refused.value)

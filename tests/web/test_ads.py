@@ -321,7 +321,9 @@ async def test_manual_launch_creates_campaign_adgroup_and_ads(
     [campaign] = kinds(state, "campaign")
     [adgroup] = kinds(state, "adgroup")
     assert campaign["objective_type"] == "LEAD_GENERATION"
-    assert adgroup["budget"] == 5000.0 and adgroup["location_ids"] == ["KZ"] and adgroup["age_groups"] == ["AGE_25_34"]
+    # Countries go out as TikTok location ids (`/tool/region/`): KZ is 1522867.
+    assert adgroup["budget"] == 5000.0 and adgroup["location_ids"] == ["1522867"]
+    assert adgroup["age_groups"] == ["AGE_25_34"]
     assert len(kinds(state, "ad")) == 2
     # The reading API shows the same (from the platform).
     ads = await client.get(f"/api/v1/ads/accounts/{account['id']}/ads", headers=owner.headers)

@@ -231,6 +231,39 @@ class TikTokBusinessAds:
             out.append(advertiser)
         return out
 
+    async def country_location_ids(
+        self,
+        advertiser_id: str,
+        countries: Sequence[str],
+        *,
+        objective_type: str,
+        placements: Sequence[str] = ("PLACEMENT_TIKTOK",),
+    ) -> list[str]:
+        """TikTok's `location_id` for each ISO 3166 alpha-2 country, in order (`/tool/region/`):
+        ad groups target by these ids, never by ISO codes. A country TikTok does not offer for
+        this objective and placement is `errors.InvalidInput` naming it."""
+        data = await self._get(
+            "/tool/region/",
+            {
+                "advertiser_id": advertiser_id,
+                "placements": [str(p) for p in placements],
+                "objective_type": objective_type,
+                "level_range": "TO_COUNTRY",
+            },
+        )
+        by_code = {
+            str(r.get("region_code", "")).upper(): str(r["location_id"])
+            for r in (data or {}).get("region_info") or []
+            if r.get("level") == "COUNTRY" and r.get("location_id") is not None
+        }
+        missing = [c for c in countries if c.upper() not in by_code]
+        if missing:
+            raise errors.InvalidInput(
+                f"TikTok does not offer targeting in {', '.join(missing)} for {objective_type}",
+                field="settings.countries",
+            )
+        return [by_code[c.upper()] for c in countries]
+
     async def get_identities(self, advertiser_id: str, identity_type: str | None = None) -> list[Identity]:
         params: dict[str, Any] = {"advertiser_id": advertiser_id}
         if identity_type:

@@ -88,6 +88,15 @@ class AdsPlatform(Protocol):
 
     async def get_advertisers(self, advertiser_ids: Sequence[str]) -> list[Advertiser]: ...
 
+    async def country_location_ids(
+        self,
+        advertiser_id: str,
+        countries: Sequence[str],
+        *,
+        objective_type: str,
+        placements: Sequence[str] = ("PLACEMENT_TIKTOK",),
+    ) -> list[str]: ...
+
     async def get_identities(self, advertiser_id: str, identity_type: str | None = None) -> list[Identity]: ...
 
     async def get_campaigns(

@@ -16,6 +16,8 @@ What it simulates:
 * Video upload by file with the MD5 ``video_signature`` check (40900) and unique names (40911).
 * Reports: delivery is simulated from each ad's enabled time (ad, ad group and campaign all
   ENABLE) and its ad group's budget, day by day on the sandbox clock; metrics are strings.
+* ``tool/region``: country-level location ids; ``adgroup/create`` accepts only those in
+  ``location_ids`` (an ISO code there is 40002).
 * ``event/track``: per-request validation (≤1,000 events, hashed PII, seconds) and dedup on
   ``event_source_id + event_id + event``.
 * ``/tiktok-business/_sandbox/...``: inspection (every change and event, counts), reset,
@@ -26,7 +28,7 @@ from __future__ import annotations
 
 from litestar import Router
 
-from reelflow.sandbox.tiktok_business import entities, events, files, oauth, reports
+from reelflow.sandbox.tiktok_business import entities, events, files, oauth, reports, tools
 from reelflow.sandbox.tiktok_business.base import BizError, BusinessState, biz_error_handler, state
 
 __all__ = ["BizError", "BusinessState", "route_handlers", "router", "state"]
@@ -38,7 +40,7 @@ _handlers = [
     entities.adgroup_create, entities.ad_create, entities.campaign_update, entities.adgroup_update,
     entities.ad_update, entities.seed, entities.campaign_status, entities.adgroup_status, entities.ad_status,
     files.video_upload, files.video_search, reports.report_integrated, events.event_track, events.mock_lead,
-    events.inspect,
+    events.inspect, tools.tool_region,
 ]  # fmt: skip
 
 # One Router, so that its exception handler turns every BizError into the envelope.

@@ -194,6 +194,21 @@ def _check_adgroup_budget(
         raise BizError(40002, f"Ad group budget must be at least {minimum:.2f} {currency}.")
 
 
+def _location_ids(raw: Any) -> list[str]:
+    """TikTok's own ids (`/tool/region/` `location_id`), never ISO codes."""
+    from reelflow.sandbox.tiktok_business.tools import LOCATION_IDS
+
+    if raw is None:
+        return []
+    if not isinstance(raw, list):
+        raise BizError(40002, "location_ids: Not a valid list.")
+    ids = [str(x) for x in raw]
+    unknown = [x for x in ids if x not in LOCATION_IDS]
+    if unknown:
+        raise BizError(40002, f"location_ids: Invalid location id(s) {', '.join(unknown[:5])}.")
+    return ids
+
+
 @post(f"{PREFIX}{API}/adgroup/create/", status_code=200)
 async def adgroup_create(request: Request[Any, Any, Any]) -> Response[Any]:
     st = state()
@@ -222,6 +237,7 @@ async def adgroup_create(request: Request[Any, Any, Any]) -> Response[Any]:
     status = body.get("operation_status", "ENABLE")
     if status not in {"ENABLE", "DISABLE"}:
         raise BizError(40002, "operation_status: Invalid enum value.")
+    location_ids = _location_ids(body.get("location_ids"))
     adgroup_id = st.next_id("adgroup")
     now = st.now()
     fields = {k: v for k, v in body.items() if k not in {"advertiser_id", "campaign_id"}}
@@ -230,7 +246,7 @@ async def adgroup_create(request: Request[Any, Any, Any]) -> Response[Any]:
         placement_type=body.get("placement_type", "PLACEMENT_TYPE_NORMAL"), operation_status=status,
         schedule_start_time=_fmt(start), schedule_end_time=_fmt(end) if end else None, modify_time=_fmt(now),
         bid_price=_money(body["bid_price"], "bid_price") if body.get("bid_price") is not None else None,
-        location_ids=[str(x) for x in body.get("location_ids") or []],
+        location_ids=location_ids,
     )  # fmt: skip
     entity = Entity("adgroup", adgroup_id, advertiser, fields, now, [(now, status)])
     st.entities[f"adgroup:{adgroup_id}"] = entity
