@@ -1,12 +1,15 @@
 """What every benchmark shares: the run's provenance (machine, date, command, load) for its JSON,
 and starting the sandbox with the latency model (on by default in benchmarks).
 
-    from common import add_latency_args, finish_info, run_info, start_sandbox
+    from common import add_latency_args, finish_info, run_info, start_sandbox, start_stack
 
     info = run_info()                      # at the start: machine, date, command, load average
     sandbox, url = start_sandbox(port, env, latency=args.latency, seed=args.latency_seed)
     ...
     figures = {**finish_info(info), ...}   # adds the load average at the end and the duration
+
+`start_stack(tmp, args, **env)` starts the whole stack a service-level benchmark needs (embedded
+Postgres migrated to head, Redis, the sandbox with the latency model) and `stack.stop()` ends it.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import shlex
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -154,6 +158,52 @@ def start_sandbox(
             proc.terminate()
             raise RuntimeError("sandbox did not start")
         time.sleep(0.1)
+
+
+@dataclass
+class Stack:
+    """Embedded Postgres and Redis and the sandbox, started by `start_stack`."""
+
+    pg: Any
+    redis: subprocess.Popen[bytes] | None
+    sandbox: subprocess.Popen[bytes]
+    url: str  # the sandbox
+
+    def stop(self) -> None:
+        self.sandbox.terminate()
+        self.sandbox.wait(timeout=10)
+        if self.redis is not None:
+            self.redis.terminate()
+            self.redis.wait(timeout=10)
+        self.pg.cleanup()
+
+
+def start_stack(tmp: Path, args: argparse.Namespace, **env: str) -> Stack:
+    """Embedded Postgres (migrated to head) and Redis in `tmp`, this process's settings pointed at
+    them and at a sandbox on a free port (`env` adds settings, e.g. REELFLOW_QUOTAS__ENABLED),
+    and that sandbox started with the latency model from `add_latency_args`."""
+    from reelflow.settings import reset_settings_cache
+    from reelflow.storage.embedded import free_port, start_postgres, start_redis
+    from reelflow.storage.migrate import upgrade
+
+    pg, database_url = start_postgres(tmp / "postgres", cleanup_mode="delete")
+    redis_proc, redis_url = start_redis(tmp / "redis")
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    os.environ.update(
+        DATABASE_URL=database_url,
+        REDIS_URL=redis_url,
+        REELFLOW_DATA_DIR=str(tmp / "data"),
+        REELFLOW_SANDBOX__URL=url,
+        REELFLOW_LOG__LEVEL="WARNING",
+        **env,
+    )
+    reset_settings_cache()
+    upgrade("head")
+    sandbox = start_sandbox(
+        port, dict(os.environ), latency=args.latency, seed=args.latency_seed, scale=args.latency_scale
+    )
+    return Stack(pg=pg, redis=redis_proc, sandbox=sandbox, url=url)
 
 
 def sandbox_latency_report(url: str) -> list[dict[str, Any]]:

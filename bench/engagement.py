@@ -23,10 +23,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import random
-import socket
-import subprocess
 import sys
 import tempfile
 import time
@@ -40,52 +37,27 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from common import (  # noqa: E402
+    Stack,
     add_latency_args,
     finish_info,
     latency_info,
     run_info,
     sandbox_latency_report,
-    start_sandbox,
+    start_stack,
 )
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def start_services(tmp: Path, args: argparse.Namespace) -> tuple[Any, Any, subprocess.Popen[bytes], str]:
+def start_services(tmp: Path, args: argparse.Namespace) -> Stack:
     import httpx
 
-    from reelflow.settings import reset_settings_cache
-    from reelflow.storage.embedded import start_postgres, start_redis
-    from reelflow.storage.migrate import upgrade
-
-    pg, database_url = start_postgres(tmp / "postgres", cleanup_mode="delete")
-    redis_proc, redis_url = start_redis(tmp / "redis")
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}"
-    os.environ.update(
-        DATABASE_URL=database_url,
-        REDIS_URL=redis_url,
-        REELFLOW_DATA_DIR=str(tmp / "data"),
-        REELFLOW_SANDBOX__URL=url,
-        REELFLOW_LOG__LEVEL="WARNING",
-    )
-    if not args.quotas:  # throughput alone, without the Research API's daily quota
-        os.environ.update(
-            REELFLOW_QUOTAS__ENABLED="false",
-            REELFLOW_QUOTAS__TIKTOK_RESEARCH_DAILY_REQUESTS="0",
-            REELFLOW_QUOTAS__TIKTOK_RESEARCH_DAILY_RECORDS="0",
-        )
-    reset_settings_cache()
-    upgrade("head")
-    sandbox = start_sandbox(
-        port, dict(os.environ), latency=args.latency, seed=args.latency_seed, scale=args.latency_scale
-    )
-    httpx.post(f"{url}/sandbox/config", json={"enforce_rate_limits": args.quotas}, timeout=5).raise_for_status()
-    return pg, redis_proc, sandbox, url
+    quotas_off = {  # throughput alone, without the Research API's daily quota
+        "REELFLOW_QUOTAS__ENABLED": "false",
+        "REELFLOW_QUOTAS__TIKTOK_RESEARCH_DAILY_REQUESTS": "0",
+        "REELFLOW_QUOTAS__TIKTOK_RESEARCH_DAILY_RECORDS": "0",
+    }
+    stack = start_stack(tmp, args, **({} if args.quotas else quotas_off))
+    httpx.post(f"{stack.url}/sandbox/config", json={"enforce_rate_limits": args.quotas}, timeout=5).raise_for_status()
+    return stack
 
 
 def world_ids(count: int, seed: int) -> list[tuple[str, datetime]]:
@@ -296,17 +268,12 @@ def main() -> int:
     args = parser.parse_args()
     info = run_info()
     with tempfile.TemporaryDirectory(prefix="reelflow-bench-") as tmp:
-        pg, redis_proc, sandbox, url = start_services(Path(tmp), args)
+        stack = start_services(Path(tmp), args)
         try:
             figures = asyncio.run(main_async(args))
-            figures["sandbox_latency"] = sandbox_latency_report(url)
+            figures["sandbox_latency"] = sandbox_latency_report(stack.url)
         finally:
-            sandbox.terminate()
-            sandbox.wait(timeout=10)
-            if redis_proc is not None:
-                redis_proc.terminate()
-                redis_proc.wait(timeout=10)
-            pg.cleanup()
+            stack.stop()
     figures = {**finish_info(info), "latency_model": latency_info(args), "quotas": args.quotas, **figures}
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)

@@ -15,9 +15,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import random
-import socket
 import sys
 import tempfile
 import time
@@ -36,14 +34,8 @@ from common import (  # noqa: E402
     latency_info,
     run_info,
     sandbox_latency_report,
-    start_sandbox,
+    start_stack,
 )
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def sandbox_urls(count: int, seed: int) -> list[tuple[int, str]]:
@@ -251,44 +243,18 @@ def main() -> int:
     info = run_info()
     import httpx
 
-    from reelflow.settings import reset_settings_cache
-    from reelflow.storage.embedded import start_postgres, start_redis
-    from reelflow.storage.migrate import upgrade
-
     with tempfile.TemporaryDirectory(prefix="reelflow-bench-") as tmp_name:
-        tmp = Path(tmp_name)
-        pg, database_url = start_postgres(tmp / "postgres", cleanup_mode="delete")
-        redis_proc, redis_url = start_redis(tmp / "redis")
-        port = _free_port()
-        url = f"http://127.0.0.1:{port}"
-        os.environ.update(
-            DATABASE_URL=database_url,
-            REDIS_URL=redis_url,
-            REELFLOW_DATA_DIR=str(tmp / "data"),
-            REELFLOW_SANDBOX__URL=url,
-            REELFLOW_LOG__LEVEL="WARNING",
-            REELFLOW_CLIPPERS__RUN_POLL_SECONDS=str(args.poll_seconds),
-        )
-        reset_settings_cache()
-        upgrade("head")
-        sandbox = start_sandbox(
-            port, dict(os.environ), latency=args.latency, seed=args.latency_seed, scale=args.latency_scale
-        )
+        stack = start_stack(Path(tmp_name), args, REELFLOW_CLIPPERS__RUN_POLL_SECONDS=str(args.poll_seconds))
         httpx.post(
-            f"{url}/sandbox/config",
+            f"{stack.url}/sandbox/config",
             json={"apify_run_seconds": args.run_seconds, "apify_run_seconds_per_url": args.run_seconds_per_url},
             timeout=5,
         ).raise_for_status()
         try:
             figures = asyncio.run(main_async(args))
-            figures["sandbox_latency"] = sandbox_latency_report(url)
+            figures["sandbox_latency"] = sandbox_latency_report(stack.url)
         finally:
-            sandbox.terminate()
-            sandbox.wait(timeout=10)
-            if redis_proc is not None:
-                redis_proc.terminate()
-                redis_proc.wait(timeout=10)
-            pg.cleanup()
+            stack.stop()
     figures = {**finish_info(info), "latency_model": latency_info(args), **figures}
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)

@@ -1,8 +1,8 @@
 """The composition root: the one place that chooses adapter implementations.
 
 The app factory (web dependencies), the job bodies at their start (the worker's side) and
-the flows ask here for the blob store, the platform clients and the clock, and hand them to
-services. Whether a process talks to the sandbox or to the real platforms is decided here
+the flows ask here for the blob store, the platform clients, the clock and the media engine,
+and hand them to services. Whether a process talks to the sandbox or to the real platforms is decided here
 (from settings) and nowhere else; tests and the demo choose the sandbox through settings,
 or replace an adapter for a process with `override()`.
 """
@@ -15,9 +15,18 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from reelflow.adapters.clock import SandboxClock, SystemClock
+from reelflow.adapters.download import UrlImporter
 from reelflow.adapters.images import ImageFetcher
 from reelflow.adapters.platforms import Platforms
-from reelflow.adapters.protocols import Clock, MonitoringPlatform, PublishingPlatforms
+from reelflow.adapters.protocols import (
+    Clock,
+    CreatorDiscovery,
+    MediaEngine,
+    MonitoringPlatform,
+    PublishingPlatforms,
+    SourceImporter,
+)
+from reelflow.adapters.scrapecreators import ScrapeCreatorsClient
 from reelflow.adapters.tiktok.business import AdsFactory, tiktok_ads
 from reelflow.adapters.tiktok.research import ResearchClient
 from reelflow.domain.ingest import allowed_import_origins
@@ -31,6 +40,7 @@ class Overrides:
     clock: Clock | None = None
     monitoring_platform: MonitoringPlatform | None = None
     ads_factory: AdsFactory | None = None
+    media: MediaEngine | None = None
 
 
 _overrides = Overrides()
@@ -60,6 +70,11 @@ def ads_factory() -> AdsFactory:
     return _overrides.ads_factory or tiktok_ads
 
 
+def creator_discovery() -> CreatorDiscovery:
+    """Creator search by keyword and similar profiles (ScrapeCreators, or the sandbox by settings)."""
+    return ScrapeCreatorsClient()
+
+
 def image_fetcher(settings: Settings | None = None) -> ImageFetcher:
     """The SSRF-checked image fetcher (discovery's image proxy); the sandbox origin is pinned
     outside production."""
@@ -70,9 +85,33 @@ def image_fetcher(settings: Settings | None = None) -> ImageFetcher:
     )
 
 
+def media_engine() -> MediaEngine:
+    """Probing, audio, transcription, faces and rendering (ffmpeg and whisper in this process)."""
+    if _overrides.media is not None:
+        return _overrides.media
+    from reelflow.adapters.media.engine import LocalMediaEngine  # PyAV, numpy: only where media work runs
+
+    return LocalMediaEngine()
+
+
+def source_importer() -> SourceImporter:
+    """URL import into the blob store (SSRF-checked HTTP)."""
+    return UrlImporter()
+
+
 def publishing_platforms() -> PublishingPlatforms:
     """The clients publishing needs, per account token (sandbox or real hosts, by settings)."""
     return Platforms()
+
+
+def install_quota_counter() -> None:
+    """Platform quotas are counted in Postgres (authoritative; Redis caches the count): the
+    workers install the counter once, before their first job."""
+    from reelflow.adapters import ratelimit
+    from reelflow.storage.repositories.quotas import PostgresQuotaCounter
+
+    if ratelimit.get_quota_counter() is None:
+        ratelimit.set_quota_counter(PostgresQuotaCounter())
 
 
 @contextmanager

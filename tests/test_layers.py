@@ -24,11 +24,14 @@ ALLOWED: dict[str, set[str]] = {
     "adapters": {"adapters", "domain"} | COMMON,
     "storage": {"storage"} | COMMON,
     "services": {"services", "domain", "storage", "queue", "adapters"} | COMMON,
-    "tasks": {"tasks", "services", "domain", "adapters", "storage", COMPOSITION} | COMMON,
+    # Tasks are thin: ids in, a service called with adapters from the composition root. No
+    # storage (services own their sessions), no adapter module (composition builds them).
+    "tasks": {"tasks", "services", "domain", COMPOSITION} | COMMON,
     "queue": {"queue", "tasks", "domain", "storage"} | COMMON,
     "flows": {"flows", "services", "queue", "storage", COMPOSITION} | COMMON,
     "web": {"web", "services", "storage", "domain", "queue", "health", COMPOSITION} | COMMON,
     "sandbox": {"sandbox"} | COMMON,
+    "settings": {"settings", "errors"},
     COMPOSITION: {"adapters", "storage", "domain"} | COMMON,
 }
 # Services receive adapters (typed by protocols) and use their data records; they never
@@ -40,6 +43,7 @@ SERVICES_ADAPTER_MODULES = {
     "reelflow.adapters.mail",  # OutgoingMail: the record the Mailer protocol takes
     "reelflow.adapters.tiktok.business_specs",  # the AdsPlatform protocol and the spec records it takes
     "reelflow.adapters.webhooks",  # HMAC signature checks of inbound webhooks (pure functions, no I/O)
+    "reelflow.adapters.media.probe.MediaInfo",  # the record MediaEngine.probe returns
     # Publishing (from main): pure helpers, records and errors of the platform modules, by name.
     "reelflow.adapters.tiktok.oauth.pkce_pair",
     "reelflow.adapters.youtube.YOUTUBE_SCOPES",
@@ -49,7 +53,7 @@ SERVICES_ADAPTER_MODULES = {
     "reelflow.adapters.youtube.VideoMetadata",
 }
 # Modules outside the layers (entry points and process plumbing) that may import anything.
-OUTSIDE_LAYERS = {"cli.py", "demo", "processes.py", "__init__.py", "health.py", "errors.py", "settings.py", "logs.py"}
+OUTSIDE_LAYERS = {"cli.py", "demo", "processes.py", "__init__.py", "health.py", "errors.py", "logs.py"}
 
 THIRD_PARTY_OWNERS: dict[str, set[str]] = {
     "rq": {"queue"},
@@ -62,6 +66,19 @@ THIRD_PARTY_OWNERS: dict[str, set[str]] = {
 }
 # Named exceptions, each with its reason.
 LAYER_EXCEPTIONS = {
+    ("tasks/clippers.py", "reelflow.adapters.apify"): (
+        "clippers (another branch's area) builds its Apify client in the task; to move to reelflow.composition"
+    ),
+    (
+        "tasks/clippers.py",
+        "reelflow.storage.db",
+    ): "clippers passes session_scope to its service; to move into the service",
+    ("tasks/leads.py", "reelflow.storage"): "lead ingestion (another branch's area) still reads the inbox in the task",
+    (
+        "tasks/leads.py",
+        "reelflow.storage.db",
+    ): "lead ingestion (another branch's area) still reads the inbox in the task",
+    ("tasks/leads.py", "reelflow.storage.repositories.leads"): "lead ingestion (another branch's area), as above",
     ("web/app.py", "reelflow.adapters.mail"): "the app factory is the web process's composition point (the mailer)",
     ("web/routes/clippers.py", "reelflow.adapters.apify"): (
         "clippers (from main) provides its Apify client in the route module; to move to reelflow.composition"

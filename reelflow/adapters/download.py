@@ -104,3 +104,22 @@ def _ext_of(url: str) -> str:
     path = urlsplit(url).path
     _, dot, ext = path.rpartition(".")
     return f".{ext.lower()}" if dot and ext.isalnum() and len(ext) <= 5 else ".mp4"
+
+
+class UrlImporter:
+    """The `SourceImporter` protocol: `download_source` (SSRF-checked on every hop)."""
+
+    async def download(
+        self,
+        url: str,
+        key_for: Callable[[str], str],
+        *,
+        sink: StreamSink,
+        resolve: Resolver,
+        max_bytes: int,
+        timeout_s: float,
+        allowed: frozenset[str],
+    ) -> tuple[str, int]:
+        return await download_source(
+            url, key_for, sink=sink, resolve=resolve, max_bytes=max_bytes, timeout_s=timeout_s, allowed=allowed
+        )

@@ -17,7 +17,9 @@ swapped (Research API ↔ Apify for stats, ScrapeCreators ↔ Research for searc
 | `PublishingPlatforms` (a client per account token) | `platforms.Platforms` |
 | `VideoPages` (query → pages of videos) | `tiktok.research.ResearchClient` |
 | `Clock` (the platform's time) | `clock.SystemClock`, `clock.SandboxClock` |
-| `BlobStore` | `reelflow.storage.blobs.LocalBlobStore` (defined beside it in storage) |
+| `MediaEngine` (probe, audio, transcription, faces, render, thumbnails, posters) | `media.engine.LocalMediaEngine` |
+| `SourceImporter` (a public video URL → the blob store, SSRF-checked) | `download.UrlImporter` |
+| `BlobStore` | `reelflow.storage.blobs.LocalBlobStore`, `S3BlobStore` (defined beside them in storage) |
 
 Implementations are chosen in `reelflow.composition` (app factory, worker, flows), the one
 place that knows whether a process talks to the sandbox or to the platforms.
@@ -32,8 +34,15 @@ from typing import TYPE_CHECKING, Any, Protocol
 from reelflow.adapters.records import Creator, TokenSet, Video, VideoStats
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
+    from reelflow.adapters.download import Resolver, StreamSink
     from reelflow.adapters.images import FetchedImage
     from reelflow.adapters.mail import OutgoingMail
+    from reelflow.adapters.media.faces import Box
+    from reelflow.adapters.media.ffmpeg import CropBox, RenderPreset
+    from reelflow.adapters.media.probe import MediaInfo
+    from reelflow.adapters.media.whisper import Transcription
     from reelflow.adapters.scrapecreators import InstagramProfile, SearchPage
     from reelflow.adapters.tiktok.display import DisplayClient
     from reelflow.adapters.tiktok.oauth import TikTokOAuth
@@ -136,3 +145,78 @@ class AsyncScraperRuns(Protocol):
     async def run_status(self, run_id: str, *, wait_s: float = 0.0) -> str: ...  # READY, RUNNING, SUCCEEDED...
 
     async def dataset_items(self, dataset_id: str) -> list[dict[str, Any]]: ...
+
+
+class MediaEngine(Protocol):
+    """The media work of the clipping pipeline. Each call runs off the event loop and stops
+    when its job is cancelled (`media.engine.LocalMediaEngine`: PyAV, ffmpeg, whisper, OpenCV)."""
+
+    async def probe(self, source: Path, *, scan: bool = False) -> MediaInfo: ...
+
+    async def extract_audio(self, source: Path, wav: Path, *, info: MediaInfo | None = None) -> Path: ...
+
+    async def wav_duration(self, wav: Path) -> float: ...
+
+    async def audio_energy(self, wav: Path, window_s: float = 0.5) -> list[float]: ...
+
+    async def audio_levels(self, wav: Path, hop_s: float) -> list[float]: ...
+
+    def is_silent(self, energy: list[float]) -> bool: ...
+
+    async def transcribe(self, wav: Path, *, language: str | None = None) -> Transcription: ...
+
+    async def detect_faces(
+        self, source: Path, start_s: float, end_s: float, *, info: MediaInfo | None = None
+    ) -> list[tuple[float, list[Box]]]: ...
+
+    async def render_clip(
+        self,
+        source: Path,
+        out: Path,
+        *,
+        start_s: float,
+        end_s: float,
+        preset: RenderPreset,
+        captions_ass: Path | None,
+        info: MediaInfo | None = None,
+        crop: CropBox | None = None,
+        pan: Sequence[tuple[float, int]] | None = None,
+    ) -> Path: ...
+
+    async def source_thumbnail(
+        self,
+        source: Path,
+        at_s: float,
+        out: Path,
+        *,
+        crop: CropBox | None,
+        preset: RenderPreset,
+        info: MediaInfo | None = None,
+    ) -> Path: ...
+
+    async def make_poster(
+        self,
+        frame: Path,
+        title: str,
+        out: Path,
+        preset: RenderPreset,
+        *,
+        lines: Sequence[str] | None = None,
+        font_px: int | None = None,
+    ) -> Path: ...
+
+
+class SourceImporter(Protocol):
+    """A public video URL streamed into a sink (the blob store), SSRF-checked on every hop."""
+
+    async def download(
+        self,
+        url: str,
+        key_for: Callable[[str], str],
+        *,
+        sink: StreamSink,
+        resolve: Resolver,
+        max_bytes: int,
+        timeout_s: float,
+        allowed: frozenset[str],
+    ) -> tuple[str, int]: ...

@@ -219,13 +219,14 @@ class YouTubeClient:
     def _headers(self, **extra: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.token}", **extra}
 
-    async def channel(self) -> Creator:
+    async def _my_channel(self, part: str) -> dict[str, Any]:
+        """The signed-in account's channel resource with `part`; Permanent when it has none."""
         response = await httpclient.request(
             "GET",
             f"{self.base}/youtube/v3/channels",
             idempotent=True,
             platform=PLATFORM,
-            params={"part": "snippet,statistics", "mine": "true"},
+            params={"part": part, "mine": "true"},
             headers=self._headers(),
             error_mapper=google_error,
             rate_limits=self._limits,
@@ -233,7 +234,10 @@ class YouTubeClient:
         items = (httpclient.json_body(response) or {}).get("items") or []
         if not items:
             raise Permanent("this Google account has no YouTube channel", vendor_code="youtubeSignupRequired")
-        item = items[0]
+        return dict(items[0])
+
+    async def channel(self) -> Creator:
+        item = await self._my_channel("snippet,statistics")
         snippet, stats = item.get("snippet") or {}, item.get("statistics") or {}
         return Creator(
             platform="youtube",
@@ -249,20 +253,8 @@ class YouTubeClient:
 
     async def uploads_playlist(self) -> str:
         """The id of the channel's uploads playlist (`UU…`)."""
-        response = await httpclient.request(
-            "GET",
-            f"{self.base}/youtube/v3/channels",
-            idempotent=True,
-            platform=PLATFORM,
-            params={"part": "contentDetails", "mine": "true"},
-            headers=self._headers(),
-            error_mapper=google_error,
-            rate_limits=self._limits,
-        )
-        items = (httpclient.json_body(response) or {}).get("items") or []
-        if not items:
-            raise Permanent("this Google account has no YouTube channel", vendor_code="youtubeSignupRequired")
-        return str(items[0]["contentDetails"]["relatedPlaylists"]["uploads"])
+        item = await self._my_channel("contentDetails")
+        return str(item["contentDetails"]["relatedPlaylists"]["uploads"])
 
     async def latest_upload_ids(self, limit: int = 50) -> list[str]:
         """Ids of the channel's newest uploads (playlistItems.list on the uploads playlist)."""

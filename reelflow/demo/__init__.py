@@ -53,6 +53,22 @@ class Demo:
     def use_token(self, token: str) -> None:
         self.client.headers["Authorization"] = f"Bearer {token}"
 
+    async def job_result(self, response: httpx.Response, limit_s: float = 120.0) -> dict[str, Any]:
+        """The result of the run a `202 {run}` (or `200` replay) answer started, once it
+        succeeded; RuntimeError if it was not started, failed, or is still going after `limit_s`."""
+        if response.status_code not in (200, 202):
+            raise RuntimeError(f"job not started: {response.status_code} {response.text}")
+        run = response.json()
+        deadline = time.monotonic() + limit_s
+        while run["status"] not in ("succeeded", "failed", "cancelled"):
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"job {run['name']} still {run['status']} after {limit_s:.0f} s")
+            await asyncio.sleep(0.3)
+            run = (await self.client.get(f"/api/v1/jobs/{run['id']}")).raise_for_status().json()
+        if run["status"] != "succeeded":
+            raise RuntimeError(f"job {run['name']} {run['status']}: {run['error']}")
+        return dict(run["result"] or {})
+
 
 def run_demo() -> int:
     from reelflow.storage.migrate import upgrade

@@ -9,10 +9,9 @@ earnings, budget left, a payout request, its approval and payment.
 
 from __future__ import annotations
 
-import asyncio
 import time
 import uuid
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import httpx
 
@@ -20,21 +19,6 @@ if TYPE_CHECKING:
     from reelflow.demo import Demo
 
 C = "/api/v1/clippers"
-
-
-async def _wait_job(demo: Demo, response: httpx.Response, limit_s: float = 180.0) -> dict[str, Any]:
-    if response.status_code not in (200, 202):
-        raise RuntimeError(f"job not started: {response.status_code} {response.text}")
-    run = response.json()
-    deadline = time.monotonic() + limit_s
-    while run["status"] not in ("succeeded", "failed", "cancelled"):
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"job {run['name']} still {run['status']} after {limit_s:.0f} s")
-        await asyncio.sleep(0.3)
-        run = (await demo.client.get(f"/api/v1/jobs/{run['id']}")).raise_for_status().json()
-    if run["status"] != "succeeded":
-        raise RuntimeError(f"job {run['name']} {run['status']}: {run['error']}")
-    return dict(run["result"] or {})
 
 
 async def _clipper_token(demo: Demo, email: str) -> str:
@@ -136,7 +120,7 @@ async def run(demo: Demo) -> None:
 
     for round_no in (1, 2):
         await demo.client.post(f"{demo.sandbox_url}/sandbox/clock", json={"advance": 6 * 3600})
-        result = await _wait_job(demo, await demo.client.post(f"{C}/tracking/run"))
+        result = await demo.job_result(await demo.client.post(f"{C}/tracking/run"), limit_s=180.0)
         camp = (await demo.client.get(f"{C}/campaigns/{campaign['id']}")).json()
         demo.say(
             f"tracking round {round_no} (+6 h on the sandbox clock): {result['readings']} readings from "

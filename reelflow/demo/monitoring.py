@@ -6,12 +6,8 @@ The sandbox clock is moved forward an hour between the rounds (`POST /sandbox/cl
 
 from __future__ import annotations
 
-import asyncio
-import time
 import uuid
 from typing import TYPE_CHECKING, Any
-
-import httpx
 
 if TYPE_CHECKING:
     from reelflow.demo import Demo
@@ -19,26 +15,11 @@ if TYPE_CHECKING:
 M = "/api/v1/monitoring"
 
 
-async def _wait_job(demo: Demo, response: httpx.Response, limit_s: float = 120.0) -> dict[str, Any]:
-    if response.status_code not in (200, 202):
-        raise RuntimeError(f"job not started: {response.status_code} {response.text}")
-    run = response.json()
-    deadline = time.monotonic() + limit_s
-    while run["status"] not in ("succeeded", "failed", "cancelled"):
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"job {run['name']} still {run['status']} after {limit_s:.0f} s")
-        await asyncio.sleep(0.3)
-        run = (await demo.client.get(f"/api/v1/jobs/{run['id']}")).raise_for_status().json()
-    if run["status"] != "succeeded":
-        raise RuntimeError(f"job {run['name']} {run['status']}: {run['error']}")
-    return dict(run["result"] or {})
-
-
 async def _refresh(demo: Demo) -> dict[str, Any]:
     response = await demo.client.post(
         f"{M}/engagement/refresh", json={"force": True}, headers={"Idempotency-Key": str(uuid.uuid4())}
     )
-    return await _wait_job(demo, response, limit_s=300)
+    return await demo.job_result(response, limit_s=300)
 
 
 async def run(demo: Demo) -> None:
@@ -70,7 +51,7 @@ async def run(demo: Demo) -> None:
     for rule in created:
         key = str(uuid.uuid4())
         first = await demo.client.post(f"{M}/rules/{rule['id']}/poll", headers={"Idempotency-Key": key})
-        result = await _wait_job(demo, first)
+        result = await demo.job_result(first)
         replay = await demo.client.post(f"{M}/rules/{rule['id']}/poll", headers={"Idempotency-Key": key})
         totals["new"] += result["new"]
         totals["creators"] += result["creators_created"]

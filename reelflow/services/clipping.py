@@ -1,6 +1,7 @@
 """Clipping use cases: projects (URL or upload), resumable uploads, clip edits, usage, and
-the reconciliation sweep. Shared by the API (`web/routes/clipping*.py`) and the jobs
-(`tasks/clipping*.py`); the blob store is passed in.
+the reconciliation sweep. Shared by the API (`web/routes/clipping*.py`) and the pipeline's
+steps (`clipping_pipeline`, `clipping_render`, run by `tasks/clipping.py`); the blob store is
+passed in.
 """
 
 from __future__ import annotations

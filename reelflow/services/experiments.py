@@ -19,7 +19,7 @@ from reelflow.domain.experiments import VariantFigures, decide
 from reelflow.errors import Conflict, InvalidInput, NotFound, ReelflowError
 from reelflow.logs import get_logger
 from reelflow.queue import enqueue
-from reelflow.services.publishing import TokenHolder
+from reelflow.services.publishing_run import TokenHolder
 from reelflow.storage.db import session_scope
 from reelflow.storage.models.base import utcnow
 from reelflow.storage.models.publishing import ClipPublication, ConnectedAccount, Experiment, ExperimentVariant

@@ -36,6 +36,7 @@ from reelflow.domain.identity import (
 from reelflow.errors import Conflict, Forbidden, InvalidInput, LimitExceeded, NotFound, Unauthorized
 from reelflow.services import audit
 from reelflow.settings import IdentitySettings, get_settings
+from reelflow.storage.db import session_scope
 from reelflow.storage.models.base import utcnow
 from reelflow.storage.models.identity import ApiToken, IdentityLink, Membership, User, Workspace
 from reelflow.storage.repositories.identity import IdentityRepository, Principal
@@ -500,3 +501,11 @@ async def login(
         expires_in_days=expires_in_days or _identity_settings().login_token_ttl_days,
         via="password",
     )
+
+
+async def prune_tokens(keep_days: int = 30) -> dict[str, Any]:
+    """Delete API tokens that expired or were revoked more than `keep_days` ago."""
+    cutoff = utcnow() - timedelta(days=keep_days)
+    async with session_scope() as session:
+        deleted = await IdentityRepository(session).prune_tokens(expired_before=cutoff, revoked_before=cutoff)
+    return {"deleted": deleted}

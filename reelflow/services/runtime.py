@@ -7,14 +7,16 @@ import asyncio
 import time
 import uuid
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from reelflow.errors import InvalidInput, NotFound
 from reelflow.queue import EnqueueResult, cancel_run, enqueue, retry_run
+from reelflow.settings import get_settings
 from reelflow.storage.db import session_scope
+from reelflow.storage.models.base import utcnow
 from reelflow.storage.models.runtime import RUN_STATUSES, JobEvent, JobRun
 from reelflow.storage.repositories.runtime import RuntimeRepository
 
@@ -94,3 +96,12 @@ async def wait_for_runs(
         if all(run.status in FINISHED for run in runs.values()) or time.monotonic() >= deadline:
             return runs
         await asyncio.sleep(poll_s)
+
+
+async def prune_runs(keep_days: int | None = None) -> dict[str, int]:
+    """Delete finished top-level runs (with their children and events) older than `keep_days`
+    (default `settings.runtime.keep_days`)."""
+    days = keep_days or get_settings().runtime.keep_days
+    async with session_scope() as session:
+        deleted = await RuntimeRepository(session).prune(utcnow() - timedelta(days=days))
+    return {"deleted": deleted, "keep_days": days}

@@ -11,7 +11,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from reelflow.adapters.scrapecreators import ScrapeCreatorsClient
+from reelflow import composition
 from reelflow.domain.retry import RetryPolicy
 from reelflow.services import discovery as service
 from reelflow.tasks.registry import TaskContext, task
@@ -28,7 +28,7 @@ async def run_search(ctx: TaskContext, search_id: str) -> dict[str, Any]:
 
     return await service.run_search(
         uuid.UUID(search_id),
-        source=ScrapeCreatorsClient(),
+        source=composition.creator_discovery(),
         is_cancelled=lambda: ctx.cancelled,
         report=report,
     )

@@ -1,5 +1,5 @@
 """Publishing jobs: publish one publication, refresh tokens, collect metrics and evaluate
-experiments. Thin: ids in, services do the work with the real platform clients."""
+experiments. Thin: ids in, services do the work with the platform clients from `reelflow.composition`."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from reelflow.adapters.platforms import Platforms
+from reelflow import composition
 from reelflow.domain.retry import RetryPolicy
 from reelflow.services import accounts, experiments, publishing
 from reelflow.tasks.registry import TaskContext, task
@@ -23,12 +23,14 @@ PUBLISH_POLICY = RetryPolicy(
 
 @task(publishing.PUBLISH_TASK, queue="high", timeout=900, policy=PUBLISH_POLICY)
 async def publish_clip(ctx: TaskContext, publication_id: str) -> dict[str, Any]:
-    return await publishing.run_publication(ctx, uuid.UUID(publication_id), platforms=Platforms())
+    return await publishing.run_publication(
+        ctx, uuid.UUID(publication_id), platforms=composition.publishing_platforms()
+    )
 
 
 @task("publishing.refresh_tokens", queue="default", timeout=600)
 async def refresh_tokens(ctx: TaskContext, slot: str | None = None) -> dict[str, int]:
-    return await accounts.refresh_due(platforms=Platforms())
+    return await accounts.refresh_due(platforms=composition.publishing_platforms())
 
 
 @task(experiments.COLLECT_TASK, queue="default", timeout=900)
@@ -41,6 +43,8 @@ async def collect_metrics(
     except ValueError:
         measured_at = None
     only = uuid.UUID(experiment_id) if experiment_id else None
-    collected = await experiments.collect_metrics(platforms=Platforms(), measured_at=measured_at, experiment_id=only)
+    collected = await experiments.collect_metrics(
+        platforms=composition.publishing_platforms(), measured_at=measured_at, experiment_id=only
+    )
     evaluated = await experiments.evaluate_running(only=only)
     return {**collected, **evaluated}

@@ -132,14 +132,11 @@ def load_tasks() -> Mapping[str, TaskDefinition]:
 
 
 def _compose_adapters() -> None:
-    """The workers' composition point for adapters that keep state in Postgres: platform
-    quotas are counted there (authoritative; Redis caches the count)."""
-    from reelflow.adapters import ratelimit
+    """The workers' composition point for adapters that keep state in Postgres (see
+    `reelflow.composition.install_quota_counter`)."""
+    from reelflow import composition
 
-    if ratelimit.get_quota_counter() is None:
-        from reelflow.storage.repositories.quotas import PostgresQuotaCounter
-
-        ratelimit.set_quota_counter(PostgresQuotaCounter())
+    composition.install_quota_counter()
 
 
 def get_task(name: str) -> TaskDefinition:

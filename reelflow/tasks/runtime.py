@@ -13,6 +13,7 @@ import redis.asyncio as aioredis
 
 from reelflow.domain.retry import RetryPolicy
 from reelflow.errors import Permanent, Retryable
+from reelflow.services import runtime as runtime_service
 from reelflow.settings import get_settings
 from reelflow.tasks.registry import TaskContext, task
 
@@ -140,13 +141,4 @@ async def total(ctx: TaskContext, values: list[int]) -> dict[str, int]:
 @task("runtime.prune_runs", queue="default", timeout=600)
 async def prune_runs(ctx: TaskContext, keep_days: int | None = None) -> dict[str, int]:
     """Delete finished top-level runs (with their children and events) older than `keep_days`."""
-    from datetime import timedelta
-
-    from reelflow.storage.db import session_scope
-    from reelflow.storage.models.base import utcnow
-    from reelflow.storage.repositories.runtime import RuntimeRepository
-
-    days = keep_days or get_settings().runtime.keep_days
-    async with session_scope() as session:
-        deleted = await RuntimeRepository(session).prune(utcnow() - timedelta(days=days))
-    return {"deleted": deleted, "keep_days": days}
+    return await runtime_service.prune_runs(keep_days)

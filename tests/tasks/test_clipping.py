@@ -96,10 +96,19 @@ async def _sleep(seconds: float) -> None:
 
 
 async def _download(url: str, allowed: frozenset[str], max_bytes: int = 10_000_000) -> tuple[str, int]:
-    from reelflow.tasks.clipping import download_source
+    from reelflow import composition
+    from reelflow.services.clipping_pipeline import download_source
 
     key = f"test-downloads/{uuid.uuid4()}"
-    return await download_source(url, lambda ext: key + ext, max_bytes=max_bytes, timeout_s=5, allowed=allowed)
+    return await download_source(
+        url,
+        lambda ext: key + ext,
+        blobs=composition.blob_store(),
+        importer=composition.source_importer(),
+        max_bytes=max_bytes,
+        timeout_s=5,
+        allowed=allowed,
+    )
 
 
 async def test_download_streams_into_blob_storage(services: Any, file_server: FileServer, media: Media) -> None:
