@@ -177,7 +177,7 @@ async def overspend(campaign_ids: list[uuid.UUID]) -> tuple[int, list[dict[str, 
 async def main_async(args: argparse.Namespace) -> dict[str, Any]:
     from reelflow.adapters.apify import ApifyClient
     from reelflow.logs import configure_logging
-    from reelflow.services.clippers import track_views
+    from reelflow.services.clippers_tracking import track_views
     from reelflow.storage.db import dispose_engine, session_scope
 
     configure_logging("WARNING", False)

@@ -14,7 +14,7 @@ import uuid
 from typing import Any
 
 from reelflow.adapters.apify import ApifyClient
-from reelflow.services import clippers as service
+from reelflow.services import clippers_tracking as service
 from reelflow.storage.db import session_scope
 from reelflow.tasks.registry import TaskContext, task
 
