@@ -14,15 +14,27 @@ from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from typing import Any
 
+from reelflow.adapters.apify import ApifyClient
 from reelflow.adapters.clock import SandboxClock, SystemClock
 from reelflow.adapters.images import ImageFetcher
 from reelflow.adapters.platforms import Platforms
 from reelflow.adapters.protocols import Clock, MonitoringPlatform, PublishingPlatforms
 from reelflow.adapters.tiktok.business import AdsFactory, tiktok_ads
 from reelflow.adapters.tiktok.research import ResearchClient
+from reelflow.adapters.youtube import YouTubeDataClient
 from reelflow.domain.ingest import allowed_import_origins
 from reelflow.settings import Settings, get_settings
 from reelflow.storage.blobs import BlobStore, get_blob_store
+
+
+@dataclass(frozen=True)
+class ClipperPlatforms:
+    """What clipper programmes read: TikTok through Apify's scraper (short links, stats by URL,
+    asynchronous runs for tracking rounds) and YouTube Shorts through the Data API (API key,
+    stats by id)."""
+
+    tiktok: ApifyClient
+    youtube: YouTubeDataClient
 
 
 @dataclass(frozen=True)
@@ -31,6 +43,7 @@ class Overrides:
     clock: Clock | None = None
     monitoring_platform: MonitoringPlatform | None = None
     ads_factory: AdsFactory | None = None
+    clipper_platforms: ClipperPlatforms | None = None
 
 
 _overrides = Overrides()
@@ -58,6 +71,12 @@ def monitoring_platform(*, concurrency: int = 8) -> MonitoringPlatform:
 def ads_factory() -> AdsFactory:
     """The ads platform for a token (TikTok Business, or the sandbox by settings)."""
     return _overrides.ads_factory or tiktok_ads
+
+
+def clipper_platforms() -> ClipperPlatforms:
+    """Apify (TikTok) and the YouTube Data API for clipper programmes (sandbox or real hosts,
+    by settings)."""
+    return _overrides.clipper_platforms or ClipperPlatforms(tiktok=ApifyClient(), youtube=YouTubeDataClient())
 
 
 def image_fetcher(settings: Settings | None = None) -> ImageFetcher:

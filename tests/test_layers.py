@@ -63,9 +63,6 @@ THIRD_PARTY_OWNERS: dict[str, set[str]] = {
 # Named exceptions, each with its reason.
 LAYER_EXCEPTIONS = {
     ("web/app.py", "reelflow.adapters.mail"): "the app factory is the web process's composition point (the mailer)",
-    ("web/routes/clippers.py", "reelflow.adapters.apify"): (
-        "clippers (from main) provides its Apify client in the route module; to move to reelflow.composition"
-    ),
 }
 SQL_EXCEPTIONS = {
     "health.py": "the readiness probe's SELECT 1",

@@ -6,7 +6,8 @@ import uuid
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from reelflow.adapters.protocols import ShortLinkResolver, StatsByUrls
+from reelflow.adapters.protocols import ShortLinkResolver, StatsByIds, StatsByUrls
+from reelflow.adapters.records import VideoStats
 from reelflow.domain import clippers as domain
 from reelflow.errors import Conflict, Forbidden, InvalidInput, NotFound
 from reelflow.services.clippers_base import is_manager, require_manager
@@ -88,11 +89,26 @@ async def list_submissions(
     )
 
 
+async def current_stats(sub: ClipperSubmission, *, stats: StatsByUrls, youtube: StatsByIds) -> VideoStats | None:
+    """The clip's stats now: TikTok through the scraper (by URL), a YouTube Short through the
+    Data API (by id, 1 quota unit); None when the video is not public."""
+    if sub.platform == "youtube":
+        found = [s for s in await youtube.fetch_stats([sub.video_id]) if s.video_id == sub.video_id]
+        return found[0] if found else None
+    return (await stats.fetch_stats([sub.url])).get(sub.url)
+
+
 async def approve_submission(
-    session: AsyncSession, principal: Principal, submission_id: uuid.UUID, *, stats: StatsByUrls
+    session: AsyncSession,
+    principal: Principal,
+    submission_id: uuid.UUID,
+    *,
+    stats: StatsByUrls,
+    youtube: StatsByIds,
 ) -> ClipperSubmission:
     """Approve a pending submission; its current views become the baseline (unless the
-    campaign pays views from before approval)."""
+    campaign pays views from before approval). TikTok views come from the scraper, YouTube
+    Shorts' from the YouTube Data API."""
     require_manager(principal)
     repo = ClippersRepository(session)
     sub = await repo.get_submission(principal.workspace_id, submission_id, for_update=True)
@@ -102,8 +118,7 @@ async def approve_submission(
         raise Conflict(f"the submission is already {sub.status}")
     campaign = await repo.get_campaign(principal.workspace_id, sub.campaign_id)
     assert campaign is not None
-    found = await stats.fetch_stats([sub.url])
-    current = found.get(sub.url)
+    current = await current_stats(sub, stats=stats, youtube=youtube)
     if current is None or current.views is None:
         raise Conflict("the video is not public (deleted or private); it cannot be approved")
     views = int(current.views)

@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from reelflow.adapters.protocols import AsyncScraperRuns
+from reelflow.adapters.protocols import AsyncScraperRuns, StatsByIds
 from reelflow.domain import clippers as domain
 from reelflow.errors import Permanent
 from reelflow.queue import EnqueueResult, enqueue
@@ -24,6 +24,8 @@ from reelflow.storage.models.clippers import ApifyRun, ClipperSubmission, Ledger
 from reelflow.storage.repositories.clippers import ClippersRepository
 
 DONE_STATUSES = {"SUCCEEDED", "FAILED", "ABORTED", "TIMED-OUT"}
+YOUTUBE = "youtube"  # `detail.source` of a batch read through the YouTube Data API
+YOUTUBE_BATCH = 50  # ids per videos.list call (1 quota unit)
 
 
 @dataclass
@@ -35,6 +37,8 @@ class TrackingResult:
     runs_failed: int = 0
     readings: int = 0
     stopped: int = 0
+    youtube_batches: int = 0
+    youtube_units: int = 0  # videos.list calls (1 quota unit each)
     credited_minor: int = 0
     campaigns_exhausted: list[str] = field(default_factory=list)
 
@@ -52,21 +56,30 @@ async def track_views(
     job_key: str,
     *,
     runs: AsyncScraperRuns,
+    youtube: StatsByIds,
     batch_size: int | None = None,
     concurrency: int | None = None,
     heartbeat: Callable[[], Any] | None = None,
 ) -> TrackingResult:
-    """One tracking round for a workspace: Apify runs in batches (asynchronous), readings,
-    then earnings per campaign. Every run is recorded under (job_key, batch) before it is
-    waited for, so a retried job reads the same run instead of paying for another."""
+    """One tracking round for a workspace: TikTok clips through Apify runs in batches
+    (asynchronous), YouTube Shorts through the Data API (50 ids a call), readings, then
+    earnings per campaign. Every batch is recorded under (job_key, batch) before it is read,
+    and every Apify run id before it is waited for, so a retried job reads the same run
+    instead of paying for another, and applies each batch's readings once.
+
+    A batch that fails (a 429 or 5xx past httpclient's retries, YouTube's quota) does not stop
+    the others; earnings are credited for what was read, then the first error is raised for
+    the job runtime to retry the round (its done batches are skipped)."""
     settings = get_settings().clippers
     batch_size = batch_size or settings.tracking_batch_size
     result = TrackingResult()
     async with scope() as session:
         repo = ClippersRepository(session)
-        subs = [s for s in await repo.trackable_submissions(workspace_id) if s.platform == "tiktok"]
+        subs = await repo.trackable_submissions(workspace_id)
         result.submissions = len(subs)
-        planned = await _plan_batches(session, workspace_id, job_key, [s.url for s in subs], batch_size)
+        urls = {p: [s.url for s in subs if s.platform == p] for p in ("tiktok", YOUTUBE)}
+        planned = await _plan_batches(session, workspace_id, job_key, urls["tiktok"], batch_size, source="apify")
+        planned = await _plan_batches(session, workspace_id, job_key, urls[YOUTUBE], YOUTUBE_BATCH, source=YOUTUBE)
     result.batches = len(planned)
     sem = asyncio.Semaphore(concurrency or settings.tracking_concurrency)
     # Runs wait on Apify with no connection held; database work is bounded below the pool size.
@@ -74,28 +87,37 @@ async def track_views(
 
     async def one(batch: int) -> None:
         async with sem:
-            await _run_batch(scope, job_key, batch, runs=runs, result=result, heartbeat=heartbeat, db=db)
+            await _run_batch(
+                scope, job_key, batch, runs=runs, youtube=youtube, result=result, heartbeat=heartbeat, db=db
+            )
 
     outcomes = await asyncio.gather(*(one(b) for b in planned), return_exceptions=True)
     errors = [o for o in outcomes if isinstance(o, BaseException)]
-    if errors:  # every batch got its chance; runs started are recorded for the retry
-        raise errors[0]
     async with scope() as session:
         campaigns = await ClippersRepository(session).list_campaigns(workspace_id, statuses=("active",))
-    for campaign in campaigns:
+    for campaign in campaigns:  # derived from the ledger: crediting what was read is safe to repeat
         async with scope() as session:
             credited, exhausted = await credit_earnings(session, campaign.id)
         result.credited_minor += credited
         if exhausted:
             result.campaigns_exhausted.append(str(campaign.id))
+    if errors:  # every batch got its chance; runs started are recorded for the retry
+        raise errors[0]
     return result
 
 
 async def _plan_batches(
-    session: AsyncSession, workspace_id: uuid.UUID, job_key: str, urls: list[str], batch_size: int
+    session: AsyncSession,
+    workspace_id: uuid.UUID,
+    job_key: str,
+    urls: list[str],
+    batch_size: int,
+    *,
+    source: str,
 ) -> list[int]:
     """Batches of this job: those recorded by an earlier attempt (same URLs), then new ones
-    for URLs no recorded batch covers. Committed by the caller's scope."""
+    for URLs no recorded batch covers. Committed by the caller's scope. Returns every batch
+    of the job (all sources)."""
     repo = ClippersRepository(session)
     rows = await repo.apify_runs_of(job_key)
     covered = {u for r in rows for u in r.urls}
@@ -110,7 +132,7 @@ async def _plan_batches(
                 urls=todo[i : i + batch_size],
                 status="planned",
                 processed=False,
-                detail={},
+                detail={"source": source},
             )
         )
         next_batch += 1
@@ -125,6 +147,7 @@ async def _run_batch(
     batch: int,
     *,
     runs: AsyncScraperRuns,
+    youtube: StatsByIds,
     result: TrackingResult,
     heartbeat: Callable[[], Any] | None,
     db: asyncio.Semaphore,
@@ -136,6 +159,11 @@ async def _run_batch(
         if row.processed:
             return
         run_id, dataset_id, urls = row.run_id, row.dataset_id, list(row.urls)
+        source = (row.detail or {}).get("source")
+    if source == YOUTUBE:
+        video_ids = {u: domain.normalise_clip_url(u).video_id for u in urls}  # canonical Shorts URLs
+        await _run_youtube_batch(scope, job_key, batch, urls, video_ids, youtube=youtube, result=result, db=db)
+        return
     if run_id is None or dataset_id is None:
         run_id, dataset_id = await runs.start_post_run(urls)
         result.runs_started += 1
@@ -173,6 +201,42 @@ async def _run_batch(
         readings, stopped = await _apply_items(session, row.workspace_id, urls, items, run_id)
         row.status, row.processed = status, True
         row.detail = {"items": len(items), "readings": readings, "stopped": stopped}
+    result.readings += readings
+    result.stopped += stopped
+
+
+async def _run_youtube_batch(
+    scope: SessionScope,
+    job_key: str,
+    batch: int,
+    urls: list[str],
+    video_ids: dict[str, str],
+    *,
+    youtube: StatsByIds,
+    result: TrackingResult,
+    db: asyncio.Semaphore,
+) -> None:
+    """One videos.list call (≤ 50 ids, 1 quota unit) for a batch of Shorts, applied once. An
+    id missing from the answer is a Short that is deleted, private or unknown: it stops."""
+    result.youtube_units += 1
+    stats = {s.video_id: s for s in await youtube.fetch_stats(list(video_ids.values()))}
+    items: list[dict[str, Any]] = []
+    for url in urls:
+        vid = video_ids.get(url)
+        found = stats.get(vid or "")
+        if found is None:
+            items.append({"url": url, "id": vid, "error": "not public on YouTube (deleted, private or unknown)"})
+        else:
+            items.append({"url": url, "id": vid, "playCount": found.views})
+    async with db, scope() as session:
+        row = await ClippersRepository(session).apify_run(job_key, batch)
+        assert row is not None
+        if row.processed:
+            return
+        readings, stopped = await _apply_items(session, row.workspace_id, urls, items, f"youtube:{batch}")
+        row.status, row.processed = "SUCCEEDED", True
+        row.detail = {"source": YOUTUBE, "items": len(items), "readings": readings, "stopped": stopped}
+    result.youtube_batches += 1
     result.readings += readings
     result.stopped += stopped
 
