@@ -1,5 +1,9 @@
 """Clipper programmes: balances, payouts (clippers request, owners/admins decide), per-clipper
 analytics and the ledger as CSV.
+
+Every payout and every change of its state is written to the audit log (`services.audit`) in
+the same transaction: `clippers.payout.requested|approved|paid|rejected`, with the amount,
+currency, clipper, the state before and after, and the external reference or reason.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from reelflow.domain import clippers as domain
 from reelflow.errors import Conflict, Forbidden, InvalidInput, NotFound
+from reelflow.services import audit
 from reelflow.services.clippers_base import is_manager, require_manager
 from reelflow.settings import get_settings
 from reelflow.storage.models.base import utcnow
@@ -39,7 +44,7 @@ async def request_payout(session: AsyncSession, principal: Principal, amount_min
         raise NotFound("not a member of this workspace")
     current = await balance(session, principal.workspace_id, principal.user_id, currency)
     domain.check_payout_request(amount_minor, current, get_settings().clippers.payout_minimum_minor)
-    return await repo.add(
+    payout = await repo.add(
         Payout(
             workspace_id=principal.workspace_id,
             clipper_id=principal.user_id,
@@ -47,6 +52,35 @@ async def request_payout(session: AsyncSession, principal: Principal, amount_min
             currency=currency,
             status="requested",
         )
+    )
+    await _audit(session, principal, payout, "requested", before=None, available_before=current.available)
+    return payout
+
+
+async def _audit(
+    session: AsyncSession,
+    principal: Principal,
+    payout: Payout,
+    action: str,
+    *,
+    before: str | None,
+    **details: Any,
+) -> None:
+    """One audit entry for a payout's creation or state change, in the caller's transaction."""
+    await audit.record(
+        session,
+        f"clippers.payout.{action}",
+        actor=principal,
+        target_type="clipper_payout",
+        target_id=payout.id,
+        details={
+            "clipper_id": str(payout.clipper_id),
+            "amount_minor": payout.amount_minor,
+            "currency": payout.currency,
+            "status_before": before,
+            "status_after": payout.status,
+            **details,
+        },
     )
 
 
@@ -64,6 +98,7 @@ async def approve_payout(session: AsyncSession, principal: Principal, payout_id:
         raise Conflict(f"the payout is {payout.status}")
     payout.status, payout.decided_by, payout.updated_at = "approved", principal.user_id, utcnow()
     await session.flush()
+    await _audit(session, principal, payout, "approved", before="requested")
     return payout
 
 
@@ -94,6 +129,7 @@ async def mark_payout_paid(
         )
     )
     await session.flush()
+    await _audit(session, principal, payout, "paid", before="approved", external_reference=payout.external_reference)
     return payout
 
 
@@ -103,6 +139,7 @@ async def reject_payout(session: AsyncSession, principal: Principal, payout_id: 
         raise InvalidInput("a reason", field="reason")
     if payout.status not in ("requested", "approved"):
         raise Conflict(f"the payout is {payout.status}")
+    before = payout.status
     payout.status, payout.reason, payout.decided_by, payout.updated_at = (
         "rejected",
         reason.strip(),
@@ -110,6 +147,7 @@ async def reject_payout(session: AsyncSession, principal: Principal, payout_id: 
         utcnow(),
     )
     await session.flush()
+    await _audit(session, principal, payout, "rejected", before=before, reason=payout.reason)
     return payout
 
 
