@@ -27,14 +27,14 @@ from reelflow.settings import Settings, get_settings
 from reelflow.storage.blobs import BlobStore, get_blob_store
 
 
-@dataclass(frozen=True)
 class ClipperPlatforms:
     """What clipper programmes read: TikTok through Apify's scraper (short links, stats by URL,
     asynchronous runs for tracking rounds) and YouTube Shorts through the Data API (API key,
-    stats by id)."""
+    stats by id). A plain class, so the web layer's dependency injection hands it over as is."""
 
-    tiktok: ApifyClient
-    youtube: YouTubeDataClient
+    def __init__(self, tiktok: ApifyClient, youtube: YouTubeDataClient) -> None:
+        self.tiktok = tiktok
+        self.youtube = youtube
 
 
 @dataclass(frozen=True)

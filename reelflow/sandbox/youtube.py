@@ -17,7 +17,7 @@ private ones are left out of `items`, as YouTube does. Each call with a key cost
 key's daily quota (`youtube_daily_units`, default 10,000, per simulated Pacific day); past it,
 403 `quotaExceeded`. Knobs in `/sandbox/config`: `youtube_daily_units`, `youtube_gone` ({YouTube
 id: reason}: left out), `youtube_views` ({YouTube id: views}: a forced count). Events:
-`youtube.videos.list` (ids, units used).
+`youtube.videos.list` (number of ids, parts), one per call charged to a key.
 """
 
 from __future__ import annotations
