@@ -174,14 +174,15 @@ async def _run_batch(
     else:
         result.runs_reused += 1
     deadline = time.monotonic() + settings.run_wait_seconds
-    status = await runs.run_status(run_id)
+    # long poll (waitForFinish) from the first read: Apify answers at once when the run is over,
+    # else when it ends (≤ 60 s), so a run costs about one status request, not one per poll
+    status = await runs.run_status(run_id, wait_s=settings.run_long_poll_seconds)
     while status not in DONE_STATUSES:
         if time.monotonic() > deadline:
             raise Permanent(f"Apify run {run_id} did not finish within {settings.run_wait_seconds} s")
         if heartbeat is not None:
             await heartbeat()
         await asyncio.sleep(settings.run_poll_seconds)
-        # long poll (waitForFinish): one request per run in the usual case, not one per poll
         status = await runs.run_status(run_id, wait_s=settings.run_long_poll_seconds)
     if status != "SUCCEEDED":
         result.runs_failed += 1
