@@ -197,7 +197,7 @@ def _charge_key(key: str, units: int) -> bool:
     """Count `units` against the key's quota for the simulated Pacific day; False when over."""
     state = get_state()
     day = datetime.fromtimestamp(state.clock.now() - 8 * 3600, UTC).date().isoformat()
-    used = state.store("youtube_units", dict)
+    used: dict[tuple[str, str], int] = state.store("youtube_units", dict)
     limit = int(state.config.get("youtube_daily_units", 10_000))
     if used.get((key, day), 0) + units > limit:
         return False
