@@ -163,6 +163,32 @@ async def test_round_credits_what_it_read_then_raises_for_the_runtime_to_retry(c
     assert len(await sandbox.events("apify.run.start")) == 1
 
 
+async def test_youtube_5xx_past_http_retries_is_retried_by_the_runtime(client, signup, sandbox, run_jobs, mail_sink):
+    owner = await signup()
+    clipper = await member(client, owner, "clipper", mail_sink)
+    campaign = (await client.post("/api/v1/clippers/campaigns", headers=owner.headers, json=CAMPAIGN)).json()
+    now = await sandbox.now()
+    ((yt, url),) = public_shorts(now, 1)
+    ((_, tiktok_url),) = public_videos(now, 1, min_age_h=7.0)
+    short = await _submit_and_approve(client, owner, clipper, campaign["id"], url)
+    tiktok = await _submit_and_approve(client, owner, clipper, campaign["id"], tiktok_url)
+    await sandbox.config(
+        youtube_views={yt: short["baseline_views"] + 700},
+        apify_views={tiktok["video_id"]: tiktok["baseline_views"] + 300},
+    )
+    sandbox.set_settings(http__max_attempts=2)
+    await sandbox.fault("/youtube/youtube/v3/videos", status=503, times=2)  # the first attempt's two tries
+    started = await client.post("/api/v1/clippers/tracking/run", headers=owner.headers)
+    await run_jobs()
+    job = (await client.get(f"/api/v1/jobs/{started.json()['id']}", headers=owner.headers)).json()
+    assert job["status"] == "succeeded" and job["attempt"] == 2, job
+    # The second attempt read the Shorts; the TikTok batch (read and credited by the first) was skipped.
+    assert job["result"]["youtube_batches"] == 1 and job["result"]["runs_started"] == 0
+    assert len(await sandbox.events("apify.run.start")) == 1
+    balance = (await client.get("/api/v1/clippers/balance", headers=headers(clipper))).json()
+    assert balance["earned_minor"] == 1_000
+
+
 def test_composition_builds_the_clipper_platforms():
     platforms = composition.clipper_platforms()
     assert isinstance(platforms.youtube, YouTubeDataClient)
