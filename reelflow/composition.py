@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from typing import Any
 
+from reelflow.adapters.apify import ApifyClient
 from reelflow.adapters.clock import SandboxClock, SystemClock
 from reelflow.adapters.download import UrlImporter
 from reelflow.adapters.images import ImageFetcher
@@ -29,9 +30,20 @@ from reelflow.adapters.protocols import (
 from reelflow.adapters.scrapecreators import ScrapeCreatorsClient
 from reelflow.adapters.tiktok.business import AdsFactory, tiktok_ads
 from reelflow.adapters.tiktok.research import ResearchClient
+from reelflow.adapters.youtube import YouTubeDataClient
 from reelflow.domain.ingest import allowed_import_origins
 from reelflow.settings import Settings, get_settings
 from reelflow.storage.blobs import BlobStore, get_blob_store
+
+
+class ClipperPlatforms:
+    """What clipper programmes read: TikTok through Apify's scraper (short links, stats by URL,
+    asynchronous runs for tracking rounds) and YouTube Shorts through the Data API (API key,
+    stats by id). A plain class, so the web layer's dependency injection hands it over as is."""
+
+    def __init__(self, tiktok: ApifyClient, youtube: YouTubeDataClient) -> None:
+        self.tiktok = tiktok
+        self.youtube = youtube
 
 
 @dataclass(frozen=True)
@@ -41,6 +53,7 @@ class Overrides:
     monitoring_platform: MonitoringPlatform | None = None
     ads_factory: AdsFactory | None = None
     media: MediaEngine | None = None
+    clipper_platforms: ClipperPlatforms | None = None
 
 
 _overrides = Overrides()
@@ -73,6 +86,12 @@ def ads_factory() -> AdsFactory:
 def creator_discovery() -> CreatorDiscovery:
     """Creator search by keyword and similar profiles (ScrapeCreators, or the sandbox by settings)."""
     return ScrapeCreatorsClient()
+
+
+def clipper_platforms() -> ClipperPlatforms:
+    """Apify (TikTok) and the YouTube Data API for clipper programmes (sandbox or real hosts,
+    by settings)."""
+    return _overrides.clipper_platforms or ClipperPlatforms(tiktok=ApifyClient(), youtube=YouTubeDataClient())
 
 
 def image_fetcher(settings: Settings | None = None) -> ImageFetcher:

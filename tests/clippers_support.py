@@ -18,6 +18,14 @@ async def member(client: Any, owner: Any, role: str, mail_sink: Any, email: str 
     return {"Authorization": f"Bearer {body['token']['token']}", "user_id": str(body["user"]["id"])}
 
 
+def adapters() -> dict[str, Any]:
+    """The tracking round's adapters, from the composition point (sandbox by settings)."""
+    from reelflow import composition
+
+    platforms = composition.clipper_platforms()
+    return {"runs": platforms.tiktok, "youtube": platforms.youtube}
+
+
 def headers(m: dict[str, str]) -> dict[str, str]:
     return {"Authorization": m["Authorization"]}
 
@@ -40,3 +48,14 @@ def public_videos(now: float, count: int, *, min_age_h: float = 6.0) -> list[tup
                 return out
             break
     raise AssertionError("not enough sandbox videos")
+
+
+def public_shorts(now: float, count: int, *, min_age_h: float = 6.0, skip: int = 0) -> list[tuple[str, str]]:
+    """(YouTube id, canonical Shorts URL) of sandbox videos that are public and a few hours
+    old, as clippers' Shorts (the sandbox answers videos.list for them)."""
+    from reelflow.sandbox.youtube import short_id
+
+    return [
+        (short_id(vid), f"https://www.youtube.com/shorts/{short_id(vid)}")
+        for vid, _ in public_videos(now, count + skip, min_age_h=min_age_h)[skip:]
+    ]

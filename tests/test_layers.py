@@ -80,9 +80,6 @@ LAYER_EXCEPTIONS = {
     ): "lead ingestion (another branch's area) still reads the inbox in the task",
     ("tasks/leads.py", "reelflow.storage.repositories.leads"): "lead ingestion (another branch's area), as above",
     ("web/app.py", "reelflow.adapters.mail"): "the app factory is the web process's composition point (the mailer)",
-    ("web/routes/clippers.py", "reelflow.adapters.apify"): (
-        "clippers (from main) provides its Apify client in the route module; to move to reelflow.composition"
-    ),
 }
 SQL_EXCEPTIONS = {
     "health.py": "the readiness probe's SELECT 1",

@@ -116,7 +116,10 @@ class ApifyClient:
         self.sandboxed = not settings.platforms.tiktok_web_base_url
         self.token = settings.credential("apify_token")
         rate = settings.quotas.apify_per_second
-        self._limits = [RateLimit.per_second("apify", rate)] if rate else []
+        # Under Apify's per-second window (burst 1, margin for jitter): a 5/s bucket with
+        # burst 5 overshot the window and met 429s with 32 runs in flight. A 429 that still
+        # comes is retried after its Retry-After (httpclient), then by the job runtime.
+        self._limits = [RateLimit.within_window("apify", rate, 1.0)] if rate else []
 
     async def resolve_short_link(self, url: str) -> str:
         """Follow a `/t/...` or vm.tiktok.com link one hop to the canonical video URL."""

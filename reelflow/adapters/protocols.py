@@ -7,7 +7,7 @@ swapped (Research API ↔ Apify for stats, ScrapeCreators ↔ Research for searc
 |---|---|
 | `VideoSearch` (query → videos, paged) | `tiktok.research.ResearchClient` |
 | `KeywordSearch` (keyword → videos, deduplicated) | `scrapecreators.ScrapeCreatorsClient` |
-| `StatsByIds` | `tiktok.research.ResearchClient`, `tiktok.display.DisplayClient`, `youtube.YouTubeClient` |
+| `StatsByIds` | `tiktok.research.ResearchClient`, `tiktok.display.DisplayClient`, `youtube.YouTube(Data)Client` |
 | `StatsByUrls` | `apify.ApifyClient` |
 | `CreatorLookup` | `tiktok.research.ResearchClient.user_info`, `scrapecreators.ScrapeCreatorsClient.tiktok_profile` |
 | `SimilarProfiles` | `scrapecreators.ScrapeCreatorsClient` |

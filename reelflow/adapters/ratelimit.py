@@ -87,6 +87,21 @@ class RateLimit:
     def per_second(cls, name: str, count: float, burst: float | None = None) -> RateLimit:
         return cls(name, count, burst if burst is not None else max(1.0, count))
 
+    @classmethod
+    def within_window(cls, name: str, requests: float, window_s: float = 1.0, *, margin: float = 0.1) -> RateLimit:
+        """A bucket that stays under a platform's sliding-window limit (`requests` per `window_s`).
+
+        A bucket with burst `b` and rate `r` lets `b + r·w` requests through in a window of
+        `w` seconds, so `per_second(5)` (burst 5) sends up to 10 in one second against a
+        "5 per second" window and gets 429s. Burst 1 and `r = (requests − 1) / window_s`
+        never exceed the window; `margin` (a fraction) leaves room for the jitter between
+        the moment a token is taken here and the moment the request reaches the platform.
+        """
+        if requests <= 0 or window_s <= 0:
+            raise ValueError("requests and window_s must be positive")
+        rate = max(requests - 1.0, 0.5) / window_s * (1.0 - margin)
+        return cls(name, rate, 1.0)
+
 
 @dataclass(frozen=True)
 class DailyQuota:

@@ -13,6 +13,9 @@
     status = await yt.video_status(video_id)                   # PublicationStatus
     stats = await yt.fetch_stats(ids)                          # 50 ids per request
 
+    public = YouTubeDataClient()                               # API key: public data, no OAuth
+    stats = await public.fetch_stats(ids)                      # videos.list statistics, 50 ids a unit
+
 An expired session (404 on a chunk or probe) raises `UploadSessionExpired`: start a new
 session and upload from byte 0 (`upload_video()` does that once by itself).
 """
@@ -30,7 +33,7 @@ import httpx
 import msgspec
 
 from reelflow.adapters import httpclient
-from reelflow.adapters.ratelimit import RateLimit
+from reelflow.adapters.ratelimit import DailyQuota, RateLimit
 from reelflow.adapters.records import Creator, PublicationStatus, TokenSet, VideoStats
 from reelflow.errors import AuthExpired, Permanent, QuotaExhausted, ReelflowError, Retryable
 from reelflow.settings import get_settings
@@ -402,22 +405,7 @@ class YouTubeClient:
         return out
 
     async def fetch_stats(self, video_ids: Sequence[str]) -> list[VideoStats]:
-        now = datetime.now(UTC)
-        out = []
-        for item in await self.videos(video_ids, ["statistics"]):
-            stats = item.get("statistics") or {}
-            out.append(
-                VideoStats(
-                    platform="youtube",
-                    video_id=item["id"],
-                    views=_int(stats.get("viewCount")),
-                    likes=_int(stats.get("likeCount")),
-                    comments=_int(stats.get("commentCount")),
-                    saves=_int(stats.get("favoriteCount")),
-                    fetched_at=now,
-                )
-            )
-        return out
+        return [_stats_of(item) for item in await self.videos(video_ids, ["statistics"])]
 
     async def video_status(self, video_id: str) -> PublicationStatus:
         items = await self.videos([video_id], ["status", "processingDetails"])
@@ -447,6 +435,69 @@ class YouTubeClient:
             post_id=video_id,
             url=f"https://www.youtube.com/shorts/{video_id}",
         )
+
+
+class YouTubeDataClient:
+    """The YouTube Data API v3 with an API key, for public data (no OAuth): the statistics of
+    anyone's public videos, e.g. the Shorts clippers posted on their own channels.
+
+    `videos.list` costs 1 quota unit per call of up to 50 ids. Every call (retries included:
+    Google charges them too) is counted against `quotas.youtube_daily_units` client-side
+    (Redis, with Postgres as the authority in workers), so the product stops before Google's
+    403 `quotaExceeded`; that 403, when it comes anyway, maps to `QuotaExhausted` (a
+    `Retryable` whose `retry_after` is the next reset) for the job runtime to schedule. 5xx and
+    `rateLimitExceeded` are retried by httpclient, then by the runtime. A video that is deleted,
+    private or unknown is simply absent from the answer.
+    """
+
+    UNITS_PER_CALL = 1
+    MAX_IDS = 50
+
+    def __init__(self, api_key: str | None = None) -> None:
+        settings = get_settings()
+        self.key = api_key or settings.credential("youtube_api_key")
+        self.base = settings.platform_url("youtube_base_url")
+        rate = settings.quotas.youtube_per_second
+        self._limits = [RateLimit.within_window("youtube.data", rate, 1.0)] if rate else []
+        units = settings.quotas.youtube_daily_units
+        self._quota = DailyQuota("youtube.data_units", units) if units else None
+        self.calls = 0  # videos.list calls made by this client (quota units spent, retries aside)
+
+    async def videos(self, video_ids: Sequence[str], parts: Sequence[str]) -> list[dict[str, Any]]:
+        """videos.list in batches of 50 ids (1 unit each); unknown, private or deleted ids are left out."""
+        out: list[dict[str, Any]] = []
+        ids = list(dict.fromkeys(i for i in video_ids if i))
+        for i in range(0, len(ids), self.MAX_IDS):
+            self.calls += 1
+            response = await httpclient.request(
+                "GET",
+                f"{self.base}/youtube/v3/videos",
+                idempotent=True,
+                platform=PLATFORM,
+                params={"part": ",".join(parts), "id": ",".join(ids[i : i + self.MAX_IDS]), "key": self.key},
+                error_mapper=google_error,
+                rate_limits=self._limits,
+                quota=self._quota,
+            )
+            out.extend((httpclient.json_body(response) or {}).get("items") or [])
+        return out
+
+    async def fetch_stats(self, video_ids: Sequence[str]) -> list[VideoStats]:
+        """Views, likes, comments of public videos (absent ones are not public)."""
+        return [_stats_of(item) for item in await self.videos(video_ids, ["statistics"])]
+
+
+def _stats_of(item: dict[str, Any]) -> VideoStats:
+    stats = item.get("statistics") or {}
+    return VideoStats(
+        platform="youtube",
+        video_id=str(item["id"]),
+        views=_int(stats.get("viewCount")),
+        likes=_int(stats.get("likeCount")),
+        comments=_int(stats.get("commentCount")),
+        saves=_int(stats.get("favoriteCount")),
+        fetched_at=datetime.now(UTC),
+    )
 
 
 def _int(value: Any) -> int | None:

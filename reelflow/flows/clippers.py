@@ -13,7 +13,7 @@ from typing import Any
 from prefect import flow, get_run_logger
 
 from reelflow.queue import enqueue
-from reelflow.services import clippers as service
+from reelflow.services import clippers_tracking as service
 from reelflow.storage.db import session_scope
 from reelflow.storage.models.base import utcnow
 

@@ -167,6 +167,8 @@ def credential_key(headers: Mapping[str, str], query: str) -> str:
     for part in query.split("&"):
         if part.startswith("token="):
             return "token:" + part[6:]
+        if part.startswith("key="):  # Google API keys
+            return "key:" + part[4:]
     return "anonymous"
 
 

@@ -8,10 +8,21 @@ Upload sessions follow the resumable protocol: 200 + `Location` session URI; chu
 multiples of 256 KiB answered 308 with `Range: bytes=0-N`; the final byte creates the video
 (201, then 200 on repeats); `bytes */TOTAL` probes; a session older than a simulated day → 404.
 Events: `google.oauth.*`, `youtube.upload.session`, `youtube.upload.chunk`, `youtube.video.created`.
+
+`videos.list` also takes an API key (`?key=`, public data, as clipper tracking uses it) and
+answers `statistics` for the Shorts of the generated world, like Apify does for TikTok: every
+world video has a YouTube id (`short_id(video id)`, 11 characters, reversible), so a clipper's
+"posted" Short has views that follow the world's curve over the simulated clock. Deleted or
+private ones are left out of `items`, as YouTube does. Each call with a key costs 1 unit of the
+key's daily quota (`youtube_daily_units`, default 10,000, per simulated Pacific day); past it,
+403 `quotaExceeded`. Knobs in `/sandbox/config`: `youtube_daily_units`, `youtube_gone` ({YouTube
+id: reason}: left out), `youtube_views` ({YouTube id: views}: a forced count). Events:
+`youtube.videos.list` (number of ids, parts), one per call charged to a key.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import re
 import secrets
@@ -128,6 +139,70 @@ def _store() -> _Store:
 
 def _client_ok(client_id: str | None, secret: str | None) -> bool:
     return client_id == core.credential("google_client_id") and secret == core.credential("google_client_secret")
+
+
+SHORT_ID_KEY = 0x3C6E_F372_FE94_F82B
+
+
+def short_id(video_id: int) -> str:
+    """The YouTube id (11 characters of base64url, like YouTube's) of a world video."""
+    raw = ((video_id ^ SHORT_ID_KEY) & ((1 << 64) - 1)).to_bytes(8, "big")
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def from_short_id(value: str) -> int | None:
+    """The world video behind a YouTube id made by `short_id`, else None."""
+    if len(value) != 11:
+        return None
+    try:
+        raw = base64.urlsafe_b64decode(value + "=")
+    except (ValueError, TypeError):
+        return None
+    video_id = int.from_bytes(raw, "big") ^ SHORT_ID_KEY
+    return video_id if short_id(video_id) == value else None
+
+
+def _world_item(video_id: str, parts: set[str], now: float) -> dict[str, Any] | None:
+    """A clipper's Short (a world video under its YouTube id): None when deleted or private."""
+    config = get_state().config
+    world_id = from_short_id(video_id)
+    if world_id is None or video_id in (config.get("youtube_gone") or {}):
+        return None
+    stats = get_world().stats(world_id, now)
+    if stats is None:
+        return None
+    views = (config.get("youtube_views") or {}).get(video_id)
+    video = get_world().video(world_id)
+    item: dict[str, Any] = {"kind": "youtube#video", "etag": secrets.token_hex(8), "id": video_id}
+    if "snippet" in parts:
+        item["snippet"] = {
+            "publishedAt": datetime.fromtimestamp(video.create_time, UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "channelId": _channel_id(video.author.idx),
+            "title": video.description[:100],
+            "channelTitle": video.author.nickname,
+        }
+    if "status" in parts:
+        item["status"] = {"uploadStatus": "processed", "privacyStatus": "public"}
+    if "statistics" in parts:
+        item["statistics"] = {
+            "viewCount": str(int(views) if views is not None else stats.views),
+            "likeCount": str(stats.likes),
+            "favoriteCount": "0",
+            "commentCount": str(stats.comments),
+        }
+    return item
+
+
+def _charge_key(key: str, units: int) -> bool:
+    """Count `units` against the key's quota for the simulated Pacific day; False when over."""
+    state = get_state()
+    day = datetime.fromtimestamp(state.clock.now() - 8 * 3600, UTC).date().isoformat()
+    used: dict[tuple[str, str], int] = state.store("youtube_units", dict)
+    limit = int(state.config.get("youtube_daily_units", 10_000))
+    if used.get((key, day), 0) + units > limit:
+        return False
+    used[(key, day)] = used.get((key, day), 0) + units
+    return True
 
 
 def _channel_id(idx: int) -> str:
@@ -395,9 +470,15 @@ def _create_video(request: Request[Any, Any, Any], session: _Session) -> dict[st
 
 @get("/youtube/youtube/v3/videos", sync_to_thread=False)
 def videos_list(request: Request[Any, Any, Any]) -> Response[Any]:
-    token = _auth(request, "youtube.readonly", "youtube", "youtube.force-ssl")
-    if isinstance(token, Response):
-        return token
+    key = request.query_params.get("key")
+    if key is not None and not request.headers.get("authorization"):
+        if key != core.credential("youtube_api_key"):
+            return gfail(400, "keyInvalid", "API key not valid. Please pass a valid API key.")
+    else:
+        token = _auth(request, "youtube.readonly", "youtube", "youtube.force-ssl")
+        if isinstance(token, Response):
+            return token
+        key = None
     parts = {p.strip() for p in (request.query_params.get("part") or "").split(",") if p.strip()}
     if not parts:
         return gfail(400, "required", "Required parameter: part")
@@ -405,12 +486,23 @@ def videos_list(request: Request[Any, Any, Any]) -> Response[Any]:
     if len(ids) > 50:
         return gfail(400, "badRequest", "At most 50 ids per request.")
     state = get_state()
+    if key is not None:
+        if not _charge_key(key, 1):
+            return gfail(
+                403,
+                "quotaExceeded",
+                "The request cannot be completed because you have exceeded your quota.",
+            )
+        state.record("youtube.videos.list", ids=len(ids), parts=sorted(parts))
     now = state.clock.now()
     processing_s = float(state.config.get("youtube_processing_s", 30))
     items = []
     for video_id in ids:
         video = _store().videos.get(video_id)
         if video is None:
+            world_item = _world_item(video_id, parts, now)
+            if world_item is not None:
+                items.append(world_item)
             continue
         item: dict[str, Any] = {"kind": "youtube#video", "etag": video.resource["etag"], "id": video_id}
         done = now >= video.published_at + processing_s

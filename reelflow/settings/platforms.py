@@ -40,6 +40,7 @@ SANDBOX_CREDENTIALS: dict[str, str] = {
     "google_client_secret": "sbx_google_client_secret",
     "scrapecreators_api_key": "sbx_scrapecreators_key",
     "apify_token": "sbx_apify_token",
+    "youtube_api_key": "sbx_youtube_api_key",
     "tiktok_business_app_id": "7000000000000000001",
     "tiktok_business_secret": "sbx_tiktok_business_secret",
     "tiktok_events_access_token": "sbx_tiktok_events_token",
@@ -77,6 +78,8 @@ class PlatformSettings(BaseModel):
     google_client_secret: str | None = None
     scrapecreators_api_key: str | None = None
     apify_token: str | None = None
+    # YouTube Data API key (public reads: videos.list statistics of clippers' Shorts).
+    youtube_api_key: str | None = None
     tiktok_business_app_id: str | None = None
     tiktok_business_secret: str | None = None
     tiktok_events_access_token: str | None = None
@@ -125,6 +128,8 @@ class QuotaSettings(BaseModel):
     scrapecreators_per_second: float = Field(default=10.0, ge=0)
     apify_per_second: float = Field(default=5.0, ge=0)
     youtube_per_second: float = Field(default=10.0, ge=0)
+    # YouTube Data API units per day for the API-key client (videos.list = 1 unit per 50 ids).
+    youtube_daily_units: int = Field(default=10_000, ge=0)
 
 
 class SandboxLatencySettings(BaseModel):

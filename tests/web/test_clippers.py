@@ -10,11 +10,10 @@ import io
 import uuid
 from typing import Any
 
-from reelflow.adapters.apify import ApifyClient
 from reelflow.sandbox.world import short_code
 from reelflow.services import clippers as service
 from reelflow.storage.db import session_scope
-from tests.clippers_support import headers, member, public_videos
+from tests.clippers_support import adapters, headers, member, public_videos
 
 CAMPAIGN = {
     "name": "Launch clips",
@@ -276,7 +275,7 @@ async def test_falling_views_never_reduce_credited_earnings_and_daily_row_is_ups
 
     async def round_with(views: int, key: str) -> dict[str, Any]:
         await sandbox.config(apify_views={str(vid): views})
-        result = await service.track_views(session_scope, ws, key, runs=ApifyClient())
+        result = await service.track_views(session_scope, ws, key, **adapters())
         return result.as_dict()
 
     assert (await round_with(baseline + 4_000, "r1"))["credited_minor"] == 4_000
@@ -299,16 +298,16 @@ async def test_retried_round_reads_the_same_apify_run_instead_of_paying_again(cl
     await sandbox.fault("/apify/v2/actor-runs/*", status=500, times=-1)
     ws = uuid.UUID(owner.workspace_id)
     try:
-        await service.track_views(session_scope, ws, "job-1", runs=ApifyClient())
+        await service.track_views(session_scope, ws, "job-1", **adapters())
         raise AssertionError("the first attempt should fail while run status is unavailable")
     except Exception as exc:  # the attempt dies after starting its runs (like a killed worker)
         assert "500" in str(exc) or "Apify" in str(exc)
     assert len(await sandbox.events("apify.run.start")) == 2
     await sandbox.clear_faults()
-    retried = await service.track_views(session_scope, ws, "job-1", runs=ApifyClient())
+    retried = await service.track_views(session_scope, ws, "job-1", **adapters())
     assert retried.runs_started == 0 and retried.runs_reused == 2 and retried.readings == 3
     assert len(await sandbox.events("apify.run.start")) == 2  # no new paid run
-    again = await service.track_views(session_scope, ws, "job-1", runs=ApifyClient())
+    again = await service.track_views(session_scope, ws, "job-1", **adapters())
     assert again.runs_started == 0 and again.readings == 0 and again.credited_minor == 0
     # run-sync only for the three single-URL approvals, never for a tracking batch
     assert len(await sandbox.requests("/apify/v2/acts/*/run-sync*")) == 3
@@ -322,9 +321,9 @@ async def test_failed_apify_run_is_recorded_and_retried_next_round(client, signu
     await _approved(client, owner, clipper, campaign, [url])
     await sandbox.config(apify_fail_runs=1, apify_run_seconds=1.0)
     ws = uuid.UUID(owner.workspace_id)
-    first = await service.track_views(session_scope, ws, "a", runs=ApifyClient())
+    first = await service.track_views(session_scope, ws, "a", **adapters())
     assert first.runs_failed == 1 and first.readings == 0
-    second = await service.track_views(session_scope, ws, "b", runs=ApifyClient())
+    second = await service.track_views(session_scope, ws, "b", **adapters())
     assert second.runs_failed == 0 and second.readings == 1
 
 
@@ -397,3 +396,25 @@ async def test_payouts_flow_and_concurrent_requests_cannot_take_the_same_balance
         csv.DictReader(io.StringIO((await client.get("/api/v1/clippers/ledger.csv", headers=owner.headers)).text))
     )
     assert [r["kind"] for r in rows] == ["credit", "payout"]
+
+    # Every payout and state change is in the audit log, with who, amount and states.
+    log = (await client.get("/api/v1/audit", headers=owner.headers, params={"limit": 50})).json()["items"]
+    entries = [e for e in log if e["action"].startswith("clippers.payout.")]
+    assert [(e["action"], e["target_id"]) for e in reversed(entries)] == [
+        ("clippers.payout.requested", payout["id"]),
+        ("clippers.payout.approved", payout["id"]),
+        ("clippers.payout.paid", payout["id"]),
+        ("clippers.payout.requested", second["id"]),
+        ("clippers.payout.rejected", second["id"]),
+    ]  # the replayed /paid and the three refused requests wrote nothing
+    by_action = {e["action"]: e for e in entries}
+    requested = next(e for e in entries if e["target_id"] == payout["id"] and e["action"].endswith("requested"))
+    assert requested["actor_user_id"] == clipper["user_id"] and requested["details"]["amount_minor"] == 6_000
+    assert requested["details"]["status_after"] == "requested" and requested["details"]["available_before"] == 10_000
+    paid_entry = by_action["clippers.payout.paid"]
+    assert paid_entry["actor_user_id"] == owner.user_id and paid_entry["target_type"] == "clipper_payout"
+    assert paid_entry["details"]["external_reference"] == "wise-123"
+    assert (paid_entry["details"]["status_before"], paid_entry["details"]["status_after"]) == ("approved", "paid")
+    assert by_action["clippers.payout.rejected"]["details"]["reason"] == "bank details"
+    other_log = (await client.get("/api/v1/audit", headers=other.headers)).json()["items"]
+    assert not [e for e in other_log if e["action"].startswith("clippers.")]

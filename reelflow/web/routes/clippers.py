@@ -14,7 +14,8 @@ from litestar import Controller, Request, Response, get, patch, post
 from litestar.di import Provide
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from reelflow.adapters.apify import ApifyClient
+from reelflow import composition
+from reelflow.composition import ClipperPlatforms
 from reelflow.domain.identity import MANAGERS
 from reelflow.services import clippers as service
 from reelflow.storage.models.clippers import ClipperCampaign, ClipperSubmission, Payout
@@ -40,10 +41,6 @@ from reelflow.web.schemas.clippers import (
 from reelflow.web.schemas.jobs import JobOut
 
 MEMBERS = (*MANAGERS, "clipper")
-
-
-def provide_apify() -> ApifyClient:
-    return ApifyClient()
 
 
 def campaign_out(c: ClipperCampaign) -> CampaignOut:
@@ -107,7 +104,8 @@ class ClippersController(Controller):
     tags = ["clippers"]
     dependencies = {
         "principal": Provide(provide_principal, sync_to_thread=False),
-        "apify": Provide(provide_apify, sync_to_thread=False),
+        # Apify (TikTok) and the YouTube Data API, chosen at the composition point.
+        "clip_platforms": Provide(composition.clipper_platforms, sync_to_thread=False),
     }
 
     # --- campaigns ----------------------------------------------------------------------
@@ -148,11 +146,13 @@ class ClippersController(Controller):
     # --- submissions --------------------------------------------------------------------
     @post("/submissions", guards=[requires_role("clipper")])
     async def submit(
-        self, db_session: AsyncSession, principal: Principal, data: SubmissionIn, apify: ApifyClient
+        self, db_session: AsyncSession, principal: Principal, data: SubmissionIn, clip_platforms: ClipperPlatforms
     ) -> SubmissionOut:
         """Submit a clip URL (TikTok, short links resolved, or a YouTube Short); 409 names an
         earlier submission of the same clip in this workspace."""
-        sub = await service.submit_clip(db_session, principal, data.campaign_id, data.url, resolver=apify)
+        sub = await service.submit_clip(
+            db_session, principal, data.campaign_id, data.url, resolver=clip_platforms.tiktok
+        )
         return submission_out(sub)
 
     @get("/submissions", guards=[requires_role(*MEMBERS)])
@@ -189,10 +189,17 @@ class ClippersController(Controller):
 
     @post("/submissions/{submission_id:uuid}/approve", guards=[requires_role(*MANAGERS)], status_code=200)
     async def approve(
-        self, db_session: AsyncSession, principal: Principal, submission_id: uuid.UUID, apify: ApifyClient
+        self,
+        db_session: AsyncSession,
+        principal: Principal,
+        submission_id: uuid.UUID,
+        clip_platforms: ClipperPlatforms,
     ) -> SubmissionOut:
-        """Approve; the clip's current views become its baseline."""
-        return submission_out(await service.approve_submission(db_session, principal, submission_id, stats=apify))
+        """Approve; the clip's current views (TikTok or YouTube) become its baseline."""
+        sub = await service.approve_submission(
+            db_session, principal, submission_id, stats=clip_platforms.tiktok, youtube=clip_platforms.youtube
+        )
+        return submission_out(sub)
 
     @post("/submissions/{submission_id:uuid}/reject", guards=[requires_role(*MANAGERS)], status_code=200)
     async def reject(
