@@ -66,9 +66,6 @@ THIRD_PARTY_OWNERS: dict[str, set[str]] = {
 }
 # Named exceptions, each with its reason.
 LAYER_EXCEPTIONS = {
-    ("tasks/clippers.py", "reelflow.adapters.apify"): (
-        "clippers (another branch's area) builds its Apify client in the task; to move to reelflow.composition"
-    ),
     (
         "tasks/clippers.py",
         "reelflow.storage.db",
