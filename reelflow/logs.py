@@ -79,7 +79,7 @@ def mask_stdlib_records() -> None:
     logging.setLogRecordFactory(factory)
 
 
-def configure_logging(level: str = "INFO", json: bool = False) -> None:
+def configure_logging(level: str = "INFO", json: bool = False, *, cache: bool = True) -> None:
     global _configured
     if _configured:
         return
@@ -95,7 +95,7 @@ def configure_logging(level: str = "INFO", json: bool = False) -> None:
         processors=[*shared, structlog.processors.format_exc_info, renderer],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level)),
         logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
-        cache_logger_on_first_use=True,
+        cache_logger_on_first_use=cache,
     )
     logging.basicConfig(level=level, stream=sys.stderr, format="%(levelname)s %(name)s %(message)s")
     mask_stdlib_records()

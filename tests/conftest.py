@@ -20,6 +20,7 @@ pytest_plugins = ["tests.fixtures.runtime", "tests.fixtures.sandbox", "tests.fix
 os.environ["REELFLOW_ENV"] = "test"
 os.environ.setdefault("REELFLOW_SECRETS__TOKEN_ENCRYPTION_KEYS", Fernet.generate_key().decode())
 os.environ.setdefault("REELFLOW_SECRETS__SIGNING_SECRET", "test-signing-secret")
+os.environ["REELFLOW_LOG__CACHE_LOGGERS"] = "false"  # capture_logs must see loggers used before it
 os.environ.pop("DATABASE_URL", None)  # never run tests against a configured (maybe real) database
 if "REELFLOW_MAIL__PORT" not in os.environ:  # outbound mail goes to the `mail_sink` fixture's SMTP server
     from reelflow.storage.embedded import free_port

@@ -84,7 +84,7 @@ def _check_queues(queues: list[str]) -> list[str]:
 def run_worker(queues: list[str], *, burst: bool = False) -> None:
     """Run a worker on `queues` (in priority order) until SIGTERM (or until empty, with burst)."""
     settings = get_settings()
-    configure_logging(settings.log.level, settings.log.as_json)
+    configure_logging(settings.log.level, settings.log.as_json, cache=settings.log.cache_loggers)
     load_tasks()
     connection = get_redis()
     queues = _check_queues(queues)

@@ -36,6 +36,9 @@ class RedisSettings(BaseModel):
 class LogSettings(BaseModel):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     as_json: bool = False  # JSON lines (production)
+    # Bind each logger's processors once (faster). Tests turn it off so that
+    # `structlog.testing.capture_logs` sees every logger, whatever ran first.
+    cache_loggers: bool = True
 
 
 class WebSettings(BaseModel):

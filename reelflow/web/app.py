@@ -92,7 +92,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     The embedded Postgres/Redis (dev, demo) are started by the CLI (`reelflow web`, `reelflow
     dev`) before it serves this app; uvicorn in the Procfile gets the add-ons' URLs."""
     settings = settings or get_settings()
-    configure_logging(settings.log.level, settings.log.as_json)
+    configure_logging(settings.log.level, settings.log.as_json, cache=settings.log.cache_loggers)
 
     import redis.asyncio as aioredis
 

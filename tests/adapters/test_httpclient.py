@@ -4,6 +4,8 @@ breaker, auth expiry, ambiguous timeouts, rate limits (memory and Redis)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 import time
 
 import httpx
@@ -185,7 +187,15 @@ async def test_logs_carry_correlation_status_duration_but_no_secrets(sandbox) ->
 
     sandbox.set_settings(http__backoff_initial_seconds=0.01)
     await sandbox.fault(SEARCH, status=500)
-    with structlog.testing.capture_logs() as logs, structlog.contextvars.bound_contextvars(correlation_id="corr-123"):
+    # Successful attempts log at DEBUG: let them through whatever level an earlier test's app set.
+    saved = structlog.get_config()
+    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.DEBUG))
+    with (
+        structlog.testing.capture_logs() as logs,
+        structlog.contextvars.bound_contextvars(correlation_id="corr-123"),
+        contextlib.ExitStack() as restore,
+    ):
+        restore.callback(structlog.configure, **saved)
         await httpclient.request(
             "GET",
             f"{sandbox.url}{SEARCH}",
