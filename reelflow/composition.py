@@ -20,8 +20,10 @@ from reelflow.adapters.download import UrlImporter
 from reelflow.adapters.images import ImageFetcher
 from reelflow.adapters.platforms import Platforms
 from reelflow.adapters.protocols import (
+    ActionProposer,
     Clock,
     CreatorDiscovery,
+    MessageSender,
     MediaEngine,
     MonitoringPlatform,
     PublishingPlatforms,
@@ -54,6 +56,8 @@ class Overrides:
     ads_factory: AdsFactory | None = None
     media: MediaEngine | None = None
     clipper_platforms: ClipperPlatforms | None = None
+    telegram: MessageSender | None = None
+    action_proposer: ActionProposer | None = None
 
 
 _overrides = Overrides()
@@ -92,6 +96,31 @@ def clipper_platforms() -> ClipperPlatforms:
     """Apify (TikTok) and the YouTube Data API for clipper programmes (sandbox or real hosts,
     by settings)."""
     return _overrides.clipper_platforms or ClipperPlatforms(tiktok=ApifyClient(), youtube=YouTubeDataClient())
+
+
+def telegram_sender(settings: Settings | None = None) -> MessageSender | None:
+    """The Telegram bot for autopilot reports (the sandbox's outside production); None when
+    production has no bot token: reports are then kept in the API only."""
+    if _overrides.telegram is not None:
+        return _overrides.telegram
+    settings = settings or get_settings()
+    if settings.is_production and not (settings.platforms.telegram_bot_token and settings.platforms.telegram_base_url):
+        return None
+    from reelflow.adapters.telegram import TelegramBot
+
+    return TelegramBot(settings=settings)
+
+
+def action_proposer(settings: Settings | None = None) -> ActionProposer | None:
+    """The optional LLM proposer of the autopilot: only with `autopilot.llm_api_key` set."""
+    if _overrides.action_proposer is not None:
+        return _overrides.action_proposer
+    settings = settings or get_settings()
+    if not settings.autopilot.llm_api_key:
+        return None
+    from reelflow.adapters.llm import ChatCompletionsProposer
+
+    return ChatCompletionsProposer(settings=settings)
 
 
 def image_fetcher(settings: Settings | None = None) -> ImageFetcher:

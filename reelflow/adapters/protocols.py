@@ -16,6 +16,8 @@ swapped (Research API ↔ Apify for stats, ScrapeCreators ↔ Research for searc
 | `OAuthProvider` | `tiktok.oauth.TikTokOAuth`, `youtube.GoogleOAuth` |
 | `PublishingPlatforms` (a client per account token) | `platforms.Platforms` |
 | `VideoPages` (query → pages of videos) | `tiktok.research.ResearchClient` |
+| `MessageSender` (chat messages: autopilot reports) | `telegram.TelegramBot` |
+| `ActionProposer` (an LLM proposing autopilot actions) | `llm.ChatCompletionsProposer` |
 | `Clock` (the platform's time) | `clock.SystemClock`, `clock.SandboxClock` |
 | `MediaEngine` (probe, audio, transcription, faces, render, thumbnails, posters) | `media.engine.LocalMediaEngine` |
 | `SourceImporter` (a public video URL → the blob store, SSRF-checked) | `download.UrlImporter` |
@@ -220,3 +222,20 @@ class SourceImporter(Protocol):
         timeout_s: float,
         allowed: frozenset[str],
     ) -> tuple[str, int]: ...
+
+
+class MessageSender(Protocol):
+    """Send a (Telegram HTML) message to a chat; returns the message ids (long texts split).
+    Implementation: `telegram.TelegramBot`."""
+
+    async def send_message(self, chat_id: str | int, text: str) -> list[int]: ...
+
+
+class ActionProposer(Protocol):
+    """An LLM that proposes autopilot actions from an account's scored state (a JSON-safe
+    mapping); answers the raw list of proposed actions (validated by the caller).
+    Implementation: `llm.ChatCompletionsProposer`."""
+
+    name: str
+
+    async def propose(self, context: dict[str, Any]) -> list[Any]: ...

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import re
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -316,3 +317,16 @@ def verify_state(state: str, secret: bytes, *, now: float | None = None) -> dict
     if not isinstance(payload, dict) or float(payload.get("exp", 0)) < (now if now is not None else time.time()):
         raise InvalidInput("the OAuth state has expired: start again", field="state")
     return payload
+
+
+_CHAT_ID = re.compile(r"^(-?[0-9]{1,20}|@[A-Za-z][A-Za-z0-9_]{4,31})$")
+
+
+def check_telegram_chat_id(value: str) -> str | None:
+    """A Telegram chat id (number, negative for groups) or public `@channel`; "" clears it."""
+    value = value.strip()
+    if not value:
+        return None
+    if not _CHAT_ID.match(value):
+        raise InvalidInput("a Telegram chat id (digits, - for groups) or @channel", field="telegram_chat_id")
+    return value

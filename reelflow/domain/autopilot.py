@@ -473,6 +473,9 @@ def guard(
                 skipped.append(Skipped(a, f"changed by a person in the last {t.human_cooldown_hours} h"))
                 continue
             if a.kind == "update_adgroup_budget":
+                if g.daily_budget_minor <= 0:
+                    skipped.append(Skipped(a, "the ad group has no daily budget of its own"))
+                    continue
                 wanted = a.params.get("daily_budget_minor")
                 if not isinstance(wanted, int) or isinstance(wanted, bool):
                     skipped.append(Skipped(a, "daily_budget_minor must be an integer"))
@@ -519,6 +522,44 @@ def guard(
     return kept, skipped
 
 
+MAX_PROPOSALS = 100
+_SCALARS = (str, int, float, bool, type(None))
+
+
+def parse_proposals(raw: Any) -> list[ProposedAction]:
+    """An outside proposer's (the LLM's) answer → actions, or ValueError when it is not the
+    action schema: a list (or ``{"actions": [...]}``) of at most ``MAX_PROPOSALS`` objects
+    with ``kind`` (a known kind), ``target_id`` (text), ``reason`` (text) and optional flat
+    ``params``. The result still goes through `guard` like the deterministic policy's."""
+    if isinstance(raw, dict) and set(raw) <= {"actions"}:
+        raw = raw.get("actions")
+    if not isinstance(raw, list):
+        raise ValueError("proposals must be a list of actions")
+    if len(raw) > MAX_PROPOSALS:
+        raise ValueError(f"more than {MAX_PROPOSALS} proposals")
+    out: list[ProposedAction] = []
+    for i, item in enumerate(raw):
+        if not isinstance(item, dict):
+            raise ValueError(f"proposal {i} is not an object")
+        unknown = set(item) - {"kind", "target_id", "params", "reason"}
+        if unknown:
+            raise ValueError(f"proposal {i} has unknown fields {sorted(unknown)}")
+        kind, target, reason = item.get("kind"), item.get("target_id"), item.get("reason")
+        params = item.get("params") or {}
+        if kind not in ACTION_KINDS:
+            raise ValueError(f"proposal {i}: kind {kind!r} is not one of {', '.join(ACTION_KINDS)}")
+        if not isinstance(target, str) or not target or len(target) > 64:
+            raise ValueError(f"proposal {i}: target_id must be a non-empty text")
+        if not isinstance(reason, str) or not reason.strip() or len(reason) > 1000:
+            raise ValueError(f"proposal {i}: reason must be a non-empty text (≤ 1000 characters)")
+        if not isinstance(params, dict) or not all(
+            isinstance(k, str) and isinstance(v, _SCALARS) for k, v in params.items()
+        ):
+            raise ValueError(f"proposal {i}: params must be a flat object")
+        out.append(ProposedAction(kind, target, dict(params), reason.strip(), {"proposer": "llm"}))
+    return out
+
+
 def decide(
     groups: Sequence[AdGroupState], *, today: date, now: datetime, thresholds: Thresholds | None = None
 ) -> Decision:
@@ -546,13 +587,16 @@ def render_report(
     act: bool,
     decision: Decision,
     outcomes: Mapping[str, str] | None = None,
+    verdicts: Mapping[str, int] | None = None,
 ) -> str:
     """One run's report as Telegram HTML (all names escaped). ``outcomes`` maps a target id to
-    what the platform answered when the action was applied (act mode)."""
+    what the platform answered when the action was applied (act mode); ``verdicts`` (ad group
+    verdict → count) replaces the count from ``decision.healths`` (a resumed run keeps its
+    recorded decision, not the scores)."""
     mode = "acting" if act else "report only"
     lines = [f"<b>{escape(platform.upper())} · {escape(account_name)}</b> — autopilot ({mode})"]
-    counts: dict[str, int] = {}
-    for h in decision.healths:
+    counts: dict[str, int] = dict(verdicts or {})
+    for h in decision.healths if verdicts is None else ():
         if h.level == "adgroup":
             counts[h.verdict] = counts.get(h.verdict, 0) + 1
     summary = ", ".join(f"{v}: {n}" for v, n in sorted(counts.items()))

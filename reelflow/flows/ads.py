@@ -1,5 +1,6 @@
 """Ads schedules: `ads-collect-metrics` (hourly) pulls the Report API of every active ad
-account into the metrics history. Thin: the service selects the accounts and runs them a
+account into the metrics history; `ads-autopilot` (hourly, ten minutes later) submits one
+autopilot run per account with autopilot or reports on. Thin: the service selects the accounts and runs them a
 few at a time; each account's failure is recorded on it and never stops the others."""
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from prefect import flow, get_run_logger
 
 from reelflow import composition
 from reelflow.services import ads as service
+from reelflow.services import autopilot as autopilot_service
 
 
 @flow(name="ads-collect-metrics", log_prints=True)
@@ -24,3 +26,12 @@ async def collect_metrics(limit: int = 10_000, concurrency: int | None = None) -
     return {k: v for k, v in summary.items() if k != "results"} | {
         "failures": [r for r in summary["results"] if r.get("error")]
     }
+
+
+@flow(name="ads-autopilot", log_prints=True)
+async def autopilot(limit: int = 10_000) -> dict[str, Any]:
+    """The hourly autopilot round: one `autopilot.run_account` job per ad account with
+    autopilot or reports on, keyed by account and hour (a re-run of the hour starts nothing)."""
+    runs = await autopilot_service.submit_round(limit=limit)
+    get_run_logger().info("enqueued %d autopilot runs", len(runs))
+    return {"runs": runs}

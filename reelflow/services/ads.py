@@ -269,10 +269,16 @@ async def update_account(
     autopilot: bool | None = None,
     identity_id: str | None = None,
     identity_type: str | None = None,
+    autopilot_reports: bool | None = None,
+    telegram_chat_id: str | None = None,
 ) -> AdAccount:
     account = await _account_or_404(AdsRepository(session), workspace_id, account_id)
     if autopilot is not None:
         account.autopilot = autopilot
+    if autopilot_reports is not None:
+        account.autopilot_reports = autopilot_reports
+    if telegram_chat_id is not None:
+        account.telegram_chat_id = domain.check_telegram_chat_id(telegram_chat_id)
     if identity_id is not None:
         if not identity_id.strip():
             raise InvalidInput("identity_id must not be empty", field="identity_id")

@@ -185,3 +185,15 @@ class AutopilotSettings(BaseModel):
     human_cooldown_hours: int = Field(default=24, ge=0, le=24 * 30)
     # Lead webhooks: how far a signature's timestamp may be from now (a replay is refused).
     lead_webhook_tolerance_s: int = Field(default=300, ge=1, le=3600)
+    # Autopilot runs: metrics older than this are collected again before deciding.
+    metrics_stale_minutes: int = Field(default=90, ge=1, le=24 * 60)
+    # Accounts run at once by an inline round (`run_round`: benchmarks, scripts).
+    round_concurrency: int = Field(default=16, ge=1, le=256)
+    # The Telegram chat for reports of accounts without their own `telegram_chat_id`.
+    telegram_chat_id: str | None = None
+    # Optional LLM proposer (OpenAI-compatible chat completions); off without a key. Its
+    # output goes through the same schema and guard rails; any failure → deterministic policy.
+    llm_base_url: str | None = None  # e.g. https://api.openai.com/v1 (unset: the sandbox's /openai/v1)
+    llm_api_key: str | None = None
+    llm_model: str = "gpt-4o-mini"
+    llm_timeout_s: float = Field(default=30.0, gt=0, le=300)

@@ -26,6 +26,7 @@ TASK_MODULES: list[str] = [
     "reelflow.tasks.clipping",
     "reelflow.tasks.monitoring",
     "reelflow.tasks.ads",
+    "reelflow.tasks.autopilot",
     "reelflow.tasks.leads",
     "reelflow.tasks.discovery",
     "reelflow.tasks.publishing",

@@ -39,6 +39,7 @@ from reelflow.web.middleware import (
 from reelflow.web.openapi import amend_openapi, public_operations
 from reelflow.web.routes import ads as ads_routes
 from reelflow.web.routes import audit, health, identity, jobs
+from reelflow.web.routes import autopilot as autopilot_routes
 from reelflow.web.routes import clippers as clippers_routes
 from reelflow.web.routes import clipping as clipping_routes
 from reelflow.web.routes import discovery as discovery_routes
@@ -58,6 +59,7 @@ API_ROUTE_MODULES: list[Any] = [
     jobs,
     audit,
     ads_routes,
+    autopilot_routes,
     leads_routes,
     publishing_routes,
     clippers_routes,

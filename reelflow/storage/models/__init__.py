@@ -2,6 +2,7 @@
 
 from reelflow.storage.models import ads as ads
 from reelflow.storage.models import audit as audit
+from reelflow.storage.models import autopilot as autopilot
 from reelflow.storage.models import clippers as clippers
 from reelflow.storage.models import clipping as clipping
 from reelflow.storage.models import discovery as discovery

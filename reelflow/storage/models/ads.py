@@ -79,6 +79,10 @@ class AdAccount(IdMixin, TimestampMixin, Base):
     identity_id: Mapped[str | None] = mapped_column(String(100))
     identity_type: Mapped[str | None] = mapped_column(String(40))
     autopilot: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
+    # Autopilot reports without acting (the hourly run also covers accounts with this on),
+    # and where they go in Telegram (else `settings.autopilot.telegram_chat_id`).
+    autopilot_reports: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
+    telegram_chat_id: Mapped[str | None] = mapped_column(String(64))
     status: Mapped[str] = mapped_column(String(20), default="connected", server_default="connected")
     last_error: Mapped[str | None] = mapped_column(Text)
     last_error_at: Mapped[datetime | None]

@@ -120,7 +120,8 @@ class AdsController(Controller):
     async def update_account(
         self, db_session: AsyncSession, principal: Principal, account_id: uuid.UUID, data: AccountPatch
     ) -> AccountOut:
-        """Edit the autopilot flag and the identity used to post ads."""
+        """Edit the autopilot flags (act / report only), the Telegram chat for reports and the
+        identity used to post ads."""
         account = await service.update_account(
             db_session,
             principal.workspace_id,
@@ -128,6 +129,8 @@ class AdsController(Controller):
             autopilot=data.autopilot,
             identity_id=data.identity_id,
             identity_type=data.identity_type,
+            autopilot_reports=data.autopilot_reports,
+            telegram_chat_id=data.telegram_chat_id,
         )
         return account_out(account)
 

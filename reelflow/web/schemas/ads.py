@@ -52,6 +52,8 @@ class AccountOut(msgspec.Struct):
     identity_id: str | None
     identity_type: str | None
     autopilot: bool
+    autopilot_reports: bool
+    telegram_chat_id: str | None
     status: str
     last_error: str | None
     last_error_at: datetime | None
@@ -60,7 +62,12 @@ class AccountOut(msgspec.Struct):
 
 
 class AccountPatch(msgspec.Struct, forbid_unknown_fields=True):
+    """`autopilot` acts on the decisions; `autopilot_reports` runs the hourly autopilot in
+    report-only mode; `telegram_chat_id` (a numeric chat id or `@channel`; "" clears it)."""
+
     autopilot: bool | None = None
+    autopilot_reports: bool | None = None
+    telegram_chat_id: str | None = None
     identity_id: str | None = None
     identity_type: str | None = None
 
@@ -238,6 +245,8 @@ def account_out(a: AdAccount) -> AccountOut:
         identity_id=a.identity_id,
         identity_type=a.identity_type,
         autopilot=a.autopilot,
+        autopilot_reports=a.autopilot_reports,
+        telegram_chat_id=a.telegram_chat_id,
         status=a.status,
         last_error=a.last_error,
         last_error_at=a.last_error_at,
