@@ -60,6 +60,7 @@ SANDBOX_ROUTE_MODULES: list[str] = [
     # <business sandbox modules: reelflow.sandbox.tiktok_business>
     "reelflow.sandbox.tiktok_business",
     "reelflow.sandbox.telegram",
+    "reelflow.sandbox.openai",
 ]
 
 MEDIA_DIR = Path(__file__).parent / "media"

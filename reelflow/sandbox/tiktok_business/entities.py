@@ -429,21 +429,26 @@ async def ad_status(request: Request[Any, Any, Any]) -> Response[Any]:
 @post(f"{PREFIX}/_sandbox/seed", sync_to_thread=False, status_code=200)
 def seed(data: dict[str, Any]) -> dict[str, Any]:
     """Bench/demo helper: ``advertisers`` new advertisers (``currency``), each with one
-    campaign, ad groups of up to 50 ads and ``ads`` ads, all delivering since ``days_ago``
-    days; answers one auth_code that reaches all of them."""
+    campaign, ad groups of up to ``ads_per_adgroup`` (50) ads and ``ads`` ads, all delivering
+    since ``days_ago`` days, each ad group with ``adgroup_budget`` a day (default 250× the
+    minimum); answers one auth_code that reaches all of them and the campaign ids."""
     from reelflow.sandbox.tiktok_business.oauth import _issue_code
 
     st = state()
     count = int(data.get("advertisers") or 1)
     ads_each = int(data.get("ads") or 10)
+    per_group = max(1, min(50, int(data.get("ads_per_adgroup") or 50)))
     currency = str(data.get("currency") or "USD")
     since = st.now() - timedelta(days=float(data.get("days_ago") or 8))
     minimum = MIN_BUDGETS.get(currency, MIN_BUDGETS["USD"])[1]
+    budget = float(data.get("adgroup_budget") or minimum * 5 * 50)
     advertiser_ids = []
+    campaign_ids = []
     for _ in range(count):
         advertiser = st.ensure_advertiser(currency=currency)
         advertiser_ids.append(advertiser)
         campaign_id = st.next_id("campaign")
+        campaign_ids.append(campaign_id)
         st.entities[f"campaign:{campaign_id}"] = Entity(
             "campaign", campaign_id, advertiser,
             {"advertiser_id": advertiser, "campaign_id": campaign_id, "campaign_name": f"Seed {campaign_id}",
@@ -453,13 +458,13 @@ def seed(data: dict[str, Any]) -> dict[str, Any]:
         )  # fmt: skip
         adgroup_id = ""
         for index in range(ads_each):
-            if index % 50 == 0:
+            if index % per_group == 0:
                 adgroup_id = st.next_id("adgroup")
                 st.entities[f"adgroup:{adgroup_id}"] = Entity(
                     "adgroup", adgroup_id, advertiser,
                     {"advertiser_id": advertiser, "campaign_id": campaign_id, "adgroup_id": adgroup_id,
                      "adgroup_name": f"Seed {adgroup_id}", "budget_mode": "BUDGET_MODE_DAY",
-                     "budget": minimum * 5 * 50, "billing_event": "OCPM", "optimization_goal": "LEAD_GENERATION",
+                     "budget": budget, "billing_event": "OCPM", "optimization_goal": "LEAD_GENERATION",
                      "pacing": "PACING_MODE_SMOOTH", "schedule_type": "SCHEDULE_FROM_NOW",
                      "schedule_start_time": _fmt(since), "schedule_end_time": None, "operation_status": "ENABLE",
                      "modify_time": _fmt(since)},
@@ -473,4 +478,5 @@ def seed(data: dict[str, Any]) -> dict[str, Any]:
                  "modify_time": _fmt(since)},
                 since, [(since, "ENABLE")],
             )  # fmt: skip
-    return {"auth_code": _issue_code(st, advertiser_ids), "advertiser_ids": advertiser_ids}
+    return {"auth_code": _issue_code(st, advertiser_ids), "advertiser_ids": advertiser_ids,
+            "campaign_ids": campaign_ids}  # fmt: skip
