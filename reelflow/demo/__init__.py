@@ -27,6 +27,7 @@ DEMO_STEPS: list[str] = [
     "reelflow.demo.monitoring",
     "reelflow.demo.clipping",
     "reelflow.demo.ads",
+    "reelflow.demo.autopilot",
     "reelflow.demo.discovery",
     "reelflow.demo.publishing",
     "reelflow.demo.clippers",

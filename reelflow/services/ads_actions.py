@@ -190,9 +190,13 @@ async def _entity_state(platform: AdsPlatform, advertiser_id: str, level: str, t
     return msgspec.to_builtins(ads[0]) if ads else None
 
 
-async def perform_action(ctx: Any, action_id: uuid.UUID, *, ads_factory: AdsFactory) -> dict[str, Any]:
+async def perform_action(
+    ctx: Any, action_id: uuid.UUID, *, ads_factory: AdsFactory, known_before: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """The action job: read the state before, act once, read it after; all recorded on the
-    action (its audit). Refused for a disconnected account."""
+    action (its audit). Refused for a disconnected account. `known_before`: the target's
+    state as the caller read it from the platform moments ago (the autopilot's), instead of
+    reading it again."""
     async with session_scope() as session:
         repo = AdsRepository(session)
         action = await repo.action_by_id(action_id)
@@ -235,7 +239,7 @@ async def perform_action(ctx: Any, action_id: uuid.UUID, *, ads_factory: AdsFact
                 "ad": platform.set_ad_status,
             }
             setter = setters[level]
-            before = await _entity_state(platform, advertiser_id, level, target)
+            before = known_before or await _entity_state(platform, advertiser_id, level, target)
             if before is None:
                 raise NotFound(f"{level} {target} does not exist")
 
@@ -250,7 +254,7 @@ async def perform_action(ctx: Any, action_id: uuid.UUID, *, ads_factory: AdsFact
                     await repo.set_ad_status(account_id, [target], status)
         else:  # update_adgroup_budget
             assert target is not None
-            before = await _entity_state(platform, advertiser_id, "adgroup", target)
+            before = known_before or await _entity_state(platform, advertiser_id, "adgroup", target)
             if before is None:
                 raise NotFound(f"ad group {target} does not exist")
             budget = int(params["budget_minor"])

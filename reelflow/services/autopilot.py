@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+import msgspec
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from reelflow.adapters.protocols import ActionProposer, MessageSender
@@ -144,6 +145,9 @@ async def list_reports(
 class AccountState:
     groups: list[domain.AdGroupState]
     inputs: dict[str, Any]
+    # The platform's view of each ad group and ad (id → its fields), read for this decision:
+    # the "before" of the actions applied right after it.
+    entities: dict[str, dict[str, Any]]
 
 
 def _days(rows: Sequence[Any]) -> dict[str, list[domain.DayMetrics]]:
@@ -261,7 +265,9 @@ async def load_state(
         "history_days": sum(len(v) for v in history.values()),
         "human_edits_24h": len(edits),
     }
-    return AccountState(groups=groups, inputs=inputs)
+    entities = {g.adgroup_id: msgspec.to_builtins(g) for g in adgroups}
+    entities |= {a.ad_id: msgspec.to_builtins(a) for a in ads}
+    return AccountState(groups=groups, inputs=inputs, entities=entities)
 
 
 # --- deciding ------------------------------------------------------------------------------------------
@@ -385,7 +391,13 @@ async def _launch_fresh(ctx: Any, account: AdAccount, action: dict[str, Any], ke
 
 
 async def apply_actions(
-    ctx: Any, execution_id: uuid.UUID, account: AdAccount, actions: Sequence[dict[str, Any]], *, ads_factory: AdsFactory
+    ctx: Any,
+    execution_id: uuid.UUID,
+    account: AdAccount,
+    actions: Sequence[dict[str, Any]],
+    *,
+    ads_factory: AdsFactory,
+    known: dict[str, dict[str, Any]] | None = None,
 ) -> list[dict[str, Any]]:
     """Each proposed action as an `AdAction` (requested by the autopilot, idempotency key
     `autopilot:{execution}:{index}`) applied through the ads actions path (`perform_action`:
@@ -415,7 +427,9 @@ async def apply_actions(
                     },
                 )
                 action_id = row.id
-            outcome = await perform_action(ctx, action_id, ads_factory=ads_factory)
+            outcome = await perform_action(
+                ctx, action_id, ads_factory=ads_factory, known_before=(known or {}).get(target)
+            )
         applied.append({"kind": kind, "target_id": target, **outcome})
         async with session_scope() as session:
             await AutopilotRepository(session).set_execution(execution_id, applied=applied)
@@ -478,6 +492,7 @@ async def run_account(
     today = account_today(account, now)
     act = execution.mode == "act"
     try:
+        known: dict[str, dict[str, Any]] | None = None  # None on a resumed run: read again
         if not execution.decided:
             inputs: dict[str, Any] = {}
             stale = account.last_collected_at is None or now - account.last_collected_at > timedelta(
@@ -489,6 +504,7 @@ async def run_account(
                 if collected.get("error"):
                     errors.append(f"metrics collection failed, deciding on the stored history: {collected['error']}")
             state = await load_state(account, ads_factory=ads_factory, today=today, now=now, t=t)
+            known = state.entities
             decision, proposer, llm_errors = await decide(state.groups, today=today, now=now, t=t, llm=llm)
             errors.extend(llm_errors)
             scores = sorted((h for h in decision.healths if h.level == "adgroup"), key=lambda h: (h.score, h.entity_id))
@@ -523,7 +539,9 @@ async def run_account(
             execution = await _reload(execution.id)
         applied: list[dict[str, Any]] = []
         if act and execution.proposed:
-            applied = await apply_actions(ctx, execution.id, account, execution.proposed, ads_factory=ads_factory)
+            applied = await apply_actions(
+                ctx, execution.id, account, execution.proposed, ads_factory=ads_factory, known=known
+            )
             errors.extend(
                 f"{a['kind']} {a['target_id']}: {a.get('error')}" for a in applied if a.get("status") != "succeeded"
             )

@@ -210,10 +210,10 @@ async def test_a_failure_after_the_platform_call_never_applies_an_action_twice(
     owner = await signup()
     account, _ = await seeded_account(client, owner, sandbox, session, adgroups=2, autopilot=True)
     sandbox.set_settings(http__max_attempts=1)
-    # adgroup/get: the state (1), the first action's "before" (2) pass; its "after" read —
-    # right after the status update went through — fails, so the job fails after the side
-    # effect and before its record; the runtime runs it again.
-    await sandbox.fault(f"{API}/adgroup/get*", status=500, skip=2, times=1)
+    # adgroup/get: the state read passes (its ad groups are the first action's "before"); the
+    # "after" read — right after the status update went through — fails, so the job fails
+    # after the side effect and before its record; the runtime runs it again.
+    await sandbox.fault(f"{API}/adgroup/get*", status=500, skip=1, times=1)
     response = await client.post(f"/api/v1/ads/accounts/{account['id']}/autopilot/run", headers=owner.headers)
     assert response.status_code == 202
     await run_jobs()
