@@ -1,0 +1,265 @@
+"""One ads autopilot round against the sandbox: N ad accounts × M ad groups.
+
+    python bench/autopilot.py [--accounts 500] [--adgroups 200] [--ads-per-adgroup 1]
+                              [--target-cpl 1200] [--concurrency 32] [--report-share 0.0]
+                              [--[no-]latency] [--latency-seed N] [--latency-scale X] [--json PATH]
+
+Starts an embedded Postgres and Redis (temporary folder, real migrations) and the sandbox
+(`reelflow sandbox` in a subprocess, latency and rate-limit model on by default: Business API
+reads ~350 ms median, 10 requests/s and 600/min per endpoint per app), seeds `accounts`
+advertisers with `adgroups` ad groups of `ads-per-adgroup` ads delivering for 8 days (one
+authorization), stores them as ad accounts with autopilot on (the first `report-share` of them
+report only) and one direction each owning the campaign (target CPL `target-cpl` minor units),
+collects their metrics once (the hourly collector's job, timed apart), then times one round:
+`services.autopilot.run_round` — per account: the platform's ad groups and ads, the stored
+history, scores, the deterministic decision with its guard rails, each action applied
+through the ads actions path (`ctx.once`), the execution record and the report (Telegram not
+configured: reports stay in the API).
+Prints accounts, ad groups scored, seconds, decisions/s (ad groups and ads scored per second),
+actions proposed and applied.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from ads_metrics import free_port  # noqa: E402 (after the path setup)
+from common import (  # noqa: E402
+    add_latency_args,
+    finish_info,
+    latency_info,
+    run_info,
+    sandbox_latency_report,
+    start_sandbox,
+)
+
+
+async def setup(args: argparse.Namespace, sandbox_url: str) -> list[uuid.UUID]:
+    """Seed the sandbox, store every advertiser as an ad account with a direction; their ids."""
+    from sqlalchemy import text
+
+    from reelflow.adapters.tiktok.business import tiktok_ads
+    from reelflow.storage.db import session_scope
+    from reelflow.storage.repositories.ads import AdsRepository
+
+    async with httpx.AsyncClient(base_url=sandbox_url, timeout=1800) as http:
+        seeded = (
+            await http.post(
+                "/tiktok-business/_sandbox/seed",
+                json={
+                    "advertisers": args.accounts,
+                    "ads": args.adgroups * args.ads_per_adgroup,
+                    "ads_per_adgroup": args.ads_per_adgroup,
+                    "adgroup_budget": 100.0,
+                    "days_ago": 8,
+                },
+            )
+        ).json()
+    token = await tiktok_ads(None).exchange_auth_code(seeded["auth_code"])
+    campaigns = dict(zip(seeded["advertiser_ids"], seeded["campaign_ids"], strict=True))
+    workspace_id = uuid.uuid4()
+    ids = []
+    report_only = int(args.accounts * args.report_share)
+    async with session_scope() as session:
+        await session.execute(text("INSERT INTO workspaces (id, name) VALUES (:id, 'Bench')"), {"id": workspace_id})
+        repo = AdsRepository(session)
+        connection = await repo.add_connection(
+            workspace_id=workspace_id,
+            created_by=None,
+            access_token=token.access_token,
+            refresh_token=None,
+            expires_at=None,
+            refresh_expires_at=None,
+            scope=[],
+            advertisers=[{"advertiser_id": a} for a in token.advertiser_ids],
+        )
+        for index, advertiser_id in enumerate(token.advertiser_ids):
+            account = await repo.upsert_account(
+                workspace_id,
+                {
+                    "connection_id": connection.id,
+                    "advertiser_id": advertiser_id,
+                    "name": advertiser_id,
+                    "currency": "USD",
+                    "timezone": "Etc/GMT",
+                    "advertiser_status": "STATUS_ENABLE",
+                    "identity_id": None,
+                    "identity_type": None,
+                    "autopilot": index >= report_only,
+                    "autopilot_reports": True,
+                },
+            )
+            await repo.add_direction(
+                workspace_id,
+                {
+                    "ad_account_id": account.id,
+                    "name": "Bench leads",
+                    "platform": "tiktok",
+                    "objective": "lead_generation",
+                    "daily_budget_minor": 100_00,
+                    "currency": "USD",
+                    "target_cpl_minor": args.target_cpl,
+                    "adgroup_mode": "create_new",
+                    "tiktok_campaign_id": campaigns[advertiser_id],
+                },
+            )
+            ids.append(account.id)
+    return ids
+
+
+async def count_requests(sandbox_url: str, path: str, method: str | None = None) -> int:
+    params = {"path": path} | ({"method": method} if method else {})
+    async with httpx.AsyncClient(base_url=sandbox_url, timeout=120) as http:
+        return len((await http.get("/sandbox/requests", params=params)).json())
+
+
+async def run(args: argparse.Namespace, sandbox_url: str) -> dict[str, Any]:
+    from reelflow.adapters.tiktok.business import tiktok_ads
+    from reelflow.services.ads_metrics import collect_all_metrics
+    from reelflow.services.autopilot import run_round
+
+    accounts = await setup(args, sandbox_url)
+    started = time.monotonic()
+    collected = await collect_all_metrics(ads_factory=tiktok_ads, concurrency=args.concurrency)
+    collect_seconds = time.monotonic() - started
+
+    api = "/tiktok-business/open_api/v1.3"
+    writes_before = await count_requests(sandbox_url, f"{api}/*/update*", "POST")
+    started = time.monotonic()
+    results = await run_round(accounts, ads_factory=tiktok_ads, telegram=None, concurrency=args.concurrency)
+    seconds = time.monotonic() - started
+    writes = await count_requests(sandbox_url, f"{api}/*/update*", "POST") - writes_before
+
+    from sqlalchemy import select
+
+    from reelflow.storage.db import session_scope
+    from reelflow.storage.models.autopilot import AutopilotExecution
+
+    async with session_scope() as session:
+        executions = list(await session.scalars(select(AutopilotExecution)))
+    adgroups = sum(int((e.inputs or {}).get("adgroups", 0)) for e in executions)
+    ads = sum(int((e.inputs or {}).get("ads", 0)) for e in executions)
+    proposed = sum(len(e.proposed or []) for e in executions)
+    applied = sum(1 for e in executions for a in e.applied or [] if a.get("status") == "succeeded")
+    failed_actions = sum(1 for e in executions for a in e.applied or [] if a.get("status") != "succeeded")
+    failed = [r for r in results if r.get("error") or r.get("status") == "failed"]
+    verdicts: dict[str, int] = {}
+    for e in executions:
+        for verdict, n in ((e.inputs or {}).get("adgroup_verdicts") or {}).items():
+            verdicts[verdict] = verdicts.get(verdict, 0) + int(n)
+    durations = sorted(e.duration_ms or 0 for e in executions)
+    return {
+        "accounts": len(accounts),
+        "adgroups_per_account": args.adgroups,
+        "ads_per_adgroup": args.ads_per_adgroup,
+        "round_seconds": round(seconds, 3),
+        "adgroups_scored": adgroups,
+        "ads_scored": ads,
+        "decisions": adgroups + ads,
+        "decisions_per_s": round((adgroups + ads) / seconds, 1) if seconds else 0.0,
+        "actions_proposed": proposed,
+        "actions_applied": applied,
+        "actions_failed": failed_actions,
+        "platform_writes": writes,
+        "failed_accounts": len(failed),
+        "failures": sorted({str(r.get("error") or r)[:200] for r in failed})[:5],
+        "verdicts": dict(sorted(verdicts.items())),
+        "account_ms_p50": durations[len(durations) // 2] if durations else None,
+        "account_ms_max": durations[-1] if durations else None,
+        "collect_seconds": round(collect_seconds, 3),
+        "collect_rows": collected["rows"],
+        "concurrency": args.concurrency,
+        "target_cpl_minor": args.target_cpl,
+        "latency_model": latency_info(args),
+        "sandbox_latency": sandbox_latency_report(sandbox_url),
+        "full_round_estimate_s": round(seconds * 500 / max(1, len(accounts)), 1),
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0] if __doc__ else None)
+    parser.add_argument("--accounts", type=int, default=500)
+    parser.add_argument("--adgroups", type=int, default=200)
+    parser.add_argument("--ads-per-adgroup", type=int, default=1)
+    parser.add_argument("--target-cpl", type=int, default=12_00, help="direction target CPL, USD cents")
+    parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--report-share", type=float, default=0.0, help="share of accounts in report-only mode")
+    add_latency_args(parser)
+    parser.add_argument("--json", type=Path, default=None)
+    args = parser.parse_args()
+    info = run_info()
+
+    from cryptography.fernet import Fernet
+
+    from reelflow.settings import reset_settings_cache
+    from reelflow.storage.embedded import start_postgres, start_redis
+    from reelflow.storage.migrate import upgrade
+
+    workdir = Path(tempfile.mkdtemp(prefix="reelflow-bench-autopilot-"))
+    pg, database_url = start_postgres(workdir / "pg", cleanup_mode="delete")
+    redis_proc, redis_url = start_redis(workdir / "redis")
+    port = free_port()
+    sandbox_url = f"http://127.0.0.1:{port}"
+    env = dict(os.environ)
+    env.update(
+        DATABASE_URL=database_url,
+        REDIS_URL=redis_url,
+        REELFLOW_DATA_DIR=str(workdir),
+        REELFLOW_SANDBOX__URL=sandbox_url,
+        REELFLOW_LOG__LEVEL="ERROR",
+        REELFLOW_ENV="dev",
+        REELFLOW_SECRETS__TOKEN_ENCRYPTION_KEYS=Fernet.generate_key().decode(),
+        REELFLOW_HTTP__MAX_ATTEMPTS=env.get("REELFLOW_HTTP__MAX_ATTEMPTS", "8"),
+        REELFLOW_DB__POOL_SIZE=env.get("REELFLOW_DB__POOL_SIZE", "40"),
+    )
+    for key in list(env):
+        if key.startswith("REELFLOW_") and key.endswith(("_BASE_URL", "_AUTH_URL")):
+            env.pop(key)
+    os.environ.clear()
+    os.environ.update(env)
+    reset_settings_cache()
+    from reelflow.logs import configure_logging
+
+    configure_logging("ERROR")
+    upgrade("head")
+    sandbox = start_sandbox(port, env, latency=args.latency, seed=args.latency_seed, scale=args.latency_scale)
+    try:
+        result = asyncio.run(run(args, sandbox_url))
+    finally:
+        sandbox.terminate()
+        sandbox.wait(timeout=10)
+        if redis_proc is not None:
+            redis_proc.terminate()
+        pg.cleanup()
+    result = {**finish_info(info), **result}
+    print(
+        f"autopilot round: {result['accounts']} accounts × {args.adgroups} ad groups "
+        f"({result['adgroups_scored']} ad groups + {result['ads_scored']} ads scored) in "
+        f"{result['round_seconds']:.1f} s → {result['decisions_per_s']:.0f} decisions/s; "
+        f"{result['actions_proposed']} actions proposed, {result['actions_applied']} applied "
+        f"({result['actions_failed']} failed, {result['failed_accounts']} accounts failed); "
+        f"metrics collected first in {result['collect_seconds']:.1f} s"
+    )
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(result, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
