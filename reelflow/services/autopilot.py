@@ -345,7 +345,7 @@ def _verdicts(healths: Sequence[domain.Health], level: str) -> dict[str, int]:
 # --- acting --------------------------------------------------------------------------------------------
 
 
-async def _launch_fresh(ctx: Any, account: AdAccount, action: dict[str, Any], key: str) -> dict[str, Any]:
+async def _launch_fresh(account: AdAccount, action: dict[str, Any], key: str) -> dict[str, Any]:
     """`create_adgroup`: a new ad group in the direction with its idle creatives (best first),
     through the campaign builder (its own workflow job). Recorded as an action, once per key."""
     async with session_scope() as session:
@@ -407,7 +407,7 @@ async def apply_actions(
         key = f"autopilot:{execution_id}:{index}"
         kind, target = str(action["kind"]), str(action["target_id"])
         if kind == "create_adgroup":
-            outcome = await _launch_fresh(ctx, account, action, key)
+            outcome = await _launch_fresh(account, action, key)
         else:
             params: dict[str, Any] = {}
             if kind == "update_adgroup_budget":

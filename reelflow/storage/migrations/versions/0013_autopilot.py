@@ -6,6 +6,8 @@ Revises: 0012
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
@@ -16,11 +18,11 @@ branch_labels = None
 depends_on = None
 
 
-def _jsonb(name: str, default: str) -> sa.Column[object]:
+def _jsonb(name: str, default: str) -> sa.Column[Any]:
     return sa.Column(name, postgresql.JSONB(astext_type=sa.Text()), server_default=default, nullable=False)
 
 
-def _stamps() -> list[sa.Column[object]]:
+def _stamps() -> list[sa.Column[Any]]:
     return [
         sa.Column("id", sa.UUID(), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
