@@ -31,7 +31,15 @@ from reelflow.domain import autopilot as domain
 from reelflow.errors import Conflict, InvalidInput, NotFound, ReelflowError
 from reelflow.queue import EnqueueResult, InlineContext, enqueue
 from reelflow.services.ads_actions import perform_action
-from reelflow.services.ads_base import AdsFactory, _account_or_404, _final, account_today, platform_for, translate
+from reelflow.services.ads_base import (
+    AdsFactory,
+    _account_or_404,
+    _final,
+    _zone,
+    account_today,
+    platform_for,
+    translate,
+)
 from reelflow.services.ads_launches import LaunchInput, start_launch
 from reelflow.services.ads_metrics import collect_account_metrics
 from reelflow.settings import Settings, get_settings
@@ -211,7 +219,7 @@ async def load_state(
         since = today - timedelta(days=t.recent_days + t.baseline_days)
         history = _days(await repo.history(account.id, since))
         edits = await repo.human_edits_since(account.id, now - timedelta(hours=t.human_cooldown_hours))
-        day_start = datetime.combine(today, datetime.min.time(), UTC) - timedelta(hours=14)  # earliest zone
+        day_start = datetime.combine(today, datetime.min.time(), _zone(account.timezone))  # the account's midnight
         day_budgets = await repo.budget_changes_since(account.id, day_start)
         platform = await platform_for(ads_repo, account, ads_factory)
     adgroups = await platform.get_adgroups(account.advertiser_id)
