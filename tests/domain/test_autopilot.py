@@ -231,3 +231,59 @@ def test_report_lists_actions_reasons_and_escapes_names() -> None:
         account_name="A", platform="tiktok", act=False, decision=ap.decide([], today=TODAY, now=NOW)
     )
     assert "No action needed." in empty
+
+
+def test_llm_proposals_are_checked_against_the_action_schema() -> None:
+    ok = ap.parse_proposals(
+        {"actions": [{"kind": "pause_adgroup", "target_id": "g1", "params": {}, "reason": " CPL 3× target "}]}
+    )
+    assert ok == [ap.ProposedAction("pause_adgroup", "g1", {}, "CPL 3× target", {"proposer": "llm"})]
+    assert ap.parse_proposals([]) == []
+    bad: list[object] = [
+        "pause everything",
+        {"recommendation": "pause"},
+        [{"kind": "delete_campaign", "target_id": "c1", "reason": "x"}],
+        [{"kind": "pause_ad", "target_id": "", "reason": "x"}],
+        [{"kind": "pause_ad", "target_id": 7, "reason": "x"}],
+        [{"kind": "pause_ad", "target_id": "a1", "reason": ""}],
+        [{"kind": "pause_ad", "target_id": "a1", "reason": "x", "params": {"nested": {"a": 1}}}],
+        [{"kind": "pause_ad", "target_id": "a1", "reason": "x", "why": "extra field"}],
+        [{"kind": "pause_ad", "target_id": "a1", "reason": "x"}] * (ap.MAX_PROPOSALS + 1),
+    ]
+    for raw in bad:
+        try:
+            ap.parse_proposals(raw)
+        except ValueError:
+            continue
+        raise AssertionError(f"accepted {raw!r}")
+
+
+def test_llm_budget_beyond_the_rails_is_clamped_like_any_proposer() -> None:
+    g = _group("g1", spend=1_000_00, leads=1, budget=10_000_00)
+    [raised] = ap.parse_proposals(
+        [
+            {
+                "kind": "update_adgroup_budget",
+                "target_id": "g1",
+                "params": {"daily_budget_minor": 60_000_00},
+                "reason": "x",
+            }
+        ]
+    )
+    kept, _ = ap.guard([raised], [g], now=NOW)
+    assert kept[0].params["daily_budget_minor"] == 13_000_00  # +30% of the day's starting budget
+
+
+def test_no_budget_change_for_an_ad_group_without_a_daily_budget() -> None:
+    g = _group("g1", spend=1_000_00, leads=1, budget=0)
+    action = ap.ProposedAction("update_adgroup_budget", "g1", {"daily_budget_minor": 3_000_00}, "r")
+    kept, skipped = ap.guard([action], [g], now=NOW)
+    assert kept == [] and "no daily budget" in skipped[0].why
+
+
+def test_report_counts_recorded_verdicts_of_a_resumed_run() -> None:
+    decision = ap.Decision(actions=(), skipped=(), healths=())
+    text = ap.render_report(
+        account_name="A", platform="tiktok", act=False, decision=decision, verdicts={"loser": 2, "ok": 1}
+    )
+    assert "Ad groups scored: 3 (loser: 2, ok: 1)" in text and "No action needed." in text
