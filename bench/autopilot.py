@@ -175,7 +175,7 @@ async def run(args: argparse.Namespace, sandbox_url: str) -> dict[str, Any]:
         "actions_proposed": proposed,
         "actions_applied": applied,
         "actions_failed": failed_actions,
-        "platform_writes": writes,
+        "platform_write_requests": writes,  # status and budget updates sent, 429 retries included
         "failed_accounts": len(failed),
         "failures": sorted({str(r.get("error") or r)[:200] for r in failed})[:5],
         "verdicts": dict(sorted(verdicts.items())),
