@@ -7,6 +7,7 @@ passed in.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 import time
 import uuid
@@ -23,7 +24,7 @@ from reelflow.errors import Conflict, InvalidInput, NotFound, UnsupportedMediaTy
 from reelflow.logs import get_logger
 from reelflow.queue import enqueue
 from reelflow.settings import get_settings
-from reelflow.storage.blobs import BlobStore
+from reelflow.storage.blobs import BlobStore, DirectUploadStore
 from reelflow.storage.models.base import utcnow
 from reelflow.storage.models.clipping import Clip, Project, Upload
 from reelflow.storage.repositories.clipping import ClippingRepository
@@ -207,9 +208,19 @@ async def create_upload_project(
     size_bytes: int,
     title: str | None,
     options: dict[str, Any],
+    direct: bool = False,
+    blobs: BlobStore | None = None,
 ) -> Created:
-    """Start a resumable upload: the project (charged) and its upload row."""
+    """Start a resumable upload: the project (charged) and its upload row. `direct`: the
+    client will PUT the file to the bucket itself (`direct_upload_parts`), which needs a
+    store that presigns uploads (S3); asked of the local store, it is a 409 before any charge."""
     settings = get_settings()
+    if direct and not isinstance(blobs, DirectUploadStore):
+        raise Conflict(
+            "direct upload needs the S3 blob store (REELFLOW_BLOB_URL=s3://bucket/prefix); this server keeps "
+            'blobs in a local folder: send the bytes to the upload_url instead (without "direct")',
+            errors=[{"field": "direct", "message": "not available with the local blob store"}],
+        )
     checked_type = ingest.check_content_type(content_type)
     if size_bytes > settings.clipping.max_upload_bytes:
         raise InvalidInput(
@@ -515,6 +526,99 @@ async def upload_state(
     return UploadState(upload, project, received)
 
 
+@dataclass(frozen=True)
+class DirectPart:
+    """One piece of a direct upload: PUT bytes [offset, offset + size) to `url` before it expires."""
+
+    offset: int
+    size: int
+    url: str
+
+
+def direct_upload_parts(upload: Upload, blobs: BlobStore) -> list[DirectPart]:
+    """Presigned PUT URLs, one per piece of `settings.blob.direct_part_bytes`, valid until the
+    upload expires. The bucket does not check a piece's size: `complete_direct_upload` does."""
+    if not isinstance(blobs, DirectUploadStore):
+        raise Conflict("direct upload needs the S3 blob store (REELFLOW_BLOB_URL=s3://bucket/prefix)")
+    ttl = max(1, int((upload.expires_at - utcnow()).total_seconds()))
+    step = get_settings().blob.direct_part_bytes
+    return [
+        DirectPart(offset, min(step, upload.total_bytes - offset), blobs.presigned_part_put(upload.id, offset, ttl))
+        for offset in range(0, upload.total_bytes, step)
+    ]
+
+
+async def complete_direct_upload(session: AsyncSession, upload: Upload, *, blobs: BlobStore) -> UploadState:
+    """The client says the pieces are in the bucket: check they add up to the declared size
+    (409 with the offset to resume from when some are missing; more bytes than declared fail
+    the project and refund it), commit them to the source key, check the first bytes are a
+    video (415 otherwise, refunded) and start the pipeline, whose probe fails (and refunds)
+    a file that is truncated or broken. Repeating it after completion is harmless."""
+    repo = ClippingRepository(session)
+    project = await repo.project_by_id(upload.project_id)
+    assert project is not None
+    if upload.status == "complete":
+        return UploadState(upload, project, upload.total_bytes)
+    if upload.expires_at < utcnow():
+        raise Conflict("the upload has expired")
+    if project.status != "uploading":
+        raise Conflict(f"the project is {project.status}: {project.failure_reason or 'it no longer takes the file'}")
+    key = clip_jobs.source_key(project.id, ingest.EXTENSIONS.get(upload.content_type, _ext(upload.filename)))
+    started = time.monotonic()
+    if await blobs.size(key) != upload.total_bytes:
+        received = await blobs.part_size(upload.id)
+        if received < upload.total_bytes:
+            raise Conflict(
+                f"the bucket has {received} of {upload.total_bytes} bytes in order from the start; "
+                f"PUT the pieces from offset {received}, then complete again",
+                received_bytes=received,
+            )
+        if received > upload.total_bytes:
+            await _reject_upload(
+                session, repo, project, upload, blobs, f"{received} bytes arrived, more than the declared size"
+            )
+            raise InvalidInput(
+                f"the pieces hold {received} bytes, more than the declared {upload.total_bytes}; the upload "
+                "is rejected and the project refunded",
+                field="size_bytes",
+            )
+        await blobs.commit_part(upload.id, key)
+        try:
+            async with contextlib.aclosing(ingest.sniff_video(blobs.read_stream(key, chunk_size=64 * 1024))) as head:
+                async for _ in head:
+                    break
+        except UnsupportedMediaType as exc:
+            await blobs.delete(key)
+            await _reject_upload(session, repo, project, upload, blobs, str(exc.detail))
+            raise
+    await _upload_complete(session, upload, project, key, started)
+    return UploadState(upload, project, upload.total_bytes)
+
+
+async def _reject_upload(
+    session: AsyncSession, repo: ClippingRepository, project: Project, upload: Upload, blobs: BlobStore, why: str
+) -> None:
+    """The project fails now and gives its usage back (no charged project is left waiting in
+    `uploading`); committed here because the error that follows rolls back."""
+    await blobs.discard_part(upload.id)
+    await repo.fail_project(project.id, f"the upload was rejected: {why}")
+    await refund_unfinished_work(repo, project)
+    await session.commit()
+
+
+async def _upload_complete(
+    session: AsyncSession, upload: Upload, project: Project, key: str, started: float, *, stage: str = "upload_complete"
+) -> None:
+    upload.received_bytes = upload.total_bytes
+    upload.status = "complete"
+    upload.completed_at = utcnow()
+    project.source_key = key
+    project.source_bytes = upload.total_bytes
+    project.timings = {**project.timings, stage: round(time.monotonic() - started, 3)}
+    await start_pipeline(session, project)
+    await session.flush()
+
+
 def _ext(filename: str) -> str:
     _, dot, ext = filename.rpartition(".")
     return f".{ext.lower()}" if dot and ext.isalnum() and len(ext) <= 5 else ".bin"
@@ -558,13 +662,8 @@ async def receive_chunk(
                 ingest.sniff_video(body, check=byte_range.start == 0),
                 max_bytes=byte_range.end + 1,
             )
-        except UnsupportedMediaType as exc:
-            # Not a video: the project fails now and gives its usage back (no charged project
-            # is left waiting in `uploading`); committed here because the error rolls back.
-            await blobs.discard_part(upload.id)
-            await repo.fail_project(project.id, f"the upload was rejected: {exc.detail}")
-            await refund_unfinished_work(repo, project)
-            await session.commit()
+        except UnsupportedMediaType as exc:  # not a video: failed and refunded now
+            await _reject_upload(session, repo, project, upload, blobs, str(exc.detail))
             raise
     upload.received_bytes = received
     if received != byte_range.end + 1 and received != upload.total_bytes:
@@ -577,11 +676,6 @@ async def receive_chunk(
         )
     if received == upload.total_bytes:
         await blobs.commit_part(upload.id, key)
-        upload.status = "complete"
-        upload.completed_at = utcnow()
-        project.source_key = key
-        project.source_bytes = received
-        project.timings = {**project.timings, "upload_last_chunk": round(time.monotonic() - started, 3)}
-        await start_pipeline(session, project)
+        await _upload_complete(session, upload, project, key, started, stage="upload_last_chunk")
     await session.flush()
     return UploadState(upload, project, received)

@@ -123,6 +123,9 @@ class BlobSettings(BaseModel):
     # The local store (`file://` or no blob_url outside dev/test): its folder.
     dir: Path | None = None  # default: <data_dir>/blobs
     url_ttl_s: int = Field(default=3600, ge=10)  # lifetime of signed/presigned download links
+    # Direct uploads (`"direct": true`): the file is PUT to the bucket in pieces of this size,
+    # one presigned URL each (a failed piece is sent again, not the whole file).
+    direct_part_bytes: int = Field(default=32 * 1024**2, ge=64 * 1024)
 
 
 class RuntimeSettings(BaseModel):

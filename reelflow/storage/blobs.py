@@ -37,7 +37,7 @@ from urllib.parse import quote, urlencode, urlsplit
 
 from reelflow.errors import ConfigurationError, Forbidden, InvalidInput, NotFound
 from reelflow.settings import Settings, get_settings
-from reelflow.storage.blobs_base import CHUNK_SIZE, PART_OBJECT_BYTES, BlobStore, check_key
+from reelflow.storage.blobs_base import CHUNK_SIZE, PART_OBJECT_BYTES, BlobStore, DirectUploadStore, check_key
 from reelflow.storage.blobs_local import LocalBlobStore
 from reelflow.storage.blobs_s3 import S3BlobStore
 from reelflow.storage.crypto import dev_secret
@@ -46,6 +46,7 @@ __all__ = [
     "CHUNK_SIZE",
     "PART_OBJECT_BYTES",
     "BlobStore",
+    "DirectUploadStore",
     "LocalBlobStore",
     "S3BlobStore",
     "blob_download_url",

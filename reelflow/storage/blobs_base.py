@@ -29,6 +29,13 @@ def check_key(key: str) -> str:
     return key
 
 
+@runtime_checkable
+class DirectUploadStore(Protocol):
+    """A store that clients can upload to directly (presigned PUTs of an upload's pieces)."""
+
+    def presigned_part_put(self, upload_id: uuid.UUID, offset: int, ttl_s: int) -> str: ...
+
+
 @runtime_checkable  # a Litestar dependency type: checked with isinstance
 class BlobStore(Protocol):
     async def write_stream(self, key: str, chunks: AsyncIterable[bytes], *, max_bytes: int | None = None) -> int: ...

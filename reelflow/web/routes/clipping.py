@@ -33,6 +33,8 @@ from reelflow.web.schemas.clipping import (
     ClipLinks,
     ClipOut,
     ClipPatch,
+    DirectPartOut,
+    DirectUploadOut,
     MetricUsage,
     ProjectIn,
     ProjectOut,
@@ -79,8 +81,19 @@ def _upload_url(request: Request[Any, Any, Any], upload: Upload) -> tuple[str, d
     return _absolute(request, path), datetime.fromtimestamp(expires, tz=upload.expires_at.tzinfo)
 
 
-def _upload_out(request: Request[Any, Any, Any], upload: Upload) -> UploadOut:
+def _upload_out(request: Request[Any, Any, Any], upload: Upload, blobs: BlobStore | None = None) -> UploadOut:
+    """The upload's signed URL; with `blobs` (a direct upload), the presigned piece URLs too."""
     url, expires_at = _upload_url(request, upload)
+    direct = None
+    if blobs is not None:
+        parts = clipping.direct_upload_parts(upload, blobs)
+        path, _, query = url.partition("?")
+        direct = DirectUploadOut(
+            parts=[DirectPartOut(p.offset, p.size, p.url) for p in parts],
+            part_bytes=get_settings().blob.direct_part_bytes,
+            complete_url=f"{path}/complete?{query}",
+            expires_at=upload.expires_at,
+        )
     return UploadOut(
         id=upload.id,
         project_id=upload.project_id,
@@ -89,6 +102,7 @@ def _upload_out(request: Request[Any, Any, Any], upload: Upload) -> UploadOut:
         total_bytes=upload.total_bytes,
         received_bytes=upload.received_bytes,
         status=upload.status,
+        direct=direct,
     )
 
 
@@ -318,11 +332,18 @@ class ClippingController(Controller):
 
     @post("/uploads", guards=[requires_role(*EDITORS)], status_code=201)
     async def create_upload(
-        self, request: Request[Any, Any, Any], db_session: AsyncSession, principal: Principal, data: UploadIn
+        self,
+        request: Request[Any, Any, Any],
+        db_session: AsyncSession,
+        principal: Principal,
+        blobs: BlobStore,
+        data: UploadIn,
     ) -> ProjectOut:
         """Start a resumable upload: creates the project and returns a signed upload URL.
         PUT the bytes there (chunks with `Content-Range: bytes a-b/total`); the last chunk
-        starts the pipeline."""
+        starts the pipeline. With `"direct": true` (S3 store only, else 409), `upload.direct`
+        lists presigned PUT URLs, one per piece: PUT each piece straight to the bucket (again
+        if it failed), then POST `upload.direct.complete_url`."""
         created = await clipping.create_upload_project(
             db_session,
             principal.workspace_id,
@@ -332,9 +353,12 @@ class ClippingController(Controller):
             size_bytes=data.size_bytes,
             title=data.title,
             options=_options_dict(data.options),
+            direct=data.direct,
+            blobs=blobs,
         )
         assert created.upload is not None
-        return _project_out(request, created.project, _upload_out(request, created.upload))
+        upload = _upload_out(request, created.upload, blobs if data.direct else None)
+        return _project_out(request, created.project, upload)
 
 
 def _options_dict(options: Any) -> dict[str, Any]:
@@ -416,6 +440,19 @@ async def upload_chunk(
     return Response(_progress(state.upload, state.project), headers=_offset_headers(state.upload, state.received))
 
 
+@post("/uploads/{upload_id:uuid}/complete", opt={"exclude_from_auth": True}, status_code=200, tags=["clipping"])
+async def complete_direct_upload(
+    db_session: AsyncSession, blobs: BlobStore, upload_id: uuid.UUID, token: str | None = None
+) -> UploadProgressOut:
+    """A direct upload's pieces are in the bucket: check their size, commit them and start the
+    pipeline (`run_id`). 409 with `received_bytes` when pieces are missing (PUT them, then
+    complete again); 422 when they hold more than declared, 415 when it is not a video (both
+    fail the project and refund it). Harmless to repeat."""
+    upload = await clipping.authorised_upload(db_session, upload_id, token, signing_secret())
+    state = await clipping.complete_direct_upload(db_session, upload, blobs=blobs)
+    return _progress(state.upload, state.project)
+
+
 # --- signed blob downloads ---------------------------------------------------------------
 
 
@@ -437,4 +474,11 @@ async def download_blob(blobs: BlobStore, key: str, expires: int = 0, sig: str =
     )
 
 
-route_handlers = [ClippingController, upload_status, upload_offset, upload_chunk, download_blob]
+route_handlers = [
+    ClippingController,
+    upload_status,
+    upload_offset,
+    upload_chunk,
+    complete_direct_upload,
+    download_blob,
+]

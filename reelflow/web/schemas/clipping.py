@@ -42,6 +42,26 @@ class UploadIn(msgspec.Struct, forbid_unknown_fields=True):
     content_type: Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
     title: Title | None = None
     options: ClipOptions | None = None
+    # True: PUT the file straight to the blob store (presigned URLs in `upload.direct`), then
+    # POST `upload.direct.complete_url`. Needs the S3 store (409 with a local folder).
+    direct: bool = False
+
+
+class DirectPartOut(msgspec.Struct):
+    """PUT exactly `size` bytes of the file, from `offset`, to `url` (no other header needed)."""
+
+    offset: int
+    size: int
+    url: str
+
+
+class DirectUploadOut(msgspec.Struct):
+    """A direct upload: the pieces go to the bucket, then `complete_url` (POST) starts the work."""
+
+    parts: list[DirectPartOut]
+    part_bytes: int
+    complete_url: str
+    expires_at: datetime
 
 
 class UploadOut(msgspec.Struct):
@@ -52,6 +72,7 @@ class UploadOut(msgspec.Struct):
     total_bytes: int
     received_bytes: int
     status: str
+    direct: DirectUploadOut | None = None
 
 
 class UploadProgressOut(msgspec.Struct):
