@@ -1,28 +1,44 @@
 """Chaos suite: the Procfile topology broken on purpose, one scenario at a time.
 
-    python bench/chaos.py [--runs 6] [--imports 1] [--redis-outage-s 30] [--pg-outage-s 20]
-                          [--sandbox-outage-s 30] [--only NAME,...] [--json PATH]
+    python bench/chaos.py [--runs 6] [--imports 1] [--publishes 2] [--flow-polls 1]
+                          [--redis-outage-s 30] [--pg-outage-s 20] [--sandbox-outage-s 30]
+                          [--only NAME,...] [--keep] [--json PATH]
     make chaos
 
 Starts, each with its own data folder (no shared disk, like dynos): embedded Postgres, Redis
-and S3 (SeaweedFS); the platform sandbox; `web`, two `worker`s (high,default) and a `media`
-worker — the Procfile's processes (the `flows` process needs a Prefect server and is left
-out: its schedules only enqueue the same runtime jobs that are submitted here). For every
-scenario it submits a mixed load through the HTTP API (runtime diagnostics that sleep,
-monitoring polls against the sandbox, URL imports that transcribe and render), breaks
-something, restores it, and waits until every submitted run ends:
+and S3 (SeaweedFS); a real Prefect server (`prefect server start`, SQLite, its own folder: the
+stand-in for Prefect Cloud or a managed server); the platform sandbox behind a TCP link that
+can be cut (the platforms' network); and the Procfile's processes: `web`, two `worker`s
+(high,default), a `media` worker and `flows` (`reelflow flows serve`, every deployment of
+prefect.yaml, against that Prefect server). Before the first scenario it imports one video
+(the clip that every scenario publishes). For every scenario it submits a mixed load
+(runtime diagnostics that sleep; a monitoring poll through the API; a monitoring poll
+through the `flows` process: a `monitoring-poll` deployment run created on the Prefect
+server for a new, due rule; URL imports that transcribe and render; publishes of the clip
+to freshly connected TikTok and YouTube accounts), breaks something, restores it, and waits
+until every submitted run ends:
 
   kill_workers     SIGKILL a worker and the media worker mid-job (both restarted)
   flush_redis      FLUSHALL on Redis
   stop_redis       Redis stopped for --redis-outage-s, then started again
   stop_postgres    Postgres stopped for --pg-outage-s, then started again
-  sandbox_down     the platforms (sandbox) down for --sandbox-outage-s
-  deploy_sigterm   SIGTERM to every process (a deploy); exits timed; all started again
+  sandbox_down     the platforms unreachable for --sandbox-outage-s (the link to the sandbox
+                   cut: connections refused, open ones dropped; the sandbox keeps its state,
+                   so that the posts it received can be counted)
+  deploy_sigterm   SIGTERM to every Procfile process (web, workers, media, flows: a deploy);
+                   exits timed; all started again
 
 A run is `lost` when it ends failed or cancelled, `stuck` when it has not ended by the
 deadline, `duplicated` when it succeeded twice (two `succeeded` events) or a project holds
-more clips than asked for. `recovery_s`: from the fault being cleared until every run the
-fault caught (in flight or waiting) was started again or ended (from the runs' events);
+more clips than asked for, or an account holds more than one post at the sandbox (each
+publish goes to its own account, so every account must end with exactly one post: counted
+on the platform, not in our database; a publication `published` here with no post there is
+`lost`). A poll submitted by the flows process is judged by its runtime run (key: rule +
+slot): succeeded, or, since a scheduled poll does not retry within its slot (the next slot is
+the retry), failed with the error recorded on the rule and its next poll time set
+(`failed_rescheduled`, reported apart); anything else is lost or stuck. `recovery_s`: from
+the fault being cleared until every run the fault caught (in flight or waiting) was started
+again or ended (from the runs' events);
 `all_done_s`: until the last run ended (includes the work itself, e.g. a 97 s source
 transcribed and rendered). `max_recovery_s` is the worst `recovery_s`. After `sandbox_down`,
 a poll must succeed again (the circuit breaker closed). Targets: lost == duplicated == stuck == 0, max_recovery_s <= 30.
@@ -39,16 +55,20 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+PROCFILE = ("web", "worker1", "worker2", "media", "flows")  # the processes a deploy restarts
 SCENARIOS = ("kill_workers", "flush_redis", "stop_redis", "stop_postgres", "sandbox_down", "deploy_sigterm")
 MEDIA_SETTINGS = {
     "REELFLOW_CLIPPING__DEFAULT_PRESET": "preview_540",
@@ -78,6 +98,71 @@ def _as_pg_user() -> dict[str, Any]:
     return {"user": entry.pw_uid, "group": entry.pw_gid}
 
 
+class PlatformLink:
+    """A TCP relay between the Reelflow processes and the sandbox: the platforms' network.
+
+    `cut()` closes the listening port and drops every open connection (the platforms are
+    unreachable: connection refused); `restore()` listens again on the same port. The sandbox
+    process itself keeps running, so what it received (posts, uploads) survives the outage
+    and can be counted. Runs its own event loop in a thread: the suite's blocking calls
+    (pg_ctl, process waits) never stall the link."""
+
+    def __init__(self, target_port: int) -> None:
+        self.target_port = target_port
+        self.port = _free_port()
+        self.loop = asyncio.new_event_loop()
+        self.server: asyncio.base_events.Server | None = None
+        self.writers: set[asyncio.StreamWriter] = set()
+        self.thread = threading.Thread(target=self.loop.run_forever, name="platform-link", daemon=True)
+        self.thread.start()
+
+    def _call(self, coro: Any) -> Any:
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(30)
+
+    async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while data := await reader.read(65536):
+                writer.write(data)
+                await writer.drain()
+        except (ConnectionError, OSError):
+            pass
+        finally:
+            writer.close()
+
+    async def _handle(self, client_r: asyncio.StreamReader, client_w: asyncio.StreamWriter) -> None:
+        try:
+            up_r, up_w = await asyncio.open_connection("127.0.0.1", self.target_port)
+        except OSError:
+            client_w.close()
+            return
+        self.writers |= {client_w, up_w}
+        try:
+            await asyncio.gather(self._pipe(client_r, up_w), self._pipe(up_r, client_w))
+        finally:
+            self.writers -= {client_w, up_w}
+
+    async def _restore(self) -> None:
+        self.server = await asyncio.start_server(self._handle, "127.0.0.1", self.port, reuse_address=True)
+
+    async def _cut(self) -> None:
+        if self.server is not None:
+            self.server.close()
+            self.server = None
+        for writer in list(self.writers):
+            writer.transport.abort()
+        self.writers.clear()
+
+    def restore(self) -> None:
+        self._call(self._restore())
+
+    def cut(self) -> None:
+        self._call(self._cut())
+
+    def close(self) -> None:
+        self.cut()
+        self.loop.call_soon_threadsafe(self.loop.stop)
+
+
 @dataclass
 class Topology:
     root: Path
@@ -86,8 +171,11 @@ class Topology:
     pg: Any = None
     redis_proc: subprocess.Popen[bytes] | None = None
     weed_proc: subprocess.Popen[bytes] | None = None
+    prefect_proc: subprocess.Popen[bytes] | None = None
+    link: PlatformLink | None = None
     web_port: int = 0
     sandbox_port: int = 0
+    prefect_port: int = 0
 
     # --- engines -----------------------------------------------------------------------
     def start_engines(self) -> None:
@@ -98,7 +186,9 @@ class Topology:
         self.pg, database_url = start_postgres(self.root / "postgres", cleanup_mode=None)
         self.redis_proc, redis_url = start_redis(self.root / "redis")
         self.weed_proc, blob_env = start_seaweedfs(self.root / "seaweedfs")
-        self.web_port, self.sandbox_port = _free_port(), _free_port()
+        self.web_port, self.sandbox_port, self.prefect_port = _free_port(), _free_port(), _free_port()
+        self.link = PlatformLink(self.sandbox_port)
+        self.link.restore()
         self.env = {
             **{k: v for k, v in os.environ.items() if not k.startswith(("REELFLOW_", "PREFECT_"))},
             **blob_env,
@@ -109,16 +199,46 @@ class Topology:
             "REELFLOW_LOG__LEVEL": "WARNING",
             "REELFLOW_SECRETS__SIGNING_SECRET": uuid.uuid4().hex,
             "REELFLOW_SECRETS__TOKEN_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
-            "REELFLOW_SANDBOX__URL": f"http://127.0.0.1:{self.sandbox_port}",
+            "REELFLOW_SANDBOX__URL": self.platforms_url,
+            "PREFECT_API_URL": self.prefect_api,
+            "PREFECT_RUNNER_POLL_FREQUENCY": "2",  # the flows process picks up a created run within 2 s
+            "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
             "REELFLOW_WEB__SIGNUP_RATE_LIMIT_PER_MINUTE": "1000",
         }
         subprocess.run([sys.executable, "-m", "reelflow.cli", "db", "upgrade"], env=self._env("release"),
                        check=True, capture_output=True)  # fmt: skip
 
+    @property
+    def platforms_url(self) -> str:
+        """Where the Reelflow processes reach the platforms: through the link."""
+        assert self.link is not None
+        return f"http://127.0.0.1:{self.link.port}"
+
+    @property
+    def sandbox_url(self) -> str:
+        """The sandbox itself (control and inspection: never cut)."""
+        return f"http://127.0.0.1:{self.sandbox_port}"
+
+    @property
+    def prefect_api(self) -> str:
+        return f"http://127.0.0.1:{self.prefect_port}/api"
+
+    def start_prefect(self) -> None:
+        """A real Prefect server (SQLite in its own folder, no UI): what the `flows` process reports to."""
+        home = self.root / "prefect-server"
+        home.mkdir(parents=True, exist_ok=True)
+        log = open(self.root / "prefect-server.log", "ab")  # noqa: SIM115 - lives as long as the process
+        env = {**self.env, "PREFECT_HOME": str(home), "PREFECT_SERVER_UI_ENABLED": "false"}
+        self.prefect_proc = subprocess.Popen(
+            [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port",
+             str(self.prefect_port)],
+            env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
+
     def _env(self, name: str) -> dict[str, str]:
         folder = self.root / "dynos" / name
         folder.mkdir(parents=True, exist_ok=True)
-        return {**self.env, "REELFLOW_DATA_DIR": str(folder)}
+        return {**self.env, "REELFLOW_DATA_DIR": str(folder), "PREFECT_HOME": str(folder / "prefect")}
 
     def stop_redis(self) -> None:
         assert self.redis_proc is not None
@@ -156,6 +276,7 @@ class Topology:
             "worker1": ["worker", "--queues", "high,default"],
             "worker2": ["worker", "--queues", "high,default"],
             "media": ["worker", "--queues", "media"],
+            "flows": ["flows", "serve"],
         }[name]
         log = open(self.root / f"{name}.log", "ab")  # noqa: SIM115 - lives as long as the process
         self.procs[name] = subprocess.Popen(
@@ -168,10 +289,29 @@ class Topology:
         )
 
     def start_all(self) -> None:
+        self.start_prefect()
         for name in ("sandbox", "web", "worker1", "worker2", "media"):
             self.start(name)
-        self.wait_http(f"http://127.0.0.1:{self.sandbox_port}/sandbox/health")
+        self.wait_http(f"{self.sandbox_url}/sandbox/health")
         self.wait_http(f"{self.api}/readyz")
+        self.wait_http(f"{self.prefect_api}/health", timeout=180)
+        self.start("flows")
+        self.wait_deployments()
+
+    def wait_deployments(self, timeout: float = 120) -> None:
+        """Until the flows process has registered its deployments on the Prefect server."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                url = f"{self.prefect_api}/deployments/name/monitoring-poll/monitoring-poll"
+                if httpx.get(url, timeout=2).is_success:
+                    return
+            except httpx.HTTPError:
+                pass
+            if self.procs["flows"].poll() is not None:
+                raise RuntimeError(f"the flows process exited with {self.procs['flows'].returncode}")
+            time.sleep(0.5)
+        raise RuntimeError(f"the flows process registered no deployment within {timeout:.0f} s")
 
     @property
     def api(self) -> str:
@@ -211,6 +351,10 @@ class Topology:
     def stop_everything(self) -> None:
         from reelflow.storage.embedded import stop_seaweedfs
 
+        if self.prefect_proc is not None:
+            self.procs["prefect-server"] = self.prefect_proc
+        if self.link is not None:
+            self.link.close()
         for proc in self.procs.values():
             if proc.poll() is None:
                 os.killpg(proc.pid, signal.SIGTERM)
@@ -235,6 +379,22 @@ class Submitted:
     runs: list[str] = field(default_factory=list)  # job run ids (diagnostics, polls)
     projects: list[tuple[str, int]] = field(default_factory=list)  # (project id, clips asked for)
     polls: list[str] = field(default_factory=list)
+    # {"id", "platform", "external_id" (the account at the platform), "job_id"}
+    publications: list[dict[str, str]] = field(default_factory=list)
+    # {"rule_id", "flow_run_id"}: polls submitted by the flows process for a new, due rule
+    flow_polls: list[dict[str, str]] = field(default_factory=list)
+
+
+@dataclass
+class Load:
+    """What every scenario's load needs besides the API client: the clip that is published,
+    sandbox users to connect as fresh accounts, the Prefect server."""
+
+    topo: Topology
+    headers: dict[str, str]
+    rule_id: str
+    clip_id: str = ""
+    users: Iterator[str] = field(default_factory=lambda: iter(()))
 
 
 async def _retrying(call: Any, *, attempts: int = 60) -> httpx.Response:
@@ -272,6 +432,86 @@ async def submit(api: httpx.AsyncClient, headers: dict[str, str], rule_id: str, 
     return out
 
 
+async def connect_account(api: httpx.AsyncClient, headers: dict[str, str], provider: str, user: str) -> dict[str, Any]:
+    """OAuth through the API and the sandbox's consent page, as a user's browser would."""
+    params = {"login_hint": user} if provider == "google" else {}
+    start = await _retrying(lambda: api.get(f"/api/v1/oauth/{provider}/start", params=params, headers=headers))
+    url = start.json()["authorize_url"] + (f"&sandbox_user={user}" if provider == "tiktok" else "")
+    async with httpx.AsyncClient(timeout=30) as browser:
+        consent = await browser.get(url)
+    parts = urlsplit(consent.headers["location"])
+    response = await _retrying(lambda: api.get(f"{parts.path}?{parts.query}"))
+    response.raise_for_status()
+    return dict(response.json())
+
+
+async def submit_publishes(api: httpx.AsyncClient, load: Load, count: int) -> list[dict[str, str]]:
+    """`count` publishes of the clip, alternately to TikTok and YouTube, each to a new account."""
+    out: list[dict[str, str]] = []
+    for i in range(count):
+        provider = ("tiktok", "google")[i % 2]
+        account = await connect_account(api, load.headers, provider, next(load.users))
+        tag = uuid.uuid4().hex[:8]
+        if provider == "tiktok":
+            path = "/api/v1/publish/tiktok"
+            body: dict[str, Any] = {"clip_id": load.clip_id, "account_ids": [account["id"]],
+                                    "privacy": "PUBLIC_TO_EVERYONE", "caption": f"chaos {tag}"}  # fmt: skip
+        else:
+            path = "/api/v1/publish/youtube"
+            body = {"clip_id": load.clip_id, "account_ids": [account["id"]], "title": f"chaos {tag}"}
+        key = {"Idempotency-Key": uuid.uuid4().hex}
+        response = await _retrying(lambda path=path, body=body, key=key: api.post(  # type: ignore[misc]
+            path, json=body, headers={**load.headers, **key}))  # fmt: skip
+        if response.status_code >= 400:
+            raise RuntimeError(f"publish answered {response.status_code}: {response.text}")
+        pub = response.json()["publications"][0]
+        out.append({"id": pub["id"], "platform": account["platform"], "external_id": account["external_id"],
+                    "job_id": pub["job_id"]})  # fmt: skip
+    return out
+
+
+async def create_flow_run(prefect_api: str, flow: str = "monitoring-poll", deployment: str = "monitoring-poll") -> str:
+    """A deployment run on the Prefect server (what a schedule or "Run" in the UI creates); the
+    flows process picks it up."""
+    async with httpx.AsyncClient(base_url=prefect_api, timeout=10) as prefect:
+        found = await prefect.get(f"/deployments/name/{flow}/{deployment}")
+        found.raise_for_status()
+        created = await prefect.post(f"/deployments/{found.json()['id']}/create_flow_run", json={})
+        created.raise_for_status()
+        return str(created.json()["id"])
+
+
+async def flow_run_state(prefect_api: str, flow_run_id: str) -> str:
+    try:
+        async with httpx.AsyncClient(base_url=prefect_api, timeout=5) as prefect:
+            state = (await prefect.get(f"/flow_runs/{flow_run_id}")).json().get("state") or {}
+            return str(state.get("name") or state.get("type") or "unknown")
+    except httpx.HTTPError:
+        return "unknown"
+
+
+async def submit_flow_poll(api: httpx.AsyncClient, load: Load, scenario: str) -> dict[str, str]:
+    """A new rule (due at once) and a `monitoring-poll` deployment run for the flows process."""
+    spec = {"name": f"chaos flow {scenario}", "kind": "hashtag", "values": ["fitness"]}
+    rule = await _retrying(lambda: api.post("/api/v1/monitoring/rules", json=spec, headers=load.headers))
+    return {"rule_id": rule.json()["id"], "flow_run_id": await create_flow_run(load.topo.prefect_api)}
+
+
+async def flow_poll_run(api: httpx.AsyncClient, headers: dict[str, str], rule_id: str) -> dict[str, Any] | None:
+    """The scheduled poll run that a flow run submitted for this rule (key: rule + slot), if any."""
+    try:
+        listed = await api.get("/api/v1/jobs?name=monitoring.poll_rule&limit=200", headers=headers, timeout=5)
+    except httpx.HTTPError:
+        return None
+    if listed.status_code != 200:
+        return None
+    prefix = f"monitoring.poll_rule:{rule_id}:"
+    for run in listed.json().get("items", []):
+        if str(run.get("idempotency_key", "")).startswith(prefix):
+            return dict(run)
+    return None
+
+
 async def wait_until_done(api: httpx.AsyncClient, headers: dict[str, str], sub: Submitted,
                           limit_s: float) -> dict[str, Any]:  # fmt: skip
     deadline = time.monotonic() + limit_s
@@ -290,10 +530,25 @@ async def wait_until_done(api: httpx.AsyncClient, headers: dict[str, str], sub: 
                 projects[project_id] = response.json()["status"] if response.status_code == 200 else "unknown"
             except httpx.HTTPError:
                 projects[project_id] = "unknown"
-        open_runs = [r for r, s in statuses.items() if s not in ("succeeded", "failed", "cancelled")]
+        pubs: dict[str, str] = {}
+        for pub in sub.publications:
+            try:
+                response = await api.get(f"/api/v1/publications/{pub['id']}", headers=headers, timeout=5)
+                pubs[pub["id"]] = response.json()["status"] if response.status_code == 200 else "unknown"
+            except httpx.HTTPError:
+                pubs[pub["id"]] = "unknown"
+        flow_polls: dict[str, str] = {}
+        for fp in sub.flow_polls:
+            run = await flow_poll_run(api, headers, fp["rule_id"])
+            flow_polls[fp["rule_id"]] = run["status"] if run else "not submitted"
+        done = ("succeeded", "failed", "cancelled")
+        open_runs = [r for r, s in statuses.items() if s not in done]
         open_projects = [p for p, s in projects.items() if s not in ("clips_ready", "failed")]
-        if (not open_runs and not open_projects) or time.monotonic() > deadline:
-            return {"runs": statuses, "projects": projects, "done_at": time.monotonic()}
+        open_pubs = [p for p, s in pubs.items() if s not in ("published", "failed", "cancelled")]
+        open_flow = [r for r, s in flow_polls.items() if s not in done]
+        if (not open_runs and not open_projects and not open_pubs and not open_flow) or time.monotonic() > deadline:
+            return {"runs": statuses, "projects": projects, "publications": pubs, "flow_polls": flow_polls,
+                    "done_at": time.monotonic()}  # fmt: skip
         await asyncio.sleep(0.5)
 
 
@@ -317,9 +572,13 @@ async def resumed_after(api: httpx.AsyncClient, headers: dict[str, str], sub: Su
     each run busy or waiting when the fault struck, its first start (or end) after the fault."""
     from datetime import datetime
 
-    run_ids = list(sub.runs)
+    run_ids = list(sub.runs) + [p["job_id"] for p in sub.publications if p.get("job_id")]
     for project_id, _ in sub.projects:
         run_ids += await _pipeline_runs(api, headers, project_id)
+    for fp in sub.flow_polls:
+        run = await flow_poll_run(api, headers, fp["rule_id"])
+        if run is not None:
+            run_ids.append(run["id"])
     worst = 0.0
     for run_id in run_ids:
         events = await _events(api, headers, run_id)
@@ -334,13 +593,43 @@ async def resumed_after(api: httpx.AsyncClient, headers: dict[str, str], sub: Su
     return max(0.0, worst)
 
 
-async def judge(api: httpx.AsyncClient, headers: dict[str, str], sub: Submitted,
-                result: dict[str, Any]) -> dict[str, int]:  # fmt: skip
+async def posts_at_sandbox(sandbox_url: str, platform: str, external_id: str) -> int:
+    """What the account's profile shows on the platform (counted at the sandbox, not by us)."""
+    async with httpx.AsyncClient(base_url=sandbox_url, timeout=10) as sandbox:
+        if platform == "tiktok":
+            return len((await sandbox.get("/sandbox/tiktok/posts", params={"open_id": external_id})).json())
+        return len((await sandbox.get("/sandbox/youtube/videos", params={"channel_id": external_id})).json())
+
+
+async def judge(api: httpx.AsyncClient, headers: dict[str, str], sub: Submitted, result: dict[str, Any],
+                topo: Topology) -> dict[str, Any]:  # fmt: skip
     lost = sum(1 for s in result["runs"].values() if s in ("failed", "cancelled"))
     lost += sum(1 for s in result["projects"].values() if s == "failed")
+    lost += sum(1 for s in result["publications"].values() if s in ("failed", "cancelled"))
     stuck = sum(1 for s in result["runs"].values() if s not in ("succeeded", "failed", "cancelled"))
     stuck += sum(1 for s in result["projects"].values() if s not in ("clips_ready", "failed"))
-    duplicated = 0
+    stuck += sum(1 for s in result["publications"].values() if s not in ("published", "failed", "cancelled"))
+    flow: dict[str, Any] = {"polled": 0, "failed_rescheduled": 0, "flow_runs": {}}
+    for fp in sub.flow_polls:
+        status = result["flow_polls"].get(fp["rule_id"])
+        rule = (await api.get(f"/api/v1/monitoring/rules/{fp['rule_id']}", headers=headers)).json()
+        flow["flow_runs"][fp["flow_run_id"]] = await flow_run_state(topo.prefect_api, fp["flow_run_id"])
+        if status == "succeeded" and rule.get("last_polled_at"):
+            flow["polled"] += 1
+        elif status in ("failed", "cancelled") and rule.get("last_error") and rule.get("next_poll_at"):
+            # a scheduled poll does not retry within its slot: the failure is on the rule and the
+            # next slot polls it (the design); counted apart, not as lost
+            flow["failed_rescheduled"] += 1
+        elif status in ("failed", "cancelled"):
+            lost += 1
+        else:
+            stuck += 1
+    posts: dict[str, int] = {}
+    for pub in sub.publications:
+        posts[pub["id"]] = await posts_at_sandbox(topo.sandbox_url, pub["platform"], pub["external_id"])
+    duplicated = sum(1 for n in posts.values() if n > 1)
+    # published in our database but absent from the platform: lost
+    lost += sum(1 for pid, n in posts.items() if n == 0 and result["publications"].get(pid) == "published")
     for run_id in sub.runs:
         if sum(1 for e in await _events(api, headers, run_id) if e["type"] == "succeeded") > 1:
             duplicated += 1
@@ -348,7 +637,16 @@ async def judge(api: httpx.AsyncClient, headers: dict[str, str], sub: Submitted,
         clips = (await api.get(f"/api/v1/projects/{project_id}/clips", headers=headers)).json()
         if len(clips) > asked:
             duplicated += 1
-    return {"runs": len(sub.runs) + len(sub.projects), "lost": lost, "stuck": stuck, "duplicated": duplicated}
+    total = len(sub.runs) + len(sub.projects) + len(sub.publications) + len(sub.flow_polls)
+    return {
+        "runs": total,
+        "lost": lost,
+        "stuck": stuck,
+        "duplicated": duplicated,
+        "publishes": len(sub.publications),
+        "posts_at_sandbox": sum(posts.values()),
+        "flow_polls": flow,
+    }
 
 
 # --- scenarios ------------------------------------------------------------------------------
@@ -364,10 +662,14 @@ async def _wait_running(api: httpx.AsyncClient, headers: dict[str, str], limit_s
         await asyncio.sleep(0.2)
 
 
-async def run_scenario(name: str, topo: Topology, api: httpx.AsyncClient, headers: dict[str, str], rule_id: str,
-                       args: argparse.Namespace) -> dict[str, Any]:  # fmt: skip
+async def run_scenario(name: str, api: httpx.AsyncClient, load: Load, args: argparse.Namespace) -> dict[str, Any]:
+    topo, headers, rule_id = load.topo, load.headers, load.rule_id
     imports = args.imports if name in ("kill_workers", "deploy_sigterm") else 0
-    sub = await submit(api, headers, rule_id, args.runs, imports, f"http://127.0.0.1:{topo.sandbox_port}")
+    sub = await submit(api, headers, rule_id, args.runs, imports, topo.platforms_url)
+    if args.flow_polls:
+        sub.flow_polls.append(await submit_flow_poll(api, load, name))
+    if args.publishes and load.clip_id:
+        sub.publications += await submit_publishes(api, load, args.publishes)
     await _wait_running(api, headers)
     extra: dict[str, Any] = {}
     fault_at, fault_wall = time.monotonic(), time.time()
@@ -389,23 +691,23 @@ async def run_scenario(name: str, topo: Topology, api: httpx.AsyncClient, header
         await asyncio.sleep(args.pg_outage_s)
         topo.start_postgres()
     elif name == "sandbox_down":
-        topo.kill("sandbox")
+        assert topo.link is not None
+        topo.link.cut()
         later = await submit(api, headers, rule_id, 0, 0, "")  # a poll while the platforms are down
         sub.runs += later.runs
         sub.polls += later.polls
         await asyncio.sleep(args.sandbox_outage_s)
-        topo.start("sandbox")
-        topo.wait_http(f"http://127.0.0.1:{topo.sandbox_port}/sandbox/health")
+        topo.link.restore()
     elif name == "deploy_sigterm":
         if imports:
             await asyncio.sleep(3)
-        extra["stop_s"] = topo.sigterm_all(["web", "worker1", "worker2", "media"])
-        for proc in ("web", "worker1", "worker2", "media"):
+        extra["stop_s"] = topo.sigterm_all(list(PROCFILE))
+        for proc in PROCFILE:
             topo.start(proc)
         topo.wait_http(f"{topo.api}/readyz")
     cleared_at, cleared_wall = time.monotonic(), time.time()
     result = await wait_until_done(api, headers, sub, limit_s=args.timeout)
-    counts = await judge(api, headers, sub, result)
+    counts = await judge(api, headers, sub, result, topo)
     recovery = await resumed_after(api, headers, sub, fault_wall, cleared_wall)
     if name == "sandbox_down":  # the breaker closed again: a poll after the outage succeeds
         after = await submit(api, headers, rule_id, 0, 0, "")
@@ -421,6 +723,31 @@ async def run_scenario(name: str, topo: Topology, api: httpx.AsyncClient, header
     }
 
 
+async def prepare(api: httpx.AsyncClient, load: Load, args: argparse.Namespace) -> None:
+    """Sandbox users to connect, fast platform processing, and one imported clip to publish."""
+    async with httpx.AsyncClient(base_url=load.topo.sandbox_url, timeout=30) as sandbox:
+        await sandbox.post("/sandbox/config", json={"tiktok_processing_s": 2, "youtube_processing_s": 3})
+        creators = (await sandbox.get("/sandbox/world/creators", params={"limit": 200})).json()
+    load.users = iter([c["handle"] for c in creators])
+    if not args.publishes:
+        return
+    body = {"url": f"{load.topo.platforms_url}/sandbox/media/sample-talk.mp4",
+            "options": {"min_len_s": 5, "max_len_s": 12, "top_n": 1}}  # fmt: skip
+    created = await api.post("/api/v1/projects", json=body, headers=load.headers)
+    created.raise_for_status()
+    project_id = created.json()["id"]
+    deadline = time.monotonic() + args.timeout
+    while time.monotonic() < deadline:
+        status = (await api.get(f"/api/v1/projects/{project_id}", headers=load.headers)).json()["status"]
+        if status in ("clips_ready", "failed"):
+            break
+        await asyncio.sleep(1)
+    clips = (await api.get(f"/api/v1/projects/{project_id}/clips", headers=load.headers)).json()
+    if not clips:
+        raise RuntimeError(f"the clip to publish was not made (project {project_id} is {status})")
+    load.clip_id = clips[0]["id"]
+
+
 async def main_async(args: argparse.Namespace) -> dict[str, Any]:
     root = Path(tempfile.mkdtemp(prefix="rf-chaos-"))
     topo = Topology(root)
@@ -434,10 +761,11 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
             headers = {"Authorization": f"Bearer {signed.json()['token']['token']}"}
             spec = {"name": "chaos", "kind": "hashtag", "values": ["fitness"]}
             rule = await api.post("/api/v1/monitoring/rules", json=spec, headers=headers)
-            rule_id = rule.json()["id"]
+            load = Load(topo, headers, rule.json()["id"])
+            await prepare(api, load, args)
             for name in chosen:
                 print(f"scenario {name} …", flush=True)
-                outcome = await run_scenario(name, topo, api, headers, rule_id, args)
+                outcome = await run_scenario(name, api, load, args)
                 print("  " + json.dumps(outcome), flush=True)
                 results.append(outcome)
     finally:
@@ -454,8 +782,12 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
         "stuck": sum(r["stuck"] for r in results),
         "max_recovery_s": max((r["recovery_s"] for r in results), default=0.0),
         "settings": {
-            k: getattr(args, k) for k in ("runs", "imports", "redis_outage_s", "pg_outage_s", "sandbox_outage_s")
+            k: getattr(args, k)
+            for k in ("runs", "imports", "publishes", "flow_polls", "redis_outage_s", "pg_outage_s", "sandbox_outage_s")
         },
+        "publishes": sum(r["publishes"] for r in results),
+        "posts_at_sandbox": sum(r["posts_at_sandbox"] for r in results),
+        "topology": ["postgres", "redis", "seaweedfs", "prefect-server", "sandbox behind a link", *PROCFILE],
     }
 
 
@@ -468,16 +800,27 @@ def print_table(report: dict[str, Any]) -> None:
             notes.append("exit after SIGTERM: " + ", ".join(f"{k} {v}s" for k, v in r["stop_s"].items()))
         if "breaker_closed" in r:
             notes.append(f"breaker closed: {r['breaker_closed']}")
+        if r.get("publishes"):
+            notes.append(f"{r['publishes']} publishes, {r['posts_at_sandbox']} posts at the sandbox")
+        flow = r.get("flow_polls") or {}
+        if flow.get("flow_runs"):
+            states = ", ".join(sorted(set(flow["flow_runs"].values())))
+            notes.append(f"flow poll: {flow['polled']} polled, {flow['failed_rescheduled']} rescheduled ({states})")
         print(f"{r['scenario']:<16}{r['runs']:>6}{r['lost']:>6}{r['duplicated']:>5}{r['stuck']:>7}"
               f"{r['fault_s']:>9}{r['recovery_s']:>12}{r['all_done_s']:>12}  {'; '.join(notes)}")  # fmt: skip
     print(f"total: runs {report['runs']}, lost {report['lost']}, duplicated {report['duplicated']}, "
-          f"stuck {report['stuck']}, max recovery {report['max_recovery_s']} s")  # fmt: skip
+          f"stuck {report['stuck']}, max recovery {report['max_recovery_s']} s; "
+          f"{report['publishes']} publishes, {report['posts_at_sandbox']} posts at the sandbox")  # fmt: skip
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=6, help="diagnostic runs per scenario (plus one poll)")
     parser.add_argument("--imports", type=int, default=1, help="URL imports in the kill and deploy scenarios")
+    parser.add_argument("--publishes", type=int, default=2,
+                        help="publishes per scenario (TikTok and YouTube in turn, each to a new account)")  # fmt: skip
+    parser.add_argument("--flow-polls", type=int, default=1, choices=(0, 1),
+                        help="a monitoring poll through the flows process per scenario")  # fmt: skip
     parser.add_argument("--redis-outage-s", type=float, default=30)
     parser.add_argument("--pg-outage-s", type=float, default=20)
     parser.add_argument("--sandbox-outage-s", type=float, default=30)
