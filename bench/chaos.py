@@ -512,6 +512,31 @@ async def flow_poll_run(api: httpx.AsyncClient, headers: dict[str, str], rule_id
     return None
 
 
+async def wait_flow_submitted(
+    api: httpx.AsyncClient, headers: dict[str, str], rule_id: str, limit_s: float = 90
+) -> None:
+    deadline = time.monotonic() + limit_s
+    while time.monotonic() < deadline:
+        if await flow_poll_run(api, headers, rule_id) is not None:
+            return
+        await asyncio.sleep(0.5)
+    raise RuntimeError(f"the flows process submitted no poll for rule {rule_id} within {limit_s:.0f} s")
+
+
+async def flow_run_after(prefect_api: str, limit_s: float = 120) -> str:
+    """A `monitoring-poll` flow run created now: its final state (Completed when the flows
+    process picked it up and ran it)."""
+    flow_run_id = await create_flow_run(prefect_api)
+    deadline = time.monotonic() + limit_s
+    state = "unknown"
+    while time.monotonic() < deadline:
+        state = await flow_run_state(prefect_api, flow_run_id)
+        if state in ("Completed", "Failed", "Crashed", "Cancelled"):
+            break
+        await asyncio.sleep(1)
+    return state
+
+
 async def wait_until_done(api: httpx.AsyncClient, headers: dict[str, str], sub: Submitted,
                           limit_s: float) -> dict[str, Any]:  # fmt: skip
     deadline = time.monotonic() + limit_s
@@ -668,6 +693,9 @@ async def run_scenario(name: str, api: httpx.AsyncClient, load: Load, args: argp
     sub = await submit(api, headers, rule_id, args.runs, imports, topo.platforms_url)
     if args.flow_polls:
         sub.flow_polls.append(await submit_flow_poll(api, load, name))
+        # the flows process has done its part (picked the flow run up, submitted the poll run)
+        # before the fault: the fault then meets that run in flight or waiting
+        await wait_flow_submitted(api, headers, sub.flow_polls[-1]["rule_id"])
     if args.publishes and load.clip_id:
         sub.publications += await submit_publishes(api, load, args.publishes)
     await _wait_running(api, headers)
@@ -709,6 +737,8 @@ async def run_scenario(name: str, api: httpx.AsyncClient, load: Load, args: argp
     result = await wait_until_done(api, headers, sub, limit_s=args.timeout)
     counts = await judge(api, headers, sub, result, topo)
     recovery = await resumed_after(api, headers, sub, fault_wall, cleared_wall)
+    if args.flow_polls:  # the flows process still takes work: a new flow run completes
+        extra["flow_run_after"] = await flow_run_after(topo.prefect_api)
     if name == "sandbox_down":  # the breaker closed again: a poll after the outage succeeds
         after = await submit(api, headers, rule_id, 0, 0, "")
         check = await wait_until_done(api, headers, after, limit_s=120)
@@ -798,6 +828,8 @@ def print_table(report: dict[str, Any]) -> None:
         notes = []
         if "stop_s" in r:
             notes.append("exit after SIGTERM: " + ", ".join(f"{k} {v}s" for k, v in r["stop_s"].items()))
+        if "flow_run_after" in r:
+            notes.append(f"flow run after: {r['flow_run_after']}")
         if "breaker_closed" in r:
             notes.append(f"breaker closed: {r['breaker_closed']}")
         if r.get("publishes"):
