@@ -767,14 +767,16 @@ async def prepare(api: httpx.AsyncClient, load: Load, args: argparse.Namespace) 
     created.raise_for_status()
     project_id = created.json()["id"]
     deadline = time.monotonic() + args.timeout
+    body: dict[str, Any] = {}
     while time.monotonic() < deadline:
-        status = (await api.get(f"/api/v1/projects/{project_id}", headers=load.headers)).json()["status"]
-        if status in ("clips_ready", "failed"):
+        body = (await api.get(f"/api/v1/projects/{project_id}", headers=load.headers)).json()
+        if body["status"] in ("clips_ready", "failed"):
             break
         await asyncio.sleep(1)
     clips = (await api.get(f"/api/v1/projects/{project_id}/clips", headers=load.headers)).json()
     if not clips:
-        raise RuntimeError(f"the clip to publish was not made (project {project_id} is {status})")
+        raise RuntimeError(f"the clip to publish was not made: project {project_id} is {body.get('status')} "
+                           f"({body.get('failure_reason')})")  # fmt: skip
     load.clip_id = clips[0]["id"]
 
 
