@@ -473,10 +473,12 @@ async def submit_publishes(api: httpx.AsyncClient, load: Load, count: int) -> li
 async def create_flow_run(prefect_api: str, flow: str = "monitoring-poll", deployment: str = "monitoring-poll") -> str:
     """A deployment run on the Prefect server (what a schedule or "Run" in the UI creates); the
     flows process picks it up."""
-    async with httpx.AsyncClient(base_url=prefect_api, timeout=10) as prefect:
-        found = await prefect.get(f"/deployments/name/{flow}/{deployment}")
+    async with httpx.AsyncClient(base_url=prefect_api, timeout=30) as prefect:
+        # Prefect's own client retries 5xx too (its SQLite answers 503 when busy)
+        found = await _retrying(lambda: prefect.get(f"/deployments/name/{flow}/{deployment}"))
         found.raise_for_status()
-        created = await prefect.post(f"/deployments/{found.json()['id']}/create_flow_run", json={})
+        url = f"/deployments/{found.json()['id']}/create_flow_run"
+        created = await _retrying(lambda: prefect.post(url, json={}))
         created.raise_for_status()
         return str(created.json()["id"])
 
