@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from reelflow.errors import InvalidInput, NotFound
+from reelflow.logs import OutageLog
 from reelflow.queue import EnqueueResult, cancel_run, enqueue, retry_run
 from reelflow.settings import get_settings
 from reelflow.storage.db import session_scope
@@ -86,12 +87,26 @@ async def wait_for_runs(
     run_ids: Sequence[uuid.UUID], *, timeout_s: float, poll_s: float = 0.5
 ) -> dict[uuid.UUID, JobRun]:
     """Poll Postgres until every run has finished or `timeout_s` passed; returns the runs as
-    last read (unfinished ones included: the caller reports them as still running)."""
+    last read (unfinished ones included: the caller reports them as still running). Postgres
+    going away meanwhile is waited out until the deadline (one log line per outage), so a
+    flow does not fail because it could not look while its runs kept going."""
+    from sqlalchemy.exc import DBAPIError
+    from sqlalchemy.exc import TimeoutError as PoolTimeout
+
     deadline = time.monotonic() + timeout_s
     runs: dict[uuid.UUID, JobRun] = {}
+    outage = OutageLog("runtime.wait_for_runs.database")
     while True:
-        async with session_scope() as session:
-            found = await RuntimeRepository(session).runs_by_ids(list(run_ids))
+        try:
+            async with session_scope() as session:
+                found = await RuntimeRepository(session).runs_by_ids(list(run_ids))
+        except (DBAPIError, PoolTimeout, OSError) as exc:
+            if time.monotonic() >= deadline:
+                raise
+            outage.failed(exc)
+            await asyncio.sleep(min(2.0, max(poll_s, deadline - time.monotonic())))
+            continue
+        outage.ok()
         runs = {run.id: run for run in found}
         if all(run.status in FINISHED for run in runs.values()) or time.monotonic() >= deadline:
             return runs

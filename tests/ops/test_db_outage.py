@@ -88,3 +88,34 @@ def test_an_outage_is_logged_once() -> None:
     outage.ok()
     outage.failed(ConnectionRefusedError())
     assert lines == ["x_unavailable", "x_recovered", "x_unavailable"]
+
+
+async def test_waiting_for_runs_rides_out_a_postgres_outage(spare_pg: Path) -> None:
+    """A flow waiting on its runs (`runtime.wait_for_runs`) keeps waiting while Postgres is
+    away and sees the run finish once it is back, instead of failing the flow run."""
+    import asyncio
+
+    from sqlalchemy import update
+
+    from reelflow.services import runtime
+    from reelflow.storage.db import session_scope
+    from reelflow.storage.models.runtime import JobRun
+
+    async with session_scope() as session:
+        started = await runtime.start_job(session, None, "runtime.noop", {})
+    run_id = started.run.id
+    waiting = asyncio.create_task(runtime.wait_for_runs([run_id], timeout_s=60, poll_s=0.2))
+    await asyncio.sleep(0.5)
+    subprocess.run([_pg_ctl(), "-D", str(spare_pg), "-m", "fast", "-w", "stop"], check=True, **_as_pg_user())
+    await asyncio.sleep(2)
+    assert not waiting.done()  # still waiting, not failed
+    subprocess.run(
+        [_pg_ctl(), "-D", str(spare_pg), "-w", "-o", f"-k {spare_pg} -c listen_addresses=''",
+         "-l", str(spare_pg / "restart.log"), "start"],
+        check=True,
+        **_as_pg_user(),
+    )  # fmt: skip
+    async with session_scope() as session:
+        await session.execute(update(JobRun).where(JobRun.id == run_id).values(status="succeeded"))
+    runs = await asyncio.wait_for(waiting, 30)
+    assert runs[run_id].status == "succeeded"
