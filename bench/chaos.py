@@ -415,7 +415,7 @@ async def submit(api: httpx.AsyncClient, headers: dict[str, str], rule_id: str, 
     out = Submitted()
     for _ in range(runs):
         key = {"Idempotency-Key": uuid.uuid4().hex}
-        response = await _retrying(lambda key=key: api.post(  # type: ignore[misc]
+        response = await _retrying(lambda key=key: api.post(
             "/api/v1/jobs/diagnostics", json={"fail_times": 0, "sleep_s": 3}, headers={**headers, **key}))  # fmt: skip
         out.runs.append(response.json()["id"])
     key = {"Idempotency-Key": uuid.uuid4().hex}
@@ -426,7 +426,7 @@ async def submit(api: httpx.AsyncClient, headers: dict[str, str], rule_id: str, 
         key = {"Idempotency-Key": uuid.uuid4().hex}
         body = {"url": f"{sandbox_url}/sandbox/media/sample-talk.mp4",
                 "options": {"min_len_s": 5, "max_len_s": 12, "top_n": 1}}  # fmt: skip
-        created = await _retrying(lambda body=body, key=key: api.post(  # type: ignore[misc]
+        created = await _retrying(lambda body=body, key=key: api.post(
             "/api/v1/projects", json=body, headers={**headers, **key}))  # fmt: skip
         out.projects.append((created.json()["id"], 1))
     return out
@@ -460,7 +460,7 @@ async def submit_publishes(api: httpx.AsyncClient, load: Load, count: int) -> li
             path = "/api/v1/publish/youtube"
             body = {"clip_id": load.clip_id, "account_ids": [account["id"]], "title": f"chaos {tag}"}
         key = {"Idempotency-Key": uuid.uuid4().hex}
-        response = await _retrying(lambda path=path, body=body, key=key: api.post(  # type: ignore[misc]
+        response = await _retrying(lambda path=path, body=body, key=key: api.post(
             path, json=body, headers={**load.headers, **key}))  # fmt: skip
         if response.status_code >= 400:
             raise RuntimeError(f"publish answered {response.status_code}: {response.text}")
@@ -763,9 +763,9 @@ async def prepare(api: httpx.AsyncClient, load: Load, args: argparse.Namespace) 
     load.users = iter([c["handle"] for c in creators])
     if not args.publishes:
         return
-    body = {"url": f"{load.topo.platforms_url}/sandbox/media/sample-talk.mp4",
+    spec = {"url": f"{load.topo.platforms_url}/sandbox/media/sample-talk.mp4",
             "options": {"min_len_s": 5, "max_len_s": 12, "top_n": 1}}  # fmt: skip
-    created = await api.post("/api/v1/projects", json=body, headers=load.headers)
+    created = await api.post("/api/v1/projects", json=spec, headers=load.headers)
     created.raise_for_status()
     project_id = created.json()["id"]
     deadline = time.monotonic() + args.timeout
