@@ -31,6 +31,7 @@ from reelflow.adapters.protocols import (
 )
 from reelflow.adapters.scrapecreators import ScrapeCreatorsClient
 from reelflow.adapters.tiktok.business import AdsFactory, tiktok_ads
+from reelflow.adapters.tiktok.events import ConversionEvents, TikTokEvents
 from reelflow.adapters.tiktok.research import ResearchClient
 from reelflow.adapters.youtube import YouTubeDataClient
 from reelflow.domain.ingest import allowed_import_origins
@@ -58,6 +59,7 @@ class Overrides:
     clipper_platforms: ClipperPlatforms | None = None
     telegram: MessageSender | None = None
     action_proposer: ActionProposer | None = None
+    conversion_events: ConversionEvents | None = None
 
 
 _overrides = Overrides()
@@ -121,6 +123,13 @@ def action_proposer(settings: Settings | None = None) -> ActionProposer | None:
     from reelflow.adapters.llm import ChatCompletionsProposer
 
     return ChatCompletionsProposer(settings=settings)
+
+
+def conversion_events() -> ConversionEvents:
+    """TikTok's Events API 2.0 (or the sandbox's, by settings) for lead conversion events."""
+    if _overrides.conversion_events is not None:
+        return _overrides.conversion_events
+    return TikTokEvents(default_region=get_settings().leads.phone_default_region)
 
 
 def image_fetcher(settings: Settings | None = None) -> ImageFetcher:

@@ -42,6 +42,7 @@ SERVICES_ADAPTER_MODULES = {
     "reelflow.adapters.tiktok.research",  # VideoQuery / Condition: the query records the search protocol takes
     "reelflow.adapters.mail",  # OutgoingMail: the record the Mailer protocol takes
     "reelflow.adapters.tiktok.business_specs",  # the AdsPlatform protocol and the spec records it takes
+    "reelflow.adapters.tiktok.events",  # ConversionEvent, the ConversionEvents protocol, pure hashing/body helpers
     "reelflow.adapters.webhooks",  # HMAC signature checks of inbound webhooks (pure functions, no I/O)
     "reelflow.adapters.media.probe.MediaInfo",  # the record MediaEngine.probe returns
     # Publishing (from main): pure helpers, records and errors of the platform modules, by name.

@@ -73,6 +73,8 @@ class AdSettings:
     ad_text: str | None = None
     landing_page_url: str | None = None
     call_to_action: str | None = None
+    # The lead form (instant page) this direction's ads use: leads from it map here.
+    instant_page_id: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -85,6 +87,7 @@ class AdSettings:
             "ad_text": self.ad_text,
             "landing_page_url": self.landing_page_url,
             "call_to_action": self.call_to_action,
+            "instant_page_id": self.instant_page_id,
         }
 
 
@@ -170,6 +173,9 @@ def check_ad_settings(raw: Mapping[str, Any] | None) -> AdSettings:
     cta = data.get("call_to_action")
     if cta is not None and not isinstance(cta, str):
         raise InvalidInput("call_to_action must be a string", field="settings.call_to_action")
+    page = data.get("instant_page_id")
+    if page is not None and (not isinstance(page, str) or not page.isascii() or not page.isalnum() or len(page) > 64):
+        raise InvalidInput("instant_page_id must be a platform id", field="settings.instant_page_id")
     return AdSettings(
         countries=countries,
         age_groups=age_groups,
@@ -180,6 +186,7 @@ def check_ad_settings(raw: Mapping[str, Any] | None) -> AdSettings:
         ad_text=ad_text,
         landing_page_url=url,
         call_to_action=cta,
+        instant_page_id=page,
     )
 
 

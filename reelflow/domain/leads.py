@@ -129,19 +129,29 @@ class DirectionKeys:
     page_ids: frozenset[str] = frozenset()
 
 
-def match_direction(lead: LeadIn, directions: Sequence[DirectionKeys]) -> str | None:
-    """The lead's direction: by campaign id, else by instant page id, else the advertiser's only
-    direction. Ambiguity (two directions on one key) maps to none rather than guessing."""
+def match_direction_with_reason(lead: LeadIn, directions: Sequence[DirectionKeys]) -> tuple[str | None, str]:
+    """The lead's direction and how it was found: ``campaign`` (by campaign id), ``page``
+    (by instant page id) or ``advertiser`` (the advertiser's only direction); with no
+    direction, why: ``ambiguous`` (two directions claim one key, or the advertiser has
+    several and nothing narrows it) or ``no_direction``. Never a guess."""
     own = [d for d in directions if d.advertiser_id == lead.advertiser_id]
-    for key, attr in ((lead.campaign_id, "campaign_ids"), (lead.page_id, "page_ids")):
+    for key, attr, how in ((lead.campaign_id, "campaign_ids", "campaign"), (lead.page_id, "page_ids", "page")):
         if key:
             hits = sorted({d.direction_id for d in own if key in getattr(d, attr)})
             if len(hits) == 1:
-                return hits[0]
+                return hits[0], how
             if len(hits) > 1:
-                return None
+                return None, "ambiguous"
     ids = sorted({d.direction_id for d in own})
-    return ids[0] if len(ids) == 1 else None
+    if len(ids) == 1:
+        return ids[0], "advertiser"
+    return None, ("ambiguous" if ids else "no_direction")
+
+
+def match_direction(lead: LeadIn, directions: Sequence[DirectionKeys]) -> str | None:
+    """The lead's direction: by campaign id, else by instant page id, else the advertiser's only
+    direction. Ambiguity (two directions on one key) maps to none rather than guessing."""
+    return match_direction_with_reason(lead, directions)[0]
 
 
 # --- statuses and events --------------------------------------------------------------------------

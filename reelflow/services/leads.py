@@ -1,4 +1,7 @@
-"""Lead webhooks: verify, parse, deduplicate, store (PII encrypted), hand the rest to a job.
+"""Leads: webhook receipt, mapping to workspaces and directions, the leads API's use cases,
+conversion events (Events API 2.0) and instant pages.
+
+Webhook receipt: verify, parse, deduplicate, store (PII encrypted), hand the rest to a job.
 
 The handler path does only what must happen before answering: the signature check
 (HMAC-SHA256 over ``f"{t}.{body}"``, constant-time, ``t`` within the tolerance so a replay is
@@ -13,22 +16,37 @@ import json
 import time
 import uuid
 from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from typing import Any
 
+import msgspec
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from reelflow import errors
 from reelflow.adapters import webhooks
+from reelflow.adapters.tiktok.events import (
+    LEAD_EVENT_SOURCE,
+    ConversionEvent,
+    ConversionEvents,
+    event_id_for,
+    track_body,
+)
 from reelflow.domain import leads as domain
 from reelflow.logs import get_logger
 from reelflow.queue import enqueue
 from reelflow.services import audit
+from reelflow.services.ads_base import AdsFactory, _account_or_404, _final, platform_for, translate
 from reelflow.settings import Settings, get_settings
-from reelflow.storage import crypto
+from reelflow.storage import cache, crypto
+from reelflow.storage.db import session_scope
+from reelflow.storage.models.leads import Lead, LeadEvent
+from reelflow.storage.repositories.ads import AdsRepository
 from reelflow.storage.repositories.leads import LeadsRepository
 
 log = get_logger(__name__)
 PLATFORM = "tiktok"
 INGEST_TASK = "leads.ingest"
+EVENT_TASK = "leads.send_event"
 
 
 @dataclass(frozen=True)
@@ -113,3 +131,342 @@ async def load_inbox_lead(session: AsyncSession, inbox_id: uuid.UUID) -> domain.
     if row is None:
         return None
     return domain.LeadIn(**json.loads(crypto.decrypt(row.payload_enc)))
+
+
+# --- mapping (the leads.ingest job) ------------------------------------------------------------------
+
+
+def _enc(value: str | None, settings: Settings) -> str | None:
+    return crypto.encrypt(value, settings) if value else None
+
+
+def _dec(value: str | None) -> str | None:
+    return crypto.decrypt(value) if value else None
+
+
+async def ingest_inbox(inbox_id: uuid.UUID, *, settings: Settings | None = None) -> dict[str, Any]:
+    """Map one stored webhook lead to every workspace whose ad account has its advertiser, and
+    in each to a direction (campaign id, else instant page id, else the advertiser's only
+    direction; see `domain.match_direction_with_reason`), storing one `leads` row per
+    workspace. Idempotent: a re-run inserts nothing new. A lead no ad account claims stays in
+    the inbox, marked with the reason (``unmapped:no_ad_account``), never dropped."""
+    settings = settings or get_settings()
+    async with session_scope() as session:
+        repo = LeadsRepository(session)
+        row = await repo.get_inbox(inbox_id, lock=True)
+        if row is None:
+            return {"found": False}
+        lead = domain.LeadIn(**json.loads(crypto.decrypt(row.payload_enc)))
+        accounts = await repo.accounts_for_advertiser(row.platform, lead.advertiser_id)
+        stored: list[dict[str, Any]] = []
+        for account in accounts:
+            keys = [
+                domain.DirectionKeys(str(d), account.advertiser_id, frozenset(campaigns), frozenset(pages))
+                for d, campaigns, pages in await repo.direction_keys(account.id)
+            ]
+            direction, how = domain.match_direction_with_reason(lead, keys)
+            lead_row_id = await repo.insert_lead(
+                {
+                    "workspace_id": account.workspace_id,
+                    "ad_account_id": account.id,
+                    "direction_id": uuid.UUID(direction) if direction else None,
+                    "inbox_id": row.id,
+                    "platform": row.platform,
+                    "platform_lead_id": lead.lead_id,
+                    "advertiser_id": lead.advertiser_id,
+                    "campaign_id": lead.campaign_id,
+                    "adgroup_id": lead.adgroup_id,
+                    "ad_id": lead.ad_id,
+                    "page_id": lead.page_id,
+                    "mapping": how,
+                    "status": "new",
+                    "ttclid": lead.ttclid,
+                    "name_enc": _enc(lead.name, settings),
+                    "phone_enc": _enc(lead.phone, settings),
+                    "email_enc": _enc(lead.email, settings),
+                    "lead_created_at": datetime.fromtimestamp(lead.create_time, UTC),
+                }
+            )
+            stored.append(
+                {
+                    "workspace_id": str(account.workspace_id),
+                    "lead": str(lead_row_id) if lead_row_id else None,
+                    "direction_id": direction,
+                    "mapping": how,
+                    "new": lead_row_id is not None,
+                }
+            )
+        unmapped = None if accounts else "no_ad_account"
+        await repo.mark_processed(row.id, error=f"unmapped:{unmapped}" if unmapped else None)
+    if unmapped:
+        log.warning("lead unmapped", reason=unmapped, **lead.log_view())
+    else:
+        log.info("lead ingested", workspaces=len(stored), mapping=[s["mapping"] for s in stored], **lead.log_view())
+    return {
+        "found": True,
+        "lead_id": lead.lead_id,
+        "direction_id": stored[0]["direction_id"] if stored else None,
+        "leads": stored,
+        "unmapped": unmapped,
+    }
+
+
+# --- the leads API -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Contact:
+    name: str | None
+    phone: str | None
+    email: str | None
+
+
+def contact(lead: Lead, *, reveal: bool = False) -> Contact:
+    """The lead's contact data: masked (``J***``, ``***78``, ``j***@e***``) unless revealed."""
+    name, phone, email = _dec(lead.name_enc), _dec(lead.phone_enc), _dec(lead.email_enc)
+    if reveal:
+        return Contact(name, phone, email)
+    return Contact(domain.mask_name(name), domain.mask_phone(phone), domain.mask_email(email))
+
+
+async def list_leads(
+    session: AsyncSession,
+    workspace_id: uuid.UUID,
+    *,
+    direction_id: uuid.UUID | None = None,
+    status: str | None = None,
+    account_id: uuid.UUID | None = None,
+    after: tuple[datetime, uuid.UUID] | None = None,
+    limit: int = 50,
+) -> list[tuple[Lead, str | None]]:
+    """Newest first, with each lead's direction name; `limit` rows (ask one more to page)."""
+    if status is not None and status not in domain.STATUSES:
+        raise errors.InvalidInput(f"status must be one of {', '.join(domain.STATUSES)}", field="status")
+    return await LeadsRepository(session).list_leads(
+        workspace_id, direction_id=direction_id, status=status, account_id=account_id, after=after, limit=limit
+    )
+
+
+async def get_lead(session: AsyncSession, workspace_id: uuid.UUID, lead_id: uuid.UUID) -> tuple[Lead, str | None]:
+    repo = LeadsRepository(session)
+    lead = await repo.get_lead(workspace_id, lead_id)
+    if lead is None:
+        raise errors.NotFound("no such lead in this workspace")
+    direction = await repo.direction_of(lead.direction_id)
+    return lead, direction.name if direction else None
+
+
+async def lead_events(session: AsyncSession, workspace_id: uuid.UUID, lead_ids: list[uuid.UUID]) -> list[LeadEvent]:
+    return await LeadsRepository(session).events_of(workspace_id, lead_ids)
+
+
+async def audit_reveal(session: AsyncSession, workspace_id: uuid.UUID, user_id: uuid.UUID, count: int) -> None:
+    """Showing plaintext contact data is recorded (who, how many leads), never the data."""
+    await audit.record(
+        session,
+        "ads.lead.revealed",
+        workspace_id=workspace_id,
+        actor_kind="user",
+        actor_user_id=user_id,
+        target_type="lead",
+        details={"leads": count},
+    )
+
+
+def _pixel(direction_pixel: str | None, settings: Settings) -> str | None:
+    """The direction's pixel, else the workspace-wide default (sandbox's in dev and tests)."""
+    if direction_pixel:
+        return direction_pixel
+    try:
+        return settings.credential("tiktok_pixel_code")
+    except errors.ConfigurationError:  # production without a default pixel: the event fails, logged
+        return None
+
+
+async def set_status(
+    session: AsyncSession,
+    workspace_id: uuid.UUID,
+    lead_id: uuid.UUID,
+    status: str,
+    *,
+    user_id: uuid.UUID | None = None,
+    settings: Settings | None = None,
+) -> tuple[Lead, LeadEvent | None]:
+    """Set a lead's status (`interested`, `qualified`, `scheduled`, `rejected`; else 422), audited.
+    A status that carries a conversion event queues it once per lead: the events log's
+    unique (lead, event) row and the job's deterministic key make a repeated PATCH, a
+    concurrent one or a retried job send nothing more. The job starts after commit."""
+    settings = settings or get_settings()
+    domain.check_status(status)
+    repo = LeadsRepository(session)
+    lead = await repo.get_lead(workspace_id, lead_id, lock=True)  # serialises concurrent PATCHes
+    if lead is None:
+        raise errors.NotFound("no such lead in this workspace")
+    before = lead.status
+    if before != status:
+        lead.status = status
+        lead.status_changed_at = datetime.now(UTC)
+        await audit.record(
+            session,
+            "ads.lead.status_changed",
+            workspace_id=workspace_id,
+            actor_kind="user" if user_id else "system",
+            actor_user_id=user_id,
+            target_type="lead",
+            target_id=lead.id,
+            details={"before": before, "after": status, "direction_id": str(lead.direction_id or "") or None},
+        )
+    queued: LeadEvent | None = None
+    name = domain.event_due(status, await repo.event_names(lead.id))
+    if name is not None:
+        direction = await repo.direction_of(lead.direction_id)
+        event_row = await repo.add_event(
+            {
+                "workspace_id": workspace_id,
+                "lead_id": lead.id,
+                "platform": lead.platform,
+                "event": name,
+                "trigger_status": status,
+                "event_id": event_id_for(LEAD_EVENT_SOURCE, lead.platform_lead_id, name),
+                "event_source": "web",
+                "event_source_id": _pixel(direction.pixel_id if direction else None, settings),
+                "status": "queued",
+            }
+        )
+        if event_row is not None:
+            run = await enqueue(
+                session,
+                EVENT_TASK,
+                {"event_log_id": str(event_row)},
+                key=f"{EVENT_TASK}:{lead.id}:{name}",
+                workspace_id=workspace_id,
+            )
+            await repo.set_event(event_row, run_id=run.run.id)
+            queued = await repo.get_event(event_row)
+            log.info("lead event queued", lead=str(lead.id), lead_event=name, event_log=str(event_row))
+    await session.flush()
+    return lead, queued
+
+
+# --- conversion events (the leads.send_event job) ----------------------------------------------------
+
+
+def _event_result(row: LeadEvent) -> dict[str, Any]:
+    return {"event_log_id": str(row.id), "event": row.event, "status": row.status, "attempts": row.attempts}
+
+
+async def send_event(
+    ctx: Any, event_log_id: uuid.UUID, *, events: ConversionEvents, settings: Settings | None = None
+) -> dict[str, Any]:
+    """Send one logged conversion event as a **web** event with the direction's pixel:
+    email/phone normalised and SHA-256 hashed, ``ttclid`` attached, the deterministic
+    ``event_id``. The platform call runs inside ``ctx.once`` (a retried or recovered job
+    never sends it twice; TikTok also deduplicates on pixel + event_id + event, so the
+    lookup after a crash may safely send again). The log row records the request as sent
+    (hashed, no plaintext), the answer, attempts and timing. Errors retrying cannot fix
+    mark the row failed; others are retried by the runtime (backoff; the HTTP client's
+    circuit breaker turns an unavailable platform into a delayed retry)."""
+    settings = settings or get_settings()
+    async with session_scope() as session:
+        repo = LeadsRepository(session)
+        row = await repo.get_event(event_log_id, lock=True)
+        if row is None:
+            raise errors.NotFound("no such lead event")
+        if row.status == "sent":
+            return _event_result(row)
+        lead = await repo.lead_by_id(row.lead_id)
+        if lead is None:
+            raise errors.NotFound("the event's lead is gone")
+        pixel = row.event_source_id
+        event = ConversionEvent(
+            event=row.event,
+            event_time=row.created_at,  # when the status was set; stable across retries
+            event_id=row.event_id,
+            email=_dec(lead.email_enc),
+            phone=_dec(lead.phone_enc),
+            ttclid=lead.ttclid,
+            lead_id=lead.platform_lead_id,
+        )
+        test_code = settings.leads.events_test_code
+        attempts = row.attempts + 1
+        started = row.started_at or datetime.now(UTC)
+        try:
+            if not pixel:
+                raise errors.InvalidInput("the lead's direction has no pixel code", field="pixel_id")
+            request = track_body(
+                [event],
+                event_source="web",
+                event_source_id=pixel,
+                test_event_code=test_code,
+                default_region=settings.leads.phone_default_region,
+            )
+        except errors.InvalidInput as exc:
+            await repo.set_event(row.id, status="failed", attempts=attempts, error=str(exc), started_at=started)
+            log.warning("lead event not sendable", event_log=str(row.id), reason=exc.field)
+            row = await repo.get_event(row.id)
+            assert row is not None
+            return _event_result(row)
+        await repo.set_event(
+            row.id, status="sending", attempts=attempts, request=request, started_at=started, run_id=ctx.run_id
+        )
+    assert pixel is not None
+
+    async def act(_token: str) -> dict[str, Any]:
+        result = await events.track([event], event_source="web", event_source_id=pixel, test_event_code=test_code)
+        return {"code": 0, "sent": result.sent, "request_ids": result.request_ids}
+
+    began = time.monotonic()
+    try:
+        answer = await ctx.once(f"leads:event:{event_log_id}", act, lookup=act)
+    except errors.ReelflowError as exc:
+        elapsed = int((time.monotonic() - began) * 1000)
+        final = _final(exc)
+        async with session_scope() as session:
+            repo = LeadsRepository(session)
+            await repo.set_event(
+                event_log_id,
+                status="failed" if final else "sending",
+                error=translate(exc),
+                response={"error": translate(exc), "vendor_code": exc.extra.get("vendor_code")},
+                duration_ms=elapsed,
+            )
+        log.warning("lead event failed", event_log=str(event_log_id), final=final, error=type(exc).__name__)
+        if not final:
+            raise
+        return {"event_log_id": str(event_log_id), "status": "failed", "attempts": attempts}
+    elapsed = int((time.monotonic() - began) * 1000)
+    async with session_scope() as session:
+        repo = LeadsRepository(session)
+        await repo.set_event(
+            event_log_id, status="sent", response=answer, error=None, sent_at=datetime.now(UTC), duration_ms=elapsed
+        )
+        row = await repo.get_event(event_log_id)
+        assert row is not None
+    log.info("lead event sent", event_log=str(event_log_id), lead_event=row.event, duration_ms=elapsed)
+    return _event_result(row)
+
+
+# --- instant pages ----------------------------------------------------------------------------------
+
+
+async def instant_pages(
+    session: AsyncSession,
+    workspace_id: uuid.UUID,
+    account_id: uuid.UUID,
+    *,
+    ads_factory: AdsFactory,
+    settings: Settings | None = None,
+) -> list[dict[str, Any]]:
+    """The ad account's instant pages (lead forms) from the Business API, cached in Redis for
+    `REELFLOW_LEADS__INSTANT_PAGES_CACHE_TTL_S` (shared by every web process)."""
+    settings = settings or get_settings()
+    repo = AdsRepository(session)
+    account = await _account_or_404(repo, workspace_id, account_id)
+    key = f"instant_pages:{account.id}"
+    cached = await cache.get_json(key)
+    if isinstance(cached, list):
+        return cached
+    platform = await platform_for(repo, account, ads_factory)
+    pages = [msgspec.to_builtins(p) for p in await platform.get_instant_pages(account.advertiser_id)]
+    await cache.set_json(key, pages, settings.leads.instant_pages_cache_ttl_s)
+    return pages

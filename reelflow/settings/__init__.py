@@ -23,6 +23,7 @@ from reelflow.settings.areas import (
     ClippingSettings,
     DiscoverySettings,
     IdentitySettings,
+    LeadsSettings,
     MonitoringSettings,
     PublishingSettings,
 )
@@ -77,6 +78,7 @@ __all__ = [
     "Environment",
     "HttpSettings",
     "IdentitySettings",
+    "LeadsSettings",
     "LogSettings",
     "MailSettings",
     "MediaSettings",

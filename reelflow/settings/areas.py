@@ -157,6 +157,17 @@ class AdsSettings(BaseModel):
     creative_max_bytes: int = Field(default=500 * 1024 * 1024, ge=1024)
 
 
+class LeadsSettings(BaseModel):
+    """Leads and conversion events (env ``REELFLOW_LEADS__<FIELD>``); see docs/leads.md."""
+
+    # `GET /ads/accounts/{id}/instant-pages` answers from Redis for this long (0: no cache).
+    instant_pages_cache_ttl_s: int = Field(default=60, ge=0, le=3600)
+    # Phone numbers written without a +country code are read in this region before hashing.
+    phone_default_region: str = Field(default="KZ", min_length=2, max_length=2)
+    # Events API `test_event_code` (events show in the pixel's test tab, not in reporting).
+    events_test_code: str | None = None
+
+
 class AutopilotSettings(BaseModel):
     """Ads autopilot thresholds and guard rails (env `REELFLOW_AUTOPILOT__...`); see docs/autopilot.md."""
 

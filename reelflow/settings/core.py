@@ -21,6 +21,7 @@ from reelflow.settings.areas import (
     ClippingSettings,
     DiscoverySettings,
     IdentitySettings,
+    LeadsSettings,
     MonitoringSettings,
     PublishingSettings,
 )
@@ -108,6 +109,7 @@ class Settings(BaseSettings):
     clippers: ClippersSettings = Field(default_factory=ClippersSettings)
 
     ads: AdsSettings = Field(default_factory=AdsSettings)
+    leads: LeadsSettings = Field(default_factory=LeadsSettings)
     ops: OperationsSettings = Field(default_factory=OperationsSettings)
     transcription: TranscriptionSettings = Field(default_factory=TranscriptionSettings)
     discovery: DiscoverySettings = Field(default_factory=DiscoverySettings)

@@ -1,31 +1,28 @@
-"""Lead webhook jobs: the work the webhook handler leaves for later."""
+"""Lead jobs: the work the webhook handler and the leads API leave for later.
+
+leads.ingest(inbox_id)            map a stored webhook lead to workspaces, ad accounts, directions
+leads.send_event(event_log_id)    send one conversion event (Events API 2.0) once
+"""
 
 from __future__ import annotations
 
-import json
 import uuid
 from typing import Any
 
-from reelflow.domain.leads import LeadIn
-from reelflow.logs import get_logger
-from reelflow.storage import crypto
-from reelflow.storage.db import session_scope
-from reelflow.storage.repositories.leads import LeadsRepository
+from reelflow import composition
+from reelflow.domain.retry import RetryPolicy
+from reelflow.services import leads as service
 from reelflow.tasks.registry import TaskContext, task
 
-log = get_logger(__name__)
+# Events: transient failures (429, 5xx, an open circuit breaker) back off up to a minute.
+EVENT_POLICY = RetryPolicy(initial_interval=1.0, backoff_coefficient=2.0, max_interval=60.0, max_attempts=8)
 
 
 @task("leads.ingest", queue="default", timeout=60)
 async def ingest(ctx: TaskContext, inbox_id: str) -> dict[str, Any]:
-    """Take one stored webhook lead further. Mapping to ad accounts and directions needs the
-    ads tables (issue 14); until then the lead is decrypted, checked and marked processed."""
-    async with session_scope() as session:
-        repo = LeadsRepository(session)
-        row = await repo.get_inbox(uuid.UUID(inbox_id))
-        if row is None:
-            return {"found": False}
-        lead = LeadIn(**json.loads(crypto.decrypt(row.payload_enc)))
-        await repo.mark_processed(row.id)
-    log.info("lead ingested", **lead.log_view())
-    return {"found": True, "lead_id": lead.lead_id, "direction_id": None}
+    return await service.ingest_inbox(uuid.UUID(inbox_id))
+
+
+@task("leads.send_event", queue="high", timeout=120, policy=EVENT_POLICY)
+async def send_event(ctx: TaskContext, event_log_id: str) -> dict[str, Any]:
+    return await service.send_event(ctx, uuid.UUID(event_log_id), events=composition.conversion_events())

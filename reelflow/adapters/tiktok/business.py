@@ -35,6 +35,7 @@ from reelflow.adapters.tiktok.business_records import (
     AdVideo,
     DataLevel,
     Identity,
+    InstantPage,
     Report,
     ReportRow,
     from_minor_units,
@@ -278,6 +279,23 @@ class TikTokBusinessAds:
                 user_name=i.get("user_name"),
                 available_status=i.get("available_status"),
                 can_push_video=bool(i.get("can_push_video", False)),
+            )
+            for i in items
+        ]
+
+    async def get_instant_pages(self, advertiser_id: str, business_type: str = "LEAD_GEN") -> list[InstantPage]:
+        """The advertiser's instant pages (lead forms): ``GET /page/get/``, paged."""
+        items = await self._list_all(
+            "/page/get/", {"advertiser_id": advertiser_id, "business_type": business_type}, page_size=100
+        )
+        return [
+            InstantPage(
+                page_id=str(i["page_id"]),
+                title=str(i.get("title") or ""),
+                status=i.get("status"),
+                business_type=i.get("business_type"),
+                create_time=i.get("create_time"),
+                update_time=i.get("update_time"),
             )
             for i in items
         ]

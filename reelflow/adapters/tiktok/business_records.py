@@ -121,6 +121,17 @@ class Identity(msgspec.Struct, frozen=True, kw_only=True):
     can_push_video: bool = False
 
 
+class InstantPage(msgspec.Struct, frozen=True, kw_only=True):
+    """An instant page (lead form) of an advertiser (``/page/get/``, ``business_type=LEAD_GEN``)."""
+
+    page_id: str
+    title: str
+    status: str | None = None
+    business_type: str | None = None
+    create_time: str | None = None
+    update_time: str | None = None
+
+
 class AdCampaign(msgspec.Struct, frozen=True, kw_only=True):
     campaign_id: str
     advertiser_id: str

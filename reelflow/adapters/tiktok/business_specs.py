@@ -19,6 +19,7 @@ from reelflow.adapters.tiktok.business_records import (
     AdVideo,
     DataLevel,
     Identity,
+    InstantPage,
     OperationStatus,
     Report,
     ReportRow,
@@ -98,6 +99,8 @@ class AdsPlatform(Protocol):
     ) -> list[str]: ...
 
     async def get_identities(self, advertiser_id: str, identity_type: str | None = None) -> list[Identity]: ...
+
+    async def get_instant_pages(self, advertiser_id: str, business_type: str = "LEAD_GEN") -> list[InstantPage]: ...
 
     async def get_campaigns(
         self, advertiser_id: str, campaign_ids: Sequence[str] | None = None

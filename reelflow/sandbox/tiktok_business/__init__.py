@@ -18,6 +18,7 @@ What it simulates:
   ENABLE) and its ad group's budget, day by day on the sandbox clock; metrics are strings.
 * ``tool/region``: country-level location ids; ``adgroup/create`` accepts only those in
   ``location_ids`` (an ISO code there is 40002).
+* ``page/get``: two instant pages (lead forms) per advertiser.
 * ``event/track``: per-request validation (≤1,000 events, hashed PII, seconds) and dedup on
   ``event_source_id + event_id + event``.
 * ``/tiktok-business/_sandbox/...``: inspection (every change and event, counts), reset,
@@ -39,8 +40,8 @@ _handlers = [
     entities.campaign_get, entities.adgroup_get, entities.ad_get, entities.campaign_create,
     entities.adgroup_create, entities.ad_create, entities.campaign_update, entities.adgroup_update,
     entities.ad_update, entities.seed, entities.campaign_status, entities.adgroup_status, entities.ad_status,
-    files.video_upload, files.video_search, reports.report_integrated, events.event_track, events.mock_lead,
-    events.inspect, tools.tool_region,
+    files.video_upload, files.video_search, reports.report_integrated, events.event_track, events.page_get,
+    events.mock_lead, events.inspect, tools.tool_region,
 ]  # fmt: skip
 
 # One Router, so that its exception handler turns every BizError into the envelope.

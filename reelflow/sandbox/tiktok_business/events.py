@@ -13,9 +13,12 @@ from reelflow.sandbox.tiktok_business.base import (
     MAX_EVENTS_PER_REQUEST,
     PREFIX,
     BizError,
+    _advertiser,
     _authenticate,
     _json_body,
     _ok,
+    _page,
+    _require_token,
     state,
 )
 from reelflow.sandbox.tiktok_business.entities import _view
@@ -88,6 +91,34 @@ async def event_track(request: Request[Any, Any, Any]) -> Response[Any]:
          "deduplicated": duplicates}
     )  # fmt: skip
     return _ok({})
+
+
+# --- instant pages (lead forms) ---------------------------------------------------------------------------
+
+
+def instant_pages_of(advertiser_id: str, now: str) -> list[dict[str, Any]]:
+    """Two lead forms per advertiser, with ids derived from it (the first advertiser's first
+    page is ``7200000000000000001``, the page mock leads carry by default)."""
+    base = int(advertiser_id) + 100_000_000_000_000_000 if advertiser_id.isdigit() else 7_200_000_000_000_000_001
+    return [
+        {"page_id": str(base + offset), "title": title, "status": "PUBLISHED", "business_type": "LEAD_GEN",
+         "create_time": now, "update_time": now}
+        for offset, title in ((0, "Book a consultation"), (500_000_000_000, "Get a price list"))
+    ]  # fmt: skip
+
+
+@get(f"{PREFIX}{API}/page/get/", sync_to_thread=False)
+def page_get(request: Request[Any, Any, Any], advertiser_id: str = "", business_type: str = "") -> Response[Any]:
+    """``/page/get/``: the advertiser's instant pages (only ``LEAD_GEN`` ones exist here)."""
+    st = state()
+    token = _require_token(request, st)
+    advertiser = _advertiser(token, st, advertiser_id)
+    if business_type and business_type not in {"LEAD_GEN", "STORE_FRONT", "APP_PROFILE_PAGE", "TIKTOK_INSTANT_PAGE"}:
+        raise BizError(40002, "business_type: Invalid enum value.")
+    now = st.now().strftime("%Y-%m-%d %H:%M:%S")
+    items = [p for p in instant_pages_of(advertiser, now) if not business_type or p["business_type"] == business_type]
+    page = _page(items, request, max_size=100)
+    return _ok({"list": page["list"], "page_info": page["page_info"]})
 
 
 # --- leads (mock) and inspection ------------------------------------------------------------------------

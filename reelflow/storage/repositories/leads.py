@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select, tuple_, union, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from reelflow.storage.models.ads import AdAccount, AdAd, AdDirection, AdDirectionAdGroup, AdLaunch
 from reelflow.storage.models.base import utcnow
-from reelflow.storage.models.leads import LeadInbox
+from reelflow.storage.models.leads import Lead, LeadEvent, LeadInbox
 
 
 class LeadsRepository:
@@ -52,8 +56,8 @@ class LeadsRepository:
         )
         return await self.session.scalar(statement)
 
-    async def get_inbox(self, inbox_id: uuid.UUID) -> LeadInbox | None:
-        return await self.session.get(LeadInbox, inbox_id)
+    async def get_inbox(self, inbox_id: uuid.UUID, *, lock: bool = False) -> LeadInbox | None:
+        return await self.session.get(LeadInbox, inbox_id, with_for_update=lock or None)
 
     async def count_inbox(self, platform: str, lead_id: str) -> int:
         rows = await self.session.scalars(
@@ -68,3 +72,145 @@ class LeadsRepository:
         row.attempts += 1
         row.processed_at = utcnow()
         row.error = error
+
+    # --- mapping ----------------------------------------------------------------------------------
+
+    async def accounts_for_advertiser(self, platform: str, advertiser_id: str) -> list[AdAccount]:
+        """Every workspace's ad account for this advertiser (one per workspace at most)."""
+        stmt = select(AdAccount).where(AdAccount.platform == platform, AdAccount.advertiser_id == advertiser_id)
+        return list(await self.session.scalars(stmt.order_by(AdAccount.created_at, AdAccount.id)))
+
+    async def direction_keys(self, account_id: uuid.UUID) -> list[tuple[uuid.UUID, set[str], set[str]]]:
+        """(direction id, campaign ids, instant page ids) of the account's active TikTok
+        directions. Campaign ids come from everything Reelflow knows ran for the direction:
+        its campaign, its ad groups' campaigns, its ads' campaigns and its launches."""
+        directions = list(
+            await self.session.scalars(
+                select(AdDirection).where(
+                    AdDirection.ad_account_id == account_id,
+                    AdDirection.platform == "tiktok",
+                    AdDirection.active.is_(True),
+                )
+            )
+        )
+        if not directions:
+            return []
+        ids = [d.id for d in directions]
+        campaigns = union(
+            select(AdDirectionAdGroup.direction_id, AdDirectionAdGroup.tiktok_campaign_id.label("campaign_id")).where(
+                AdDirectionAdGroup.direction_id.in_(ids)
+            ),
+            select(AdAd.direction_id, AdAd.tiktok_campaign_id.label("campaign_id")).where(AdAd.direction_id.in_(ids)),
+            select(AdLaunch.direction_id, AdLaunch.campaign_id.label("campaign_id")).where(
+                AdLaunch.direction_id.in_(ids), AdLaunch.campaign_id.is_not(None)
+            ),
+        )
+        found: dict[uuid.UUID, set[str]] = {
+            d.id: ({d.tiktok_campaign_id} if d.tiktok_campaign_id else set()) for d in directions
+        }
+        for direction_id, campaign_id in (await self.session.execute(campaigns)).all():
+            if campaign_id:
+                found[direction_id].add(str(campaign_id))
+        out = []
+        for d in directions:
+            page = (d.settings or {}).get("instant_page_id")
+            out.append((d.id, found[d.id], {str(page)} if page else set()))
+        return out
+
+    async def insert_lead(self, values: dict[str, Any]) -> uuid.UUID | None:
+        """The new lead's id, or None when the workspace has it already (a re-run job)."""
+        statement = (
+            insert(Lead)
+            .values(id=uuid.uuid4(), created_at=utcnow(), updated_at=utcnow(), **values)
+            .on_conflict_do_nothing(index_elements=["workspace_id", "platform", "platform_lead_id"])
+            .returning(Lead.id)
+        )
+        return await self.session.scalar(statement)
+
+    async def count_leads(self, platform: str, platform_lead_id: str) -> int:
+        stmt = (
+            select(func.count())
+            .select_from(Lead)
+            .where(Lead.platform == platform, Lead.platform_lead_id == platform_lead_id)
+        )
+        return int(await self.session.scalar(stmt) or 0)
+
+    # --- reading and status -----------------------------------------------------------------------
+
+    async def list_leads(
+        self,
+        workspace_id: uuid.UUID,
+        *,
+        direction_id: uuid.UUID | None,
+        status: str | None,
+        account_id: uuid.UUID | None,
+        after: tuple[datetime, uuid.UUID] | None,
+        limit: int,
+    ) -> list[tuple[Lead, str | None]]:
+        """Newest first, keyset-paged on (created_at, id); each with its direction's name."""
+        stmt = (
+            select(Lead, AdDirection.name)
+            .outerjoin(AdDirection, AdDirection.id == Lead.direction_id)
+            .where(Lead.workspace_id == workspace_id)
+        )
+        if direction_id is not None:
+            stmt = stmt.where(Lead.direction_id == direction_id)
+        if status is not None:
+            stmt = stmt.where(Lead.status == status)
+        if account_id is not None:
+            stmt = stmt.where(Lead.ad_account_id == account_id)
+        if after is not None:
+            stmt = stmt.where(tuple_(Lead.created_at, Lead.id) < tuple_(after[0], after[1]))
+        stmt = stmt.order_by(Lead.created_at.desc(), Lead.id.desc()).limit(limit)
+        return [(lead, name) for lead, name in (await self.session.execute(stmt)).all()]
+
+    async def get_lead(self, workspace_id: uuid.UUID, lead_id: uuid.UUID, *, lock: bool = False) -> Lead | None:
+        stmt = select(Lead).where(Lead.id == lead_id, Lead.workspace_id == workspace_id)
+        if lock:
+            stmt = stmt.with_for_update()
+        return await self.session.scalar(stmt)
+
+    async def direction_of(self, direction_id: uuid.UUID | None) -> AdDirection | None:
+        return None if direction_id is None else await self.session.get(AdDirection, direction_id)
+
+    # --- conversion events ------------------------------------------------------------------------
+
+    async def event_names(self, lead_id: uuid.UUID) -> set[str]:
+        rows = await self.session.scalars(select(LeadEvent.event).where(LeadEvent.lead_id == lead_id))
+        return set(rows)
+
+    async def add_event(self, values: dict[str, Any]) -> uuid.UUID | None:
+        """The new log row's id, or None when this lead's event exists (sent once per lead)."""
+        statement = (
+            insert(LeadEvent)
+            .values(id=uuid.uuid4(), created_at=utcnow(), updated_at=utcnow(), attempts=0, **values)
+            .on_conflict_do_nothing(index_elements=["lead_id", "event"])
+            .returning(LeadEvent.id)
+        )
+        return await self.session.scalar(statement)
+
+    async def get_event(self, event_id: uuid.UUID, *, lock: bool = False) -> LeadEvent | None:
+        return await self.session.get(LeadEvent, event_id, with_for_update=lock or None)
+
+    async def set_event(self, event_id: uuid.UUID, **values: Any) -> None:
+        await self.session.execute(
+            update(LeadEvent).where(LeadEvent.id == event_id).values(updated_at=utcnow(), **values)
+        )
+
+    async def lead_by_id(self, lead_id: uuid.UUID) -> Lead | None:
+        return await self.session.get(Lead, lead_id)
+
+    async def events_of(self, workspace_id: uuid.UUID, lead_ids: Sequence[uuid.UUID]) -> list[LeadEvent]:
+        if not lead_ids:
+            return []
+        stmt = (
+            select(LeadEvent)
+            .where(LeadEvent.workspace_id == workspace_id, LeadEvent.lead_id.in_(list(lead_ids)))
+            .order_by(LeadEvent.created_at, LeadEvent.id)
+        )
+        return list(await self.session.scalars(stmt))
+
+    async def count_events(self) -> list[tuple[uuid.UUID, str, int]]:
+        """(lead, event, rows) for every logged event (a benchmark's duplicate check)."""
+        stmt = select(LeadEvent.lead_id, LeadEvent.event, func.count()).group_by(LeadEvent.lead_id, LeadEvent.event)
+        return [(a, b, int(c)) for a, b, c in (await self.session.execute(stmt)).all()]
