@@ -28,6 +28,7 @@ DEMO_STEPS: list[str] = [
     "reelflow.demo.clipping",
     "reelflow.demo.ads",
     "reelflow.demo.autopilot",
+    "reelflow.demo.leads",
     "reelflow.demo.discovery",
     "reelflow.demo.publishing",
     "reelflow.demo.clippers",

@@ -28,6 +28,7 @@ from reelflow.errors import (
     NotFound,
 )
 from reelflow.queue import EnqueueResult, enqueue
+from reelflow.services import leads
 from reelflow.services.ads_actions import ActionInput, get_action, list_actions, perform_action, request_action
 from reelflow.services.ads_base import (
     REPORT_METRICS,
@@ -240,6 +241,7 @@ async def connect_accounts(
                 },
             )
         )
+    await leads.remap_unmapped(session, wanted)  # leads that arrived before the account was connected
     return accounts
 
 

@@ -211,6 +211,17 @@ async def ingest_inbox(inbox_id: uuid.UUID, *, settings: Settings | None = None)
     }
 
 
+async def remap_unmapped(session: AsyncSession, advertiser_ids: list[str]) -> int:
+    """Map again the inbox leads of these advertisers that arrived before any workspace had
+    connected them (called when ad accounts are connected); the jobs start after commit."""
+    ids = await LeadsRepository(session).unmapped_inbox(PLATFORM, advertiser_ids)
+    for inbox_id in ids:  # a derived key: the first ingest's run is finished, this is a new one
+        await enqueue(session, INGEST_TASK, {"inbox_id": str(inbox_id)})
+    if ids:
+        log.info("unmapped leads queued again", leads=len(ids))
+    return len(ids)
+
+
 # --- the leads API -------------------------------------------------------------------------------------
 
 

@@ -93,3 +93,20 @@ def test_log_view_has_no_plaintext_pii() -> None:
     assert ld.mask_email("jane@example.com") == "j***@e***"
     assert ld.mask_phone("+7 701 234 5678") == "***78"
     assert ld.mask_name(None) is None
+
+
+def test_match_direction_says_how_or_why_not() -> None:
+    lead = ld.parse_webhook(_raw())
+    a = ld.DirectionKeys("a", "7100000000000000001", frozenset({"1800000000000000001"}))
+    b = ld.DirectionKeys("b", "7100000000000000001", page_ids=frozenset({"7200000000000000001"}))
+    other = ld.DirectionKeys("z", "7100000000000000009", frozenset({"1800000000000000001"}))
+    assert ld.match_direction_with_reason(lead, [a, b, other]) == ("a", "campaign")
+    no_campaign = ld.parse_webhook(_raw(campaign_id=None))
+    assert ld.match_direction_with_reason(no_campaign, [a, b]) == ("b", "page")
+    bare = ld.parse_webhook(_raw(campaign_id=None, page_id=None))
+    assert ld.match_direction_with_reason(bare, [a]) == ("a", "advertiser")
+    assert ld.match_direction_with_reason(bare, [a, b]) == (None, "ambiguous")
+    assert ld.match_direction_with_reason(bare, [other]) == (None, "no_direction")
+    twice = ld.DirectionKeys("c", "7100000000000000001", frozenset({"1800000000000000001"}))
+    assert ld.match_direction_with_reason(lead, [a, twice]) == (None, "ambiguous")
+    assert ld.match_direction(lead, [a, b]) == "a"

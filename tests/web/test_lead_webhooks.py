@@ -70,7 +70,8 @@ async def test_signed_lead_stored_once_encrypted_and_pii_never_logged(client: An
     assert not any(p in repr(raw_rows) for p in PII)  # encrypted at rest
     with structlog.testing.capture_logs() as job_logs:
         result = await run_inline("leads.ingest", {"inbox_id": str(row.id)})
-    assert result == {"found": True, "lead_id": "7300000000000000001", "direction_id": None}
+    assert result["found"] and result["lead_id"] == "7300000000000000001" and result["direction_id"] is None
+    assert result["unmapped"] == "no_ad_account"  # no workspace has this advertiser: kept in the inbox
     logged = json.dumps(logs + job_logs, default=str)
     assert "7300000000000000001" in logged
     assert not any(p in logged for p in PII)

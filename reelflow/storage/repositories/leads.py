@@ -73,6 +73,15 @@ class LeadsRepository:
         row.processed_at = utcnow()
         row.error = error
 
+    async def unmapped_inbox(self, platform: str, advertiser_ids: Sequence[str]) -> list[uuid.UUID]:
+        """Inbox leads of these advertisers that no ad account claimed when they arrived."""
+        stmt = select(LeadInbox.id).where(
+            LeadInbox.platform == platform,
+            LeadInbox.advertiser_id.in_(list(advertiser_ids)),
+            LeadInbox.error == "unmapped:no_ad_account",
+        )
+        return list(await self.session.scalars(stmt.order_by(LeadInbox.received_at)))
+
     # --- mapping ----------------------------------------------------------------------------------
 
     async def accounts_for_advertiser(self, platform: str, advertiser_id: str) -> list[AdAccount]:
