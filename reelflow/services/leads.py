@@ -158,6 +158,10 @@ async def ingest_inbox(inbox_id: uuid.UUID, *, settings: Settings | None = None)
             return {"found": False}
         lead = domain.LeadIn(**json.loads(crypto.decrypt(row.payload_enc)))
         accounts = await repo.accounts_for_advertiser(row.platform, lead.advertiser_id)
+        try:
+            created = datetime.fromtimestamp(lead.create_time, UTC)
+        except (OverflowError, OSError, ValueError):  # a time no calendar holds: when it arrived
+            created = row.received_at
         stored: list[dict[str, Any]] = []
         for account in accounts:
             keys = [
@@ -184,7 +188,7 @@ async def ingest_inbox(inbox_id: uuid.UUID, *, settings: Settings | None = None)
                     "name_enc": _enc(lead.name, settings),
                     "phone_enc": _enc(lead.phone, settings),
                     "email_enc": _enc(lead.email, settings),
-                    "lead_created_at": datetime.fromtimestamp(lead.create_time, UTC),
+                    "lead_created_at": created,
                 }
             )
             stored.append(

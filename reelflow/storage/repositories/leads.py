@@ -199,7 +199,7 @@ class LeadsRepository:
         return await self.session.scalar(statement)
 
     async def get_event(self, event_id: uuid.UUID, *, lock: bool = False) -> LeadEvent | None:
-        return await self.session.get(LeadEvent, event_id, with_for_update=lock or None)
+        return await self.session.get(LeadEvent, event_id, with_for_update=lock or None, populate_existing=True)
 
     async def set_event(self, event_id: uuid.UUID, **values: Any) -> None:
         await self.session.execute(
