@@ -326,7 +326,7 @@ async def run(args: argparse.Namespace, port: int, sandbox_url: str, headers: di
     )
 
     async def mapped() -> bool:
-        return (await _counts())["leads"] >= unique
+        return bool((await _counts())["leads"] >= unique)
 
     ingest_s = await _wait_for(mapped, "mapping every lead", args.wait)
     print(f"   every lead mapped {ingest_s:.1f} s after the last webhook")
@@ -343,7 +343,7 @@ async def run(args: argparse.Namespace, port: int, sandbox_url: str, headers: di
 
     async def drained() -> bool:
         counts = await _counts()
-        return counts["events"] >= len(ids) and counts["events_open"] == 0
+        return bool(counts["events"] >= len(ids) and counts["events_open"] == 0)
 
     events_s = await _wait_for(drained, "sending every event", args.wait)
     counts = await _counts()

@@ -105,7 +105,7 @@ class LeadsRepository:
         if not directions:
             return []
         ids = [d.id for d in directions]
-        campaigns = union(
+        campaigns: Any = union(
             select(AdDirectionAdGroup.direction_id, AdDirectionAdGroup.tiktok_campaign_id.label("campaign_id")).where(
                 AdDirectionAdGroup.direction_id.in_(ids)
             ),
