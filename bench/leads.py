@@ -1,6 +1,7 @@
 """Lead webhooks under load, then qualifying every lead: duplicates stored and events sent.
 
-    python bench/leads.py [--webhooks 5000] [--clients 50] [--duplicates 0.1] [--workers 2] [--json PATH]
+    python bench/leads.py [--webhooks 5000] [--clients 50] [--duplicates 0.1] [--repeats 0.1]
+                          [--workers 2] [--json PATH]
 
 Starts embedded Postgres and Redis in a temp folder, runs the migrations, the sandbox (no
 latency model: the Events API answers at once), the Reelflow API (uvicorn, one process, the
@@ -16,9 +17,9 @@ direction with the sandbox pixel.
 2. **Mapping.** The workers' `leads.ingest` jobs map every lead; the run waits until every
    unique lead is in `leads`. `duplicate_leads` = rows beyond one per (workspace, lead id) in
    `leads` plus rows beyond one per lead id in `lead_inbox` (must be 0).
-3. **Qualifying.** Every lead is PATCHed to `qualified` twice (the second time concurrently
-   with other leads' first), by the same number of clients; the run waits until every event
-   in the log is `sent` or `failed`. `duplicate_events` = log rows beyond one per (lead,
+3. **Qualifying.** Every lead is PATCHed to `qualified`, and a `--repeats` share of them a
+   second time (shuffled in, so some repeats race the first), by the same number of clients;
+   the run waits until every event in the log is `sent` or `failed`. `duplicate_events` = log rows beyond one per (lead,
    event) plus events the sandbox's Events API accepted beyond one per lead (must be 0).
 
 JSON (`--json PATH`): webhooks, webhooks_per_s, webhook_p99_ms, duplicate_leads,
@@ -333,12 +334,12 @@ async def run(args: argparse.Namespace, port: int, sandbox_url: str, headers: di
     ids = await _lead_ids(port, headers)
     auth = {**headers, "Content-Type": "application/json"}
     patch = json.dumps({"status": "qualified"}).encode()
-    # Every lead twice: a first pass, then a second pass shuffled into it (repeats in flight).
+    # Every lead once, and a `--repeats` share of them a second time, shuffled in (repeats in flight).
     rng = random.Random(args.seed + 1)
-    order = ids + ids
+    order = ids + rng.sample(ids, round(len(ids) * args.repeats))
     rng.shuffle(order)
     patches = [("PATCH", f"{API}/ads/leads/{lead}", patch, auth) for lead in order]
-    print(f"qualifying: {len(patches)} PATCHes (every lead twice) by {args.clients} clients …")
+    print(f"qualifying: {len(patches)} PATCHes ({len(patches) - len(ids)} repeats) by {args.clients} clients …")
     p_lat, p_statuses, p_failures, p_wall = await fan_out(port, patches, args.clients)
 
     async def drained() -> bool:
@@ -378,6 +379,7 @@ def main() -> int:
     parser.add_argument("--webhooks", type=int, default=5000, help="webhooks posted, redeliveries included")
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--duplicates", type=float, default=0.1, help="share of webhooks that are redeliveries")
+    parser.add_argument("--repeats", type=float, default=0.1, help="share of leads qualified a second time")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--wait", type=float, default=900.0, help="most seconds to wait for jobs to drain")
     parser.add_argument("--seed", type=int, default=1)
