@@ -1,8 +1,10 @@
-"""Inbound lead webhooks: the deduplicated inbox (one row per platform lead id).
+"""Leads: the deduplicated inbox of lead webhooks (one row per platform lead id), the leads
+each workspace sees (`leads`) and the conversion events log (`lead_events`).
 
-A row is written by the webhook handler before any workspace is known (the lead names an
-advertiser; the `leads.ingest` job maps it to ad accounts and directions). Name, phone and
-email exist only inside `payload_enc` (Fernet, reelflow/storage/crypto.py).
+An inbox row is written by the webhook handler before any workspace is known (the lead names
+an advertiser; the `leads.ingest` job maps it to ad accounts and directions). Name, phone and
+email exist only encrypted (Fernet, reelflow/storage/crypto.py): inside `payload_enc` in the
+inbox, in `*_enc` columns in `leads`; the events log holds them SHA-256 hashed only.
 """
 
 from __future__ import annotations
