@@ -39,6 +39,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -104,9 +105,13 @@ def percentile(ordered: list[float], pct: float) -> float:
 
 
 async def fan_out(
-    port: int, jobs: list[tuple[str, str, bytes, dict[str, str]]], clients: int
+    port: int,
+    jobs: list[tuple[str, str, bytes, dict[str, str]]],
+    clients: int,
+    sign: Callable[[bytes], dict[str, str]] | None = None,
 ) -> tuple[list[float], dict[int, int], int, float]:
-    """Send `jobs` over `clients` connections: (latencies, statuses, connection errors, wall s)."""
+    """Send `jobs` over `clients` connections: (latencies, statuses, connection errors, wall s).
+    `sign` adds headers made just before sending (a webhook signature carries the time)."""
     queue: asyncio.Queue[tuple[str, str, bytes, dict[str, str]]] = asyncio.Queue()
     for job in jobs:
         queue.put_nowait(job)
@@ -123,6 +128,8 @@ async def fan_out(
                     method, path, body, headers = queue.get_nowait()
                 except asyncio.QueueEmpty:
                     return
+                if sign is not None:
+                    headers = {**headers, **sign(body)}
                 t0 = time.perf_counter()
                 try:
                     status, _ = await conn.request(method, path, body, headers)
@@ -297,17 +304,13 @@ async def run(args: argparse.Namespace, port: int, sandbox_url: str, headers: di
     unique = args.webhooks - duplicates
     secret = webhook_secret(get_settings())
     bodies = _bodies(account["advertiser_id"], unique, duplicates, args.seed)
-    jobs = [
-        (
-            "POST",
-            WEBHOOK,
-            body,
-            {"Content-Type": "application/json", "x-tiktok-signature": sign_tiktok(secret, body, int(time.time()))},
-        )
-        for body in bodies
-    ]
+    jobs = [("POST", WEBHOOK, body, {"Content-Type": "application/json"}) for body in bodies]
+
+    def signed(body: bytes) -> dict[str, str]:  # signed when sent, as TikTok does
+        return {"x-tiktok-signature": sign_tiktok(secret, body, int(time.time()))}
+
     print(f"webhooks: {len(jobs)} ({unique} leads + {duplicates} redeliveries) by {args.clients} clients …")
-    latencies, statuses, failures, wall = await fan_out(port, jobs, args.clients)
+    latencies, statuses, failures, wall = await fan_out(port, jobs, args.clients, signed)
     accepted = statuses.get(200, 0)
     hooks = {
         "webhooks": len(jobs),
