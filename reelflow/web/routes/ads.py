@@ -221,7 +221,7 @@ class AdsController(Controller):
 
     @delete("/directions/{direction_id:uuid}", guards=[requires_role(*EDITORS)])
     async def delete_direction(self, db_session: AsyncSession, principal: Principal, direction_id: uuid.UUID) -> None:
-        await service.delete_direction(db_session, principal.workspace_id, direction_id)
+        await service.delete_direction(db_session, principal.workspace_id, direction_id, actor=principal)
 
     # --- creatives -----------------------------------------------------------------------------
     @post("/creatives", guards=[requires_role(*EDITORS)])

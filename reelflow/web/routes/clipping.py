@@ -240,7 +240,7 @@ class ClippingController(Controller):
         self, db_session: AsyncSession, principal: Principal, blobs: BlobStore, project_id: uuid.UUID
     ) -> None:
         """Delete a project, its clips and every file it made."""
-        await clipping.delete_project(db_session, principal.workspace_id, project_id, blobs=blobs)
+        await clipping.delete_project(db_session, principal.workspace_id, project_id, blobs=blobs, actor=principal)
 
     @get("/projects/{project_id:uuid}/transcript", media_type="application/octet-stream")
     async def get_transcript(
@@ -301,7 +301,7 @@ class ClippingController(Controller):
         self, db_session: AsyncSession, principal: Principal, blobs: BlobStore, clip_id: uuid.UUID
     ) -> None:
         """Delete a clip and its files."""
-        await clipping.delete_clip(db_session, principal.workspace_id, clip_id, blobs=blobs)
+        await clipping.delete_clip(db_session, principal.workspace_id, clip_id, blobs=blobs, actor=principal)
 
     @get("/usage")
     async def usage(self, db_session: AsyncSession, principal: Principal) -> UsageOut:

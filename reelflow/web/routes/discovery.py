@@ -284,7 +284,7 @@ class DiscoveryController(Controller):
     @delete("/campaigns/{campaign_id:uuid}", guards=[requires_role(*EDITORS)], status_code=204)
     async def delete_campaign(self, db_session: AsyncSession, principal: Principal, campaign_id: uuid.UUID) -> None:
         """Delete a campaign with its searches and links (409 while a search runs)."""
-        await service.delete_campaign(db_session, principal.workspace_id, campaign_id)
+        await service.delete_campaign(db_session, principal.workspace_id, campaign_id, actor=principal)
 
     # --- searches ----------------------------------------------------------------------------
     @post("/campaigns/{campaign_id:uuid}/searches", guards=[requires_role(*EDITORS)])
