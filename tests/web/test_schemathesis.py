@@ -61,8 +61,11 @@ def test_schemathesis_finds_no_server_errors_and_no_spec_violations(services: An
         signed = httpx.post(
             f"{base}/api/v1/signup", json={"email": "schemathesis@example.com", "workspace_name": "st"}, timeout=30
         )
-        assert signed.status_code == 201, signed.text
-        token = signed.json()["token"]["token"]
+        assert signed.status_code == 202, signed.text
+        secret = mail_sink.last_to("schemathesis@example.com").links[0].split("token=", 1)[1]
+        redeemed = httpx.post(f"{base}/api/v1/auth/redeem", json={"token": secret}, timeout=30)
+        assert redeemed.status_code == 200, redeemed.text
+        token = redeemed.json()["token"]["token"]
         examples = os.environ.get("REELFLOW_SCHEMATHESIS_EXAMPLES", "10")
         result = subprocess.run(
             [
