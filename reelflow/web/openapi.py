@@ -81,6 +81,24 @@ def problems(*codes: int) -> dict[int, ResponseSpec]:
     }
 
 
+def answers(
+    container: Any, described: dict[int, str], *, media_type: str = "application/json"
+) -> dict[int, ResponseSpec]:
+    """`responses=` for a handler that answers with more than one success status (it returns
+    `Response(..., status_code=...)`, which Litestar cannot see): each status, described, with
+    the same body type. The decorator's `status_code` stays the main one."""
+    return {
+        code: ResponseSpec(data_container=container, description=description, media_type=media_type)
+        for code, description in described.items()
+    }
+
+
+def download(media_type: str, description: str) -> dict[int, ResponseSpec]:
+    """`responses=` for a file download (a CSV export...): 200 with that media type, a string
+    body. Pair with the same `media_type=` on the decorator."""
+    return {200: ResponseSpec(data_container=str, description=description, media_type=media_type)}
+
+
 def _is_job_start(operation: dict[str, Any]) -> bool:
     """`web.jobs.start_job` answers 202 with a new run, 200 with the replayed one (a handler
     that returns an untyped `Response` is documented the same way: it may be either)."""
@@ -160,9 +178,37 @@ def public_operations(app: Any) -> set[tuple[str, str]]:
     return found
 
 
-def amend_openapi(document: dict[str, Any], public: set[tuple[str, str]] | None = None) -> dict[str, Any]:
+MEDIA_OPT = "openapi_media"
+
+
+def also_media(status: int, media_type: str, description: str) -> dict[str, Any]:
+    """`opt=` for a handler that answers one status in a second media type as well (results
+    as JSON, or as a CSV download with `?format=csv`): the document lists both."""
+    return {MEDIA_OPT: {str(status): {media_type: description}}}
+
+
+def extra_media(app: Any) -> dict[tuple[str, str], dict[str, dict[str, str]]]:
+    """(OpenAPI path, method) → {status: {media type: description}} from handlers' `opt`."""
+    import re
+
+    found: dict[tuple[str, str], dict[str, dict[str, str]]] = {}
+    for route in app.routes:
+        path = re.sub(r"\{(\w+):[^}]+\}", r"{\1}", route.path)
+        for handler in getattr(route, "route_handlers", []):
+            media = handler.opt.get(MEDIA_OPT)
+            if media:
+                for method in getattr(handler, "http_methods", ()):
+                    found[(path, method.lower())] = media
+    return found
+
+
+def amend_openapi(
+    document: dict[str, Any],
+    public: set[tuple[str, str]] | None = None,
+    media: dict[tuple[str, str], dict[str, dict[str, str]]] | None = None,
+) -> dict[str, Any]:
     """Amend the served document in place (and return it). Operations in `public` are
-    documented without the bearer scheme."""
+    documented without the bearer scheme; `media` adds second media types (`also_media`)."""
     components = document.setdefault("components", {})
     schemas = components.setdefault("schemas", {})
     schemas["Problem"] = copy.deepcopy(PROBLEM_SCHEMA)
@@ -178,6 +224,20 @@ def amend_openapi(document: dict[str, Any], public: set[tuple[str, str]] | None 
                 assert success is not None
                 responses["202"] = {**success, "description": "A new run was queued"}
                 responses["200"] = {**success, "description": "The run this Idempotency-Key already started"}
+            if method in _WRITE_METHODS and "200" not in responses:
+                # Any write sent with an Idempotency-Key may be a replay: its stored 201/202
+                # answer comes back as 200 (`web.middleware.check_idempotency_key`).
+                created = responses.get("201") or responses.get("202")
+                if created is not None:
+                    responses["200"] = {
+                        **created,
+                        "description": "The answer this Idempotency-Key already got (`Idempotent-Replayed: true`)",
+                    }
+            for code, types in (media or {}).get((path, method), {}).items():
+                response = responses.setdefault(code, {"description": next(iter(types.values()))})
+                content = response.setdefault("content", {})
+                for media_type in types:
+                    content[media_type] = {"schema": {"type": "string"}}
             if public is not None and (path, method) in public:
                 operation["security"] = [{}]
             security = operation.get("security", default_security)
@@ -211,9 +271,9 @@ def amend_openapi(document: dict[str, Any], public: set[tuple[str, str]] | None 
                 if isinstance(schema, dict):
                     _walk_schema(schema, schemas, set(), request=True)
             body = operation.get("requestBody", {}).get("content", {})
-            for media in body.values():
-                _walk_schema(media.get("schema"), schemas, request_schemas, request=True)
+            for body_media in body.values():
+                _walk_schema(body_media.get("schema"), schemas, request_schemas, request=True)
             for response in responses.values():
-                for media in (response.get("content") or {}).values():
-                    _walk_schema(media.get("schema"), schemas, set(), request=False)
+                for response_media in (response.get("content") or {}).values():
+                    _walk_schema(response_media.get("schema"), schemas, set(), request=False)
     return document

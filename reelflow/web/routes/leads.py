@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from reelflow.domain.leads import MAX_BODY_BYTES
 from reelflow.services import leads
+from reelflow.web.openapi import problems
 
 PUBLIC = {"exclude_from_auth": True}
 SIGNATURE_HEADERS = ("x-tiktok-signature", "tiktok-signature")
@@ -34,6 +35,7 @@ async def lead_webhook_challenge(challenge: str | None = Parameter(default=None,
     security=[{}],
     status_code=200,
     request_max_body_size=MAX_BODY_BYTES,
+    responses=problems(401),
 )
 async def lead_webhook(request: Request[Any, Any, Any], db_session: AsyncSession) -> Response[LeadAccepted]:
     """A signed lead (`x-tiktok-signature: t=<unix s>,s=<hex HMAC-SHA256 of "t.body">`).
