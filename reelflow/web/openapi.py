@@ -202,13 +202,33 @@ def extra_media(app: Any) -> dict[tuple[str, str], dict[str, dict[str, str]]]:
     return found
 
 
+# Dependencies through which a handler reaches a platform in the request (app factory).
+PLATFORM_DEPENDENCIES = frozenset({"ads_factory", "platforms"})
+
+
+def platform_operations(app: Any) -> set[tuple[str, str]]:
+    """(OpenAPI path, method) of every handler that takes a platform adapter: it may answer
+    502 when the platform fails for good (`errors.Permanent`, `AuthExpired`)."""
+    import re
+
+    found: set[tuple[str, str]] = set()
+    for route in app.routes:
+        path = re.sub(r"\{(\w+):[^}]+\}", r"{\1}", route.path)
+        for handler in getattr(route, "route_handlers", []):
+            if PLATFORM_DEPENDENCIES & set(handler.parsed_fn_signature.parameters):
+                found.update((path, method.lower()) for method in getattr(handler, "http_methods", ()))
+    return found
+
+
 def amend_openapi(
     document: dict[str, Any],
     public: set[tuple[str, str]] | None = None,
     media: dict[tuple[str, str], dict[str, dict[str, str]]] | None = None,
+    platform: set[tuple[str, str]] | None = None,
 ) -> dict[str, Any]:
     """Amend the served document in place (and return it). Operations in `public` are
-    documented without the bearer scheme; `media` adds second media types (`also_media`)."""
+    documented without the bearer scheme; `media` adds second media types (`also_media`);
+    operations in `platform` reach a platform and may answer 502."""
     components = document.setdefault("components", {})
     schemas = components.setdefault("schemas", {})
     schemas["Problem"] = copy.deepcopy(PROBLEM_SCHEMA)
@@ -255,6 +275,8 @@ def amend_openapi(
                 codes.add("404")  # a path id, or an id in the query (`rule_id=`), that is not in the workspace
             if method in _WRITE_METHODS:
                 codes.add("409")
+            if platform is not None and (path, method) in platform:
+                codes.add("502")
             if has_body:
                 codes |= {"413", "415", "422"}
             if any(p.get("in") in ("query", "path") for p in params):
