@@ -168,12 +168,12 @@ async def sign_up(
     )
     await audit.record(
         session,
-        "identity.signup.requested",
+        "identity.workspace.created",
         workspace_id=workspace.id,
         actor_kind="anonymous",
         target_type="workspace",
         target_id=workspace.id,
-        details={"email": email, "invitation_id": str(link.id)},
+        details={"via": "signup", "email": email, "invitation_id": str(link.id)},
     )
     url = link_url(base_url, secret)
     api_hint = (
@@ -419,7 +419,7 @@ async def redeem_link(
         workspace_id=link.workspace_id,
         user_id=user.id,
         name=token_name or ("invitation" if link.created_by else "first token"),
-        expires_in_days=settings.login_token_ttl_days,
+        expires_in_days=settings.login_token_ttl_days if link.created_by else None,
         via="invitation" if link.created_by else "signup",
     )
     return Redeemed("invite", user, workspace, link.role, token)
