@@ -292,7 +292,7 @@ async def test_malformed_bodies_everywhere_are_4xx(client: Any, owner: Any, raw:
 
 
 WORST_QUERY = ["\u0000", "99999999999999999999999999", "-99999999999999999999999999", "1e400", "x" * 5000, "٣"]
-WORST_BODY: list[Any] = ["\u0000", "x" * 20_000, 2**63, -1, None, {}, ["\u0000"]]
+WORST_BODY: list[Any] = ["\u0000", "x" * 20_000, 2**63, -1, None, ["\u0000"]]
 NEWER_AREAS = ("/api/v1/ads/", "/api/v1/discovery/", "/api/v1/clippers/", "/api/v1/publish", "/api/v1/experiments")
 
 
@@ -320,6 +320,8 @@ async def test_every_query_parameter_with_the_worst_values(client: Any, owner: A
     covered = {path for method, path, query, _ in operations if query}
     assert any(path.startswith(NEWER_AREAS) for path in covered)
     for method, path, query, _ in operations:
+        if method == "delete":  # real ids: the query would not be what is at stake
+            continue
         for parameter in query:
             for value in WORST_QUERY:
                 response = await client.request(
