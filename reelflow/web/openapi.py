@@ -126,6 +126,23 @@ def _problem_response(code: str) -> dict[str, Any]:
     return response
 
 
+def _refers_to_ids(schema: Any, components: dict[str, Any], depth: int = 0) -> bool:
+    """Whether a request body names other resources by id (a `uuid` property, an array of
+    them, or one nested in an object): an id that is not in the caller's workspace is a 404."""
+    if not isinstance(schema, dict) or depth > 6:
+        return False
+    ref = schema.get("$ref")
+    if isinstance(ref, str) and ref.startswith("#/components/schemas/"):
+        return _refers_to_ids(components.get(ref.rsplit("/", 1)[1]), components, depth + 1)
+    if schema.get("format") == "uuid":
+        return True
+    children: list[Any] = list((schema.get("properties") or {}).values())
+    children += [schema.get("items")]
+    for key in ("oneOf", "anyOf", "allOf"):
+        children += list(schema.get(key) or [])
+    return any(_refers_to_ids(child, components, depth + 1) for child in children)
+
+
 def _walk_schema(schema: Any, components: dict[str, Any], seen: set[str], *, request: bool) -> None:
     """Request schemas: objects refuse unknown properties (the decoder does), strings refuse NUL;
     `oneOf` with an unconstrained member becomes unconstrained (else null matches twice)."""
@@ -273,6 +290,11 @@ def amend_openapi(
                 for p in params
             ):
                 codes.add("404")  # a path id, or an id in the query (`rule_id=`), that is not in the workspace
+            if any(
+                _refers_to_ids(media_type.get("schema"), schemas)
+                for media_type in operation.get("requestBody", {}).get("content", {}).values()
+            ):
+                codes.add("404")  # an id in the body (`clip_id`, `ad_account_id`...) that is not in the workspace
             if method in _WRITE_METHODS:
                 codes.add("409")
             if platform is not None and (path, method) in platform:
@@ -281,7 +303,7 @@ def amend_openapi(
                 codes |= {"413", "415", "422"}
             if any(p.get("in") in ("query", "path") for p in params):
                 codes.add("422")
-            if "/projects" in path or "/uploads" in path or "/clips" in path:
+            if "/projects" in path or "/upload" in path or "/clips" in path:
                 codes |= {"413", "415", "422"} if method in ("put", "post") else set()
             for code in sorted(codes | {c for c in responses if c in DESCRIPTIONS}):
                 existing = responses.get(code)

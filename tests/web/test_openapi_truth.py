@@ -67,3 +67,10 @@ async def test_operations_that_reach_a_platform_document_502(client: Any) -> Non
     ):
         assert "502" in document["paths"][path][method]["responses"], (method, path)
     assert "502" not in document["paths"]["/api/v1/me"]["get"]["responses"]
+
+
+async def test_an_id_in_the_body_documents_404(client: Any) -> None:
+    document = await _document(client)
+    for path in ("/api/v1/ads/directions", "/api/v1/experiments", "/api/v1/publish/tiktok", "/api/v1/ads/launches"):
+        assert "404" in document["paths"][path]["post"]["responses"], path
+    assert "404" not in document["paths"]["/api/v1/monitoring/rules"]["post"]["responses"]

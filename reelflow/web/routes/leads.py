@@ -35,7 +35,7 @@ async def lead_webhook_challenge(challenge: str | None = Parameter(default=None,
     security=[{}],
     status_code=200,
     request_max_body_size=MAX_BODY_BYTES,
-    responses=problems(401),
+    responses=problems(401, 413, 415),
 )
 async def lead_webhook(request: Request[Any, Any, Any], db_session: AsyncSession) -> Response[LeadAccepted]:
     """A signed lead (`x-tiktok-signature: t=<unix s>,s=<hex HMAC-SHA256 of "t.body">`).
