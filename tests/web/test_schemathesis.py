@@ -1,9 +1,16 @@
-"""schemathesis against the running app (a real uvicorn process on the test services):
-`--checks all` with a bounded budget and a fixed seed; 0 server errors, 0 spec violations.
+"""schemathesis against the running app (a real uvicorn process on the test services, with
+the platform sandbox answering, as in dev): `--checks all` with a bounded budget and a fixed
+seed; 0 server errors, 0 spec violations.
 
-Budget: `REELFLOW_SCHEMATHESIS_EXAMPLES` examples per operation (default 10). The coverage
-phase is left out: schemathesis 4.32 crashes in it on this document (an internal Hypothesis
-lambda-source error, not a finding); examples, fuzzing and stateful phases run.
+Budget: `REELFLOW_SCHEMATHESIS_EXAMPLES` examples per operation (default 10); phases
+`REELFLOW_SCHEMATHESIS_PHASES` (default examples, fuzzing, stateful: about 4 minutes here).
+
+The coverage phase is not in the default run. With schemathesis 4.32.5 it no longer crashes on
+this document, but it is not bounded by `--max-examples` (it took about 8 more minutes on this
+2-core machine, beyond the test's time box) and it reports two classes the other phases do not
+reach, not yet fixed: ST205 (the `Allow` header of the router's 405 answers does not match the
+methods the document lists, 26 operations) and one ST201 (a schema-violating request accepted).
+Run it by hand with `REELFLOW_SCHEMATHESIS_PHASES=examples,coverage,fuzzing,stateful`.
 """
 
 from __future__ import annotations
@@ -37,12 +44,9 @@ def _wait(url: str, process: subprocess.Popen[bytes], timeout: float = 60) -> No
 
 @pytest.mark.slow
 @pytest.mark.timeout(900)
-@pytest.mark.xfail(
-    reason="after merging discovery, publishing and clippers (2026-12-03): 6 undocumented status codes (ST103) "
-    "and 1 undocumented content type (ST105) in the new areas' operations; tracked in issue 11",
-    strict=False,
-)
-def test_schemathesis_finds_no_server_errors_and_no_spec_violations(services: Any, mail_sink: Any, tmp_path: Path):
+def test_schemathesis_finds_no_server_errors_and_no_spec_violations(
+    services: Any, mail_sink: Any, sandbox_server: Any, tmp_path: Path
+):
     from reelflow.storage.embedded import free_port
 
     port = free_port()
@@ -81,7 +85,7 @@ def test_schemathesis_finds_no_server_errors_and_no_spec_violations(services: An
                 "--seed",
                 "42",
                 "--phases",
-                "examples,fuzzing,stateful",
+                os.environ.get("REELFLOW_SCHEMATHESIS_PHASES", "examples,fuzzing,stateful"),
                 "--workers",
                 "2",
                 "--request-timeout",
