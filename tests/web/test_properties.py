@@ -456,7 +456,7 @@ async def test_signed_lead_webhook_with_hostile_bodies_is_4xx(client: Any, servi
 async def test_lead_webhook_with_hostile_signatures_is_401(client: Any, services: Any, signature: str) -> None:
     raw = json.dumps(_lead()).encode()
     response = await client.post(
-        LEADS, content=raw, headers={"content-type": "application/json", "x-tiktok-signature": signature}
+        LEADS, content=raw, headers={"content-type": "application/json", "x-tiktok-signature": signature.encode()}
     )
     _check_webhook(response, f"signature {signature[:30]!r}")
     assert response.status_code in (400, 401), response.text
