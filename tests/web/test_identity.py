@@ -295,3 +295,13 @@ async def _token_for(client, owner, email: str) -> str:
             repo, workspace_id=uuid.UUID(owner.workspace_id), user_id=user.id, name="t", expires_in_days=None
         )
     return token.token
+
+
+async def test_a_workspace_name_cannot_inject_mail_headers(client, mail_sink):
+    name = "Acme\r\nBcc: victim@example.com\r\nX-Injected: 1"
+    response = await client.post("/api/v1/signup", json={"email": "inj@example.com", "workspace_name": name})
+    assert response.status_code == 202, response.text
+    mail = mail_sink.last_to("inj@example.com")
+    assert mail.recipients == ["inj@example.com"]
+    assert "\n" not in mail.subject and "\r" not in mail.subject
+    assert not mail_sink.to("victim@example.com")
