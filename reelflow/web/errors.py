@@ -119,9 +119,9 @@ def http_exception_handler(request: Request[Any, Any, Any], exc: Exception) -> R
             # Litestar's own check of a required query/header/cookie parameter names it in
             # its message only: the problem names it too, like every other bad parameter.
             status = 400
-            message = f"a required {missing.group(1)} parameter is missing"
-            extra["errors"] = [{"field": missing.group(2), "message": message}]
-            detail = f"{missing.group(2)}: {message}"
+            reason = f"a required {missing.group(1)} parameter is missing"
+            extra["errors"] = [{"field": missing.group(2), "message": reason}]
+            detail = f"{missing.group(2)}: {reason}"
         else:
             detail = _malformed_detail(exc)
         return problem(request, status, detail=detail, **extra)
