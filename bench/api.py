@@ -227,16 +227,18 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
         proc.wait()
 
 
-def sign_up(base: str) -> tuple[str, uuid.UUID]:
-    """A workspace and its owner's token through the API (with a password if signup wants one)."""
-    body: dict[str, Any] = {"email": f"bench-{uuid.uuid4().hex[:8]}@example.com", "workspace_name": "Bench"}
-    response = httpx.post(f"{base}{API}/signup", json=body, timeout=30)
-    if response.status_code >= 400:
-        response = httpx.post(f"{base}{API}/signup", json={**body, "password": uuid.uuid4().hex}, timeout=30)
-    response.raise_for_status()
-    out = response.json()
-    token = out["token"]["token"] if isinstance(out["token"], dict) else out["token"]
-    return str(token), uuid.UUID(str(out["workspace"]["id"]))
+def sign_up(base: str, sink: Any) -> tuple[str, uuid.UUID]:
+    """A workspace and its owner's token through the API: sign-up mails a link (to the
+    bench's SMTP sink) whose redemption gives the first token."""
+    from reelflow.sandbox.mail import sign_up as sign_up_by_mail
+
+    async def run() -> dict[str, Any]:
+        async with httpx.AsyncClient(base_url=base, timeout=30) as api:
+            email = f"bench-{uuid.uuid4().hex[:8]}@example.com"
+            return await sign_up_by_mail(api, sink, email=email, workspace_name="Bench")
+
+    out = asyncio.run(run())
+    return str(out["token"]["token"]), uuid.UUID(str(out["workspace"]["id"]))
 
 
 def seed(base: str, token: str, workspace_id: uuid.UUID, args: argparse.Namespace) -> None:
@@ -312,10 +314,15 @@ def main() -> int:
         work = Path(tmp)
         pg, database_url = start_postgres(work / "postgres", cleanup_mode="delete")
         redis_proc, redis_url = start_redis(work / "redis")
+        from reelflow.sandbox.mail import MailSink
+
+        sink = MailSink(port=free_port()).start()
         env = {
             **os.environ,
             "DATABASE_URL": database_url,
             "REDIS_URL": redis_url,
+            "REELFLOW_MAIL__HOST": sink.host,
+            "REELFLOW_MAIL__PORT": str(sink.port),
             "REELFLOW_ENV": "dev",
             "REELFLOW_DATA_DIR": str(work / "data"),
             "REELFLOW_LOG__LEVEL": "WARNING",
@@ -330,7 +337,7 @@ def main() -> int:
             api = serve("reelflow.web.app:create_app", api_port, env, workers=args.workers)
             procs.append(api)
             base = f"http://127.0.0.1:{api_port}"
-            token, workspace_id = sign_up(base)
+            token, workspace_id = sign_up(base, sink)
             seed(base, token, workspace_id, args)
             headers = {"Authorization": f"Bearer {token}"}
             results: dict[str, Any] = {}
@@ -364,6 +371,7 @@ def main() -> int:
         finally:
             for proc in procs:
                 stop(proc)
+            sink.stop()
             if redis_proc is not None:
                 redis_proc.terminate()
                 redis_proc.wait(timeout=10)

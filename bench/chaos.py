@@ -176,6 +176,7 @@ class Topology:
     web_port: int = 0
     sandbox_port: int = 0
     prefect_port: int = 0
+    mail_sink: Any = None  # sign-up links are mailed: a local SMTP sink receives them
 
     # --- engines -----------------------------------------------------------------------
     def start_engines(self) -> None:
@@ -189,6 +190,9 @@ class Topology:
         self.web_port, self.sandbox_port, self.prefect_port = _free_port(), _free_port(), _free_port()
         self.link = PlatformLink(self.sandbox_port)
         self.link.restore()
+        from reelflow.sandbox.mail import MailSink
+
+        self.mail_sink = MailSink(port=_free_port()).start()
         self.env = {
             **{k: v for k, v in os.environ.items() if not k.startswith(("REELFLOW_", "PREFECT_"))},
             **blob_env,
@@ -204,6 +208,8 @@ class Topology:
             "PREFECT_RUNNER_POLL_FREQUENCY": "2",  # the flows process picks up a created run within 2 s
             "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
             "REELFLOW_WEB__SIGNUP_RATE_LIMIT_PER_MINUTE": "1000",
+            "REELFLOW_MAIL__HOST": self.mail_sink.host,
+            "REELFLOW_MAIL__PORT": str(self.mail_sink.port),
         }
         subprocess.run([sys.executable, "-m", "reelflow.cli", "db", "upgrade"], env=self._env("release"),
                        check=True, capture_output=True)  # fmt: skip
@@ -365,6 +371,9 @@ class Topology:
                 os.killpg(proc.pid, signal.SIGKILL)
         if self.weed_proc is not None:
             stop_seaweedfs(self.weed_proc)
+        if self.mail_sink is not None:
+            self.mail_sink.stop()
+            self.mail_sink = None
         if self.redis_proc is not None and self.redis_proc.poll() is None:
             self.redis_proc.terminate()
         subprocess.run([_pg_ctl(), "-D", str(self.root / "postgres"), "-m", "fast", "-w", "stop"], check=False,
@@ -783,6 +792,8 @@ async def prepare(api: httpx.AsyncClient, load: Load, args: argparse.Namespace) 
 
 
 async def main_async(args: argparse.Namespace) -> dict[str, Any]:
+    from reelflow.sandbox.mail import sign_up
+
     root = Path(tempfile.mkdtemp(prefix="rf-chaos-"))
     topo = Topology(root)
     chosen = [s for s in SCENARIOS if not args.only or s in args.only.split(",")]
@@ -791,8 +802,8 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
         topo.start_engines()
         topo.start_all()
         async with httpx.AsyncClient(base_url=topo.api, timeout=30) as api:
-            signed = await api.post("/api/v1/signup", json={"email": "chaos@example.com", "workspace_name": "Chaos"})
-            headers = {"Authorization": f"Bearer {signed.json()['token']['token']}"}
+            signed = await sign_up(api, topo.mail_sink, email="chaos@example.com", workspace_name="Chaos")
+            headers = {"Authorization": f"Bearer {signed['token']['token']}"}
             spec = {"name": "chaos", "kind": "hashtag", "values": ["fitness"]}
             rule = await api.post("/api/v1/monitoring/rules", json=spec, headers=headers)
             load = Load(topo, headers, rule.json()["id"])

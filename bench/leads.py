@@ -186,17 +186,18 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
             proc.wait()
 
 
-def _setup(base: str, sandbox_url: str) -> tuple[dict[str, str], dict[str, Any]]:
+def _setup(base: str, sandbox_url: str, sink: Any) -> tuple[dict[str, str], dict[str, Any]]:
     """Owner token headers and the ad account (with a direction carrying the sandbox pixel)."""
+    from reelflow.sandbox.mail import sign_up
     from reelflow.settings import get_settings
 
+    async def owner_token() -> str:
+        async with httpx.AsyncClient(base_url=base, timeout=60) as api:
+            out = await sign_up(api, sink, email="bench-leads@example.com", workspace_name="Bench")
+        return str(out["token"]["token"])
+
     with httpx.Client(base_url=base, timeout=60) as client:
-        body: dict[str, Any] = {"email": "bench-leads@example.com", "workspace_name": "Bench"}
-        signed = client.post(f"{API}/signup", json=body)
-        if signed.status_code >= 400:  # signup may want a password
-            signed = client.post(f"{API}/signup", json={**body, "password": "bench-leads-password-1"})
-        signed.raise_for_status()
-        headers = {"Authorization": f"Bearer {signed.json()['token']['token']}"}
+        headers = {"Authorization": f"Bearer {asyncio.run(owner_token())}"}
         client.headers.update(headers)
         state = client.get(f"{API}/oauth/tiktok-business/start").json()["state"]
         issued = httpx.post(f"{sandbox_url}/tiktok-business/_sandbox/auth_code", json={"currency": "KZT"}).json()
@@ -402,8 +403,13 @@ def main() -> int:
         redis_proc, redis_url = start_redis(work / "redis")
         sandbox_port = free_port()
         sandbox_url = f"http://127.0.0.1:{sandbox_port}"
+        from reelflow.sandbox.mail import MailSink
+
+        sink = MailSink(port=free_port()).start()  # sign-up mails its link here
         os.environ.update(
             {
+                "REELFLOW_MAIL__HOST": sink.host,
+                "REELFLOW_MAIL__PORT": str(sink.port),
                 "DATABASE_URL": database_url,
                 "REDIS_URL": redis_url,
                 "REELFLOW_ENV": "dev",
@@ -421,11 +427,12 @@ def main() -> int:
             port = free_port()
             procs.append(_serve(port, env))
             procs += [_start(["worker", "--queues", "high,default"], env) for _ in range(args.workers)]
-            headers, account = _setup(f"http://127.0.0.1:{port}", sandbox_url)
+            headers, account = _setup(f"http://127.0.0.1:{port}", sandbox_url, sink)
             figures = asyncio.run(run(args, port, sandbox_url, headers, account))
         finally:
             for proc in reversed(procs):
                 _stop(proc)
+            sink.stop()
             if redis_proc is not None:
                 redis_proc.terminate()
                 redis_proc.wait(timeout=10)

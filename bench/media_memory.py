@@ -59,8 +59,10 @@ async def measure(args: argparse.Namespace) -> dict[str, Any]:
         await asyncio.sleep(8)
         idle = rss_mb(media)
         async with httpx.AsyncClient(base_url=topo.api, timeout=60) as api:
-            signed = await api.post("/api/v1/signup", json={"email": "mem@example.com", "workspace_name": "Mem"})
-            headers = {"Authorization": f"Bearer {signed.json()['token']['token']}"}
+            from reelflow.sandbox.mail import sign_up
+
+            signed = await sign_up(api, topo.mail_sink, email="mem@example.com", workspace_name="Mem")
+            headers = {"Authorization": f"Bearer {signed['token']['token']}"}
             data = SAMPLE.read_bytes()
             body = {"filename": SAMPLE.name, "size_bytes": len(data), "content_type": "video/mp4",
                     "options": {"top_n": 2}}  # fmt: skip

@@ -72,8 +72,20 @@ def mask_stdlib_records() -> None:
         except Exception:  # noqa: BLE001 - a malformed format string: the handler reports it
             return record
         masked = mask_value(message)
-        if masked != message or record.args:
-            record.msg, record.args = masked, None
+        if masked == message:
+            return record  # nothing to hide: the record keeps its arguments
+        if isinstance(record.args, tuple) and record.args and isinstance(record.msg, str):
+            # Formatters that read the arguments (uvicorn's access log unpacks them) keep
+            # working: each argument is masked, if that masks the whole message too.
+            masked_args = tuple(mask_value(a) if isinstance(a, str) else a for a in record.args)
+            try:
+                rendered = record.msg % masked_args
+            except (TypeError, ValueError):
+                rendered = None
+            if rendered is not None and mask_value(rendered) == rendered:
+                record.args = masked_args
+                return record
+        record.msg, record.args = masked, None
         return record
 
     logging.setLogRecordFactory(factory)

@@ -172,14 +172,14 @@ class Account:
 
 
 @pytest.fixture
-def signup(client: Any) -> Any:
-    """`await signup()` → a new Account (user, workspace, token) through the real API."""
+def signup(client: Any, mail_sink: Any) -> Any:
+    """`await signup()` → a new Account (user, workspace, token) through the real API: sign-up
+    answers 202 and mails a link (SMTP sink), whose redemption gives the first token."""
+    from reelflow.sandbox.mail import sign_up
 
     async def make(email: str | None = None, workspace: str = "Studio") -> Account:
         email = email or f"user-{uuid.uuid4().hex[:10]}@example.com"
-        response = await client.post("/api/v1/signup", json={"email": email, "workspace_name": workspace})
-        assert response.status_code == 201, response.text
-        body = response.json()
+        body = await sign_up(client, mail_sink, email=email, workspace_name=workspace)
         return Account(body["token"]["token"], body["workspace"]["id"], body["user"]["id"], email)
 
     return make

@@ -32,7 +32,9 @@ class SmtpMailer:
         message = EmailMessage()
         message["From"] = self.settings.sender
         message["To"] = mail.to
-        message["Subject"] = mail.subject
+        # Subjects carry names clients chose (a workspace's): control characters (CR/LF
+        # would be header injection, and email refuses them) become spaces.
+        message["Subject"] = "".join(" " if ord(c) < 32 or ord(c) == 127 else c for c in mail.subject)
         message.set_content(mail.text)
         try:
             await aiosmtplib.send(

@@ -16,17 +16,36 @@ if TYPE_CHECKING:
 async def run(demo: Demo) -> None:
     demo.section("Workspaces and API tokens")
     stamp = int(time.time())
+    owner_email = f"demo+{stamp}@reelflow.dev"
+    sink = demo.state["mail_sink"]
     response = await demo.client.post(
         "/api/v1/signup",
-        json={"email": f"demo+{stamp}@reelflow.dev", "name": "Demo Owner", "workspace_name": f"Demo studio {stamp}"},
+        json={"email": owner_email, "name": "Demo Owner", "workspace_name": f"Demo studio {stamp}"},
     )
     response.raise_for_status()
-    signup = response.json()
+    demo.say(f"POST /signup → {response.status_code}: {response.json()['detail']}")
+    mail = await _wait_for_mail(sink, owner_email)
+    secret = mail.links[0].split("token=", 1)[1]
+    async with httpx.AsyncClient(base_url=demo.api_url, timeout=60) as anonymous:
+        redeemed = await anonymous.post(
+            "/api/v1/auth/redeem",
+            json={"token": secret, "name": "Demo Owner", "password": f"owner-password-{stamp}"},
+        )
+        redeemed.raise_for_status()
+        signup = redeemed.json()
+        # The same sign-up again: the same answer (nothing says the address is taken), and
+        # the mailbox's owner is told someone tried.
+        taken = await anonymous.post("/api/v1/signup", json={"email": owner_email, "workspace_name": "Squat"})
     demo.use_token(signup["token"]["token"])
     demo.state["workspace_id"] = signup["workspace"]["id"]
     workspace = signup["workspace"]
-    demo.say(f"signed up {signup['user']['email']} → workspace {workspace['name']!r} (plan {workspace['plan']})")
+    demo.say(
+        f"mail {mail.subject!r} → link redeemed: {signup['user']['email']} owns workspace {workspace['name']!r} "
+        f"(plan {workspace['plan']})"
+    )
     demo.say(f"first API token rf_{signup['token']['prefix']}_… (shown once, stored hashed)")
+    warned = await _wait_for_mail(sink, owner_email)
+    demo.say(f"signing up again with the same email → {taken.status_code} as before; the owner gets {warned.subject!r}")
 
     me = (await demo.client.get("/api/v1/me")).json()
     demo.say(f"GET /me → role {me['role']} in {me['workspace']['id']}")
@@ -38,7 +57,6 @@ async def run(demo: Demo) -> None:
         f"POST /members → {invited.status_code}: invitation for {editor_email} "
         f"(expires {invited.json()['expires_at'][:16]})"
     )
-    sink = demo.state["mail_sink"]
     mail = await _wait_for_mail(sink, editor_email)
     link = mail.links[0]
     demo.say(f"mail received by the SMTP sink: {mail.subject!r} with a single-use link")

@@ -315,7 +315,7 @@ def verify_state(state: str, secret: bytes, *, now: float | None = None) -> dict
     """The payload of a state made by `sign_state`; 422 when forged, malformed or expired."""
     body, _, mac = state.partition(".")
     expected = hmac.new(secret, body.encode(), hashlib.sha256).hexdigest()[:32]
-    if not body or not hmac.compare_digest(mac, expected):
+    if not body or not mac.isascii() or not hmac.compare_digest(mac, expected):  # non-ASCII: a TypeError
         raise InvalidInput("the OAuth state is not one this server issued", field="state")
     try:
         payload = json.loads(bytes.fromhex(body))

@@ -262,7 +262,7 @@ def sign_image_url(secret: bytes, url: str) -> str:
 def verify_image_token(secret: bytes, token: str) -> str:
     """The URL inside a signed token; Forbidden when it was not signed by us."""
     encoded, _, mac = token.rpartition(".")
-    if not encoded or len(mac) != 32:
+    if not encoded or len(mac) != 32 or not mac.isascii():  # compare_digest refuses non-ASCII text
         raise Forbidden("not a signed image link")
     try:
         url = base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4)).decode()

@@ -89,6 +89,8 @@ def parse_webhook(raw: bytes) -> LeadIn:
         body = msgspec.json.decode(raw)
     except msgspec.DecodeError:
         raise InvalidInput("body is not JSON", field="body") from None
+    except RecursionError:  # nested deeper than the decoder goes: never a lead
+        raise InvalidInput("body is nested too deeply", field="body") from None
     if not isinstance(body, dict):
         raise InvalidInput("body must be a JSON object", field="body")
     create_time = body.get("create_time")

@@ -15,6 +15,7 @@ from reelflow.errors import (
     InvalidInput,
     NotFound,
 )
+from reelflow.services import audit
 from reelflow.services.ads_base import _account_or_404
 from reelflow.storage.models.ads import AdDirection
 from reelflow.storage.models.base import utcnow
@@ -128,6 +129,19 @@ async def update_direction(
     return direction
 
 
-async def delete_direction(session: AsyncSession, workspace_id: uuid.UUID, direction_id: uuid.UUID) -> None:
+async def delete_direction(
+    session: AsyncSession, workspace_id: uuid.UUID, direction_id: uuid.UUID, *, actor: audit.Actor | None = None
+) -> None:
+    """Delete a direction; recorded in the audit log."""
     direction = await get_direction(session, workspace_id, direction_id)
+    details = {"name": direction.name, "ad_account_id": str(direction.ad_account_id)}
     await AdsRepository(session).delete_direction(direction)
+    await audit.record(
+        session,
+        "ads.direction.deleted",
+        actor=actor,
+        workspace_id=workspace_id,
+        target_type="ad_direction",
+        target_id=direction_id,
+        details=details,
+    )

@@ -23,6 +23,7 @@ from reelflow.domain.clipping import get_caption_style, get_preset
 from reelflow.errors import Conflict, InvalidInput, NotFound, UnsupportedMediaType
 from reelflow.logs import get_logger
 from reelflow.queue import enqueue
+from reelflow.services import audit
 from reelflow.settings import get_settings
 from reelflow.storage.blobs import BlobStore, DirectUploadStore
 from reelflow.storage.models.base import utcnow
@@ -266,16 +267,32 @@ async def list_projects(
 
 
 async def delete_project(
-    session: AsyncSession, workspace_id: uuid.UUID, project_id: uuid.UUID, *, blobs: BlobStore
+    session: AsyncSession,
+    workspace_id: uuid.UUID,
+    project_id: uuid.UUID,
+    *,
+    blobs: BlobStore,
+    actor: audit.Actor | None = None,
 ) -> None:
-    """Delete a project, its clips and every file it made; 409 while it is being processed."""
+    """Delete a project, its clips and every file it made; 409 while it is being processed.
+    Recorded in the audit log."""
     repo = ClippingRepository(session)
     project = await get_project(session, workspace_id, project_id)
     await reconcile_project(session, project, blobs=blobs)
     if project.status in ACTIVE:
         raise Conflict("the project is being processed; delete it when it has finished or failed")
     upload = await repo.upload_for_project(project.id)
+    details = {"title": project.title, "status": project.status}
     await repo.delete_project(project)
+    await audit.record(
+        session,
+        "clipping.project.deleted",
+        actor=actor,
+        workspace_id=workspace_id,
+        target_type="project",
+        target_id=project_id,
+        details=details,
+    )
     if upload is not None:
         await blobs.discard_part(upload.id)
     await blobs.delete_prefix(f"projects/{project_id}")
@@ -490,9 +507,27 @@ async def edit_clip(
     return ClipEdit(clip, result.run.id)
 
 
-async def delete_clip(session: AsyncSession, workspace_id: uuid.UUID, clip_id: uuid.UUID, *, blobs: BlobStore) -> None:
+async def delete_clip(
+    session: AsyncSession,
+    workspace_id: uuid.UUID,
+    clip_id: uuid.UUID,
+    *,
+    blobs: BlobStore,
+    actor: audit.Actor | None = None,
+) -> None:
+    """Delete a clip and its files; recorded in the audit log."""
     clip = await get_clip(session, workspace_id, clip_id)
+    details = {"project_id": str(clip.project_id)}
     await ClippingRepository(session).delete_clip(clip)
+    await audit.record(
+        session,
+        "clipping.clip.deleted",
+        actor=actor,
+        workspace_id=workspace_id,
+        target_type="clip",
+        target_id=clip_id,
+        details=details,
+    )
     await blobs.delete_prefix(clip_jobs.clip_prefix(clip.project_id, clip.id))
 
 

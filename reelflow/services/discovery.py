@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from reelflow.domain import discovery as rules
 from reelflow.errors import Conflict, NotFound
+from reelflow.services import audit
 from reelflow.services.discovery_images import ProxiedImage, image_path, image_rules, proxy_image
 from reelflow.services.discovery_run import run_search
 from reelflow.services.discovery_searches import (
@@ -119,14 +120,28 @@ async def update_campaign(
     return campaign
 
 
-async def delete_campaign(session: AsyncSession, workspace_id: uuid.UUID, campaign_id: uuid.UUID) -> None:
+async def delete_campaign(
+    session: AsyncSession, workspace_id: uuid.UUID, campaign_id: uuid.UUID, *, actor: audit.Actor | None = None
+) -> None:
+    """Delete a campaign with its searches and links (409 while a search runs); recorded in
+    the audit log."""
     repo = DiscoveryRepository(session)
     campaign = await repo.get_campaign(workspace_id, campaign_id, lock=True)
     if campaign is None:
         raise NotFound("no such campaign in this workspace")
     if await repo.open_searches_of_campaign(campaign.id):
         raise Conflict("the campaign has searches running; cancel them first")
+    details = {"name": campaign.name}
     await repo.delete_campaign(campaign.id)
+    await audit.record(
+        session,
+        "discovery.campaign.deleted",
+        actor=actor,
+        workspace_id=workspace_id,
+        target_type="discovery_campaign",
+        target_id=campaign_id,
+        details=details,
+    )
 
 
 # --- results -----------------------------------------------------------------------------------

@@ -53,13 +53,6 @@ class IssuedToken:
 
 
 @dataclass(frozen=True)
-class SignedUp:
-    user: User
-    workspace: Workspace
-    token: IssuedToken
-
-
-@dataclass(frozen=True)
 class Redeemed:
     purpose: str
     user: User
@@ -140,32 +133,83 @@ async def list_tokens(session: AsyncSession, principal: Principal, *, everyone: 
 # --- sign-up --------------------------------------------------------------------------------
 
 
-async def sign_up(session: AsyncSession, *, email: str, workspace_name: str, name: str | None) -> SignedUp:
-    """A user, their workspace (as owner) and a first token; 409 if the email is taken."""
+async def sign_up(
+    session: AsyncSession,
+    *,
+    email: str,
+    workspace_name: str,
+    name: str | None,
+    base_url: str,
+    mailer: Mailer,
+) -> IdentityLink:
+    """Sign-up by mail, answering alike whether or not the address has an account.
+
+    The workspace is created (with no member yet) and a single-use, expiring link that makes
+    the mailbox's owner its owner is mailed to the address; redeeming it (`POST /auth/redeem`)
+    creates the account if it is new, joins the workspace as owner and issues the first
+    token. An address that already has an account gets the same link, in a mail that says
+    someone asked to sign up with it (so the owner can add the workspace to their account,
+    or ignore it). The caller learns nothing about the address: same status, same body,
+    same work done. A taken email is no longer a 409."""
     email = normalise_email(email)
     repo = IdentityRepository(session)
-    if await repo.get_user_by_email(email) is not None:
-        raise Conflict("an account with this email already exists")
-    try:
-        async with session.begin_nested():
-            user = await repo.create_user(email, name)
-    except IntegrityError:  # a concurrent sign-up with the same email won the race
-        raise Conflict("an account with this email already exists") from None
+    existing = await repo.get_user_by_email(email)
     workspace = await repo.create_workspace(workspace_name)
-    await repo.add_membership(workspace.id, user.id, "owner")
+    now = utcnow()
+    secret, secret_hash = new_link_secret()
+    link = await repo.create_link(
+        purpose="invite",
+        email=email,
+        token_hash=secret_hash,
+        expires_at=now + timedelta(hours=_identity_settings().invitation_ttl_hours),
+        workspace_id=workspace.id,
+        role="owner",
+        created_by=None,
+    )
     await audit.record(
         session,
         "identity.workspace.created",
         workspace_id=workspace.id,
-        actor_user_id=user.id,
-        actor_kind="member",
+        actor_kind="anonymous",
         target_type="workspace",
         target_id=workspace.id,
+        details={"via": "signup", "email": email, "invitation_id": str(link.id)},
     )
-    token = await issue_token(
-        session, workspace_id=workspace.id, user_id=user.id, name="first token", expires_in_days=None, via="signup"
+    url = link_url(base_url, secret)
+    api_hint = (
+        "API clients: POST /api/v1/auth/redeem with "
+        f'{{"token": "{secret}", "password": "<a password>", "name": "<your name>"}} '
+        "(password and name are optional).\n"
     )
-    return SignedUp(user, workspace, token)
+    until = f"it works once, until {link.expires_at:%Y-%m-%d %H:%M} UTC"
+    if existing is None:
+        greeting = f"Hello {name},\n\n" if name else ""
+        mail = OutgoingMail(
+            to=email,
+            subject=f"Confirm your Reelflow sign-up for {workspace.name}",
+            text=(
+                f"{greeting}Someone, hopefully you, signed up to Reelflow with this address and a workspace "
+                f"named {workspace.name!r}.\n\nOpen this link to confirm and receive your first API token "
+                f"({until}):\n{url}\n\n{api_hint}"
+                "If it was not you, ignore this message: nothing happens without the link.\n"
+            ),
+        )
+    else:
+        mail = OutgoingMail(
+            to=email,
+            subject="Someone tried to sign up to Reelflow with your address",
+            text=(
+                f"Someone asked to sign up to Reelflow with {email}, which already has an account, and a new "
+                f"workspace named {workspace.name!r}.\n\nIf it was you and you want that workspace, open this "
+                f"link to add it to your account as its owner ({until}); you keep your password:\n{url}\n\n"
+                f"{api_hint}"
+                "To get a token for your existing workspaces, log in (POST /api/v1/auth/tokens), or reset a "
+                "forgotten password (POST /api/v1/auth/password-reset).\n"
+                "If it was not you, ignore this message: your account is unchanged.\n"
+            ),
+        )
+    await mailer.send(mail)
+    return link
 
 
 # --- members and invitations --------------------------------------------------------------
@@ -363,15 +407,20 @@ async def redeem_link(
         actor_kind="member",
         target_type="user",
         target_id=user.id,
-        details={"role": link.role, "invitation_id": str(link.id), "invited_by": str(link.created_by)},
+        details={
+            "role": link.role,
+            "invitation_id": str(link.id),
+            "invited_by": str(link.created_by) if link.created_by else None,
+            "via": "invitation" if link.created_by else "signup",
+        },
     )
     token = await issue_token(
         session,
         workspace_id=link.workspace_id,
         user_id=user.id,
-        name=token_name or "invitation",
-        expires_in_days=settings.login_token_ttl_days,
-        via="invitation",
+        name=token_name or ("invitation" if link.created_by else "first token"),
+        expires_in_days=settings.login_token_ttl_days if link.created_by else None,
+        via="invitation" if link.created_by else "signup",
     )
     return Redeemed("invite", user, workspace, link.role, token)
 

@@ -23,6 +23,7 @@ from reelflow.domain.retry import NO_RETRY
 from reelflow.errors import NotFound
 from reelflow.logs import get_logger
 from reelflow.queue import EnqueueResult, enqueue
+from reelflow.services import audit
 from reelflow.settings import get_settings
 from reelflow.storage.models.base import utcnow
 from reelflow.storage.models.monitoring import MonitoredVideo, MonitoringRule, VideoForecast, VideoSnapshot
@@ -170,10 +171,24 @@ async def set_rule_active(
     return rule
 
 
-async def delete_rule(session: AsyncSession, workspace_id: uuid.UUID, rule_id: uuid.UUID) -> None:
-    """Delete a rule and its links; the videos it found stay (other rules may share them)."""
+async def delete_rule(
+    session: AsyncSession, workspace_id: uuid.UUID, rule_id: uuid.UUID, *, actor: audit.Actor | None = None
+) -> None:
+    """Delete a rule and its links; the videos it found stay (other rules may share them).
+    Recorded in the audit log."""
+    rule = await get_rule(session, workspace_id, rule_id)
+    details = {"name": rule.name, "kind": rule.kind}
     if not await MonitoringRepository(session).delete_rule(workspace_id, rule_id):
         raise NotFound("no such rule in this workspace")
+    await audit.record(
+        session,
+        "monitoring.rule.deleted",
+        actor=actor,
+        workspace_id=workspace_id,
+        target_type="monitoring_rule",
+        target_id=rule_id,
+        details=details,
+    )
 
 
 async def rule_video_stats(session: AsyncSession, rule: MonitoringRule) -> dict[str, Any]:

@@ -36,7 +36,7 @@ from reelflow.web.middleware import (
     request_id_middleware,
     stamp_response,
 )
-from reelflow.web.openapi import amend_openapi, public_operations
+from reelflow.web.openapi import amend_openapi, extra_media, platform_operations, public_operations
 from reelflow.web.routes import ads as ads_routes
 from reelflow.web.routes import audit, health, identity, jobs
 from reelflow.web.routes import autopilot as autopilot_routes
@@ -180,7 +180,12 @@ def create_app(settings: Settings | None = None) -> Litestar:
     )
     # The served document, amended once: every problem each operation can answer, and the
     # body rules the strict decoder enforces (reelflow/web/openapi.py).
-    amend_openapi(app.plugins.get(OpenAPIPlugin).provide_openapi_schema(), public=public_operations(app))
+    amend_openapi(
+        app.plugins.get(OpenAPIPlugin).provide_openapi_schema(),
+        public=public_operations(app),
+        media=extra_media(app),
+        platform=platform_operations(app),
+    )
     return app
 
 

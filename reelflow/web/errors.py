@@ -115,6 +115,13 @@ def http_exception_handler(request: Request[Any, Any, Any], exc: Exception) -> R
             status = 422 if any(e["source"] in ("", "body") for e in errors) else 400
             extra["errors"] = [{"field": e["field"], "message": e["message"]} for e in errors]
             detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
+        elif missing := _MISSING_PARAMETER.search(str(exc.detail or "")):
+            # Litestar's own check of a required query/header/cookie parameter names it in
+            # its message only: the problem names it too, like every other bad parameter.
+            status = 400
+            reason = f"a required {missing.group(1)} parameter is missing"
+            extra["errors"] = [{"field": missing.group(2), "message": reason}]
+            detail = f"{missing.group(2)}: {reason}"
         else:
             detail = _malformed_detail(exc)
         return problem(request, status, detail=detail, **extra)
@@ -221,6 +228,7 @@ def internal_error_handler(request: Request[Any, Any, Any], exc: Exception) -> R
 
 
 _MISSING_FIELD = re.compile(r"missing required field `([^`]+)`")
+_MISSING_PARAMETER = re.compile(r"Missing required (query|path|header|cookie) parameter '([^']+)'")
 
 
 def _field_errors(extra: Any) -> list[dict[str, str]]:

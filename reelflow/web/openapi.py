@@ -81,6 +81,24 @@ def problems(*codes: int) -> dict[int, ResponseSpec]:
     }
 
 
+def answers(
+    container: Any, described: dict[int, str], *, media_type: str = "application/json"
+) -> dict[int, ResponseSpec]:
+    """`responses=` for a handler that answers with more than one success status (it returns
+    `Response(..., status_code=...)`, which Litestar cannot see): each status, described, with
+    the same body type. The decorator's `status_code` stays the main one."""
+    return {
+        code: ResponseSpec(data_container=container, description=description, media_type=media_type)
+        for code, description in described.items()
+    }
+
+
+def download(media_type: str, description: str) -> dict[int, ResponseSpec]:
+    """`responses=` for a file download (a CSV export...): 200 with that media type, a string
+    body. Pair with the same `media_type=` on the decorator."""
+    return {200: ResponseSpec(data_container=str, description=description, media_type=media_type)}
+
+
 def _is_job_start(operation: dict[str, Any]) -> bool:
     """`web.jobs.start_job` answers 202 with a new run, 200 with the replayed one (a handler
     that returns an untyped `Response` is documented the same way: it may be either)."""
@@ -106,6 +124,23 @@ def _problem_response(code: str) -> dict[str, Any]:
     if code == "401":
         response["headers"] = {"WWW-Authenticate": {"schema": {"type": "string"}}}
     return response
+
+
+def _refers_to_ids(schema: Any, components: dict[str, Any], depth: int = 0) -> bool:
+    """Whether a request body names other resources by id (a `uuid` property, an array of
+    them, or one nested in an object): an id that is not in the caller's workspace is a 404."""
+    if not isinstance(schema, dict) or depth > 6:
+        return False
+    ref = schema.get("$ref")
+    if isinstance(ref, str) and ref.startswith("#/components/schemas/"):
+        return _refers_to_ids(components.get(ref.rsplit("/", 1)[1]), components, depth + 1)
+    if schema.get("format") == "uuid":
+        return True
+    children: list[Any] = list((schema.get("properties") or {}).values())
+    children += [schema.get("items")]
+    for key in ("oneOf", "anyOf", "allOf"):
+        children += list(schema.get(key) or [])
+    return any(_refers_to_ids(child, components, depth + 1) for child in children)
 
 
 def _walk_schema(schema: Any, components: dict[str, Any], seen: set[str], *, request: bool) -> None:
@@ -160,9 +195,57 @@ def public_operations(app: Any) -> set[tuple[str, str]]:
     return found
 
 
-def amend_openapi(document: dict[str, Any], public: set[tuple[str, str]] | None = None) -> dict[str, Any]:
+MEDIA_OPT = "openapi_media"
+
+
+def also_media(status: int, media_type: str, description: str) -> dict[str, Any]:
+    """`opt=` for a handler that answers one status in a second media type as well (results
+    as JSON, or as a CSV download with `?format=csv`): the document lists both."""
+    return {MEDIA_OPT: {str(status): {media_type: description}}}
+
+
+def extra_media(app: Any) -> dict[tuple[str, str], dict[str, dict[str, str]]]:
+    """(OpenAPI path, method) → {status: {media type: description}} from handlers' `opt`."""
+    import re
+
+    found: dict[tuple[str, str], dict[str, dict[str, str]]] = {}
+    for route in app.routes:
+        path = re.sub(r"\{(\w+):[^}]+\}", r"{\1}", route.path)
+        for handler in getattr(route, "route_handlers", []):
+            media = handler.opt.get(MEDIA_OPT)
+            if media:
+                for method in getattr(handler, "http_methods", ()):
+                    found[(path, method.lower())] = media
+    return found
+
+
+# Dependencies through which a handler reaches a platform in the request (app factory).
+PLATFORM_DEPENDENCIES = frozenset({"ads_factory", "platforms"})
+
+
+def platform_operations(app: Any) -> set[tuple[str, str]]:
+    """(OpenAPI path, method) of every handler that takes a platform adapter: it may answer
+    502 when the platform fails for good (`errors.Permanent`, `AuthExpired`)."""
+    import re
+
+    found: set[tuple[str, str]] = set()
+    for route in app.routes:
+        path = re.sub(r"\{(\w+):[^}]+\}", r"{\1}", route.path)
+        for handler in getattr(route, "route_handlers", []):
+            if PLATFORM_DEPENDENCIES & set(handler.parsed_fn_signature.parameters):
+                found.update((path, method.lower()) for method in getattr(handler, "http_methods", ()))
+    return found
+
+
+def amend_openapi(
+    document: dict[str, Any],
+    public: set[tuple[str, str]] | None = None,
+    media: dict[tuple[str, str], dict[str, dict[str, str]]] | None = None,
+    platform: set[tuple[str, str]] | None = None,
+) -> dict[str, Any]:
     """Amend the served document in place (and return it). Operations in `public` are
-    documented without the bearer scheme."""
+    documented without the bearer scheme; `media` adds second media types (`also_media`);
+    operations in `platform` reach a platform and may answer 502."""
     components = document.setdefault("components", {})
     schemas = components.setdefault("schemas", {})
     schemas["Problem"] = copy.deepcopy(PROBLEM_SCHEMA)
@@ -178,6 +261,20 @@ def amend_openapi(document: dict[str, Any], public: set[tuple[str, str]] | None 
                 assert success is not None
                 responses["202"] = {**success, "description": "A new run was queued"}
                 responses["200"] = {**success, "description": "The run this Idempotency-Key already started"}
+            if method in _WRITE_METHODS and "200" not in responses:
+                # Any write sent with an Idempotency-Key may be a replay: its stored 201/202
+                # answer comes back as 200 (`web.middleware.check_idempotency_key`).
+                created = responses.get("201") or responses.get("202")
+                if created is not None:
+                    responses["200"] = {
+                        **created,
+                        "description": "The answer this Idempotency-Key already got (`Idempotent-Replayed: true`)",
+                    }
+            for code, types in (media or {}).get((path, method), {}).items():
+                response = responses.setdefault(code, {"description": next(iter(types.values()))})
+                content = response.setdefault("content", {})
+                for media_type in types:
+                    content[media_type] = {"schema": {"type": "string"}}
             if public is not None and (path, method) in public:
                 operation["security"] = [{}]
             security = operation.get("security", default_security)
@@ -193,13 +290,20 @@ def amend_openapi(document: dict[str, Any], public: set[tuple[str, str]] | None 
                 for p in params
             ):
                 codes.add("404")  # a path id, or an id in the query (`rule_id=`), that is not in the workspace
+            if any(
+                _refers_to_ids(media_type.get("schema"), schemas)
+                for media_type in operation.get("requestBody", {}).get("content", {}).values()
+            ):
+                codes.add("404")  # an id in the body (`clip_id`, `ad_account_id`...) that is not in the workspace
             if method in _WRITE_METHODS:
                 codes.add("409")
+            if platform is not None and (path, method) in platform:
+                codes.add("502")
             if has_body:
                 codes |= {"413", "415", "422"}
             if any(p.get("in") in ("query", "path") for p in params):
                 codes.add("422")
-            if "/projects" in path or "/uploads" in path or "/clips" in path:
+            if "/projects" in path or "/upload" in path or "/clips" in path:
                 codes |= {"413", "415", "422"} if method in ("put", "post") else set()
             for code in sorted(codes | {c for c in responses if c in DESCRIPTIONS}):
                 existing = responses.get(code)
@@ -211,9 +315,9 @@ def amend_openapi(document: dict[str, Any], public: set[tuple[str, str]] | None 
                 if isinstance(schema, dict):
                     _walk_schema(schema, schemas, set(), request=True)
             body = operation.get("requestBody", {}).get("content", {})
-            for media in body.values():
-                _walk_schema(media.get("schema"), schemas, request_schemas, request=True)
+            for body_media in body.values():
+                _walk_schema(body_media.get("schema"), schemas, request_schemas, request=True)
             for response in responses.values():
-                for media in (response.get("content") or {}).values():
-                    _walk_schema(media.get("schema"), schemas, set(), request=False)
+                for response_media in (response.get("content") or {}).values():
+                    _walk_schema(response_media.get("schema"), schemas, set(), request=False)
     return document

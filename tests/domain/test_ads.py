@@ -84,6 +84,9 @@ def test_oauth_state_signed_and_expiring() -> None:
         domain.verify_state(state, secret, now=time.time() + 120)
     with pytest.raises(InvalidInput):
         domain.verify_state("garbage", secret)
+    for hostile in ("ab.٣٣", "ab.é" * 10, "é.é", "\u0000.\u0000"):  # non-ASCII MACs used to be a TypeError
+        with pytest.raises(InvalidInput):
+            domain.verify_state(hostile, secret)
 
 
 def test_settings_validation_names_fields() -> None:

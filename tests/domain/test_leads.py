@@ -50,6 +50,8 @@ def test_parse_keeps_only_what_is_needed() -> None:
         (_raw(fields={"email": 5}), "fields"),
         (_raw(ttclid=["a"]), "ttclid"),
         (b" " * (ld.MAX_BODY_BYTES + 1), "body"),
+        (b"[" * 5000, "body"),
+        (b'{"a":' * 3000, "body"),
     ],
 )
 def test_malformed_bodies_name_the_field(raw: bytes, field: str) -> None:

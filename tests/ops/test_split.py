@@ -17,6 +17,7 @@ import httpx
 import pytest
 
 from reelflow.adapters.media.probe import probe
+from reelflow.sandbox.mail import sign_up
 from reelflow.storage.embedded import free_port
 from tests.clipping_support import FAST_SETTINGS, OPTIONS, Media, media, upload_file
 
@@ -76,7 +77,7 @@ def dynos(services: Any, tmp_path: Path) -> Iterator[Dynos]:
 
 @pytest.mark.slow
 async def test_web_and_media_share_no_disk_and_clip_end_to_end(
-    services: Any, dynos: Dynos, media: Media, tmp_path: Path
+    services: Any, dynos: Dynos, media: Media, tmp_path: Path, mail_sink: Any
 ) -> None:
     if not services.blob_env.get("REELFLOW_BLOB_URL", "").startswith("s3://"):
         pytest.skip("the split needs the S3 store (TEST_BLOB_URL names a folder)")
@@ -96,9 +97,8 @@ async def test_web_and_media_share_no_disk_and_clip_end_to_end(
                 pass
             assert time.monotonic() < deadline, "web did not start"
             time.sleep(0.2)
-        signed = await api.post("/api/v1/signup", json={"email": "split@example.com", "workspace_name": "Split"})
-        assert signed.status_code == 201, signed.text
-        headers = {"Authorization": f"Bearer {signed.json()['token']['token']}"}
+        signed = await sign_up(api, mail_sink, email="split@example.com", workspace_name="Split")
+        headers = {"Authorization": f"Bearer {signed['token']['token']}"}
         sent = await upload_file(api, headers, media.talk, options={**OPTIONS, "top_n": 1})
         project_id = sent["project_id"]
         deadline = time.monotonic() + 240

@@ -39,22 +39,67 @@ async def test_token_is_stored_hashed_never_in_plaintext(client, signup, session
     assert all("token" not in t for t in listed.json())
 
 
-async def test_two_concurrent_signups_with_one_email_one_wins(client):
+async def test_signup_answers_202_and_mails_a_link_that_gives_the_first_token(client, mail_sink, session):
+    response = await client.post(
+        "/api/v1/signup", json={"email": "New@Example.com", "workspace_name": "Fresh", "name": "Nell"}
+    )
+    assert response.status_code == 202, response.text
+    assert set(response.json()) == {"accepted", "detail"}
+    # Nothing is usable before the mailbox's owner follows the link: no user, no member.
+    assert (await session.execute(text("SELECT count(*) FROM users"))).scalar_one() == 0
+    mail = mail_sink.last_to("new@example.com")
+    assert "Confirm" in mail.subject and "Fresh" in mail.text
+    secret = mail.links[0].split("token=", 1)[1]
+    redeemed = await client.post("/api/v1/auth/redeem", json={"token": secret, "password": "a long password 1"})
+    assert redeemed.status_code == 200, redeemed.text
+    body = redeemed.json()
+    assert body["role"] == "owner" and body["workspace"]["name"] == "Fresh"
+    me = await client.get("/api/v1/me", headers={"Authorization": f"Bearer {body['token']['token']}"})
+    assert me.json()["role"] == "owner" and me.json()["user"]["email"] == "new@example.com"
+    again = await client.post("/api/v1/auth/redeem", json={"token": secret})
+    assert again.status_code == 404  # single use
+    login = await client.post(
+        "/api/v1/auth/tokens", json={"email": "new@example.com", "password": "a long password 1", "name": "laptop"}
+    )
+    assert login.status_code == 201, login.text
+
+
+async def test_signup_with_a_taken_email_answers_the_same_and_mails_the_owner(client, signup, mail_sink, session):
+    owner = await signup(email="taken@example.com", workspace="Mine")
+    new = await client.post("/api/v1/signup", json={"email": "fresh@example.com", "workspace_name": "Other"})
+    taken = await client.post("/api/v1/signup", json={"email": "TAKEN@example.com", "workspace_name": "Other"})
+    # The caller cannot tell an existing address from a new one: same status, same body.
+    assert taken.status_code == new.status_code == 202
+    assert taken.json() == new.json()
+    assert set(taken.headers) - {"x-request-id", "date"} == set(new.headers) - {"x-request-id", "date"}
+    mail = mail_sink.last_to("taken@example.com")
+    assert "tried to sign up" in mail.subject and "already has an account" in mail.text
+    # Nothing changes for the existing account until its owner follows the link.
+    me = await client.get("/api/v1/me", headers=owner.headers)
+    assert me.json()["workspace"]["name"] == "Mine"
+    users = (await session.execute(text("SELECT count(*) FROM users"))).scalar_one()
+    assert users == 1
+    memberships = (await session.execute(text("SELECT count(*) FROM memberships"))).scalar_one()
+    assert memberships == 1
+    # If it was them, the link adds the new workspace to their account (password kept).
+    secret = mail.links[0].split("token=", 1)[1]
+    redeemed = await client.post("/api/v1/auth/redeem", json={"token": secret})
+    assert redeemed.status_code == 200, redeemed.text
+    assert redeemed.json()["user"]["id"] == owner.user_id
+    assert redeemed.json()["workspace"]["name"] == "Other" and redeemed.json()["role"] == "owner"
+
+
+async def test_two_concurrent_signups_with_one_email_both_answer_alike(client, mail_sink):
     body = {"email": "race@example.com", "workspace_name": "Race"}
     first, second = await asyncio.gather(
         client.post("/api/v1/signup", json=body), client.post("/api/v1/signup", json=body)
     )
-    assert sorted([first.status_code, second.status_code]) == [201, 409]
-    loser = first if first.status_code == 409 else second
-    assert loser.headers["content-type"] == "application/problem+json"
-
-
-async def test_signup_with_taken_email_is_409_and_writes_nothing(client, signup, session):
-    await signup(email="taken@example.com")
-    again = await client.post("/api/v1/signup", json={"email": "TAKEN@example.com", "workspace_name": "Other"})
-    assert again.status_code == 409
-    workspaces = (await session.execute(text("SELECT count(*) FROM workspaces"))).scalar_one()
-    assert workspaces == 1
+    assert [first.status_code, second.status_code] == [202, 202]
+    links = [m.links[0].split("token=", 1)[1] for m in mail_sink.to("race@example.com")]
+    assert len(links) == 2
+    redeemed = await asyncio.gather(*(client.post("/api/v1/auth/redeem", json={"token": s}) for s in links))
+    assert [r.status_code for r in redeemed] == [200, 200]
+    assert redeemed[0].json()["user"]["id"] == redeemed[1].json()["user"]["id"]  # one account, two workspaces
 
 
 async def test_missing_malformed_revoked_and_expired_tokens_are_401(client, signup, session):
@@ -187,12 +232,12 @@ async def test_oversized_body_is_413(client):
     assert response.json()["status"] == 413
 
 
-async def test_signup_is_rate_limited(client, services, monkeypatch):
+async def test_signup_is_rate_limited(client, services, mail_sink, monkeypatch):
     statuses = []
     for i in range(12):
         response = await client.post("/api/v1/signup", json={"email": f"r{i}@example.com", "workspace_name": "r"})
         statuses.append(response.status_code)
-    assert statuses[:10] == [201] * 10
+    assert statuses[:10] == [202] * 10
     assert statuses[10] == 429
     assert statuses[11] == 429
 
@@ -250,3 +295,13 @@ async def _token_for(client, owner, email: str) -> str:
             repo, workspace_id=uuid.UUID(owner.workspace_id), user_id=user.id, name="t", expires_in_days=None
         )
     return token.token
+
+
+async def test_a_workspace_name_cannot_inject_mail_headers(client, mail_sink):
+    name = "Acme\r\nBcc: victim@example.com\r\nX-Injected: 1"
+    response = await client.post("/api/v1/signup", json={"email": "inj@example.com", "workspace_name": name})
+    assert response.status_code == 202, response.text
+    mail = mail_sink.last_to("inj@example.com")
+    assert mail.recipients == ["inj@example.com"]
+    assert "\n" not in mail.subject and "\r" not in mail.subject
+    assert not mail_sink.to("victim@example.com")

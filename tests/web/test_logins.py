@@ -186,7 +186,7 @@ async def test_audit_log_records_identity_changes_and_is_append_only(client, sig
     # Editors may not read it; other workspaces see none of it.
     other = await signup()
     other_actions = [e["action"] for e in (await client.get("/api/v1/audit", headers=other.headers)).json()["items"]]
-    assert set(other_actions) <= {"identity.workspace.created", "identity.token.issued"}
+    assert set(other_actions) <= {"identity.workspace.created", "identity.member.joined", "identity.token.issued"}
 
     # Append-only in the database itself.
     for statement in ("UPDATE audit_log SET action = 'x'", "DELETE FROM audit_log"):

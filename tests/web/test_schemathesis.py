@@ -1,9 +1,16 @@
-"""schemathesis against the running app (a real uvicorn process on the test services):
-`--checks all` with a bounded budget and a fixed seed; 0 server errors, 0 spec violations.
+"""schemathesis against the running app (a real uvicorn process on the test services, with
+the platform sandbox answering, as in dev): `--checks all` with a bounded budget and a fixed
+seed; 0 server errors, 0 spec violations.
 
-Budget: `REELFLOW_SCHEMATHESIS_EXAMPLES` examples per operation (default 10). The coverage
-phase is left out: schemathesis 4.32 crashes in it on this document (an internal Hypothesis
-lambda-source error, not a finding); examples, fuzzing and stateful phases run.
+Budget: `REELFLOW_SCHEMATHESIS_EXAMPLES` examples per operation (default 10); phases
+`REELFLOW_SCHEMATHESIS_PHASES` (default examples, fuzzing, stateful: about 4 minutes here).
+
+The coverage phase is not in the default run. With schemathesis 4.32.5 it no longer crashes on
+this document, but it is not bounded by `--max-examples` (it took about 8 more minutes on this
+2-core machine, beyond the test's time box) and it reports two classes the other phases do not
+reach, not yet fixed: ST205 (the `Allow` header of the router's 405 answers does not match the
+methods the document lists, 26 operations) and one ST201 (a schema-violating request accepted).
+Run it by hand with `REELFLOW_SCHEMATHESIS_PHASES=examples,coverage,fuzzing,stateful`.
 """
 
 from __future__ import annotations
@@ -37,12 +44,9 @@ def _wait(url: str, process: subprocess.Popen[bytes], timeout: float = 60) -> No
 
 @pytest.mark.slow
 @pytest.mark.timeout(900)
-@pytest.mark.xfail(
-    reason="after merging discovery, publishing and clippers (2026-12-03): 6 undocumented status codes (ST103) "
-    "and 1 undocumented content type (ST105) in the new areas' operations; tracked in issue 11",
-    strict=False,
-)
-def test_schemathesis_finds_no_server_errors_and_no_spec_violations(services: Any, mail_sink: Any, tmp_path: Path):
+def test_schemathesis_finds_no_server_errors_and_no_spec_violations(
+    services: Any, mail_sink: Any, sandbox_server: Any, tmp_path: Path
+):
     from reelflow.storage.embedded import free_port
 
     port = free_port()
@@ -61,8 +65,11 @@ def test_schemathesis_finds_no_server_errors_and_no_spec_violations(services: An
         signed = httpx.post(
             f"{base}/api/v1/signup", json={"email": "schemathesis@example.com", "workspace_name": "st"}, timeout=30
         )
-        assert signed.status_code == 201, signed.text
-        token = signed.json()["token"]["token"]
+        assert signed.status_code == 202, signed.text
+        secret = mail_sink.last_to("schemathesis@example.com").links[0].split("token=", 1)[1]
+        redeemed = httpx.post(f"{base}/api/v1/auth/redeem", json={"token": secret}, timeout=30)
+        assert redeemed.status_code == 200, redeemed.text
+        token = redeemed.json()["token"]["token"]
         examples = os.environ.get("REELFLOW_SCHEMATHESIS_EXAMPLES", "10")
         result = subprocess.run(
             [
@@ -78,7 +85,7 @@ def test_schemathesis_finds_no_server_errors_and_no_spec_violations(services: An
                 "--seed",
                 "42",
                 "--phases",
-                "examples,fuzzing,stateful",
+                os.environ.get("REELFLOW_SCHEMATHESIS_PHASES", "examples,fuzzing,stateful"),
                 "--workers",
                 "2",
                 "--request-timeout",
@@ -94,7 +101,10 @@ def test_schemathesis_finds_no_server_errors_and_no_spec_violations(services: An
             text=True,
             timeout=900,
         )
-        assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:]
+        (tmp_path / "schemathesis.txt").write_text(result.stdout + result.stderr)
+        failures = result.stdout.find("FAILURES")  # the findings, each with its curl command
+        shown = result.stdout[failures : failures + 10_000] if failures >= 0 else ""
+        assert result.returncode == 0, shown + result.stdout[-3000:] + result.stderr[-2000:]
     finally:
         server.terminate()
         server.wait(timeout=30)

@@ -21,6 +21,7 @@ from reelflow.storage.repositories.identity import Principal
 from reelflow.web.auth import requires_role
 from reelflow.web.deps import provide_principal
 from reelflow.web.jobs import IDEMPOTENCY_HEADER, REPLAYED_HEADER, idempotency_key, job_response
+from reelflow.web.openapi import answers, problems
 from reelflow.web.schemas.ads import (
     AccountOut,
     AccountPatch,
@@ -70,7 +71,13 @@ def oauth_start(request: Request[Any, Any, Any], ads_factory: service.AdsFactory
     return AuthorizeOut(**link)
 
 
-@get("/oauth/tiktok-business/callback", opt={"exclude_from_auth": True}, tags=["ads"])
+@get(
+    "/oauth/tiktok-business/callback",
+    opt={"exclude_from_auth": True},
+    tags=["ads"],
+    status_code=201,
+    responses=problems(502),
+)
 async def oauth_callback(
     db_session: AsyncSession,
     ads_factory: service.AdsFactory,
@@ -221,10 +228,15 @@ class AdsController(Controller):
 
     @delete("/directions/{direction_id:uuid}", guards=[requires_role(*EDITORS)])
     async def delete_direction(self, db_session: AsyncSession, principal: Principal, direction_id: uuid.UUID) -> None:
-        await service.delete_direction(db_session, principal.workspace_id, direction_id)
+        await service.delete_direction(db_session, principal.workspace_id, direction_id, actor=principal)
 
     # --- creatives -----------------------------------------------------------------------------
-    @post("/creatives", guards=[requires_role(*EDITORS)])
+    @post(
+        "/creatives",
+        guards=[requires_role(*EDITORS)],
+        status_code=202,
+        responses=answers(CreativeOut, {200: "The same clip for the same account: the existing creative"}),
+    )
     async def create_creative(
         self, db_session: AsyncSession, principal: Principal, data: CreativeIn
     ) -> Response[CreativeOut]:
@@ -321,7 +333,7 @@ class AdsController(Controller):
         return launch_out(await service.get_launch(db_session, principal.workspace_id, launch_id))
 
     # --- actions -------------------------------------------------------------------------------
-    @post("/actions", guards=[requires_role(*EDITORS)])
+    @post("/actions", guards=[requires_role(*EDITORS)], status_code=202)
     async def act(
         self, request: Request[Any, Any, Any], db_session: AsyncSession, principal: Principal, data: ActionIn
     ) -> Response[ActionOut]:

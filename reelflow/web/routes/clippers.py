@@ -24,6 +24,7 @@ from reelflow.storage.repositories.identity import Principal
 from reelflow.web.auth import requires_role
 from reelflow.web.deps import provide_principal
 from reelflow.web.jobs import idempotency_key, job_response
+from reelflow.web.openapi import download
 from reelflow.web.schemas.clippers import (
     CampaignIn,
     CampaignOut,
@@ -256,7 +257,12 @@ class ClippersController(Controller):
     ) -> dict[str, Any]:
         return await service.clipper_analytics(db_session, principal, clipper_id, currency)
 
-    @get("/ledger.csv", guards=[requires_role(*MANAGERS)])
+    @get(
+        "/ledger.csv",
+        guards=[requires_role(*MANAGERS)],
+        media_type="text/csv",
+        responses=download("text/csv", "Every credit and paid payout as CSV (amounts in minor units)"),
+    )
     async def ledger_csv(
         self, db_session: AsyncSession, principal: Principal, campaign_id: uuid.UUID | None = None
     ) -> Response[str]:

@@ -27,6 +27,7 @@ from reelflow.storage.models.clipping import Clip, Project, Upload
 from reelflow.storage.repositories.identity import Principal
 from reelflow.web.auth import requires_role
 from reelflow.web.deps import provide_principal
+from reelflow.web.openapi import MEDIA_OPT, answers, download
 from reelflow.web.pagination import Page, check_limit, decode_time_id_cursor, encode_cursor, page_of
 from reelflow.web.schemas.clipping import (
     ClipEditOut,
@@ -240,9 +241,14 @@ class ClippingController(Controller):
         self, db_session: AsyncSession, principal: Principal, blobs: BlobStore, project_id: uuid.UUID
     ) -> None:
         """Delete a project, its clips and every file it made."""
-        await clipping.delete_project(db_session, principal.workspace_id, project_id, blobs=blobs)
+        await clipping.delete_project(db_session, principal.workspace_id, project_id, blobs=blobs, actor=principal)
 
-    @get("/projects/{project_id:uuid}/transcript", media_type="application/octet-stream")
+    @get(
+        "/projects/{project_id:uuid}/transcript",
+        media_type="application/json",
+        responses=download("application/json", "The transcript: JSON with word timings (`?format=json`)"),
+        opt={MEDIA_OPT: {"200": {"application/x-subrip": "SRT (`?format=srt`)", "text/vtt": "WebVTT (`?format=vtt`)"}}},
+    )
     async def get_transcript(
         self,
         db_session: AsyncSession,
@@ -275,7 +281,11 @@ class ClippingController(Controller):
         """A clip: bounds, score, reasons, transcript excerpt, status and links."""
         return _clip_out(request, await clipping.get_clip(db_session, principal.workspace_id, clip_id))
 
-    @patch("/clips/{clip_id:uuid}", guards=[requires_role(*EDITORS)])
+    @patch(
+        "/clips/{clip_id:uuid}",
+        guards=[requires_role(*EDITORS)],
+        responses=answers(ClipEditOut, {202: "A render input changed: the clip renders again (`run_id`)"}),
+    )
     async def edit_clip(
         self,
         request: Request[Any, Any, Any],
@@ -301,7 +311,7 @@ class ClippingController(Controller):
         self, db_session: AsyncSession, principal: Principal, blobs: BlobStore, clip_id: uuid.UUID
     ) -> None:
         """Delete a clip and its files."""
-        await clipping.delete_clip(db_session, principal.workspace_id, clip_id, blobs=blobs)
+        await clipping.delete_clip(db_session, principal.workspace_id, clip_id, blobs=blobs, actor=principal)
 
     @get("/usage")
     async def usage(self, db_session: AsyncSession, principal: Principal) -> UsageOut:

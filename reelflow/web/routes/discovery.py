@@ -16,6 +16,7 @@ from typing import Any
 
 from litestar import Controller, Request, Response, delete, get, patch, post
 from litestar.di import Provide
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import Parameter
 from litestar.response import Stream
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -33,7 +34,7 @@ from reelflow.storage.repositories.identity import Principal
 from reelflow.web.auth import requires_role
 from reelflow.web.deps import provide_principal
 from reelflow.web.jobs import IDEMPOTENCY_HEADER, REPLAYED_HEADER
-from reelflow.web.openapi import problems
+from reelflow.web.openapi import MEDIA_OPT, also_media, answers, problems
 from reelflow.web.pagination import Page, check_limit, decode_cursor, decode_time_id_cursor, encode_cursor, page_of
 from reelflow.web.schemas.discovery import (
     CampaignIn,
@@ -284,10 +285,10 @@ class DiscoveryController(Controller):
     @delete("/campaigns/{campaign_id:uuid}", guards=[requires_role(*EDITORS)], status_code=204)
     async def delete_campaign(self, db_session: AsyncSession, principal: Principal, campaign_id: uuid.UUID) -> None:
         """Delete a campaign with its searches and links (409 while a search runs)."""
-        await service.delete_campaign(db_session, principal.workspace_id, campaign_id)
+        await service.delete_campaign(db_session, principal.workspace_id, campaign_id, actor=principal)
 
     # --- searches ----------------------------------------------------------------------------
-    @post("/campaigns/{campaign_id:uuid}/searches", guards=[requires_role(*EDITORS)])
+    @post("/campaigns/{campaign_id:uuid}/searches", guards=[requires_role(*EDITORS)], status_code=202)
     async def start_search(
         self,
         request: Request[Any, Any, Any],
@@ -353,7 +354,14 @@ class DiscoveryController(Controller):
         return search_out(search)
 
     # --- results -----------------------------------------------------------------------------
-    @get("/campaigns/{campaign_id:uuid}/searches/{search_id:uuid}/creators", guards=[requires_role(*READERS)])
+    @get(
+        "/campaigns/{campaign_id:uuid}/searches/{search_id:uuid}/creators",
+        guards=[requires_role(*READERS)],
+        responses=answers(
+            Page[FoundCreatorOut], {200: "A page of creators, or every matching row as CSV (`?format=csv`)"}
+        ),
+        opt=also_media(200, "text/csv", "Every matching row as CSV (`?format=csv`)"),
+    )
     async def search_creators(
         self,
         db_session: AsyncSession,
@@ -378,7 +386,14 @@ class DiscoveryController(Controller):
             db_session, principal, campaign_id, search_id, filters, sort, cursor, limit, format, f"search-{search_id}"
         )
 
-    @get("/campaigns/{campaign_id:uuid}/creators", guards=[requires_role(*READERS)])
+    @get(
+        "/campaigns/{campaign_id:uuid}/creators",
+        guards=[requires_role(*READERS)],
+        responses=answers(
+            Page[FoundCreatorOut], {200: "A page of creators, or every matching row as CSV (`?format=csv`)"}
+        ),
+        opt=also_media(200, "text/csv", "Every matching row as CSV (`?format=csv`)"),
+    )
     async def campaign_creators(
         self,
         db_session: AsyncSession,
@@ -484,10 +499,19 @@ async def _csv_stream(
 
 @get(
     "/discovery/images/{token:str}",
-    opt={"exclude_from_auth": True},
+    opt={
+        "exclude_from_auth": True,
+        # The image as the CDN served it (HEIC/HEIF become JPEG; AVIF passes through).
+        MEDIA_OPT: {"200": {t: "The image" for t in ("image/png", "image/webp", "image/gif", "image/avif")}},
+    },
     tags=["discovery"],
     security=[{}],
-    responses=problems(403, 404, 413, 415, 502, 503),
+    media_type="image/jpeg",
+    responses={
+        **problems(403, 404, 413, 415, 502, 503),
+        200: ResponseSpec(data_container=bytes, description="The image", media_type="image/jpeg"),
+        304: ResponseSpec(data_container=None, description="Not modified: `If-None-Match` matched the ETag"),
+    },
 )
 async def discovery_image(request: Request[Any, Any, Any], token: str) -> Response[bytes]:
     """An avatar through Reelflow: the link is signed by the API (no open proxy); only the

@@ -33,7 +33,6 @@ from reelflow.web.schemas.identity import (
     RedeemOut,
     RoleIn,
     SignupIn,
-    SignupOut,
     TokenIn,
     TokenOut,
     UserOut,
@@ -42,6 +41,7 @@ from reelflow.web.schemas.identity import (
 
 ALL_ROLES = ("owner", "admin", "editor", "clipper")
 PUBLIC = {"exclude_from_auth": True}
+SIGNUP_ACCEPTED = "check this address's mailbox: a link to confirm the sign-up and get your first token is on its way"
 
 
 def _user(user: User) -> UserOut:
@@ -118,13 +118,27 @@ async def issue_token(
 # --- public: sign-up, login, mailed links -------------------------------------------------
 
 
-@post("/signup", opt={**PUBLIC, "rate_limit_group": "signup"}, tags=["identity"], security=[{}])
-async def signup(db_session: AsyncSession, data: SignupIn) -> SignupOut:
-    """Sign up: a user, a workspace they own, and a first API token (shown once)."""
-    done = await service.sign_up(db_session, email=data.email, workspace_name=data.workspace_name, name=data.name)
-    return SignupOut(
-        user=_user(done.user), workspace=_workspace(done.workspace), role="owner", token=_created(done.token)
+@post(
+    "/signup",
+    opt={**PUBLIC, "rate_limit_group": "signup"},
+    tags=["identity"],
+    security=[{}],
+    status_code=202,
+)
+async def signup(request: Request[Any, Any, Any], db_session: AsyncSession, data: SignupIn) -> AcceptedOut:
+    """Sign up: a workspace is created and a single-use link that makes you its owner is
+    mailed to the address; `POST /auth/redeem` with it returns your first API token (shown
+    once). The answer is the same whether or not the address already has an account (one
+    that has gets a mail saying someone tried to sign up with it), so it reveals nothing."""
+    await service.sign_up(
+        db_session,
+        email=data.email,
+        workspace_name=data.workspace_name,
+        name=data.name,
+        base_url=_base_url(request),
+        mailer=request.app.state.mailer,
     )
+    return AcceptedOut(accepted=True, detail=SIGNUP_ACCEPTED)
 
 
 @post(

@@ -19,6 +19,7 @@ from reelflow.services.ads_base import AdsFactory
 from reelflow.storage.repositories.identity import Principal
 from reelflow.web.auth import requires_role
 from reelflow.web.deps import provide_principal
+from reelflow.web.openapi import problems
 from reelflow.web.pagination import Page, check_limit, decode_time_id_cursor, encode_cursor, page_of
 from reelflow.web.schemas.leads import InstantPageOut, LeadOut, LeadPatch, event_out
 
@@ -46,6 +47,7 @@ async def lead_webhook_challenge(challenge: str | None = Parameter(default=None,
     security=[{}],
     status_code=200,
     request_max_body_size=MAX_BODY_BYTES,
+    responses=problems(401, 413, 415),
 )
 async def lead_webhook(request: Request[Any, Any, Any], db_session: AsyncSession) -> Response[LeadAccepted]:
     """A signed lead (`x-tiktok-signature: t=<unix s>,s=<hex HMAC-SHA256 of "t.body">`).

@@ -181,7 +181,7 @@ class MonitoringController(Controller):
     @delete("/rules/{rule_id:uuid}", guards=[requires_role(*EDITORS)], status_code=204)
     async def delete_rule(self, db_session: AsyncSession, principal: Principal, rule_id: uuid.UUID) -> None:
         """Delete a rule and its links; the videos it found stay (other rules may share them)."""
-        await monitoring.delete_rule(db_session, principal.workspace_id, rule_id)
+        await monitoring.delete_rule(db_session, principal.workspace_id, rule_id, actor=principal)
 
     @post("/rules/{rule_id:uuid}/poll", guards=[requires_role(*EDITORS)])
     async def poll_rule(

@@ -23,6 +23,7 @@ from reelflow.storage.repositories.identity import Principal
 from reelflow.web.auth import requires_role
 from reelflow.web.deps import provide_principal
 from reelflow.web.jobs import IDEMPOTENCY_HEADER, REPLAYED_HEADER
+from reelflow.web.openapi import problems
 from reelflow.web.schemas.jobs import JobOut, job_out
 from reelflow.web.schemas.publishing import (
     AccountOut,
@@ -122,7 +123,7 @@ class OAuthController(Controller):
         return OAuthStartOut(**out)
 
 
-@get("/oauth/{provider:str}/callback", opt={"exclude_from_auth": True}, tags=TAGS)
+@get("/oauth/{provider:str}/callback", opt={"exclude_from_auth": True}, tags=TAGS, responses=problems(422, 502))
 async def oauth_callback(
     request: Request[Any, Any, Any],
     db_session: AsyncSession,
@@ -195,7 +196,7 @@ class PublishController(Controller):
             return Response(body, status_code=202)
         return Response(body, status_code=200, headers={REPLAYED_HEADER: "true"})
 
-    @post("/tiktok", guards=[requires_role(*EDITORS)])
+    @post("/tiktok", guards=[requires_role(*EDITORS)], status_code=202)
     async def tiktok(
         self,
         request: Request[Any, Any, Any],
@@ -223,7 +224,7 @@ class PublishController(Controller):
         )
         return await self._publish(request, db_session, principal, platforms, req)
 
-    @post("/youtube", guards=[requires_role(*EDITORS)])
+    @post("/youtube", guards=[requires_role(*EDITORS)], status_code=202)
     async def youtube(
         self,
         request: Request[Any, Any, Any],

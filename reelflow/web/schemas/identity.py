@@ -55,13 +55,6 @@ class CreatedTokenOut(msgspec.Struct):
     expires_at: datetime | None
 
 
-class SignupOut(msgspec.Struct):
-    user: UserOut
-    workspace: WorkspaceOut
-    role: Role
-    token: CreatedTokenOut
-
-
 class MeOut(msgspec.Struct):
     user: UserOut
     workspace: WorkspaceOut
