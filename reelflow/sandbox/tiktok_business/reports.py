@@ -6,6 +6,7 @@ import functools
 import hashlib
 import itertools
 import json
+from collections import OrderedDict
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -113,6 +114,8 @@ def _advertiser_entities(st: BusinessState, advertiser: str) -> list[Entity]:
 # Report rows of a query at one sandbox second: the pages of one report are cut from the
 # same rows instead of recomputing every ad's delivery per page.
 _REPORT_CACHE: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
+# Buckets of the ended time slots of a report, per advertiser state (see `_report`).
+_CLOSED_SLOTS: OrderedDict[tuple[Any, ...], dict[tuple[str, str], dict[str, float]]] = OrderedDict()
 
 
 def _ad_delivery(
@@ -244,19 +247,53 @@ def _report(request: Request[Any, Any, Any], st: BusinessState, token: core.Toke
     while moment < window_end:
         slots.append((moment, moment + step, _fmt(moment) if time_dims else ""))
         moment += step
+
+    def accumulate(into: dict[tuple[str, str], dict[str, float]], some: list[tuple[datetime, datetime, str]]) -> None:
+        for ad in ads:
+            if ad.status == "DELETE":  # deleted entities are excluded by default (STATUS_NOT_DELETE)
+                continue
+            group_id = advertiser if level == "AUCTION_ADVERTISER" else str(ad.fields[id_dims[0]])
+            if any(str(ad.fields.get(name, "")) not in values for name, values in wanted.items()):
+                continue
+            for moment, nxt, time_key in some:
+                delivered = _ad_delivery(st, ad, moment, nxt, now)
+                if delivered:
+                    bucket = into.setdefault((group_id, time_key), {})
+                    for key, value in delivered.items():
+                        bucket[key] = bucket.get(key, 0.0) + value
+
     buckets: dict[tuple[str, str], dict[str, float]] = {}
-    for ad in ads:
-        if ad.status == "DELETE":  # deleted entities are excluded by default (STATUS_NOT_DELETE)
-            continue
-        group_id = advertiser if level == "AUCTION_ADVERTISER" else str(ad.fields[id_dims[0]])
-        if any(str(ad.fields.get(name, "")) not in values for name, values in wanted.items()):
-            continue
-        for moment, nxt, time_key in slots:
-            delivered = _ad_delivery(st, ad, moment, nxt, now)
-            if delivered:
-                bucket = buckets.setdefault((group_id, time_key), {})
-                for key, value in delivered.items():
-                    bucket[key] = bucket.get(key, 0.0) + value
+    closed = [slot for slot in slots if slot[1] <= now]
+    if time_dims and closed:
+        # A slot that has ended never changes unless the advertiser's entities do (added,
+        # status history, budgets, schedules): its buckets are computed once and reused by
+        # the report's other pages and later reports; only the open slot is computed anew.
+        # (By time slot only: then closed and open buckets never mix, and the sums are the
+        # ones the whole computation gives.)
+        state_key = (
+            len(st.entities),
+            cache_key[-1],
+            tuple(
+                (e.id, e.fields.get("budget"), e.fields.get("budget_mode"), e.fields.get("schedule_start_time"),
+                 e.fields.get("schedule_end_time"))
+                for e in own
+                if e.kind != "ad"
+            ),
+        )  # fmt: skip
+        closed_key = (advertiser, level, tuple(dimensions), cache_key[6], closed[0][0], closed[-1][1], state_key)
+        done = _CLOSED_SLOTS.get(closed_key)
+        if done is None:
+            done = {}
+            accumulate(done, closed)
+            _CLOSED_SLOTS[closed_key] = done
+            while len(_CLOSED_SLOTS) > 32:
+                _CLOSED_SLOTS.popitem(last=False)
+        else:
+            _CLOSED_SLOTS.move_to_end(closed_key)
+        buckets.update(done)  # their dicts are only read from here on
+        accumulate(buckets, [slot for slot in slots if slot[1] > now])
+    else:
+        accumulate(buckets, slots)
     rows = []
     for (group_id, time_key), totals in sorted(buckets.items()):
         derived = _derive(totals)
