@@ -115,7 +115,9 @@ def _advertiser_entities(st: BusinessState, advertiser: str) -> list[Entity]:
 # same rows instead of recomputing every ad's delivery per page.
 _REPORT_CACHE: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
 # Buckets of the ended time slots of a report, per advertiser state (see `_report`).
-_CLOSED_SLOTS: OrderedDict[tuple[Any, ...], dict[tuple[str, str], dict[str, float]]] = OrderedDict()
+_CLOSED_SLOTS: OrderedDict[
+    tuple[Any, ...], tuple[dict[tuple[str, str], dict[str, float]], dict[tuple[str, str], dict[str, str]]]
+] = OrderedDict()
 
 
 def _ad_delivery(
@@ -263,6 +265,7 @@ def _report(request: Request[Any, Any, Any], st: BusinessState, token: core.Toke
                         bucket[key] = bucket.get(key, 0.0) + value
 
     buckets: dict[tuple[str, str], dict[str, float]] = {}
+    derived_before: dict[tuple[str, str], dict[str, str]] = {}  # the ended slots' metrics, as strings
     closed = [slot for slot in slots if slot[1] <= now]
     if time_dims and closed:
         # A slot that has ended never changes unless the advertiser's entities do (added,
@@ -281,22 +284,23 @@ def _report(request: Request[Any, Any, Any], st: BusinessState, token: core.Toke
             ),
         )  # fmt: skip
         closed_key = (advertiser, level, tuple(dimensions), cache_key[6], closed[0][0], closed[-1][1], state_key)
-        done = _CLOSED_SLOTS.get(closed_key)
-        if done is None:
-            done = {}
+        entry = _CLOSED_SLOTS.get(closed_key)
+        if entry is None:
+            done: dict[tuple[str, str], dict[str, float]] = {}
             accumulate(done, closed)
-            _CLOSED_SLOTS[closed_key] = done
+            entry = _CLOSED_SLOTS[closed_key] = (done, {key: _derive(totals) for key, totals in done.items()})
             while len(_CLOSED_SLOTS) > 32:
                 _CLOSED_SLOTS.popitem(last=False)
         else:
             _CLOSED_SLOTS.move_to_end(closed_key)
-        buckets.update(done)  # their dicts are only read from here on
+        buckets.update(entry[0])  # their dicts are only read from here on
+        derived_before = entry[1]
         accumulate(buckets, [slot for slot in slots if slot[1] > now])
     else:
         accumulate(buckets, slots)
     rows = []
     for (group_id, time_key), totals in sorted(buckets.items()):
-        derived = _derive(totals)
+        derived = derived_before.get((group_id, time_key)) or _derive(totals)
         dims = {id_dims[0]: group_id}
         if time_dims:
             dims[time_dims[0]] = time_key
