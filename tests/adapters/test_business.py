@@ -16,7 +16,6 @@ import httpx
 import pytest
 
 from reelflow import errors
-from reelflow.adapters.ratelimit import RateLimit
 from reelflow.adapters.tiktok.business import (
     AdGroupSpec,
     AdSpec,
