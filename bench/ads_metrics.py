@@ -10,7 +10,7 @@ ads each (one authorization), stores them as ad accounts, then in the same run:
 - Reelflow: `services.ads.collect_all_metrics` — every account, `concurrency` at a time,
   AUCTION_AD × day for `days` days, every page (1000 rows; the pages after the first asked
   for together), upserted per ad per day in one statement; the adapter paces its calls per
-  endpoint under the platform's windows (`RateLimit.within`), so no 40100 is drawn; one that
+  endpoint under the platform's windows (`RateLimit.within_window`), so few 40100s are drawn; one that
   comes anyway is retried after the platform's delay;
 - the seed's approach: accounts one after another, the same report and upsert, retries at
   fixed 2/5/10 s, on the first `baseline-accounts` accounts (a sample, compared by rate).
