@@ -238,3 +238,41 @@ def _stamp(argv: list[str]) -> int:
 
 if __name__ == "__main__":
     raise SystemExit(_stamp(sys.argv[1:]))
+
+
+def cpu_snapshot(sandbox_pid: int | None, pg_dir: Path | None) -> dict[str, float]:
+    """CPU seconds (user + system) used so far by this process, the sandbox process and the
+    embedded Postgres (postmaster, its live backends and the ones it has reaped). The
+    difference of two snapshots says where a phase's CPU went: on a shared machine a phase
+    bound by CPU is slow for a reason the latency model does not explain."""
+    import psutil
+
+    def own(proc: psutil.Process) -> float:
+        times = proc.cpu_times()
+        return float(times.user + times.system)
+
+    out = {"bench": own(psutil.Process())}
+    if sandbox_pid is not None:
+        try:
+            out["sandbox"] = own(psutil.Process(sandbox_pid))
+        except psutil.Error:
+            pass
+    pid_files = sorted(pg_dir.rglob("postmaster.pid")) if pg_dir is not None and pg_dir.exists() else []
+    if pid_files:
+        try:
+            master = psutil.Process(int(pid_files[0].read_text().split()[0]))
+            times = master.cpu_times()
+            total = float(times.user + times.system + times.children_user + times.children_system)
+            for child in master.children(recursive=True):
+                try:
+                    total += own(child)
+                except psutil.Error:
+                    pass
+            out["postgres"] = total
+        except (psutil.Error, ValueError, IndexError, OSError):
+            pass
+    return {k: round(v, 2) for k, v in out.items()}
+
+
+def cpu_delta(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
+    return {k: round(after[k] - before[k], 2) for k in after if k in before}

@@ -388,7 +388,7 @@ def main() -> int:
     # One worker per search (all at once) up to 16: each worker thread holds its own database
     # pool, and the embedded Postgres allows 100 connections.
     args.workers = args.workers or min(args.searches, 16)
-    from common import finish_info, run_info
+    from common import cpu_delta, cpu_snapshot, finish_info, run_info
 
     info = run_info()
     from reelflow.logs import configure_logging
@@ -418,7 +418,10 @@ def main() -> int:
         )
         _reset_sandbox_log(sandbox_url, args)
         ids = asyncio.run(_with_dispose(_create_searches(args.searches, args.target, "reelflow")))
+        pg_dir = tmp / "postgres"
+        cpu_start = cpu_snapshot(sandbox.pid, pg_dir)
         seconds = _work(args.workers, ids, args.limit_s)
+        cpu_ours = cpu_delta(cpu_start, cpu_snapshot(sandbox.pid, pg_dir))
         ours = asyncio.run(_with_dispose(_reelflow_figures(ids)))
         requests = _sandbox_requests(sandbox_url)
         twice = requests - ours["pages"]
@@ -430,7 +433,9 @@ def main() -> int:
 
         _reset_sandbox_log(sandbox_url, args)
         seed_ids = asyncio.run(_with_dispose(_create_searches(args.searches, args.target, "seed")))
+        cpu_start = cpu_snapshot(sandbox.pid, pg_dir)
         seed_seconds = _work(args.workers, seed_ids, args.limit_s)
+        cpu_seed = cpu_delta(cpu_start, cpu_snapshot(sandbox.pid, pg_dir))
         seed = asyncio.run(_with_dispose(_seed_figures(seed_ids)))
         print(
             f"seed way: {seed_seconds:.1f} s, {seed['unique_creators']} unique creators "
@@ -458,6 +463,8 @@ def main() -> int:
             "baseline_counted_results": seed["counted_results"],
             "baseline_pages_per_unique_creator": round(seed["pages"] / max(1, seed["unique_creators"]), 4),
             "baseline_delay_s": args.baseline_delay,
+            # CPU seconds per side (this process with its worker threads, the sandbox, Postgres)
+            "cpu_s": {"reelflow": cpu_ours, "baseline": cpu_seed},
             "latency_model": {
                 "latency_s": args.latency,
                 "jitter_s": args.jitter,
@@ -465,6 +472,7 @@ def main() -> int:
                 "slow_s": args.slow,
             },
         }
+        print(f"CPU seconds (bench process, sandbox, Postgres): {result['cpu_s']}")
         print(f"ratio (unique creators/s, reelflow vs seed): {result['ratio']}")
         if args.json:
             args.json.parent.mkdir(parents=True, exist_ok=True)

@@ -146,7 +146,8 @@ class ScrapeCreatorsClient:
         self.base = settings.platform_url("scrapecreators_base_url")
         self.api_key = settings.credential("scrapecreators_api_key")
         rate = settings.quotas.scrapecreators_per_second
-        self._limits = [RateLimit.per_second("scrapecreators", rate)] if rate else []
+        # never more than `rate` in any sliding second (a burst-of-`rate` bucket lets twice that through)
+        self._limits = [RateLimit.within_window("scrapecreators", rate)] if rate else []
 
     async def _get(self, path: str, params: dict[str, Any]) -> dict[str, Any]:
         response = await httpclient.request(

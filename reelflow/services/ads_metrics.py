@@ -82,6 +82,7 @@ async def collect_account_metrics(
             await repo.record_collect(account.id, error=translate(exc), status="reauth_required")
             return {"account_id": str(account_id), "error": translate(exc)}
         workspace_id, advertiser_id, currency = account.workspace_id, account.advertiser_id, account.currency
+        timezone = account.timezone
         last = today or account_today(account)
     first = last - timedelta(days=settings.ads.metrics_days - 1)
     started = time.monotonic()
@@ -94,6 +95,8 @@ async def collect_account_metrics(
             by="day",
             metrics=REPORT_METRICS,
             page_size=settings.ads.metrics_page_size,
+            currency=currency,
+            timezone=timezone,
         )
         rows = metric_rows(report, currency)
         async with session_scope() as session:

@@ -130,6 +130,10 @@ class QuotaSettings(BaseModel):
     youtube_per_second: float = Field(default=10.0, ge=0)
     # YouTube Data API units per day for the API-key client (videos.list = 1 unit per 50 ids).
     youtube_daily_units: int = Field(default=10_000, ge=0)
+    # TikTok API for Business: per app per endpoint, sliding windows (§5.1; the values are
+    # the sandbox's [U]); the adapter stays under both (`RateLimit.within_window`).
+    tiktok_business_per_second: int = Field(default=10, ge=0)
+    tiktok_business_per_minute: int = Field(default=600, ge=0)
 
 
 class SandboxLatencySettings(BaseModel):

@@ -3,6 +3,8 @@ error-code mapping, budget rules, string metrics and idempotency."""
 
 from __future__ import annotations
 
+import asyncio
+import bisect
 import hashlib
 import json
 from dataclasses import dataclass
@@ -491,6 +493,68 @@ async def test_full_report_walks_every_page(sandbox: Any, account: Account) -> N
                                              by="total", page_size=2)  # fmt: skip
     assert {r.ad_id for r in rows} == ad_ids
     assert len(await sandbox.requests(f"{API}/report/integrated/get*")) == 3
+
+
+async def test_full_report_requests_the_pages_after_the_first_together(sandbox: Any, account: Account) -> None:
+    adgroup_id = await _adgroup(account, await _campaign(account))
+    for i in range(4):
+        await _ad(account, adgroup_id, name=f"Ad {i}")
+    await sandbox.advance(86400)
+    today = datetime.fromtimestamp(await sandbox.now(), UTC).date()
+    kwargs: dict[str, Any] = {"start": today - timedelta(days=1), "end": today, "by": "total", "page_size": 1}
+    one_by_one = []
+    for page in range(1, 5):
+        one_by_one.extend((await account.ads.get_report(account.advertiser_id, page=page, **kwargs)).rows)
+    await sandbox.fault(f"{API}/report/integrated/get*", kind="latency", delay=0.6, times=4)
+    rows = await account.ads.get_full_report(account.advertiser_id, **kwargs)
+    assert [r.ad_id for r in rows] == [r.ad_id for r in one_by_one]  # page order kept
+    calls = (await sandbox.requests(f"{API}/report/integrated/get*"))[-4:]
+    arrived = sorted(float(c["real_at"]) for c in calls)
+    assert arrived[1] - arrived[0] >= 0.5  # page 1 first: it says how many pages there are
+    assert arrived[3] - arrived[1] < 0.9  # pages 2-4 together (paced by the rate limit only), not 3 × 0.6 s
+
+
+async def test_a_known_currency_and_timezone_save_the_advertiser_lookup(sandbox: Any, account: Account) -> None:
+    await _ad(account, await _adgroup(account, await _campaign(account)))
+    await sandbox.advance(86400)
+    today = datetime.fromtimestamp(await sandbox.now(), UTC).date()
+    fresh = TikTokBusinessAds(account.token)  # no advertiser cached on this instance
+    before = len(await sandbox.requests(f"{API}/advertiser/info*"))
+    rows = await fresh.get_full_report(
+        account.advertiser_id, start=today - timedelta(days=1), end=today, currency="USD", timezone="Etc/GMT"
+    )
+    assert rows and all(r.currency == "USD" for r in rows)
+    assert len(await sandbox.requests(f"{API}/advertiser/info*")) == before
+
+
+async def test_calls_stay_inside_the_platforms_rate_windows(sandbox: Any, account: Account) -> None:
+    """The sandbox's model counts 10 requests per sliding second per endpoint; a token bucket
+    with a burst of 10 would let ~20 through in one second. The adapter's bucket does not."""
+    await _ad(account, await _adgroup(account, await _campaign(account)))
+    today = datetime.fromtimestamp(await sandbox.now(), UTC).date()
+    await _sandbox_call(sandbox, "POST", "/sandbox/latency", json={"enabled": True, "scale": 0.0})
+    async with httpx.AsyncClient(base_url=sandbox.url) as raw:  # unpaced (and answered at once): 40100s
+        answers = await asyncio.gather(
+            *(raw.get(f"{API}/report/integrated/get/", headers={"Access-Token": account.token}) for _ in range(30))
+        )
+    assert sum(a.json()["code"] == 40100 for a in answers) >= 1
+    await _sandbox_call(sandbox, "POST", "/sandbox/latency", json={"enabled": True, "scale": 0.0})  # fresh windows
+    await asyncio.gather(
+        *(account.ads.get_report(account.advertiser_id, start=today, end=today, by="total") for _ in range(14))
+    )
+    model = await _sandbox_call(sandbox, "GET", "/sandbox/latency")
+    [row] = [r for r in model["endpoints"] if r["pattern"] == "/tiktok-business/open_api/v1.3/report/*"]
+    assert row["requests"] == 14 and row["limited"] == 0
+
+
+def test_rate_limit_within_sliding_windows() -> None:
+    limit = TikTokBusinessAds()._limits("/report/integrated/get/")[0]  # the 10/s and 600/min windows
+    assert limit.burst == 1.0 and limit.rate < 9.0
+    sent = [k / limit.rate for k in range(1200)]  # everyone asks at t=0: the bucket's schedule
+    for count, window in ((10, 1.0), (600, 60.0)):
+        most = max(bisect.bisect_left(sent, t + window) - i for i, t in enumerate(sent))  # in [t, t + window)
+        assert most < count
+        assert sent[count - 1] - sent[0] >= window * 1.1  # room for the platform's clock to differ
 
 
 async def test_status_update_answers_have_the_documented_shapes(sandbox: Any, account: Account) -> None:

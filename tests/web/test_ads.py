@@ -558,6 +558,44 @@ async def test_collector_upserts_and_isolates_failures(
     assert (await client.get("/api/v1/ads/reports/directions", headers=other_owner.headers)).json()["rows"] == []
 
 
+async def test_metrics_upsert_replaces_days_in_one_statement_per_chunk(
+    client: Any, signup: Any, sandbox: Any, session: Any, monkeypatch: Any
+) -> None:
+    from datetime import date
+
+    from reelflow.storage.repositories import ads as ads_repo
+    from reelflow.storage.repositories.ads import AdsRepository, MetricRow
+
+    owner = await signup()
+    [account] = await connect(client, owner, sandbox)
+    account_id, workspace_id = uuid.UUID(account["id"]), uuid.UUID(owner.workspace_id)
+    monkeypatch.setattr(ads_repo, "_UPSERT_CHUNK", 3)  # several statements for 7 rows
+
+    def row(ad: str, day: int, spend: int, ctr: float | None = 1.5, cpl: int | None = None) -> MetricRow:
+        values = {name: 0 for name in ads_repo.METRIC_FIELDS}
+        values.update(spend_minor=spend, impressions=spend * 10, ctr=ctr, cpl_minor=cpl, cpc_minor=None)
+        return MetricRow(ad_id=ad, day=date(2026, 11, day), currency="KZT", values=values)
+
+    rows = [row(f"ad{i}", d, 100 * i + d) for i in range(3) for d in (1, 2)] + [row("ad9", 1, 5, ctr=None, cpl=7)]
+    repo = AdsRepository(session)
+    assert await repo.upsert_metrics(workspace_id, account_id, "tiktok", [*rows, row("ad0", 1, 999)]) == 7
+    await session.commit()
+    stored = {(m.ad_id, m.day.day): m for m in await repo.metrics_for(account_id)}
+    assert len(stored) == 7 and stored[("ad0", 1)].spend_minor == 999  # the later duplicate won
+    assert stored[("ad9", 1)].ctr is None and stored[("ad9", 1)].cpl_minor == 7 and stored[("ad2", 2)].ctr == 1.5
+    assert stored[("ad1", 2)].workspace_id == workspace_id and stored[("ad1", 2)].platform == "tiktok"
+    # re-pulling replaces, never adds
+    assert await repo.upsert_metrics(workspace_id, account_id, "tiktok", [row("ad0", 1, 1), row("ad1", 2, 2)]) == 2
+    await session.commit()
+    totals = (
+        await session.execute(
+            text("SELECT count(*), sum(spend_minor) FROM ad_metrics_daily WHERE ad_account_id = :a"),
+            {"a": account_id},
+        )
+    ).one()
+    assert totals == (7, 1 + 2 + sum(m.spend_minor for k, m in stored.items() if k not in {("ad0", 1), ("ad1", 2)}))
+
+
 async def _sandbox_today(sandbox: Any) -> Any:
     from datetime import UTC, datetime
 

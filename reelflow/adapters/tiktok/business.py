@@ -14,6 +14,7 @@ and hours are in the advertiser's time zone.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from collections.abc import AsyncIterable, Callable, Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
@@ -24,6 +25,7 @@ import msgspec
 
 from reelflow import errors
 from reelflow.adapters import httpclient
+from reelflow.adapters.ratelimit import RateLimit
 from reelflow.adapters.tiktok.business_errors import PLATFORM, business_error, business_error_mapper
 from reelflow.adapters.tiktok.business_records import (
     DEFAULT_METRICS,
@@ -84,6 +86,18 @@ class TikTokBusinessAds:
         self.access_token = access_token
         self.base_url = self._settings.platform_url("tiktok_business_base_url").rstrip("/") + API_PREFIX
         self._meta: dict[str, _AdvertiserMeta] = {}
+        quotas = self._settings.quotas
+        self._windows = [
+            (float(count), window)
+            for count, window in ((quotas.tiktok_business_per_second, 1.0), (quotas.tiktok_business_per_minute, 60.0))
+            if count
+        ]
+
+    def _limits(self, path: str) -> list[RateLimit]:
+        """The platform counts per app per endpoint (§5.1): one bucket per path, shared by every
+        token of this app and every process (Redis), never over the platform's windows."""
+        buckets = [RateLimit.within_window(f"tiktok_business:{path}", n, w) for n, w in self._windows]
+        return [min(buckets, key=lambda b: b.rate)] if buckets else []  # the tightest window decides
 
     # --- transport --------------------------------------------------------------------------------
 
@@ -121,6 +135,7 @@ class TikTokBusinessAds:
             content=content,
             headers=headers,
             error_mapper=business_error_mapper(idempotent=idempotent),
+            rate_limits=self._limits(path),
             read_timeout=read_timeout,
         )
         body = httpclient.json_body(response)
@@ -595,12 +610,18 @@ class TikTokBusinessAds:
         metrics: Sequence[str] = DEFAULT_METRICS,
         page: int = 1,
         page_size: int = 1000,
+        currency: str | None = None,
+        timezone: str | None = None,
     ) -> Report:
-        """One page of ``report/integrated/get`` (BASIC, AUCTION), metrics parsed to numbers."""
+        """One page of ``report/integrated/get`` (BASIC, AUCTION), metrics parsed to numbers.
+        `currency` and `timezone`, when the caller knows the advertiser's (an ad account keeps
+        them), save the ``advertiser/info`` call that would otherwise look them up."""
         span = (end - start).days + 1
         limit = {"day": 30, "hour": 1, "total": 365}[by]
         if not 1 <= span <= limit:
             raise errors.InvalidInput(f"a report by {by} covers 1 to {limit} days", field="end")
+        if currency and timezone:
+            self._meta.setdefault(advertiser_id, _AdvertiserMeta(currency=currency, timezone=timezone))
         meta = await self._advertiser_meta(advertiser_id)
         id_dimension = {"AUCTION_AD": "ad_id", "AUCTION_ADGROUP": "adgroup_id", "AUCTION_CAMPAIGN": "campaign_id",
                         "AUCTION_ADVERTISER": "advertiser_id"}[data_level]  # fmt: skip
@@ -633,15 +654,28 @@ class TikTokBusinessAds:
         )
 
     async def get_full_report(self, advertiser_id: str, **kwargs: Any) -> list[ReportRow]:
-        """Every page of `get_report` (same arguments, without ``page``)."""
-        rows: list[ReportRow] = []
-        page = 1
-        while True:
-            report = await self.get_report(advertiser_id, page=page, **kwargs)
+        """Every page of `get_report` (same arguments, without ``page``), in order. The first
+        page says how many there are; the others are then requested together (the rate limit
+        paces them), so a report of N pages takes about two round trips, not N. A failing
+        page cancels the others and raises."""
+        first = await self.get_report(advertiser_id, page=1, **kwargs)
+        if first.total_pages <= 1:
+            return list(first.rows)
+        tasks = [
+            asyncio.ensure_future(self.get_report(advertiser_id, page=page, **kwargs))
+            for page in range(2, first.total_pages + 1)
+        ]
+        try:
+            rest = await asyncio.gather(*tasks)
+        except BaseException:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            raise
+        rows = list(first.rows)
+        for report in rest:
             rows.extend(report.rows)
-            if page >= report.total_pages:
-                return rows
-            page += 1
+        return rows
 
 
 AdsFactory = Callable[[str | None], AdsPlatform]

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
+import msgspec
 
 from reelflow import errors
 from reelflow.adapters import httpclient
@@ -16,6 +17,17 @@ from reelflow.adapters.tiktok.business_records import (
 )
 
 PLATFORM = "tiktok_business"
+
+
+class _Envelope(msgspec.Struct):
+    """What the error mapper reads of an answer (any other field is skipped unparsed)."""
+
+    code: Any = None
+    message: Any = None
+    request_id: Any = None
+
+
+_ENVELOPE = msgspec.json.Decoder(_Envelope)
 
 
 # --- error mapping ------------------------------------------------------------------------------
@@ -51,15 +63,21 @@ def business_error_mapper(*, idempotent: bool) -> httpclient.ErrorMapper:
     """An `httpclient` error mapper reading the envelope's ``code`` (HTTP 200 or not)."""
 
     def mapper(response: httpx.Response) -> errors.ReelflowError | None:
+        # Only the envelope's code, message and request id are read here (msgspec skips `data`
+        # without building it: a 1,000-row report page is decoded once, by the adapter).
         try:
-            body = response.json()
-        except ValueError:
+            envelope = _ENVELOPE.decode(response.content)
+        except (msgspec.DecodeError, msgspec.ValidationError):
             return None  # not an envelope: the HTTP layer maps the status
-        if not isinstance(body, dict) or not isinstance(body.get("code"), int):
+        code = envelope.code
+        if not isinstance(code, int) or isinstance(code, bool) or code in (0, 20001):  # 20001: partial success
             return None
-        code = int(body["code"])
-        if code in (0, 20001):  # 20001: partial success, data describes what worked
-            return None
-        return business_error(code, str(body.get("message", "")), body.get("request_id"), idempotent=idempotent)
+        message = envelope.message
+        return business_error(
+            code,
+            "" if message is None else str(message),
+            None if envelope.request_id is None else str(envelope.request_id),
+            idempotent=idempotent,
+        )
 
     return mapper

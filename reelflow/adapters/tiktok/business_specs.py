@@ -181,4 +181,6 @@ class AdsPlatform(Protocol):
         metrics: Sequence[str] = DEFAULT_METRICS,
         page: int = 1,
         page_size: int = 1000,
+        currency: str | None = None,
+        timezone: str | None = None,
     ) -> Report: ...

@@ -195,8 +195,12 @@ def parse_report_row(item: Mapping[str, Any], currency: str, zone: Any = UTC) ->
     other: dict[str, float] = {}
     for name, raw in metrics.items():
         if name in MONEY_METRICS:
-            values[MONEY_METRICS[name]] = _money_or_none(raw, currency) if parse_decimal(raw) is not None else None
+            money = parse_decimal(raw)
+            values[MONEY_METRICS[name]] = to_minor_units(money, currency) if money is not None else None
         elif name in COUNT_METRICS:
+            if isinstance(raw, str) and raw.isascii() and raw.isdigit():  # the usual "1234": no Decimal needed
+                values[COUNT_METRICS[name]] = int(raw)
+                continue
             number = parse_decimal(raw)
             values[COUNT_METRICS[name]] = int(number) if number is not None else 0
         elif name in RATE_METRICS:

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import and_, func, select, update
+from sqlalchemy import and_, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -40,6 +40,23 @@ METRIC_FIELDS = (
     "video_views",
     "views_2s",
     "views_6s",
+)
+
+
+_METRIC_TYPES = {name: "double precision" if name == "ctr" else "bigint" for name in METRIC_FIELDS}
+_UPSERT_CHUNK = 5000
+_UPSERT_METRICS = text(
+    "INSERT INTO ad_metrics_daily (ad_account_id, platform, ad_id, day, workspace_id, currency, collected_at, "
+    + ", ".join(METRIC_FIELDS)
+    + ") SELECT CAST(:account_id AS uuid), CAST(:platform AS text), u.ad_id, u.day, CAST(:workspace_id AS uuid), "
+    "u.currency, CAST(:now AS timestamptz), "
+    + ", ".join(f"u.{name}" for name in METRIC_FIELDS)
+    + " FROM unnest(CAST(:ad_id AS text[]), CAST(:day AS date[]), CAST(:currency AS text[]), "
+    + ", ".join(f"CAST(:{name} AS {kind}[])" for name, kind in _METRIC_TYPES.items())
+    + ") AS u(ad_id, day, currency, "
+    + ", ".join(METRIC_FIELDS)
+    + ") ON CONFLICT (ad_account_id, platform, ad_id, day) DO UPDATE SET "
+    + ", ".join(f"{name} = EXCLUDED.{name}" for name in (*METRIC_FIELDS, "currency", "collected_at"))
 )
 
 
@@ -490,32 +507,34 @@ class AdsRepository:
     async def upsert_metrics(
         self, workspace_id: uuid.UUID, account_id: uuid.UUID, platform: str, rows: Sequence[MetricRow]
     ) -> int:
-        """Insert or replace (ad, day) rows: re-pulling a day replaces it, never adds to it."""
+        """Insert or replace (ad, day) rows: re-pulling a day replaces it, never adds to it.
+
+        One statement per `_UPSERT_CHUNK` rows, the rows sent as one array per column and
+        expanded by `unnest` in Postgres: one round trip and no per-row parameter handling in
+        Python (an executemany of 3,500 rows spent more CPU binding parameters than Postgres
+        spent inserting them). A row repeated in `rows` counts once, the last one wins."""
         if not rows:
             return 0
+        latest: dict[tuple[str, date], MetricRow] = {}
+        for r in rows:
+            latest[(r.ad_id, r.day)] = r
+        unique = list(latest.values())
         now = utcnow()
-        values = [
-            {
-                "ad_account_id": account_id,
+        for first in range(0, len(unique), _UPSERT_CHUNK):
+            chunk = unique[first : first + _UPSERT_CHUNK]
+            params: dict[str, Any] = {
+                "account_id": account_id,
                 "platform": platform,
-                "ad_id": r.ad_id,
-                "day": r.day,
                 "workspace_id": workspace_id,
-                "currency": r.currency,
-                "collected_at": now,
-                **{k: r.values.get(k) for k in METRIC_FIELDS},
+                "now": now,
+                "ad_id": [r.ad_id for r in chunk],
+                "day": [r.day for r in chunk],
+                "currency": [r.currency for r in chunk],
             }
-            for r in rows
-        ]
-        # One cached statement executed for many rows (SQLAlchemy batches them with
-        # "insertmanyvalues"); a literal multi-row VALUES would be compiled anew each time.
-        stmt = insert(AdMetricDaily)
-        stmt = stmt.on_conflict_do_update(
-            index_elements=["ad_account_id", "platform", "ad_id", "day"],
-            set_={k: stmt.excluded[k] for k in (*METRIC_FIELDS, "currency", "collected_at")},
-        )
-        await self.session.execute(stmt, values)
-        return len(values)
+            for name in METRIC_FIELDS:
+                params[name] = [r.values.get(name) for r in chunk]
+            await self.session.execute(_UPSERT_METRICS, params)
+        return len(unique)
 
     async def metrics_for(self, account_id: uuid.UUID) -> list[AdMetricDaily]:
         rows = await self.session.scalars(
