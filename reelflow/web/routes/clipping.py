@@ -18,8 +18,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from reelflow.domain import clip_jobs, ingest, plans
 from reelflow.errors import NotFound
-from reelflow.services import clipping
-from reelflow.services.clipping import UPLOAD_PURPOSE
+from reelflow.services import clipping, clipping_uploads
+from reelflow.services.clipping_uploads import UPLOAD_PURPOSE
 from reelflow.settings import get_settings
 from reelflow.storage.blobs import BlobStore, blob_download_url, signing_secret, verify_blob_signature
 from reelflow.storage.models.base import utcnow
@@ -87,7 +87,7 @@ def _upload_out(request: Request[Any, Any, Any], upload: Upload, blobs: BlobStor
     url, expires_at = _upload_url(request, upload)
     direct = None
     if blobs is not None:
-        parts = clipping.direct_upload_parts(upload, blobs)
+        parts = clipping_uploads.direct_upload_parts(upload, blobs)
         path, _, query = url.partition("?")
         direct = DirectUploadOut(
             parts=[DirectPartOut(p.offset, p.size, p.url) for p in parts],
@@ -406,7 +406,7 @@ async def upload_status(
     db_session: AsyncSession, blobs: BlobStore, upload_id: uuid.UUID, token: str | None = None
 ) -> Response[Any]:
     """How many bytes the server has (`received_bytes`, also `Upload-Offset` and `Range`): resume from there."""
-    state = await clipping.upload_state(db_session, upload_id, token, signing_secret(), blobs=blobs)
+    state = await clipping_uploads.upload_state(db_session, upload_id, token, signing_secret(), blobs=blobs)
     progress = _progress(state.upload, state.project, received=state.received)
     return Response(progress, headers=_offset_headers(state.upload, state.received))
 
@@ -416,7 +416,7 @@ async def upload_offset(
     db_session: AsyncSession, blobs: BlobStore, upload_id: uuid.UUID, token: str | None = None
 ) -> Response[None]:
     """The received offset in headers only (`Upload-Offset`, `Range`)."""
-    state = await clipping.upload_state(db_session, upload_id, token, signing_secret(), blobs=blobs)
+    state = await clipping_uploads.upload_state(db_session, upload_id, token, signing_secret(), blobs=blobs)
     return Response(None, headers=_offset_headers(state.upload, state.received))
 
 
@@ -437,9 +437,9 @@ async def upload_chunk(
     file, or chunks with `Content-Range: bytes a-b/total` starting at the received offset.
     The chunk that completes the file starts the pipeline (the response's `run_id`).
     A client that goes away mid-chunk keeps what arrived: it resumes from there."""
-    upload = await clipping.authorised_upload(db_session, upload_id, token, signing_secret())
+    upload = await clipping_uploads.authorised_upload(db_session, upload_id, token, signing_secret())
     length_header = request.headers.get("content-length")
-    state = await clipping.receive_chunk(
+    state = await clipping_uploads.receive_chunk(
         db_session,
         upload,
         content_range=request.headers.get("content-range"),
@@ -458,8 +458,8 @@ async def complete_direct_upload(
     pipeline (`run_id`). 409 with `received_bytes` when pieces are missing (PUT them, then
     complete again); 422 when they hold more than declared, 415 when it is not a video (both
     fail the project and refund it). Harmless to repeat."""
-    upload = await clipping.authorised_upload(db_session, upload_id, token, signing_secret())
-    state = await clipping.complete_direct_upload(db_session, upload, blobs=blobs)
+    upload = await clipping_uploads.authorised_upload(db_session, upload_id, token, signing_secret())
+    state = await clipping_uploads.complete_direct_upload(db_session, upload, blobs=blobs)
     return _progress(state.upload, state.project)
 
 
