@@ -50,7 +50,7 @@ from common import (  # noqa: E402 (after the path setup)
     latency_info,
     run_info,
     sandbox_latency_report,
-    start_sandbox,
+    start_stack,
 )
 
 
@@ -232,46 +232,25 @@ def main() -> int:
 
     from cryptography.fernet import Fernet
 
-    from reelflow.settings import reset_settings_cache
-    from reelflow.storage.embedded import start_postgres, start_redis
-    from reelflow.storage.migrate import upgrade
+    from reelflow.logs import configure_logging
 
     workdir = Path(tempfile.mkdtemp(prefix="reelflow-bench-ads-"))
-    pg, database_url = start_postgres(workdir / "pg", cleanup_mode="delete")
-    redis_proc, redis_url = start_redis(workdir / "redis")
-    port = free_port()
-    sandbox_url = f"http://127.0.0.1:{port}"
-    env = dict(os.environ)
-    env.update(
-        DATABASE_URL=database_url,
-        REDIS_URL=redis_url,
-        REELFLOW_DATA_DIR=str(workdir),
-        REELFLOW_SANDBOX__URL=sandbox_url,
+    stack = start_stack(
+        workdir,
+        args,
+        sandbox_only=True,
         REELFLOW_LOG__LEVEL="ERROR",
         REELFLOW_ENV="dev",
         REELFLOW_SECRETS__TOKEN_ENCRYPTION_KEYS=Fernet.generate_key().decode(),
-        REELFLOW_HTTP__MAX_ATTEMPTS=env.get("REELFLOW_HTTP__MAX_ATTEMPTS", "8"),
+        REELFLOW_HTTP__MAX_ATTEMPTS=os.environ.get("REELFLOW_HTTP__MAX_ATTEMPTS", "8"),
     )
-    for key in list(env):
-        if key.startswith("REELFLOW_") and key.endswith(("_BASE_URL", "_AUTH_URL")):
-            env.pop(key)
-    os.environ.clear()
-    os.environ.update(env)
-    reset_settings_cache()
-    from reelflow.logs import configure_logging
-
     configure_logging("ERROR")
-    upgrade("head")
-    sandbox = start_sandbox(port, env, latency=args.latency, seed=args.latency_seed, scale=args.latency_scale)
-    args.sandbox_pid, args.pg_dir = sandbox.pid, workdir / "pg"
+    sandbox_url = stack.url
+    args.sandbox_pid, args.pg_dir = stack.sandbox.pid, workdir / "postgres"
     try:
         result = asyncio.run(run(args, sandbox_url))
     finally:
-        sandbox.terminate()
-        sandbox.wait(timeout=10)
-        if redis_proc is not None:
-            redis_proc.terminate()
-        pg.cleanup()
+        stack.stop()
     result = {**finish_info(info), **result}
     print(
         f"accounts {result['accounts']} × {args.ads} ads × {args.days} days: {result['rows']} rows "

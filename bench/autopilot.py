@@ -38,14 +38,13 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from ads_metrics import free_port  # noqa: E402 (after the path setup)
 from common import (  # noqa: E402
     add_latency_args,
     finish_info,
     latency_info,
     run_info,
     sandbox_latency_report,
-    start_sandbox,
+    start_stack,
 )
 
 
@@ -206,46 +205,25 @@ def main() -> int:
 
     from cryptography.fernet import Fernet
 
-    from reelflow.settings import reset_settings_cache
-    from reelflow.storage.embedded import start_postgres, start_redis
-    from reelflow.storage.migrate import upgrade
+    from reelflow.logs import configure_logging
 
     workdir = Path(tempfile.mkdtemp(prefix="reelflow-bench-autopilot-"))
-    pg, database_url = start_postgres(workdir / "pg", cleanup_mode="delete")
-    redis_proc, redis_url = start_redis(workdir / "redis")
-    port = free_port()
-    sandbox_url = f"http://127.0.0.1:{port}"
-    env = dict(os.environ)
-    env.update(
-        DATABASE_URL=database_url,
-        REDIS_URL=redis_url,
-        REELFLOW_DATA_DIR=str(workdir),
-        REELFLOW_SANDBOX__URL=sandbox_url,
+    stack = start_stack(
+        workdir,
+        args,
+        sandbox_only=True,
         REELFLOW_LOG__LEVEL="ERROR",
         REELFLOW_ENV="dev",
         REELFLOW_SECRETS__TOKEN_ENCRYPTION_KEYS=Fernet.generate_key().decode(),
-        REELFLOW_HTTP__MAX_ATTEMPTS=env.get("REELFLOW_HTTP__MAX_ATTEMPTS", "8"),
-        REELFLOW_DB__POOL_SIZE=env.get("REELFLOW_DB__POOL_SIZE", "40"),
+        REELFLOW_HTTP__MAX_ATTEMPTS=os.environ.get("REELFLOW_HTTP__MAX_ATTEMPTS", "8"),
+        REELFLOW_DB__POOL_SIZE=os.environ.get("REELFLOW_DB__POOL_SIZE", "40"),
     )
-    for key in list(env):
-        if key.startswith("REELFLOW_") and key.endswith(("_BASE_URL", "_AUTH_URL")):
-            env.pop(key)
-    os.environ.clear()
-    os.environ.update(env)
-    reset_settings_cache()
-    from reelflow.logs import configure_logging
-
     configure_logging("ERROR")
-    upgrade("head")
-    sandbox = start_sandbox(port, env, latency=args.latency, seed=args.latency_seed, scale=args.latency_scale)
+    sandbox_url = stack.url
     try:
         result = asyncio.run(run(args, sandbox_url))
     finally:
-        sandbox.terminate()
-        sandbox.wait(timeout=10)
-        if redis_proc is not None:
-            redis_proc.terminate()
-        pg.cleanup()
+        stack.stop()
     result = {**finish_info(info), **result}
     print(
         f"autopilot round: {result['accounts']} accounts × {args.adgroups} ad groups "

@@ -178,10 +178,15 @@ class Stack:
         self.pg.cleanup()
 
 
-def start_stack(tmp: Path, args: argparse.Namespace, **env: str) -> Stack:
+def start_stack(tmp: Path, args: argparse.Namespace, *, sandbox_only: bool = False, **env: str) -> Stack:
     """Embedded Postgres (migrated to head) and Redis in `tmp`, this process's settings pointed at
     them and at a sandbox on a free port (`env` adds settings, e.g. REELFLOW_QUOTAS__ENABLED),
-    and that sandbox started with the latency model from `add_latency_args`."""
+    and that sandbox started with the latency model from `add_latency_args`. `sandbox_only`
+    drops platform host overrides (`REELFLOW_*_BASE_URL`/`_AUTH_URL`) from the environment so
+    every platform call goes to that sandbox."""
+    if sandbox_only:
+        for key in [k for k in os.environ if k.startswith("REELFLOW_") and k.endswith(("_BASE_URL", "_AUTH_URL"))]:
+            del os.environ[key]
     from reelflow.settings import reset_settings_cache
     from reelflow.storage.embedded import free_port, start_postgres, start_redis
     from reelflow.storage.migrate import upgrade
@@ -190,14 +195,14 @@ def start_stack(tmp: Path, args: argparse.Namespace, **env: str) -> Stack:
     redis_proc, redis_url = start_redis(tmp / "redis")
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    os.environ.update(
-        DATABASE_URL=database_url,
-        REDIS_URL=redis_url,
-        REELFLOW_DATA_DIR=str(tmp / "data"),
-        REELFLOW_SANDBOX__URL=url,
-        REELFLOW_LOG__LEVEL="WARNING",
-        **env,
-    )
+    settings = {
+        "DATABASE_URL": database_url,
+        "REDIS_URL": redis_url,
+        "REELFLOW_DATA_DIR": str(tmp / "data"),
+        "REELFLOW_SANDBOX__URL": url,
+        "REELFLOW_LOG__LEVEL": "WARNING",
+    }
+    os.environ.update({**settings, **env})  # `env` may override the defaults (the log level)
     reset_settings_cache()
     upgrade("head")
     sandbox = start_sandbox(
