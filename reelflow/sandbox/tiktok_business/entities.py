@@ -300,17 +300,26 @@ async def ad_create(request: Request[Any, Any, Any]) -> Response[Any]:
 _IMMUTABLE = {"advertiser_id", "campaign_id", "adgroup_id", "ad_id", "objective_type", "operation_status"}
 
 
+async def _update_request(
+    request: Request[Any, Any, Any], st: BusinessState, kind: str
+) -> tuple[Entity, dict[str, Any], str]:
+    """The shared part of `*/update/`: token, advertiser, the live entity and the changes asked
+    for (immutable fields dropped)."""
+    token = _require_token(request, st)
+    body = await _json_body(request)
+    _required(body, "advertiser_id", f"{kind}_id")
+    advertiser = _advertiser(token, st, body["advertiser_id"])
+    entity = _entity(st, kind, body[f"{kind}_id"], advertiser)
+    if entity.status == "DELETE":
+        label = {"campaign": "campaign", "adgroup": "ad group", "ad": "ad"}[kind]
+        raise BizError(40002, f"The {label} has been deleted.")
+    return entity, {k: v for k, v in body.items() if k not in _IMMUTABLE}, advertiser
+
+
 @post(f"{PREFIX}{API}/campaign/update/", status_code=200)
 async def campaign_update(request: Request[Any, Any, Any]) -> Response[Any]:
     st = state()
-    token = _require_token(request, st)
-    body = await _json_body(request)
-    _required(body, "advertiser_id", "campaign_id")
-    advertiser = _advertiser(token, st, body["advertiser_id"])
-    campaign = _entity(st, "campaign", body["campaign_id"], advertiser)
-    if campaign.status == "DELETE":
-        raise BizError(40002, "The campaign has been deleted.")
-    change = {k: v for k, v in body.items() if k not in _IMMUTABLE}
+    campaign, change, advertiser = await _update_request(request, st, "campaign")
     if "budget_mode" in change and change["budget_mode"] != campaign.fields["budget_mode"]:
         raise BizError(40002, "budget_mode cannot be changed after the campaign is created.")
     if "budget" in change:
@@ -324,14 +333,7 @@ async def campaign_update(request: Request[Any, Any, Any]) -> Response[Any]:
 @post(f"{PREFIX}{API}/adgroup/update/", status_code=200)
 async def adgroup_update(request: Request[Any, Any, Any]) -> Response[Any]:
     st = state()
-    token = _require_token(request, st)
-    body = await _json_body(request)
-    _required(body, "advertiser_id", "adgroup_id")
-    advertiser = _advertiser(token, st, body["advertiser_id"])
-    adgroup = _entity(st, "adgroup", body["adgroup_id"], advertiser)
-    if adgroup.status == "DELETE":
-        raise BizError(40002, "The ad group has been deleted.")
-    change = {k: v for k, v in body.items() if k not in _IMMUTABLE}
+    adgroup, change, _ = await _update_request(request, st, "adgroup")
     if "budget_mode" in change and change["budget_mode"] != adgroup.fields["budget_mode"]:
         raise BizError(40002, "budget_mode cannot be changed after the ad group is created.")
     if "budget" in change:
@@ -349,14 +351,7 @@ async def adgroup_update(request: Request[Any, Any, Any]) -> Response[Any]:
 @post(f"{PREFIX}{API}/ad/update/", status_code=200)
 async def ad_update(request: Request[Any, Any, Any]) -> Response[Any]:
     st = state()
-    token = _require_token(request, st)
-    body = await _json_body(request)
-    _required(body, "advertiser_id", "ad_id")
-    advertiser = _advertiser(token, st, body["advertiser_id"])
-    ad = _entity(st, "ad", body["ad_id"], advertiser)
-    if ad.status == "DELETE":
-        raise BizError(40002, "The ad has been deleted.")
-    change = {k: v for k, v in body.items() if k not in _IMMUTABLE}
+    ad, change, _ = await _update_request(request, st, "ad")
     if change.get("video_id") and change["video_id"] not in st.videos:
         raise BizError(40053, f"Video {change['video_id']} is invalid.")
     return _apply_update(st, ad, change)
