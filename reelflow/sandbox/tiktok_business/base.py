@@ -31,6 +31,9 @@ CURRENCY_SCALE: dict[str, float] = {"USD": 1.0, "KZT": 500.0}
 MAX_EVENTS_PER_REQUEST = 1000
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
+# Campaign objectives the API knows (campaign/create, tool/region).
+OBJECTIVES = {"REACH", "TRAFFIC", "VIDEO_VIEWS", "ENGAGEMENT", "LEAD_GENERATION", "WEB_CONVERSIONS",
+              "APP_PROMOTION", "PRODUCT_SALES", "CATALOG_SALES"}  # fmt: skip
 
 
 class BizError(Exception):

@@ -11,6 +11,7 @@ from litestar import Request, Response, get, post
 from reelflow.sandbox.tiktok_business.base import (
     API,
     MIN_BUDGETS,
+    OBJECTIVES,
     PREFIX,
     BizError,
     BusinessState,
@@ -27,6 +28,7 @@ from reelflow.sandbox.tiktok_business.base import (
     _required,
     state,
 )
+from reelflow.sandbox.tiktok_business.tools import LOCATION_IDS
 
 # --- campaigns, ad groups, ads ----------------------------------------------------------------------
 
@@ -38,8 +40,6 @@ _SECONDARY = {
                 "DELETE": "ADGROUP_STATUS_DELETE"},
     "ad": {"ENABLE": "AD_STATUS_DELIVERY_OK", "DISABLE": "AD_STATUS_DISABLE", "DELETE": "AD_STATUS_DELETE"},
 }  # fmt: skip
-_OBJECTIVES = {"REACH", "TRAFFIC", "VIDEO_VIEWS", "ENGAGEMENT", "LEAD_GENERATION", "WEB_CONVERSIONS",
-               "APP_PROMOTION", "PRODUCT_SALES", "CATALOG_SALES"}  # fmt: skip
 _BUDGET_MODES = {"BUDGET_MODE_INFINITE", "BUDGET_MODE_DAY", "BUDGET_MODE_TOTAL", "BUDGET_MODE_DYNAMIC_DAILY_BUDGET"}
 _STATUSES = {"ENABLE", "DISABLE", "DELETE"}
 MAX_STATUS_IDS = 20  # ids per campaign/adgroup/ad status update call
@@ -129,7 +129,7 @@ async def campaign_create(request: Request[Any, Any, Any]) -> Response[Any]:
         existing = st.create_request_ids.get((advertiser, str(body["request_id"])))
         if existing:
             return _ok(_view(st.entities[f"campaign:{existing}"]))
-    if body["objective_type"] not in _OBJECTIVES:
+    if body["objective_type"] not in OBJECTIVES:
         raise BizError(40002, "objective_type: Invalid enum value.")
     if not 1 <= len(str(body["campaign_name"])) <= 512:
         raise BizError(40002, "campaign_name: Length must be between 1 and 512.")
@@ -196,8 +196,6 @@ def _check_adgroup_budget(
 
 def _location_ids(raw: Any) -> list[str]:
     """TikTok's own ids (`/tool/region/` `location_id`), never ISO codes."""
-    from reelflow.sandbox.tiktok_business.tools import LOCATION_IDS
-
     if raw is None:
         return []
     if not isinstance(raw, list):

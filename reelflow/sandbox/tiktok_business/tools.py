@@ -13,6 +13,7 @@ from litestar import Request, Response, get
 
 from reelflow.sandbox.tiktok_business.base import (
     API,
+    OBJECTIVES,
     PREFIX,
     BizError,
     _advertiser,
@@ -21,7 +22,6 @@ from reelflow.sandbox.tiktok_business.base import (
     _require_token,
     state,
 )
-from reelflow.sandbox.tiktok_business.entities import _OBJECTIVES
 
 # ISO 3166 alpha-2 → (GeoNames id, name).
 COUNTRIES: dict[str, tuple[str, str]] = {
@@ -67,7 +67,7 @@ def tool_region(request: Request[Any, Any, Any], advertiser_id: str = "", object
     placements = _json_param(request, "placements", ["PLACEMENT_TIKTOK"])
     if not isinstance(placements, list) or not placements or any(p not in PLACEMENTS for p in placements):
         raise BizError(40002, "placements: Invalid enum value.")
-    if objective_type and objective_type not in _OBJECTIVES:
+    if objective_type and objective_type not in OBJECTIVES:
         raise BizError(40002, "objective_type: Invalid enum value.")
     level_range = request.query_params.get("level_range", "ALL")
     if level_range not in {"ALL", "TO_COUNTRY", "TO_PROVINCE", "TO_CITY", "TO_DISTRICT"}:
