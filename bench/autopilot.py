@@ -40,6 +40,8 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from common import (  # noqa: E402
     add_latency_args,
+    cpu_delta,
+    cpu_snapshot,
     finish_info,
     latency_info,
     run_info,
@@ -121,10 +123,28 @@ async def setup(args: argparse.Namespace, sandbox_url: str) -> list[uuid.UUID]:
     return ids
 
 
-async def count_requests(sandbox_url: str, path: str, method: str | None = None) -> int:
-    params = {"path": path} | ({"method": method} if method else {})
+async def last_seq(sandbox_url: str) -> int:
     async with httpx.AsyncClient(base_url=sandbox_url, timeout=120) as http:
-        return len((await http.get("/sandbox/requests", params=params)).json())
+        seen = (await http.get("/sandbox/requests", params={"limit": 1})).json()
+    return int(seen[-1]["seq"]) if seen else 0
+
+
+async def requests_since(sandbox_url: str, since: int) -> dict[str, dict[str, int]]:
+    """Business API requests the sandbox saw after `since`, per method and path: how many,
+    and how many of them it answered 429 (rate limited)."""
+    out: dict[str, dict[str, int]] = {}
+    async with httpx.AsyncClient(base_url=sandbox_url, timeout=600) as http:
+        rows = (
+            await http.get(
+                "/sandbox/requests", params={"path": "/tiktok-business/*", "since": since, "limit": 10_000_000}
+            )
+        ).json()
+    for row in rows:
+        key = f"{row['method']} {row['path'].removeprefix('/tiktok-business/open_api/v1.3')}"
+        entry = out.setdefault(key, {"requests": 0, "limited": 0})
+        entry["requests"] += 1
+        entry["limited"] += row.get("fault") == "rate_limited"
+    return dict(sorted(out.items()))
 
 
 async def run(args: argparse.Namespace, sandbox_url: str) -> dict[str, Any]:
@@ -137,12 +157,16 @@ async def run(args: argparse.Namespace, sandbox_url: str) -> dict[str, Any]:
     collected = await collect_all_metrics(ads_factory=tiktok_ads, concurrency=args.concurrency)
     collect_seconds = time.monotonic() - started
 
-    api = "/tiktok-business/open_api/v1.3"
-    writes_before = await count_requests(sandbox_url, f"{api}/*/update*", "POST")
+    since = await last_seq(sandbox_url)
+    cpu_start = cpu_snapshot(args.sandbox_pid, args.pg_dir)
     started = time.monotonic()
     results = await run_round(accounts, ads_factory=tiktok_ads, telegram=None, concurrency=args.concurrency)
     seconds = time.monotonic() - started
-    writes = await count_requests(sandbox_url, f"{api}/*/update*", "POST") - writes_before
+    cpu = cpu_delta(cpu_start, cpu_snapshot(args.sandbox_pid, args.pg_dir))
+    by_path = await requests_since(sandbox_url, since)
+    writes = sum(v["requests"] for k, v in by_path.items() if k.startswith("POST") and "update" in k)
+    round_requests = sum(v["requests"] for v in by_path.values())
+    limited = sum(v["limited"] for v in by_path.values())
 
     from sqlalchemy import select
 
@@ -180,6 +204,13 @@ async def run(args: argparse.Namespace, sandbox_url: str) -> dict[str, Any]:
         "verdicts": dict(sorted(verdicts.items())),
         "account_ms_p50": durations[len(durations) // 2] if durations else None,
         "account_ms_max": durations[-1] if durations else None,
+        "round_requests": round_requests,  # Business API requests of the round, 429s included
+        "round_rate_limited": limited,
+        "requests_per_account": round(round_requests / max(1, len(accounts)), 2),
+        "round_requests_by_path": by_path,
+        "round_seconds_per_account": round(seconds / max(1, len(accounts)), 3),
+        "round_cpu_s": cpu,  # CPU seconds of the round: this process (bench), sandbox, postgres
+        "round_cpu_ms_per_account": {k: round(v * 1000 / max(1, len(accounts)), 1) for k, v in cpu.items()},
         "collect_seconds": round(collect_seconds, 3),
         "collect_rows": collected["rows"],
         "concurrency": args.concurrency,
@@ -220,6 +251,7 @@ def main() -> int:
     )
     configure_logging("ERROR")
     sandbox_url = stack.url
+    args.sandbox_pid, args.pg_dir = stack.sandbox.pid, workdir / "postgres"
     try:
         result = asyncio.run(run(args, sandbox_url))
     finally:
@@ -231,7 +263,9 @@ def main() -> int:
         f"{result['round_seconds']:.1f} s → {result['decisions_per_s']:.0f} decisions/s; "
         f"{result['actions_proposed']} actions proposed, {result['actions_applied']} applied "
         f"({result['actions_failed']} failed, {result['failed_accounts']} accounts failed); "
-        f"metrics collected first in {result['collect_seconds']:.1f} s"
+        f"metrics collected first in {result['collect_seconds']:.1f} s; "
+        f"{result['requests_per_account']} Business requests per account ({result['round_rate_limited']} "
+        f"rate limited in all), CPU ms per account {result['round_cpu_ms_per_account']}"
     )
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)

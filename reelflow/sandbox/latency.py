@@ -16,7 +16,10 @@ matches the path (and method) decides:
   term for uploads), scaled by `scale`, from a random generator seeded by (seed, row), so a
   run with the same seed draws the same sequence per endpoint;
 - optional sliding-window rate limits per credential (Authorization / Access-Token /
-  x-api-key header, or `token` query parameter), counted in real time. Over the limit, the
+  x-api-key header, or `token` query parameter), counted in real time: one window per row
+  and credential, or, for a row with `per_path` (TikTok's Business API counts "per app per
+  endpoint", §5.1), one window per credential and request path, so that `/adgroup/get/` and
+  `/ad/get/` never share a budget even though one default row covers both. Over the limit, the
   request still waits its delay and then gets the platform's own 429 answer (its error
   envelope, from `core.register_platform`) with a Retry-After.
 Daily quotas that follow the simulated clock (Research API: 1,000 requests a day) stay in the
@@ -86,6 +89,8 @@ class Endpoint:
     limits: tuple[Limit, ...] = ()
     method: str = "*"
     source: str = "[U]"
+    # Count the limits per request path (each endpoint its own window) rather than per row.
+    per_path: bool = False
 
     def matches(self, method: str, path: str) -> bool:
         if self.method != "*" and self.method.upper() != method.upper():
@@ -121,10 +126,14 @@ TABLE: list[Endpoint] = [
     Endpoint("/apify/*", Dist(300, 1500), (Limit(5, 1.0),), source="[U] adapter's 5/s"),
     Endpoint("/apify/v2/acts/*/run-sync*", Dist(20_000, 60_000), (Limit(5, 1.0),), source="[U] a synchronous run"),
     Endpoint(
-        "/tiktok-business/*", Dist(350, 1500), _BUSINESS, source="[S] §5.1 QPS/QPM per app per endpoint; values [U]"
+        "/tiktok-business/*",
+        Dist(350, 1500),
+        _BUSINESS,
+        source="[S] §5.1 QPS/QPM per app per endpoint (a window per token per path); values [U]",
+        per_path=True,
     ),
-    Endpoint("/tiktok-business/open_api/v1.3/report/*", Dist(900, 4000), _BUSINESS),
-    Endpoint("/tiktok-business/open_api/v1.3/file/*", Dist(800, 4000, per_mib_ms=80), _BUSINESS),
+    Endpoint("/tiktok-business/open_api/v1.3/report/*", Dist(900, 4000), _BUSINESS, per_path=True),
+    Endpoint("/tiktok-business/open_api/v1.3/file/*", Dist(800, 4000, per_mib_ms=80), _BUSINESS, per_path=True),
     # --- TikTok v2 (open.tiktokapis.com) ---------------------------------------------------
     Endpoint("/tiktok/v2/oauth/*", Dist(150, 700)),
     Endpoint("/tiktok/v2/research/video/query/*", Dist(900, 4500), source="[U]; quota 1,000/day in tiktok.py (§1.4)"),
@@ -238,8 +247,9 @@ class LatencyModel:
             retry_after = 0.0
             if endpoint.limits:
                 who = credential_key(headers, query)
+                scope = f"{row_key}|{path.rstrip('/')}" if endpoint.per_path else row_key
                 now = time.monotonic()
-                windows = [self._window(row_key, who, limit) for limit in endpoint.limits]
+                windows = [self._window(scope, who, limit) for limit in endpoint.limits]
                 for limit, window in zip(endpoint.limits, windows, strict=True):
                     while window and window[0] <= now - limit.window_s:
                         window.popleft()
@@ -255,8 +265,8 @@ class LatencyModel:
             row.limited += limited is not None
         return Plan(delay, endpoint, limited, retry_after)
 
-    def _window(self, row_key: str, who: str, limit: Limit) -> deque[float]:
-        key = (f"{row_key}|{who}", str(limit.requests), limit.window_s)
+    def _window(self, scope: str, who: str, limit: Limit) -> deque[float]:
+        key = (f"{scope}|{who}", str(limit.requests), limit.window_s)
         window = self._windows.get(key)
         if window is None:
             window = self._windows[key] = deque()
@@ -278,6 +288,7 @@ class LatencyModel:
                     "per_mib_ms": endpoint.latency.per_mib_ms,
                     "limits": [{"requests": lim.requests, "window_s": lim.window_s} for lim in endpoint.limits],
                     "source": endpoint.source,
+                    "per_path": endpoint.per_path,
                     "requests": requests,
                     "limited": limited,
                     "delay_s": delay,

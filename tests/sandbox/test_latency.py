@@ -69,6 +69,26 @@ def test_seeded_delays_repeat_and_limits_count_per_credential() -> None:
     assert (row["requests"], row["limited"]) == (602, 1)
 
 
+def test_business_api_limits_count_per_token_per_endpoint_path() -> None:
+    """§5.1: TikTok counts QPS/QPM per app per endpoint. One default row covers every
+    `/tiktok-business/*` path, yet each path (trailing slash or not) has its own window."""
+    model = LatencyModel()
+    model.configure(enabled=True, scale=0)
+    api = "/tiktok-business/open_api/v1.3"
+    alice, bob = {"access-token": "a"}, {"access-token": "b"}
+    adgroups = [model.plan("GET", f"{api}/adgroup/get/", alice) for _ in range(10)]
+    assert [p.limited for p in adgroups] == [None] * 10
+    assert model.plan("GET", f"{api}/adgroup/get", alice).limited == Limit(10, 1.0)  # same endpoint, no slash
+    assert model.plan("GET", f"{api}/ad/get/", alice).limited is None  # another endpoint: its own window
+    assert model.plan("POST", f"{api}/adgroup/status/update/", alice).limited is None
+    assert model.plan("GET", f"{api}/adgroup/get/", bob).limited is None  # another token: its own window
+    row = next(r for r in model.describe()["endpoints"] if r["pattern"] == "/tiktok-business/*")  # type: ignore[attr-defined]
+    assert (row["requests"], row["limited"], row["per_path"]) == (14, 1, True)
+    # Rows without `per_path` (a key's limit across a whole provider) still share one window.
+    shared = [model.plan("GET", f"/apify/v2/{name}", {"authorization": "k"}) for name in ("a", "b", "c", "d", "e", "f")]
+    assert [p.limited is not None for p in shared] == [False] * 5 + [True]
+
+
 def test_defaults_come_back_on_reset_and_bad_config_is_refused() -> None:
     model = LatencyModel()
     model.set_defaults(enabled=True, seed=5, scale=0.5)
@@ -122,6 +142,18 @@ async def test_business_api_429_keeps_its_200_and_code_40100_shape(sandbox) -> N
         await client.post("/sandbox/reset")
     assert answers[10].status_code == 200 and answers[10].json()["code"] == 40100
     assert answers[10].headers["retry-after"]
+
+
+async def test_business_api_windows_are_per_endpoint_over_http(sandbox) -> None:
+    api = "/tiktok-business/open_api/v1.3"
+    async with httpx.AsyncClient(base_url=sandbox.url) as client:
+        await client.post("/sandbox/latency", json={"enabled": True, "scale": 0})
+        headers = {"Access-Token": "whatever"}
+        info = [(await client.get(f"{api}/advertiser/info/", headers=headers)).json()["code"] for _ in range(11)]
+        other = (await client.get(f"{api}/adgroup/get/", headers=headers)).json()["code"]
+        await client.post("/sandbox/reset")
+    assert info[10] == 40100 and 40100 not in info[:10]
+    assert other != 40100  # the ad group endpoint's window is its own
 
 
 def test_the_setting_turns_it_on_for_a_new_sandbox_app(monkeypatch: pytest.MonkeyPatch) -> None:
