@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -286,6 +287,205 @@ async def perform_action(
             action_id, status="succeeded", before=before, after=after, answer=answer, error=None, finished_at=utcnow()
         )
         return _action_result(await _reload_action(repo, action_id))
+
+
+async def _entity_states(
+    platform: AdsPlatform, advertiser_id: str, level: str, targets: Sequence[str]
+) -> dict[str, dict[str, Any]]:
+    """The platform's state of several entities of one level, in one read (a filtered list)."""
+    if not targets:
+        return {}
+    wanted = list(dict.fromkeys(targets))
+    items: Sequence[Any]
+    if level == "campaign":
+        items = await platform.get_campaigns(advertiser_id, wanted)
+        return {c.campaign_id: msgspec.to_builtins(c) for c in items}
+    if level == "adgroup":
+        items = await platform.get_adgroups(advertiser_id, adgroup_ids=wanted)
+        return {g.adgroup_id: msgspec.to_builtins(g) for g in items}
+    items = await platform.get_ads(advertiser_id, ad_ids=wanted)
+    return {a.ad_id: msgspec.to_builtins(a) for a in items}
+
+
+def _level(kind: str) -> str:
+    return _STATUS_ACTIONS[kind][0] if kind in _STATUS_ACTIONS else "adgroup"
+
+
+def batch_key(action_ids: Sequence[uuid.UUID]) -> str:
+    """The `ctx.once` key of one status change over several actions: the same set of actions
+    gives the same key on every attempt (a resumed run finds the change already done)."""
+    digest = hashlib.sha256(",".join(sorted(str(a) for a in action_ids)).encode()).hexdigest()[:32]
+    return f"ads:actions:{digest}"
+
+
+async def perform_actions(
+    ctx: Any,
+    action_ids: Sequence[uuid.UUID],
+    *,
+    ads_factory: AdsFactory,
+    known_before: Mapping[str, dict[str, Any]] | None = None,
+) -> dict[uuid.UUID, dict[str, Any]]:
+    """Several actions of ONE ad account with as few platform calls as the API allows, each
+    recorded as `perform_action` records it (before, after, answer, audit).
+
+    - Status changes of one level to one status go together: one `set_*_status` call with
+      every target (the adapter splits them in calls of the documented 20 ids), under ONE
+      `ctx.once` whose key is derived from the set of actions (`batch_key`), so a crash
+      after the call and before the records never sends it again. An id the platform lists
+      in its `error_list` (not confirmed) fails alone.
+    - Budget changes go one by one (`adgroup/update` takes one ad group), each under the
+      same `ctx.once` key as `perform_action` (`ads:action:{id}`).
+    - The state before is the caller's (`known_before`, read for the decision moments ago)
+      or one read per level; the state after is one read per level for all the targets.
+    Other kinds (launches, status reads) go through `perform_action` one by one. Actions
+    already finished return their recorded outcome. Returns action id → outcome."""
+    known_before = known_before or {}
+    results: dict[uuid.UUID, dict[str, Any]] = {}
+    async with session_scope() as session:
+        repo = AdsRepository(session)
+        actions = []
+        for action_id in action_ids:
+            action = await repo.action_by_id(action_id)
+            if action is None:
+                raise NotFound("no such action")
+            actions.append(action)
+        pending = [a for a in actions if a.status not in ("succeeded", "failed")]
+        for a in actions:
+            if a.status in ("succeeded", "failed"):
+                results[a.id] = _action_result(a)
+        single = [a.id for a in pending if a.kind not in _STATUS_ACTIONS and a.kind != "update_adgroup_budget"]
+        batched = [a for a in pending if a.id not in single]
+        if len({a.ad_account_id for a in batched}) > 1:
+            raise InvalidInput("a batch of actions belongs to one ad account", field="action_ids")
+        platform: AdsPlatform | None = None
+        if batched:
+            account = await repo.account_by_id(batched[0].ad_account_id)
+            assert account is not None
+            try:
+                platform = await platform_for(repo, account, ads_factory)
+            except ReelflowError as exc:
+                for a in batched:
+                    await repo.set_action(a.id, status="failed", error=translate(exc), finished_at=utcnow())
+                    results[a.id] = _action_result(await _reload_action(repo, a.id))
+                batched = []
+            else:
+                advertiser_id, account_id = account.advertiser_id, account.id
+                for a in batched:
+                    await repo.set_action(a.id, status="running")
+        plan = [(a.id, a.kind, str(a.target_id), dict(a.params)) for a in batched]
+        groups: dict[tuple[str, str], list[uuid.UUID]] = {}
+        for a in actions:  # every action of the batch, finished or not: the same key on every attempt
+            if a.kind in _STATUS_ACTIONS:
+                groups.setdefault(_STATUS_ACTIONS[a.kind], []).append(a.id)
+    for action_id in single:
+        results[action_id] = await perform_action(ctx, action_id, ads_factory=ads_factory)
+    if not plan:
+        return results
+    assert platform is not None
+    by_id = {p[0]: p for p in plan}
+    outcome: dict[uuid.UUID, dict[str, Any]] = {}  # action id → before, answer, error
+
+    # The state before: the caller's, or one read per level for the targets it lacks.
+    before: dict[str, dict[str, Any] | None] = {t: known_before.get(t) for _, _, t, _ in plan}
+    for level in ("campaign", "adgroup", "ad"):
+        missing = [t for _, k, t, _ in plan if _level(k) == level and before[t] is None]
+        if missing:
+            before.update(await _entity_states(platform, advertiser_id, level, missing))
+    for action_id, kind, target, _ in plan:
+        if before.get(target) is None:
+            outcome[action_id] = {"error": NotFound(f"{_level(kind)} {target} does not exist")}
+
+    setters: dict[str, Callable[[str, Sequence[str], StatusChange], Awaitable[dict[str, str]]]] = {
+        "campaign": platform.set_campaign_status,
+        "adgroup": platform.set_adgroup_status,
+        "ad": platform.set_ad_status,
+    }
+    for (level, status), members in groups.items():
+        todo = [by_id[m] for m in members if m in by_id and m not in outcome]
+        if not todo:
+            continue
+        targets = [p[2] for p in todo]
+        setter = setters[level]
+
+        async def act(_token: str, setter: Any = setter, targets: list[str] = targets, status: str = status) -> Any:
+            return {"confirmed": await setter(advertiser_id, targets, status)}
+
+        try:
+            answer = await ctx.once(batch_key(members), act, lookup=act)
+        except ReelflowError as exc:
+            if not _final(exc):
+                raise
+            for p in todo:
+                outcome[p[0]] = {"error": exc}
+            continue
+        confirmed = dict(answer.get("confirmed") or {})
+        for action_id, _, target, _ in todo:
+            if target in confirmed:
+                outcome[action_id] = {"answer": {"confirmed": {target: confirmed[target]}}}
+            else:
+                refused = Conflict(f"the platform did not confirm {status} for {level} {target}")
+                outcome[action_id] = {"error": refused, "answer": {"confirmed": {}}}
+
+    for action_id, kind, target, params in plan:
+        if kind != "update_adgroup_budget" or action_id in outcome:
+            continue
+        budget = int(params["budget_minor"])
+
+        async def change(_token: str, target: str = target, budget: int = budget) -> dict[str, Any]:
+            changed = await platform.update_adgroup(advertiser_id, target, budget_minor=budget)
+            return {"changed": changed, "budget_minor": budget}
+
+        try:
+            outcome[action_id] = {"answer": await ctx.once(f"ads:action:{action_id}", change, lookup=change)}
+        except ReelflowError as exc:
+            if not _final(exc):
+                raise
+            outcome[action_id] = {"error": exc}
+
+    # The state after: one read per level for the targets that changed.
+    after: dict[str, dict[str, Any]] = {}
+    for level in ("campaign", "adgroup", "ad"):
+        changed = [t for a, k, t, _ in plan if _level(k) == level and "error" not in outcome[a]]
+        try:
+            after.update(await _entity_states(platform, advertiser_id, level, changed))
+        except ReelflowError as exc:
+            if not _final(exc):
+                raise  # the changes are recorded under ctx.once: a retry reads again only
+
+    async with session_scope() as session:
+        repo = AdsRepository(session)
+        paused_ads: dict[str, list[str]] = {}
+        for action_id, kind, target, params in plan:
+            entry = outcome[action_id]
+            error = entry.get("error")
+            if error is not None:
+                await repo.set_action(
+                    action_id,
+                    status="failed",
+                    before=before.get(target),
+                    answer=entry.get("answer")
+                    or {"error": translate(error), "vendor_code": error.extra.get("vendor_code")},
+                    error=translate(error),
+                    finished_at=utcnow(),
+                )
+            else:
+                await repo.set_action(
+                    action_id,
+                    status="succeeded",
+                    before=before.get(target),
+                    after=after.get(target),
+                    answer=entry["answer"],
+                    error=None,
+                    finished_at=utcnow(),
+                )
+                if kind == "update_adgroup_budget":
+                    await repo.set_adgroup_budget(target, int(params["budget_minor"]))
+                elif _level(kind) == "ad":
+                    paused_ads.setdefault(_STATUS_ACTIONS[kind][1], []).append(target)
+            results[action_id] = _action_result(await _reload_action(repo, action_id))
+        for status, ad_ids in paused_ads.items():
+            await repo.set_ad_status(account_id, ad_ids, status)
+    return results
 
 
 async def _reload_action(repo: AdsRepository, action_id: uuid.UUID) -> AdAction:

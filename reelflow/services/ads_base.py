@@ -69,14 +69,17 @@ def _usable(account: AdAccount) -> None:
 
 
 async def platform_for(repo: AdsRepository, account: AdAccount, ads_factory: AdsFactory) -> AdsPlatform:
-    """The ads platform with the account's (decrypted) token."""
+    """The ads platform with the account's (decrypted) token, told the advertiser's currency
+    and time zone as the account stored them (no `advertiser/info` call per use)."""
     _usable(account)
     assert account.connection_id is not None
     connection = await repo.session.get(AdConnection, account.connection_id)
     token = repo.access_token(connection) if connection else None
     if not token:
         raise AuthExpired("the ad account has no token: connect it again", reauth_required=True)
-    return ads_factory(token)
+    platform = ads_factory(token)
+    platform.remember_advertiser(account.advertiser_id, currency=account.currency, timezone=account.timezone)
+    return platform
 
 
 def translate(exc: ReelflowError) -> str:

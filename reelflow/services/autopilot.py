@@ -27,7 +27,7 @@ from reelflow.adapters.protocols import ActionProposer, MessageSender
 from reelflow.domain import autopilot as domain
 from reelflow.errors import Conflict, InvalidInput, NotFound, ReelflowError
 from reelflow.queue import EnqueueResult, InlineContext, enqueue
-from reelflow.services.ads_actions import perform_action
+from reelflow.services.ads_actions import perform_actions
 from reelflow.services.ads_base import (
     AdsFactory,
     _account_or_404,
@@ -196,40 +196,48 @@ async def apply_actions(
     known: dict[str, dict[str, Any]] | None = None,
 ) -> list[dict[str, Any]]:
     """Each proposed action as an `AdAction` (requested by the autopilot, idempotency key
-    `autopilot:{execution}:{index}`) applied through the ads actions path (`perform_action`:
-    state before, `ctx.once` around the platform call, state after, answer and audit)."""
-    applied: list[dict[str, Any]] = []
-    for index, action in enumerate(actions):
-        key = f"autopilot:{execution_id}:{index}"
-        kind, target = str(action["kind"]), str(action["target_id"])
-        if kind == "create_adgroup":
-            outcome = await _launch_fresh(account, action, key)
-        else:
+    `autopilot:{execution}:{index}`), applied through the ads actions path together
+    (`perform_actions`: state before, the status changes of one kind in one platform call
+    under one `ctx.once`, each budget change under its own, one read of the state after,
+    answer and audit per action). Launches (`create_adgroup`) start their own workflow."""
+    applied: list[dict[str, Any] | None] = [None] * len(actions)
+    batch: list[tuple[int, uuid.UUID]] = []
+    async with session_scope() as session:
+        repo = AdsRepository(session)
+        for index, action in enumerate(actions):
+            kind, target = str(action["kind"]), str(action["target_id"])
+            if kind == "create_adgroup":
+                continue
             params: dict[str, Any] = {}
             if kind == "update_adgroup_budget":
                 params["budget_minor"] = int(action["params"]["daily_budget_minor"])
-            async with session_scope() as session:
-                row, _ = await AdsRepository(session).add_action(
-                    account.workspace_id,
-                    {
-                        "ad_account_id": account.id,
-                        "kind": kind,
-                        "target_id": target,
-                        "params": params,
-                        "idempotency_key": key,
-                        "requested_by": "autopilot",
-                        "status": "queued",
-                        "run_id": None if ctx.run_id.int == 0 else ctx.run_id,
-                    },
-                )
-                action_id = row.id
-            outcome = await perform_action(
-                ctx, action_id, ads_factory=ads_factory, known_before=(known or {}).get(target)
+            row, _ = await repo.add_action(
+                account.workspace_id,
+                {
+                    "ad_account_id": account.id,
+                    "kind": kind,
+                    "target_id": target,
+                    "params": params,
+                    "idempotency_key": f"autopilot:{execution_id}:{index}",
+                    "requested_by": "autopilot",
+                    "status": "queued",
+                    "run_id": None if ctx.run_id.int == 0 else ctx.run_id,
+                },
             )
-        applied.append({"kind": kind, "target_id": target, **outcome})
-        async with session_scope() as session:
-            await AutopilotRepository(session).set_execution(execution_id, applied=applied)
-    return applied
+            batch.append((index, row.id))
+    if batch:
+        outcomes = await perform_actions(ctx, [a for _, a in batch], ads_factory=ads_factory, known_before=known)
+        for index, action_id in batch:
+            action = actions[index]
+            applied[index] = {"kind": str(action["kind"]), "target_id": str(action["target_id"]), **outcomes[action_id]}
+    for index, action in enumerate(actions):
+        if str(action["kind"]) == "create_adgroup":
+            outcome = await _launch_fresh(account, action, f"autopilot:{execution_id}:{index}")
+            applied[index] = {"kind": "create_adgroup", "target_id": str(action["target_id"]), **outcome}
+    done = [a for a in applied if a is not None]
+    async with session_scope() as session:
+        await AutopilotRepository(session).set_execution(execution_id, applied=done)
+    return done
 
 
 def _outcome_text(entry: dict[str, Any]) -> str:

@@ -3,6 +3,7 @@ decision (the deterministic policy, or the LLM's proposal checked by the same gu
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -105,8 +106,10 @@ async def load_state(
         day_start = datetime.combine(today, datetime.min.time(), _zone(account.timezone))  # the account's midnight
         day_budgets = await repo.budget_changes_since(account.id, day_start)
         platform = await platform_for(ads_repo, account, ads_factory)
-    adgroups = await platform.get_adgroups(account.advertiser_id)
-    ads = await platform.get_ads(account.advertiser_id)
+    # Two reads of different endpoints (each counted on its own by the platform), together.
+    adgroups, ads = await asyncio.gather(
+        platform.get_adgroups(account.advertiser_id), platform.get_ads(account.advertiser_id)
+    )
     ads_by_group: dict[str, list[Any]] = {}
     for ad in ads:
         ads_by_group.setdefault(ad.adgroup_id, []).append(ad)

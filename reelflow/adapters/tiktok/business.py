@@ -162,6 +162,13 @@ class TikTokBusinessAds:
                 return items
             page += 1
 
+    def remember_advertiser(self, advertiser_id: str, *, currency: str, timezone: str) -> None:
+        """The advertiser's currency and time zone as the caller already knows them (an ad
+        account keeps what ``advertiser/info`` said when it was connected; TikTok never
+        changes either), so money and days convert without another ``advertiser/info`` call."""
+        if currency and timezone:
+            self._meta.setdefault(advertiser_id, _AdvertiserMeta(currency=currency, timezone=timezone))
+
     async def _advertiser_meta(self, advertiser_id: str) -> _AdvertiserMeta:
         meta = self._meta.get(advertiser_id)
         if meta is None:
@@ -621,7 +628,7 @@ class TikTokBusinessAds:
         if not 1 <= span <= limit:
             raise errors.InvalidInput(f"a report by {by} covers 1 to {limit} days", field="end")
         if currency and timezone:
-            self._meta.setdefault(advertiser_id, _AdvertiserMeta(currency=currency, timezone=timezone))
+            self.remember_advertiser(advertiser_id, currency=currency, timezone=timezone)
         meta = await self._advertiser_meta(advertiser_id)
         id_dimension = {"AUCTION_AD": "ad_id", "AUCTION_ADGROUP": "adgroup_id", "AUCTION_CAMPAIGN": "campaign_id",
                         "AUCTION_ADVERTISER": "advertiser_id"}[data_level]  # fmt: skip
