@@ -308,8 +308,8 @@ async def run_account(
                 if collected.get("error"):
                     errors.append(f"metrics collection failed, deciding on the stored history: {collected['error']}")
             state = await load_state(account, ads_factory=ads_factory, today=today, now=now, t=t)
-            known = state.entities
             decision, proposer, llm_errors = await decide(state.groups, today=today, now=now, t=t, llm=llm)
+            known = state.known_before([a.target_id for a in decision.actions])
             errors.extend(llm_errors)
             scores = sorted((h for h in decision.healths if h.level == "adgroup"), key=lambda h: (h.score, h.entity_id))
             inputs |= state.inputs | {

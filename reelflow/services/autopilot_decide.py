@@ -37,9 +37,13 @@ def thresholds(settings: Settings | None = None) -> domain.Thresholds:
 class AccountState:
     groups: list[domain.AdGroupState]
     inputs: dict[str, Any]
-    # The platform's view of each ad group and ad (id → its fields), read for this decision:
-    # the "before" of the actions applied right after it.
-    entities: dict[str, dict[str, Any]]
+    # The platform's view of each ad group and ad (id → its record), read for this decision:
+    # the "before" of the actions applied right after it (`known_before`).
+    entities: dict[str, Any]
+
+    def known_before(self, targets: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """The targets' records as JSON-safe dicts (only those: an account has hundreds)."""
+        return {t: msgspec.to_builtins(self.entities[t]) for t in targets if t in self.entities}
 
 
 def _days(rows: Sequence[Any]) -> dict[str, list[domain.DayMetrics]]:
@@ -159,8 +163,8 @@ async def load_state(
         "history_days": sum(len(v) for v in history.values()),
         "human_edits_24h": len(edits),
     }
-    entities = {g.adgroup_id: msgspec.to_builtins(g) for g in adgroups}
-    entities |= {a.ad_id: msgspec.to_builtins(a) for a in ads}
+    entities: dict[str, Any] = {g.adgroup_id: g for g in adgroups}
+    entities |= {a.ad_id: a for a in ads}
     return AccountState(groups=groups, inputs=inputs, entities=entities)
 
 

@@ -71,13 +71,16 @@ class AutopilotRepository:
                 out[target] = int(before["budget_minor"])
         return out
 
-    async def history(self, account_id: uuid.UUID, since: date) -> list[AdMetricDaily]:
-        rows = await self.session.scalars(
-            select(AdMetricDaily)
-            .where(AdMetricDaily.ad_account_id == account_id, AdMetricDaily.day >= since)
-            .order_by(AdMetricDaily.ad_id, AdMetricDaily.day)
+    async def history(self, account_id: uuid.UUID, since: date) -> list[Any]:
+        """The account's daily metrics since `since`, per ad and day: plain rows with the
+        columns the health score reads (no ORM objects: an account has ~1,400 of them)."""
+        m = AdMetricDaily
+        rows = await self.session.execute(
+            select(m.ad_id, m.day, m.spend_minor, m.impressions, m.clicks, m.leads, m.video_views, m.views_2s)
+            .where(m.ad_account_id == account_id, m.day >= since)
+            .order_by(m.ad_id, m.day)
         )
-        return list(rows)
+        return list(rows.all())
 
     # --- executions -------------------------------------------------------------------------------
 
