@@ -309,3 +309,22 @@ def _money(value: Any, name: str) -> float:
     if amount < 0 or not math.isfinite(amount):
         raise BizError(40002, f"{name}: Must be a positive number.")
     return round(amount, 2)
+
+
+# The entities of each advertiser, rebuilt when entities are added (they are never removed,
+# and `/sandbox/reset` makes a new dict): a list or a report reads its advertiser's entities
+# instead of scanning every advertiser's (that scan grew with the number of advertisers:
+# 200,000 entities at 500 advertisers × 200 ad groups).
+_BY_ADVERTISER: dict[str, list[Entity]] = {}
+_INDEXED: list[Any] = [None, -1]  # the entities dict indexed, and its size then
+
+
+def advertiser_entities(st: BusinessState, advertiser: str) -> list[Entity]:
+    if _INDEXED[0] is not st.entities or _INDEXED[1] != len(st.entities):
+        index: dict[str, list[Entity]] = {}
+        for entity in st.entities.values():
+            index.setdefault(entity.advertiser_id, []).append(entity)
+        _BY_ADVERTISER.clear()
+        _BY_ADVERTISER.update(index)
+        _INDEXED[:] = [st.entities, len(st.entities)]
+    return _BY_ADVERTISER.get(advertiser, [])

@@ -26,6 +26,7 @@ from reelflow.sandbox.tiktok_business.base import (
     _parse_time,
     _require_token,
     _required,
+    advertiser_entities,
     state,
 )
 from reelflow.sandbox.tiktok_business.tools import LOCATION_IDS
@@ -72,7 +73,7 @@ def _list_entities(request: Request[Any, Any, Any], kind: str) -> Response[Any]:
     filtering = _json_param(request, "filtering", {}) or {}
     if not isinstance(filtering, dict):
         raise BizError(40002, "filtering: Must be a JSON object.")
-    items = [e for e in st.entities.values() if e.kind == kind and e.advertiser_id == advertiser]
+    items = [e for e in advertiser_entities(st, advertiser) if e.kind == kind]
     for id_field in ("campaign_ids", "adgroup_ids", "ad_ids"):
         if id_field in filtering:
             wanted = {str(i) for i in filtering[id_field]}

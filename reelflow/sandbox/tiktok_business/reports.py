@@ -27,9 +27,12 @@ from reelflow.sandbox.tiktok_business.base import (
     _page,
     _parse_time,
     _require_token,
+    advertiser_entities,
     state,
 )
 from reelflow.sandbox.tiktok_business.entities import _scheduled_days
+
+_advertiser_entities = advertiser_entities
 
 # --- reporting ----------------------------------------------------------------------------------------
 
@@ -91,24 +94,6 @@ def _schedule_time(value: str, name: str) -> datetime:
     """`_parse_time` for the schedule strings of ad groups, parsed once (strptime was a fifth
     of a report's CPU: it ran once per ad and day)."""
     return _parse_time(value, name)
-
-
-# The entities of each advertiser, rebuilt when entities are added (they are never removed,
-# and `/sandbox/reset` makes a new dict): a report reads its advertiser's entities instead of
-# scanning every advertiser's, twice per call (that scan grew with the number of advertisers).
-_BY_ADVERTISER: dict[str, list[Entity]] = {}
-_INDEXED: list[Any] = [None, -1]  # the entities dict indexed, and its size then
-
-
-def _advertiser_entities(st: BusinessState, advertiser: str) -> list[Entity]:
-    if _INDEXED[0] is not st.entities or _INDEXED[1] != len(st.entities):
-        index: dict[str, list[Entity]] = {}
-        for entity in st.entities.values():
-            index.setdefault(entity.advertiser_id, []).append(entity)
-        _BY_ADVERTISER.clear()
-        _BY_ADVERTISER.update(index)
-        _INDEXED[:] = [st.entities, len(st.entities)]
-    return _BY_ADVERTISER.get(advertiser, [])
 
 
 # Report rows of a query at one sandbox second: the pages of one report are cut from the
