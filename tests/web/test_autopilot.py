@@ -184,9 +184,21 @@ async def test_act_mode_applies_within_guard_rails_and_skips_recent_human_edits(
     assert edit.status_code == 202, edit.text
     await run_jobs()
     before = len(await changes(sandbox))
+    paths = ("adgroup/get", "ad/get", "advertiser/info", "adgroup/status/update", "adgroup/update")
+    calls_before = {p: len(await sandbox.requests(f"{API}/{p}/*")) for p in paths}
 
     run = await run_now(client, owner, account["id"], run_jobs)
     assert run["result"]["mode"] == "act" and run["result"]["applied"] == 2
+    # Few Business calls: the state (ad groups and ads), the two pauses in ONE status update,
+    # one read-back of both; the account's stored currency spares `advertiser/info`.
+    calls = {p: len(await sandbox.requests(f"{API}/{p}/*")) - calls_before[p] for p in paths}
+    assert calls == {
+        "adgroup/get": 2,
+        "ad/get": 1,
+        "advertiser/info": 0,
+        "adgroup/status/update": 1,
+        "adgroup/update": 0,
+    }
     [execution] = (await client.get("/api/v1/ads/autopilot/executions", headers=owner.headers)).json()["items"]
     assert sorted(a["target_id"] for a in execution["proposed"]) == groups[1:]
     [skipped] = execution["skipped"]
@@ -339,3 +351,30 @@ async def test_llm_proposer_is_used_when_valid_and_any_failure_falls_back_to_the
         assert [a["kind"] for a in execution["proposed"]] == ["pause_adgroup"] * 2
         assert not any(a["reason"].startswith("LLM:") for a in execution["proposed"])
     assert await changes(sandbox) == []  # report-only all along
+
+
+async def test_act_mode_raises_a_winners_budget_once_with_before_and_after(
+    client: Any, signup: Any, sandbox: Any, session: Any, run_jobs: Any
+) -> None:
+    owner = await signup()
+    # The sandbox paces 60-95 %: count that as full; a week of it is enough data for a verdict.
+    sandbox.set_settings(autopilot__full_pacing_ratio=0.1, autopilot__min_spend_target_multiple=0.01)
+    # A target CPL far above what the seeded ad groups pay: every one is a winner.
+    account, _ = await seeded_account(
+        client, owner, sandbox, session, adgroups=2, target_cpl_minor=1_000_00, autopilot=True
+    )
+    run = await run_now(client, owner, account["id"], run_jobs)
+    [execution] = (await client.get("/api/v1/ads/autopilot/executions", headers=owner.headers)).json()["items"]
+    raises = [a for a in execution["proposed"] if a["kind"] == "update_adgroup_budget"]
+    assert raises, execution["inputs"]["adgroup_scores"]
+    assert run["result"]["applied"] == len(execution["proposed"])
+    budgets = {g["adgroup_id"]: g["budget"] for g in kinds(await inspect(sandbox), "adgroup")}
+    updates = changed_ids(await sandbox.requests(f"{API}/adgroup/update/*", method="POST"))
+    assert sorted(updates) == sorted(a["target_id"] for a in raises)  # each raise sent once
+    for action in raises:
+        assert budgets[action["target_id"]] * 100 == action["params"]["daily_budget_minor"]
+    actions = (await client.get("/api/v1/ads/actions", headers=owner.headers)).json()
+    for action in (a for a in actions if a["kind"] == "update_adgroup_budget"):
+        assert action["status"] == "succeeded" and action["answer"]["changed"] is True
+        assert action["before"]["budget_minor"] == 100_00
+        assert action["after"]["budget_minor"] == action["params"]["budget_minor"]
