@@ -64,21 +64,34 @@ def _days(rows: Sequence[Any]) -> dict[str, list[domain.DayMetrics]]:
 
 
 def _sum_days(histories: Sequence[Sequence[domain.DayMetrics]]) -> tuple[domain.DayMetrics, ...]:
-    by_day: dict[date, list[domain.DayMetrics]] = {}
+    """An ad group's history: its ads' days summed per day, in day order. One ad (the common
+    case): its history as it is (one row per day, already in day order from the query)."""
+    if len(histories) == 1:
+        return tuple(histories[0])
+    by_day: dict[date, list[int]] = {}
     for history in histories:
         for d in history:
-            by_day.setdefault(d.day, []).append(d)
+            sums = by_day.get(d.day)
+            if sums is None:
+                by_day[d.day] = [d.spend_minor, d.impressions, d.clicks, d.leads, d.video_views, d.views_2s]
+            else:
+                sums[0] += d.spend_minor
+                sums[1] += d.impressions
+                sums[2] += d.clicks
+                sums[3] += d.leads
+                sums[4] += d.video_views
+                sums[5] += d.views_2s
     return tuple(
         domain.DayMetrics(
             day=day,
-            spend_minor=sum(d.spend_minor for d in items),
-            impressions=sum(d.impressions for d in items),
-            clicks=sum(d.clicks for d in items),
-            leads=sum(d.leads for d in items),
-            video_views=sum(d.video_views for d in items),
-            views_2s=sum(d.views_2s for d in items),
+            spend_minor=v[0],
+            impressions=v[1],
+            clicks=v[2],
+            leads=v[3],
+            video_views=v[4],
+            views_2s=v[5],
         )
-        for day, items in sorted(by_day.items())
+        for day, v in sorted(by_day.items())
     )
 
 
