@@ -16,7 +16,9 @@ history, scores, the deterministic decision with its guard rails, each action ap
 through the ads actions path (`ctx.once`), the execution record and the report (Telegram not
 configured: reports stay in the API).
 Prints accounts, ad groups scored, seconds, decisions/s (ad groups and ads scored per second),
-actions proposed and applied.
+actions proposed and applied, the round's Business requests per account (per path in the JSON:
+`round_requests_by_path`, with the 429s) and its CPU per account (bench process, sandbox,
+Postgres: `round_cpu_ms_per_account`).
 """
 
 from __future__ import annotations
