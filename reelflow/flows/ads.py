@@ -1,7 +1,9 @@
 """Ads schedules: `ads-collect-metrics` (hourly) pulls the Report API of every active ad
 account into the metrics history; `ads-autopilot` (hourly, ten minutes later) submits one
 autopilot run per account with autopilot or reports on. Thin: the service selects the accounts and runs them a
-few at a time; each account's failure is recorded on it and never stops the others."""
+few at a time; each account's failure is recorded on it and never stops the others. `ads-reconcile-runs`
+(every five minutes) closes autopilot executions and conversion events whose job ended for good without
+closing them (`reelflow.services.reconcile`)."""
 
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ from prefect import flow, get_run_logger
 from reelflow import composition
 from reelflow.services import ads as service
 from reelflow.services import autopilot as autopilot_service
+from reelflow.services import reconcile as reconcile_service
 
 
 @flow(name="ads-collect-metrics", log_prints=True)
@@ -35,3 +38,14 @@ async def autopilot(limit: int = 10_000) -> dict[str, Any]:
     runs = await autopilot_service.submit_round(limit=limit)
     get_run_logger().info("enqueued %d autopilot runs", len(runs))
     return {"runs": runs}
+
+
+@flow(name="ads-reconcile-runs", log_prints=True)
+async def reconcile_runs(limit: int = 500) -> dict[str, int]:
+    """Autopilot executions still `running` and conversion events still `queued`/`sending`
+    whose job failed or was cancelled → `failed` (the error says how the job ended)."""
+    counts = await reconcile_service.reconcile_ended_runs(limit=limit)
+    get_run_logger().info(
+        "closed %d autopilot executions and %d conversion events", counts["executions"], counts["events"]
+    )
+    return counts
