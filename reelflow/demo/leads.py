@@ -54,7 +54,7 @@ async def run(demo: Demo) -> None:
 
     # A lead from the instant form of one of the direction's ads (the sandbox's mock-lead
     # endpoint fills in the ad's campaign and ad group), delivered by a signed webhook.
-    launches = (await demo.client.get("/api/v1/ads/launches", params={"direction_id": direction["id"]})).json()
+    launches = (await demo.client.get("/api/v1/ads/launches", params={"direction_id": direction["id"]})).json()["items"]
     ad_id = next((a for launch in launches for a in launch["ad_ids"].values()), None)
     async with httpx.AsyncClient(base_url=demo.sandbox_url) as http:
         made = await http.post(

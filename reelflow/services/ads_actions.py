@@ -175,9 +175,15 @@ async def get_action(session: AsyncSession, workspace_id: uuid.UUID, action_id: 
 
 
 async def list_actions(
-    session: AsyncSession, workspace_id: uuid.UUID, *, account_id: uuid.UUID | None
+    session: AsyncSession,
+    workspace_id: uuid.UUID,
+    *,
+    account_id: uuid.UUID | None,
+    after: tuple[datetime, uuid.UUID] | None = None,
+    limit: int = 50,
 ) -> list[AdAction]:
-    return await AdsRepository(session).list_actions(workspace_id, account_id=account_id)
+    """The workspace's actions, newest first (`after`: the (created_at, id) of the last one seen)."""
+    return await AdsRepository(session).list_actions(workspace_id, account_id=account_id, after=after, limit=limit)
 
 
 async def _entity_state(platform: AdsPlatform, advertiser_id: str, level: str, target: str) -> dict[str, Any] | None:

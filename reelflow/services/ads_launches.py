@@ -297,9 +297,15 @@ async def get_launch(session: AsyncSession, workspace_id: uuid.UUID, launch_id: 
 
 
 async def list_launches(
-    session: AsyncSession, workspace_id: uuid.UUID, *, direction_id: uuid.UUID | None
+    session: AsyncSession,
+    workspace_id: uuid.UUID,
+    *,
+    direction_id: uuid.UUID | None,
+    after: tuple[datetime, uuid.UUID] | None = None,
+    limit: int = 50,
 ) -> list[AdLaunch]:
-    return await AdsRepository(session).list_launches(workspace_id, direction_id=direction_id)
+    """The workspace's launches, newest first (`after`: the (created_at, id) of the last one seen)."""
+    return await AdsRepository(session).list_launches(workspace_id, direction_id=direction_id, after=after, limit=limit)
 
 
 @dataclass

@@ -398,6 +398,44 @@ async def test_use_existing_fills_adgroups_under_50_ads(
     assert third_launch["adgroup_id"] != adgroup_id and third_launch["campaign_id"] == first_launch["campaign_id"]
     state = await inspect(sandbox)
     assert len(kinds(state, "campaign")) == 1 and len(kinds(state, "adgroup")) == 2
+    launches = [third_launch["id"], second_launch["id"], first_launch["id"]]
+    await _lists_are_paginated(client, owner, await signup(), d["id"], launches)
+
+
+async def _lists_are_paginated(client: Any, who: Any, other: Any, direction_id: str, launch_ids: list[str]) -> None:
+    """GET /ads/launches and /ads/actions: newest first, `cursor`/`limit` pages that neither
+    repeat nor skip, filters kept across pages, a bad cursor or limit is a problem+json 400
+    naming the parameter, and another workspace sees none of them."""
+
+    async def walk(path: str, limit: int, **params: Any) -> list[list[str]]:
+        pages: list[list[str]] = []
+        cursor: str | None = None
+        while True:
+            answer = await client.get(
+                path, params={**params, "limit": limit, **({"cursor": cursor} if cursor else {})}, headers=who.headers
+            )
+            assert answer.status_code == 200, answer.text
+            body = answer.json()
+            pages.append([item["id"] for item in body["items"]])
+            cursor = body["next_cursor"]
+            if cursor is None:
+                return pages
+
+    assert await walk("/api/v1/ads/launches", 2) == [launch_ids[:2], launch_ids[2:]]
+    assert await walk("/api/v1/ads/launches", 1, direction_id=direction_id) == [[i] for i in launch_ids]
+    assert await walk("/api/v1/ads/launches", 2, direction_id=str(uuid.uuid4())) == [[]]
+    everything = (await client.get("/api/v1/ads/actions", headers=who.headers)).json()
+    assert everything["next_cursor"] is None and everything["items"]
+    actions = [a["id"] for a in everything["items"]]
+    assert [i for page in await walk("/api/v1/ads/actions", 1) for i in page] == actions
+    for path in ("/api/v1/ads/launches", "/api/v1/ads/actions"):
+        for params, name in (({"cursor": "nope"}, "cursor"), ({"limit": 0}, "limit"), ({"limit": 201}, "limit")):
+            bad = await client.get(path, params=params, headers=who.headers)
+            assert bad.status_code == 400, (path, params, bad.text)
+            assert bad.headers["content-type"].startswith("application/problem+json")
+            assert field(bad) == name, bad.text
+    for path in ("/api/v1/ads/launches", "/api/v1/ads/actions"):
+        assert (await client.get(path, headers=other.headers)).json() == {"items": [], "next_cursor": None}
 
 
 # --- actions --------------------------------------------------------------------------------------------------
@@ -442,7 +480,7 @@ async def test_actions_are_idempotent_and_audited(client: Any, signup: Any, sand
     assert entry["details"]["before"]["operation_status"] == "ENABLE"
     assert entry["details"]["answer"] == {"confirmed": {ad_id: "DISABLE"}}
     listed = await client.get("/api/v1/ads/actions", headers=owner.headers)
-    assert len(listed.json()) == 1
+    assert len(listed.json()["items"]) == 1
     status = await client.post(
         "/api/v1/ads/actions",
         headers=owner.headers,
@@ -473,7 +511,7 @@ async def test_budget_update_minimum_and_daily_limit(client: Any, signup: Any, s
     assert third.status_code == 429
     state = await inspect(sandbox)
     assert state["entities"][f"adgroup:{launch['adgroup_id']}"]["budget"] == 7000.0
-    actions = (await client.get("/api/v1/ads/actions", headers=owner.headers)).json()
+    actions = (await client.get("/api/v1/ads/actions", headers=owner.headers)).json()["items"]
     assert [a["after"]["budget_minor"] for a in actions] == [7_000_00, 6_000_00]
 
 

@@ -209,7 +209,7 @@ async def test_act_mode_applies_within_guard_rails_and_skips_recent_human_edits(
     state = {g["adgroup_id"]: g["operation_status"] for g in kinds(await inspect(sandbox), "adgroup")}
     assert state == {groups[0]: "ENABLE", groups[1]: "DISABLE", groups[2]: "DISABLE"}
     assert len(await changes(sandbox)) - before == 2
-    actions = (await client.get("/api/v1/ads/actions", headers=owner.headers)).json()
+    actions = (await client.get("/api/v1/ads/actions", headers=owner.headers)).json()["items"]
     by_autopilot = [a for a in actions if a["requested_by"] == "autopilot"]
     assert len(by_autopilot) == 2 and all(a["before"] and a["after"] for a in by_autopilot)
     report = (await client.get("/api/v1/ads/autopilot/reports", headers=owner.headers)).json()["items"][0]
@@ -373,7 +373,7 @@ async def test_act_mode_raises_a_winners_budget_once_with_before_and_after(
     assert sorted(updates) == sorted(a["target_id"] for a in raises)  # each raise sent once
     for action in raises:
         assert budgets[action["target_id"]] * 100 == action["params"]["daily_budget_minor"]
-    actions = (await client.get("/api/v1/ads/actions", headers=owner.headers)).json()
+    actions = (await client.get("/api/v1/ads/actions", headers=owner.headers)).json()["items"]
     for action in (a for a in actions if a["kind"] == "update_adgroup_budget"):
         assert action["status"] == "succeeded" and action["answer"]["changed"] is True
         assert action["before"]["budget_minor"] == 100_00

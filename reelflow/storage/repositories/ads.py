@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import and_, func, select, text, update
+from sqlalchemy import and_, func, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -410,11 +410,24 @@ class AdsRepository:
     async def launch_by_id(self, launch_id: uuid.UUID) -> AdLaunch | None:
         return await self.session.get(AdLaunch, launch_id, populate_existing=True)
 
-    async def list_launches(self, workspace_id: uuid.UUID, *, direction_id: uuid.UUID | None = None) -> list[AdLaunch]:
+    async def list_launches(
+        self,
+        workspace_id: uuid.UUID,
+        *,
+        direction_id: uuid.UUID | None = None,
+        after: tuple[datetime, uuid.UUID] | None = None,
+        limit: int = 50,
+    ) -> list[AdLaunch]:
+        """Newest first, keyset-paginated on (created_at, id)."""
         stmt = select(AdLaunch).where(AdLaunch.workspace_id == workspace_id)
         if direction_id:
             stmt = stmt.where(AdLaunch.direction_id == direction_id)
-        return list(await self.session.scalars(stmt.order_by(AdLaunch.created_at.desc(), AdLaunch.id)))
+        if after is not None:
+            stmt = stmt.where(
+                or_(AdLaunch.created_at < after[0], (AdLaunch.created_at == after[0]) & (AdLaunch.id < after[1]))
+            )
+        stmt = stmt.order_by(AdLaunch.created_at.desc(), AdLaunch.id.desc()).limit(limit)
+        return list(await self.session.scalars(stmt))
 
     async def set_launch(self, launch_id: uuid.UUID, **values: Any) -> None:
         await self.session.execute(
@@ -477,11 +490,24 @@ class AdsRepository:
     async def action_by_id(self, action_id: uuid.UUID) -> AdAction | None:
         return await self.session.get(AdAction, action_id, populate_existing=True)
 
-    async def list_actions(self, workspace_id: uuid.UUID, *, account_id: uuid.UUID | None = None) -> list[AdAction]:
+    async def list_actions(
+        self,
+        workspace_id: uuid.UUID,
+        *,
+        account_id: uuid.UUID | None = None,
+        after: tuple[datetime, uuid.UUID] | None = None,
+        limit: int = 50,
+    ) -> list[AdAction]:
+        """Newest first, keyset-paginated on (created_at, id)."""
         stmt = select(AdAction).where(AdAction.workspace_id == workspace_id)
         if account_id:
             stmt = stmt.where(AdAction.ad_account_id == account_id)
-        return list(await self.session.scalars(stmt.order_by(AdAction.created_at.desc(), AdAction.id).limit(500)))
+        if after is not None:
+            stmt = stmt.where(
+                or_(AdAction.created_at < after[0], (AdAction.created_at == after[0]) & (AdAction.id < after[1]))
+            )
+        stmt = stmt.order_by(AdAction.created_at.desc(), AdAction.id.desc()).limit(limit)
+        return list(await self.session.scalars(stmt))
 
     async def budget_changes_since(self, account_id: uuid.UUID, adgroup_id: str, since: datetime) -> int:
         count = await self.session.scalar(

@@ -22,6 +22,7 @@ from reelflow.web.auth import requires_role
 from reelflow.web.deps import provide_principal
 from reelflow.web.jobs import IDEMPOTENCY_HEADER, REPLAYED_HEADER, idempotency_key, job_response
 from reelflow.web.openapi import answers, problems
+from reelflow.web.pagination import Page, check_limit, decode_time_id_cursor, encode_cursor, page_of
 from reelflow.web.schemas.ads import (
     AccountOut,
     AccountPatch,
@@ -321,12 +322,26 @@ class AdsController(Controller):
         )
         return launch_out(launch)
 
-    @get("/launches", guards=[requires_role(*READERS)])
+    @get("/launches", guards=[requires_role(*READERS)], responses=problems(400))
     async def list_launches(
-        self, db_session: AsyncSession, principal: Principal, direction_id: uuid.UUID | None = None
-    ) -> list[LaunchOut]:
-        rows = await service.list_launches(db_session, principal.workspace_id, direction_id=direction_id)
-        return [launch_out(x) for x in rows]
+        self,
+        db_session: AsyncSession,
+        principal: Principal,
+        direction_id: uuid.UUID | None = None,
+        cursor: str | None = Parameter(default=None, max_length=1024),
+        limit: int = Parameter(default=50, ge=1, le=200),
+    ) -> Page[LaunchOut]:
+        """Launches, newest first, cursor-paginated; `direction_id` filters."""
+        check_limit(limit, 200)
+        rows = await service.list_launches(
+            db_session,
+            principal.workspace_id,
+            direction_id=direction_id,
+            after=decode_time_id_cursor(cursor),
+            limit=limit + 1,
+        )
+        items, next_cursor = page_of(rows, limit, lambda x: encode_cursor(x.created_at, x.id))
+        return Page(items=[launch_out(x) for x in items], next_cursor=next_cursor)
 
     @get("/launches/{launch_id:uuid}", guards=[requires_role(*READERS)])
     async def get_launch(self, db_session: AsyncSession, principal: Principal, launch_id: uuid.UUID) -> LaunchOut:
@@ -357,12 +372,27 @@ class AdsController(Controller):
             return Response(action_out(action), status_code=200, headers={REPLAYED_HEADER: "true"})
         return Response(action_out(action), status_code=202)
 
-    @get("/actions", guards=[requires_role(*READERS)])
+    @get("/actions", guards=[requires_role(*READERS)], responses=problems(400))
     async def list_actions(
-        self, db_session: AsyncSession, principal: Principal, ad_account_id: uuid.UUID | None = None
-    ) -> list[ActionOut]:
-        rows = await service.list_actions(db_session, principal.workspace_id, account_id=ad_account_id)
-        return [action_out(a) for a in rows]
+        self,
+        db_session: AsyncSession,
+        principal: Principal,
+        ad_account_id: uuid.UUID | None = None,
+        cursor: str | None = Parameter(default=None, max_length=1024),
+        limit: int = Parameter(default=50, ge=1, le=200),
+    ) -> Page[ActionOut]:
+        """Actions (by people and by the autopilot), newest first, cursor-paginated;
+        `ad_account_id` filters."""
+        check_limit(limit, 200)
+        rows = await service.list_actions(
+            db_session,
+            principal.workspace_id,
+            account_id=ad_account_id,
+            after=decode_time_id_cursor(cursor),
+            limit=limit + 1,
+        )
+        items, next_cursor = page_of(rows, limit, lambda a: encode_cursor(a.created_at, a.id))
+        return Page(items=[action_out(a) for a in items], next_cursor=next_cursor)
 
     @get("/actions/{action_id:uuid}", guards=[requires_role(*READERS)])
     async def get_action(self, db_session: AsyncSession, principal: Principal, action_id: uuid.UUID) -> ActionOut:
