@@ -6,7 +6,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import and_, bindparam, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from reelflow.storage.models.identity import ApiToken, IdentityLink, Membership, User, Workspace
@@ -20,6 +20,35 @@ class Principal:
     workspace_id: uuid.UUID
     role: str
     token_id: uuid.UUID
+
+
+@dataclass(frozen=True)
+class TokenLookup:
+    principal: Principal
+    last_used_at: datetime | None
+
+    def stale(self, now: datetime, every: timedelta) -> bool:
+        """True when the token's last use should be recorded again."""
+        return self.last_used_at is None or self.last_used_at < now - every
+
+
+# Built once (Core columns, bound parameters): the statement every authenticated request runs.
+_tokens = ApiToken.__table__
+_members = Membership.__table__
+_TOKEN_LOOKUP = (
+    select(_tokens.c.id, _tokens.c.user_id, _tokens.c.workspace_id, _members.c.role, _tokens.c.last_used_at)
+    .select_from(
+        _tokens.join(
+            _members,
+            and_(_members.c.workspace_id == _tokens.c.workspace_id, _members.c.user_id == _tokens.c.user_id),
+        )
+    )
+    .where(
+        _tokens.c.token_hash == bindparam("token_hash"),
+        _tokens.c.revoked_at.is_(None),
+        or_(_tokens.c.expires_at.is_(None), _tokens.c.expires_at > bindparam("now")),
+    )
+)
 
 
 class IdentityRepository:
@@ -115,6 +144,16 @@ class IdentityRepository:
         await self.session.flush()
         return token
 
+    async def lookup_token(self, token_hash: str, now: datetime) -> TokenLookup | None:
+        """The principal behind a live token (not revoked, not expired, still a member) and
+        when the token was last used: one indexed read, no write."""
+        result = await self.session.execute(_TOKEN_LOOKUP, {"token_hash": token_hash, "now": now})
+        row = result.one_or_none()
+        if row is None:
+            return None
+        principal = Principal(user_id=row.user_id, workspace_id=row.workspace_id, role=row.role, token_id=row.id)
+        return TokenLookup(principal, row.last_used_at)
+
     async def principal_for_token(
         self, token_hash: str, now: datetime, *, touch_every: timedelta | None = None
     ) -> Principal | None:
@@ -122,24 +161,12 @@ class IdentityRepository:
 
         With `touch_every`, the token's last use is recorded when it is older than that: one
         read per request and a write at most once per `touch_every`, not one per request."""
-        result = await self.session.execute(
-            select(ApiToken.id, ApiToken.user_id, ApiToken.workspace_id, Membership.role, ApiToken.last_used_at)
-            .join(
-                Membership,
-                (Membership.workspace_id == ApiToken.workspace_id) & (Membership.user_id == ApiToken.user_id),
-            )
-            .where(
-                ApiToken.token_hash == token_hash,
-                ApiToken.revoked_at.is_(None),
-                or_(ApiToken.expires_at.is_(None), ApiToken.expires_at > now),
-            )
-        )
-        row = result.one_or_none()
-        if row is None:
+        found = await self.lookup_token(token_hash, now)
+        if found is None:
             return None
-        if touch_every is not None and (row.last_used_at is None or row.last_used_at < now - touch_every):
-            await self.touch_token(row.id, now, every=touch_every)
-        return Principal(user_id=row.user_id, workspace_id=row.workspace_id, role=row.role, token_id=row.id)
+        if touch_every is not None and found.stale(now, touch_every):
+            await self.touch_token(found.principal.token_id, now, every=touch_every)
+        return found.principal
 
     async def touch_token(self, token_id: uuid.UUID, now: datetime, *, every: timedelta) -> None:
         """Record last use, at most once per `every` (the condition guards concurrent requests)."""
