@@ -6,7 +6,9 @@ engagement refresh calls them for 100,000 videos per run.
 
 from __future__ import annotations
 
+import functools
 import itertools
+import json
 import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
@@ -194,6 +196,17 @@ def build_query(spec: RuleSpec) -> PlatformQuery:
     if spec.region:
         and_.append(Condition("region_code", "EQ", (spec.region,)))
     return PlatformQuery(tuple(and_), tuple(or_), tuple(not_))
+
+
+def query_of_definition(definition: Mapping[str, Any], region: str | None, language: str | None) -> PlatformQuery:
+    """`build_query(spec_from_definition(...))` for a stored definition, memoised: list pages
+    show the same stored definitions again and again, and the result is immutable."""
+    return _query_of(json.dumps(definition, sort_keys=True), region, language)
+
+
+@functools.lru_cache(maxsize=4096)
+def _query_of(definition_json: str, region: str | None, language: str | None) -> PlatformQuery:
+    return build_query(spec_from_definition(json.loads(definition_json), region, language))
 
 
 # --- velocity ---------------------------------------------------------------------------

@@ -10,6 +10,7 @@ import asyncio
 import socket
 import time
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -26,6 +27,7 @@ from reelflow.settings import get_settings
 from reelflow.storage.blobs import BlobStore, DirectUploadStore
 from reelflow.storage.models.base import utcnow
 from reelflow.storage.models.clipping import Clip, Project, Upload
+from reelflow.storage.repositories import AnyRow
 from reelflow.storage.repositories.clipping import ClippingRepository
 from reelflow.storage.repositories.discovery import DiscoveryRepository
 from reelflow.storage.repositories.runtime import RuntimeRepository
@@ -260,7 +262,8 @@ async def get_project(session: AsyncSession, workspace_id: uuid.UUID, project_id
 
 async def list_projects(
     session: AsyncSession, workspace_id: uuid.UUID, *, after: tuple[datetime, uuid.UUID] | None, limit: int
-) -> list[Project]:
+) -> Sequence[AnyRow]:
+    """A page of the workspace's projects, as rows named like Project's attributes."""
     return await ClippingRepository(session).list_projects(workspace_id, after=after, limit=limit)
 
 

@@ -27,6 +27,7 @@ from reelflow.services import audit
 from reelflow.settings import get_settings
 from reelflow.storage.models.base import utcnow
 from reelflow.storage.models.monitoring import MonitoredVideo, MonitoringRule, VideoForecast, VideoSnapshot
+from reelflow.storage.repositories import AnyRow
 from reelflow.storage.repositories.monitoring import (
     DueRule,
     MonitoringRepository,
@@ -106,8 +107,9 @@ async def get_rule(session: AsyncSession, workspace_id: uuid.UUID, rule_id: uuid
 
 async def list_rules(
     session: AsyncSession, workspace_id: uuid.UUID, *, after: tuple[datetime, uuid.UUID] | None, limit: int
-) -> list[MonitoringRule]:
-    return list(await MonitoringRepository(session).list_rules(workspace_id, after=after, limit=limit))
+) -> Sequence[AnyRow]:
+    """A page of the workspace's rules, as rows named like MonitoringRule's attributes."""
+    return await MonitoringRepository(session).list_rules(workspace_id, after=after, limit=limit)
 
 
 def _set_active(rule: MonitoringRule, active: bool) -> None:
@@ -284,11 +286,11 @@ async def list_videos(
     sort: str,
     after: tuple[Any, uuid.UUID] | None,
     limit: int,
-) -> list[tuple[MonitoredVideo, Any]]:
+) -> Sequence[AnyRow]:
+    """A page of videos, as rows named like MonitoredVideo's attributes plus `sort_key`."""
     if filters.rule_id is not None:
         await get_rule(session, workspace_id, filters.rule_id)
-    rows = await MonitoringRepository(session).list_videos(workspace_id, filters, sort=sort, after=after, limit=limit)
-    return list(rows)
+    return await MonitoringRepository(session).list_videos(workspace_id, filters, sort=sort, after=after, limit=limit)
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -15,6 +16,7 @@ from reelflow.storage.models.base import utcnow
 from reelflow.storage.models.clipping import Clip, Project, Upload, UsageCounter
 from reelflow.storage.models.identity import Workspace
 from reelflow.storage.models.runtime import JobRun
+from reelflow.storage.repositories import AnyRow
 
 # Clip ids are derived from their project and rank, so re-running detection (a recovered
 # job) upserts the same rows and blob names.
@@ -35,6 +37,19 @@ class ClipSpec:
     score: float
     reasons: list[str]
     text: str
+
+
+# What the project list shows, read as Core rows (attribute names = Project's attributes).
+_projects = Project.__table__
+PROJECT_LIST_COLUMNS = tuple(
+    _projects.c[name]
+    for name in (
+        "id", "title", "status", "stage", "progress", "failure_reason", "source_kind", "source_url",
+        "source_bytes", "duration_s", "width", "height", "rotation", "fps", "has_audio", "video_codec",
+        "audio_codec", "options", "timings", "run_id", "language", "transcript_key", "created_at", "updated_at",
+        "finished_at", "language_probability", "warnings",
+    )
+)  # fmt: skip
 
 
 class ClippingRepository:
@@ -88,18 +103,19 @@ class ClippingRepository:
 
     async def list_projects(
         self, workspace_id: uuid.UUID, *, after: tuple[datetime, uuid.UUID] | None, limit: int
-    ) -> list[Project]:
+    ) -> Sequence[AnyRow]:
+        """A page of projects, newest first, as plain rows (Core: no ORM objects to build)
+        whose attributes are named like Project's."""
+        p = _projects.c
         query = (
-            select(Project)
-            .where(Project.workspace_id == workspace_id)
-            .order_by(Project.created_at.desc(), Project.id.desc())
+            select(*PROJECT_LIST_COLUMNS)
+            .where(p.workspace_id == workspace_id)
+            .order_by(p.created_at.desc(), p.id.desc())
             .limit(limit)
         )
         if after is not None:
-            query = query.where(
-                or_(Project.created_at < after[0], (Project.created_at == after[0]) & (Project.id < after[1]))
-            )
-        return list((await self.session.execute(query)).scalars())
+            query = query.where(or_(p.created_at < after[0], (p.created_at == after[0]) & (p.id < after[1])))
+        return (await self.session.execute(query)).all()
 
     async def projects_to_reconcile(self, now: datetime, limit: int) -> list[Project]:
         """Projects whose work may have ended elsewhere: active with a run that ended, or

@@ -26,6 +26,7 @@ from reelflow.storage.models.monitoring import (
     VideoForecast,
     VideoSnapshot,
 )
+from reelflow.storage.repositories import AnyRow
 
 VIDEO_SORTS = ("views", "velocity", "forecast")
 SEPARATOR = chr(31)  # unit separator: joins hashtags into one text value for unnest
@@ -109,6 +110,28 @@ class VideoFilters:
     since: datetime | None = None
 
 
+# What the list endpoints show, read as Core rows (attribute names = the models' attributes).
+_rules = MonitoringRule.__table__
+_videos = MonitoredVideo.__table__
+RULE_LIST_COLUMNS = tuple(
+    _rules.c[name]
+    for name in (
+        "id", "name", "kind", "definition", "region", "language", "interval_minutes", "active", "next_poll_at",
+        "last_polled_at", "last_error", "last_error_at", "polls", "failures", "total_fetched", "total_new",
+        "total_duplicates", "total_creators_created", "created_at", "updated_at",
+    )
+)  # fmt: skip
+VIDEO_LIST_COLUMNS = tuple(
+    _videos.c[name]
+    for name in (
+        "id", "platform", "platform_video_id", "url", "username", "creator_id", "description", "hashtags",
+        "region", "posted_at", "first_seen_at", "views", "likes", "comments", "shares", "saves", "tier",
+        "velocity", "acceleration", "next_check_at", "last_checked_at", "forecast_1h", "forecast_2h",
+        "forecast_3h", "forecast_confidence",
+    )
+)  # fmt: skip
+
+
 class MonitoringRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
@@ -135,16 +158,15 @@ class MonitoringRepository:
 
     async def list_rules(
         self, workspace_id: uuid.UUID, *, after: tuple[datetime, uuid.UUID] | None, limit: int
-    ) -> Sequence[MonitoringRule]:
-        query = (
-            select(MonitoringRule)
-            .where(MonitoringRule.workspace_id == workspace_id)
-            .order_by(MonitoringRule.created_at, MonitoringRule.id)
-            .limit(limit)
-        )
+    ) -> Sequence[AnyRow]:
+        """A page of rules, oldest first, as plain rows (Core: no ORM objects to build) whose
+        attributes are named like MonitoringRule's."""
+        r = _rules.c
+        query = select(*RULE_LIST_COLUMNS).where(r.workspace_id == workspace_id)
+        query = query.order_by(r.created_at, r.id).limit(limit)
         if after is not None:
-            query = query.where(tuple_(MonitoringRule.created_at, MonitoringRule.id) > tuple_(*after))
-        return (await self.session.execute(query)).scalars().all()
+            query = query.where(tuple_(r.created_at, r.id) > tuple_(*after))
+        return (await self.session.execute(query)).all()
 
     async def delete_rule(self, workspace_id: uuid.UUID, rule_id: uuid.UUID) -> bool:
         result = await self.session.execute(
@@ -378,8 +400,8 @@ class MonitoringRepository:
 
     # --- reading ----------------------------------------------------------------------
     @staticmethod
-    def _sort_key(sort: str) -> Any:
-        v = MonitoredVideo
+    def _sort_key(sort: str, v: Any = None) -> Any:
+        v = MonitoredVideo if v is None else v
         if sort == "views":
             return v.views
         if sort == "velocity":
@@ -394,16 +416,16 @@ class MonitoringRepository:
         sort: str,
         after: tuple[Any, uuid.UUID] | None,
         limit: int,
-    ) -> list[tuple[MonitoredVideo, Any]]:
-        """A page of videos, highest sort key first; each with its sort key for the cursor."""
-        v = MonitoredVideo
-        key = self._sort_key(sort)
-        query = select(v, key).where(v.workspace_id == workspace_id)
+    ) -> Sequence[AnyRow]:
+        """A page of videos, highest sort key first, as plain rows (Core: no ORM objects to
+        build) named like MonitoredVideo's attributes, plus `sort_key` for the cursor."""
+        v = _videos.c
+        key = self._sort_key(sort, v)
+        query = select(*VIDEO_LIST_COLUMNS, key.label("sort_key")).where(v.workspace_id == workspace_id)
         if filters.rule_id is not None:
+            links = RuleVideo.__table__.c
             query = query.where(
-                select(RuleVideo.video_id)
-                .where(RuleVideo.rule_id == filters.rule_id, RuleVideo.video_id == v.id)
-                .exists()
+                select(links.video_id).where(links.rule_id == filters.rule_id, links.video_id == v.id).exists()
             )
         if filters.tier is not None:
             query = query.where(v.tier == filters.tier)
@@ -416,7 +438,7 @@ class MonitoringRepository:
         if after is not None:
             query = query.where(tuple_(key, v.id) < tuple_(literal(after[0]), literal(after[1])))
         query = query.order_by(key.desc(), v.id.desc()).limit(limit)
-        return [(row[0], row[1]) for row in (await self.session.execute(query)).all()]
+        return (await self.session.execute(query)).all()
 
     async def get_video(self, workspace_id: uuid.UUID, video_id: uuid.UUID) -> MonitoredVideo | None:
         result = await self.session.execute(

@@ -16,14 +16,11 @@ from litestar.params import Parameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from reelflow.domain.identity import EDITORS
-from reelflow.domain.monitoring import (
-    TIERS,
-    build_query,
-    spec_from_definition,
-)
+from reelflow.domain.monitoring import TIERS, query_of_definition
 from reelflow.errors import InvalidInput
 from reelflow.services import monitoring
 from reelflow.storage.models.monitoring import MonitoredVideo, MonitoringRule, VideoForecast
+from reelflow.storage.repositories import AnyRow
 from reelflow.storage.repositories.identity import Principal
 from reelflow.storage.repositories.monitoring import VIDEO_SORTS, VideoFilters
 from reelflow.web.auth import requires_role
@@ -49,7 +46,7 @@ from reelflow.web.schemas.monitoring import (
 READERS = ("owner", "admin", "editor")
 
 
-def _totals(rule: MonitoringRule) -> RuleTotals:
+def _totals(rule: MonitoringRule | AnyRow) -> RuleTotals:
     return RuleTotals(
         polls=rule.polls,
         failures=rule.failures,
@@ -60,14 +57,14 @@ def _totals(rule: MonitoringRule) -> RuleTotals:
     )
 
 
-def rule_out(rule: MonitoringRule) -> RuleOut:
-    spec = spec_from_definition(rule.definition, rule.region, rule.language)
+def rule_out(rule: MonitoringRule | AnyRow) -> RuleOut:
+    """A rule (an ORM object, or a list row with the same attribute names) as the API shows it."""
     return RuleOut(
         id=rule.id,
         name=rule.name,
         kind=rule.kind,
         definition=rule.definition,
-        query=build_query(spec).as_dict(),
+        query=query_of_definition(rule.definition, rule.region, rule.language).as_dict(),
         region=rule.region,
         language=rule.language,
         interval_minutes=rule.interval_minutes,
@@ -82,7 +79,8 @@ def rule_out(rule: MonitoringRule) -> RuleOut:
     )
 
 
-def video_out(video: MonitoredVideo) -> VideoOut:
+def video_out(video: MonitoredVideo | AnyRow) -> VideoOut:
+    """A video (an ORM object, or a list row with the same attribute names) as the API shows it."""
     return VideoOut(
         id=video.id,
         platform=video.platform,
@@ -250,8 +248,8 @@ class MonitoringController(Controller):
             after=after,
             limit=limit + 1,
         )
-        items, next_cursor = page_of(rows, limit, lambda row: encode_cursor(row[1], row[0].id))
-        return Page(items=[video_out(video) for video, _ in items], next_cursor=next_cursor)
+        items, next_cursor = page_of(rows, limit, lambda row: encode_cursor(row.sort_key, row.id))
+        return Page(items=[video_out(row) for row in items], next_cursor=next_cursor)
 
     @get("/videos/{video_id:uuid}", guards=[requires_role(*READERS)])
     async def get_video(
