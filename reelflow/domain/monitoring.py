@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import functools
 import itertools
-import json
 import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
+
+import msgspec
 
 from reelflow.errors import InvalidInput
 
@@ -201,12 +202,12 @@ def build_query(spec: RuleSpec) -> PlatformQuery:
 def query_of_definition(definition: Mapping[str, Any], region: str | None, language: str | None) -> PlatformQuery:
     """`build_query(spec_from_definition(...))` for a stored definition, memoised: list pages
     show the same stored definitions again and again, and the result is immutable."""
-    return _query_of(json.dumps(definition, sort_keys=True), region, language)
+    return _query_of(msgspec.json.encode(definition, order="sorted"), region, language)
 
 
 @functools.lru_cache(maxsize=4096)
-def _query_of(definition_json: str, region: str | None, language: str | None) -> PlatformQuery:
-    return build_query(spec_from_definition(json.loads(definition_json), region, language))
+def _query_of(definition_json: bytes, region: str | None, language: str | None) -> PlatformQuery:
+    return build_query(spec_from_definition(msgspec.json.decode(definition_json), region, language))
 
 
 # --- velocity ---------------------------------------------------------------------------
