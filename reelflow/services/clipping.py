@@ -10,7 +10,6 @@ import asyncio
 import socket
 import time
 import uuid
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -27,8 +26,7 @@ from reelflow.settings import get_settings
 from reelflow.storage.blobs import BlobStore, DirectUploadStore
 from reelflow.storage.models.base import utcnow
 from reelflow.storage.models.clipping import Clip, Project, Upload
-from reelflow.storage.repositories import AnyRow
-from reelflow.storage.repositories.clipping import ClippingRepository
+from reelflow.storage.repositories.clipping import ClippingRepository, ProjectListRow
 from reelflow.storage.repositories.discovery import DiscoveryRepository
 from reelflow.storage.repositories.runtime import RuntimeRepository
 
@@ -262,7 +260,7 @@ async def get_project(session: AsyncSession, workspace_id: uuid.UUID, project_id
 
 async def list_projects(
     session: AsyncSession, workspace_id: uuid.UUID, *, after: tuple[datetime, uuid.UUID] | None, limit: int
-) -> Sequence[AnyRow]:
+) -> list[ProjectListRow]:
     """A page of the workspace's projects, as rows named like Project's attributes."""
     return await ClippingRepository(session).list_projects(workspace_id, after=after, limit=limit)
 

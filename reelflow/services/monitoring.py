@@ -27,11 +27,12 @@ from reelflow.services import audit
 from reelflow.settings import get_settings
 from reelflow.storage.models.base import utcnow
 from reelflow.storage.models.monitoring import MonitoredVideo, MonitoringRule, VideoForecast, VideoSnapshot
-from reelflow.storage.repositories import AnyRow
 from reelflow.storage.repositories.monitoring import (
     DueRule,
     MonitoringRepository,
+    RuleListRow,
     VideoFilters,
+    VideoListRow,
 )
 
 log = get_logger(__name__)
@@ -107,7 +108,7 @@ async def get_rule(session: AsyncSession, workspace_id: uuid.UUID, rule_id: uuid
 
 async def list_rules(
     session: AsyncSession, workspace_id: uuid.UUID, *, after: tuple[datetime, uuid.UUID] | None, limit: int
-) -> Sequence[AnyRow]:
+) -> list[RuleListRow]:
     """A page of the workspace's rules, as rows named like MonitoringRule's attributes."""
     return await MonitoringRepository(session).list_rules(workspace_id, after=after, limit=limit)
 
@@ -286,7 +287,7 @@ async def list_videos(
     sort: str,
     after: tuple[Any, uuid.UUID] | None,
     limit: int,
-) -> Sequence[AnyRow]:
+) -> list[VideoListRow]:
     """A page of videos, as rows named like MonitoredVideo's attributes plus `sort_key`."""
     if filters.rule_id is not None:
         await get_rule(session, workspace_id, filters.rule_id)

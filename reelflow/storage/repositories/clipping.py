@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
@@ -16,7 +15,6 @@ from reelflow.storage.models.base import utcnow
 from reelflow.storage.models.clipping import Clip, Project, Upload, UsageCounter
 from reelflow.storage.models.identity import Workspace
 from reelflow.storage.models.runtime import JobRun
-from reelflow.storage.repositories import AnyRow
 
 # Clip ids are derived from their project and rank, so re-running detection (a recovered
 # job) upserts the same rows and blob names.
@@ -39,17 +37,41 @@ class ClipSpec:
     text: str
 
 
-# What the project list shows, read as Core rows (attribute names = Project's attributes).
+class ProjectListRow(NamedTuple):
+    """A project as the projects list reads it: its columns (Core, no ORM object), named like
+    Project's attributes."""
+
+    id: uuid.UUID
+    title: str
+    status: str
+    stage: str | None
+    progress: int
+    failure_reason: str | None
+    source_kind: str
+    source_url: str | None
+    source_bytes: int | None
+    duration_s: float | None
+    width: int | None
+    height: int | None
+    rotation: int | None
+    fps: float | None
+    has_audio: bool | None
+    video_codec: str | None
+    audio_codec: str | None
+    options: dict[str, Any]
+    timings: dict[str, Any]
+    run_id: uuid.UUID | None
+    language: str | None
+    transcript_key: str | None
+    created_at: datetime
+    updated_at: datetime
+    finished_at: datetime | None
+    language_probability: float | None
+    warnings: list[str]
+
+
 _projects = Project.__table__
-PROJECT_LIST_COLUMNS = tuple(
-    _projects.c[name]
-    for name in (
-        "id", "title", "status", "stage", "progress", "failure_reason", "source_kind", "source_url",
-        "source_bytes", "duration_s", "width", "height", "rotation", "fps", "has_audio", "video_codec",
-        "audio_codec", "options", "timings", "run_id", "language", "transcript_key", "created_at", "updated_at",
-        "finished_at", "language_probability", "warnings",
-    )
-)  # fmt: skip
+_PROJECT_LIST_COLUMNS = tuple(_projects.c[name] for name in ProjectListRow._fields)
 
 
 class ClippingRepository:
@@ -103,19 +125,18 @@ class ClippingRepository:
 
     async def list_projects(
         self, workspace_id: uuid.UUID, *, after: tuple[datetime, uuid.UUID] | None, limit: int
-    ) -> Sequence[AnyRow]:
-        """A page of projects, newest first, as plain rows (Core: no ORM objects to build)
-        whose attributes are named like Project's."""
+    ) -> list[ProjectListRow]:
+        """A page of projects, newest first, as plain rows (no ORM objects to build)."""
         p = _projects.c
         query = (
-            select(*PROJECT_LIST_COLUMNS)
+            select(*_PROJECT_LIST_COLUMNS)
             .where(p.workspace_id == workspace_id)
             .order_by(p.created_at.desc(), p.id.desc())
             .limit(limit)
         )
         if after is not None:
             query = query.where(or_(p.created_at < after[0], (p.created_at == after[0]) & (p.id < after[1])))
-        return (await self.session.execute(query)).all()
+        return [ProjectListRow._make(row) for row in await self.session.execute(query)]
 
     async def projects_to_reconcile(self, now: datetime, limit: int) -> list[Project]:
         """Projects whose work may have ended elsewhere: active with a run that ended, or

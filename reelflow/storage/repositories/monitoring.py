@@ -11,7 +11,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
 from sqlalchemy import and_, case, delete, func, literal, or_, select, text, tuple_, update
 from sqlalchemy.engine import CursorResult
@@ -26,7 +26,6 @@ from reelflow.storage.models.monitoring import (
     VideoForecast,
     VideoSnapshot,
 )
-from reelflow.storage.repositories import AnyRow
 
 VIDEO_SORTS = ("views", "velocity", "forecast")
 SEPARATOR = chr(31)  # unit separator: joins hashtags into one text value for unnest
@@ -110,26 +109,68 @@ class VideoFilters:
     since: datetime | None = None
 
 
-# What the list endpoints show, read as Core rows (attribute names = the models' attributes).
+class RuleListRow(NamedTuple):
+    """A rule as the rules list reads it: its columns (Core, no ORM object), named like
+    MonitoringRule's attributes."""
+
+    id: uuid.UUID
+    name: str
+    kind: str
+    definition: dict[str, Any]
+    region: str | None
+    language: str | None
+    interval_minutes: int
+    active: bool
+    next_poll_at: datetime | None
+    last_polled_at: datetime | None
+    last_error: str | None
+    last_error_at: datetime | None
+    polls: int
+    failures: int
+    total_fetched: int
+    total_new: int
+    total_duplicates: int
+    total_creators_created: int
+    created_at: datetime
+    updated_at: datetime
+
+
+class VideoListRow(NamedTuple):
+    """A video as the videos list reads it (named like MonitoredVideo's attributes), with the
+    value it is sorted by (for the cursor)."""
+
+    id: uuid.UUID
+    platform: str
+    platform_video_id: str
+    url: str | None
+    username: str | None
+    creator_id: uuid.UUID | None
+    description: str | None
+    hashtags: list[str]
+    region: str | None
+    posted_at: datetime | None
+    first_seen_at: datetime
+    views: int
+    likes: int
+    comments: int
+    shares: int
+    saves: int
+    tier: str
+    velocity: float
+    acceleration: float | None
+    next_check_at: datetime | None
+    last_checked_at: datetime | None
+    forecast_1h: int | None
+    forecast_2h: int | None
+    forecast_3h: int | None
+    forecast_confidence: float | None
+    sort_key: Any
+
+
 _rules = MonitoringRule.__table__
 _videos = MonitoredVideo.__table__
-RULE_LIST_COLUMNS = tuple(
-    _rules.c[name]
-    for name in (
-        "id", "name", "kind", "definition", "region", "language", "interval_minutes", "active", "next_poll_at",
-        "last_polled_at", "last_error", "last_error_at", "polls", "failures", "total_fetched", "total_new",
-        "total_duplicates", "total_creators_created", "created_at", "updated_at",
-    )
-)  # fmt: skip
-VIDEO_LIST_COLUMNS = tuple(
-    _videos.c[name]
-    for name in (
-        "id", "platform", "platform_video_id", "url", "username", "creator_id", "description", "hashtags",
-        "region", "posted_at", "first_seen_at", "views", "likes", "comments", "shares", "saves", "tier",
-        "velocity", "acceleration", "next_check_at", "last_checked_at", "forecast_1h", "forecast_2h",
-        "forecast_3h", "forecast_confidence",
-    )
-)  # fmt: skip
+_RULE_LIST_COLUMNS = tuple(_rules.c[name] for name in RuleListRow._fields)
+_VIDEO_LIST_COLUMNS = tuple(_videos.c[name] for name in VideoListRow._fields[:-1])
 
 
 class MonitoringRepository:
@@ -158,15 +199,14 @@ class MonitoringRepository:
 
     async def list_rules(
         self, workspace_id: uuid.UUID, *, after: tuple[datetime, uuid.UUID] | None, limit: int
-    ) -> Sequence[AnyRow]:
-        """A page of rules, oldest first, as plain rows (Core: no ORM objects to build) whose
-        attributes are named like MonitoringRule's."""
+    ) -> list[RuleListRow]:
+        """A page of rules, oldest first, as plain rows (no ORM objects to build)."""
         r = _rules.c
-        query = select(*RULE_LIST_COLUMNS).where(r.workspace_id == workspace_id)
+        query = select(*_RULE_LIST_COLUMNS).where(r.workspace_id == workspace_id)
         query = query.order_by(r.created_at, r.id).limit(limit)
         if after is not None:
             query = query.where(tuple_(r.created_at, r.id) > tuple_(*after))
-        return (await self.session.execute(query)).all()
+        return [RuleListRow._make(row) for row in await self.session.execute(query)]
 
     async def delete_rule(self, workspace_id: uuid.UUID, rule_id: uuid.UUID) -> bool:
         result = await self.session.execute(
@@ -416,12 +456,11 @@ class MonitoringRepository:
         sort: str,
         after: tuple[Any, uuid.UUID] | None,
         limit: int,
-    ) -> Sequence[AnyRow]:
-        """A page of videos, highest sort key first, as plain rows (Core: no ORM objects to
-        build) named like MonitoredVideo's attributes, plus `sort_key` for the cursor."""
+    ) -> list[VideoListRow]:
+        """A page of videos, highest sort key first, as plain rows (no ORM objects to build)."""
         v = _videos.c
         key = self._sort_key(sort, v)
-        query = select(*VIDEO_LIST_COLUMNS, key.label("sort_key")).where(v.workspace_id == workspace_id)
+        query = select(*_VIDEO_LIST_COLUMNS, key.label("sort_key")).where(v.workspace_id == workspace_id)
         if filters.rule_id is not None:
             links = RuleVideo.__table__.c
             query = query.where(
@@ -438,7 +477,7 @@ class MonitoringRepository:
         if after is not None:
             query = query.where(tuple_(key, v.id) < tuple_(literal(after[0]), literal(after[1])))
         query = query.order_by(key.desc(), v.id.desc()).limit(limit)
-        return (await self.session.execute(query)).all()
+        return [VideoListRow._make(row) for row in await self.session.execute(query)]
 
     async def get_video(self, workspace_id: uuid.UUID, video_id: uuid.UUID) -> MonitoredVideo | None:
         result = await self.session.execute(

@@ -24,7 +24,7 @@ from reelflow.settings import get_settings
 from reelflow.storage.blobs import BlobStore, blob_download_url, signing_secret, verify_blob_signature
 from reelflow.storage.models.base import utcnow
 from reelflow.storage.models.clipping import Clip, Project, Upload
-from reelflow.storage.repositories import AnyRow
+from reelflow.storage.repositories.clipping import ProjectListRow
 from reelflow.storage.repositories.identity import Principal
 from reelflow.web.auth import requires_role
 from reelflow.web.deps import provide_principal
@@ -109,7 +109,7 @@ def _upload_out(request: Request[Any, Any, Any], upload: Upload, blobs: BlobStor
 
 
 def _project_out(
-    request: Request[Any, Any, Any], project: Project | AnyRow, upload: UploadOut | None = None
+    request: Request[Any, Any, Any], project: Project | ProjectListRow, upload: UploadOut | None = None
 ) -> ProjectOut:
     """A project (an ORM object, or a list row with the same attribute names) as the API shows it."""
     transcript = None

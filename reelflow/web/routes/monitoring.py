@@ -20,9 +20,8 @@ from reelflow.domain.monitoring import TIERS, query_of_definition
 from reelflow.errors import InvalidInput
 from reelflow.services import monitoring
 from reelflow.storage.models.monitoring import MonitoredVideo, MonitoringRule, VideoForecast
-from reelflow.storage.repositories import AnyRow
 from reelflow.storage.repositories.identity import Principal
-from reelflow.storage.repositories.monitoring import VIDEO_SORTS, VideoFilters
+from reelflow.storage.repositories.monitoring import VIDEO_SORTS, RuleListRow, VideoFilters, VideoListRow
 from reelflow.web.auth import requires_role
 from reelflow.web.deps import provide_principal
 from reelflow.web.jobs import idempotency_key, job_response
@@ -46,7 +45,7 @@ from reelflow.web.schemas.monitoring import (
 READERS = ("owner", "admin", "editor")
 
 
-def _totals(rule: MonitoringRule | AnyRow) -> RuleTotals:
+def _totals(rule: MonitoringRule | RuleListRow) -> RuleTotals:
     return RuleTotals(
         polls=rule.polls,
         failures=rule.failures,
@@ -57,7 +56,7 @@ def _totals(rule: MonitoringRule | AnyRow) -> RuleTotals:
     )
 
 
-def rule_out(rule: MonitoringRule | AnyRow) -> RuleOut:
+def rule_out(rule: MonitoringRule | RuleListRow) -> RuleOut:
     """A rule (an ORM object, or a list row with the same attribute names) as the API shows it."""
     return RuleOut(
         id=rule.id,
@@ -79,7 +78,7 @@ def rule_out(rule: MonitoringRule | AnyRow) -> RuleOut:
     )
 
 
-def video_out(video: MonitoredVideo | AnyRow) -> VideoOut:
+def video_out(video: MonitoredVideo | VideoListRow) -> VideoOut:
     """A video (an ORM object, or a list row with the same attribute names) as the API shows it."""
     return VideoOut(
         id=video.id,
