@@ -9,11 +9,13 @@ back on error.
 from __future__ import annotations
 
 import asyncio
+import json
 import weakref
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import msgspec
 from sqlalchemy import event
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
@@ -38,9 +40,23 @@ def create_engine(settings: Settings | None = None) -> AsyncEngine:
         # `pool_pre_ping=True`: the same check in one round trip instead of three.
         pool_pre_ping=False,
         connect_args={"server_settings": {"application_name": "reelflow"}},
+        json_deserializer=json_loads,
     )
     event.listen(engine.sync_engine, "checkout", _ping_on_checkout)
     return engine
+
+
+_json_decode = msgspec.json.Decoder().decode
+
+
+def json_loads(text: str | bytes) -> Any:
+    """JSON/JSONB values as read from Postgres, decoded by msgspec (several times faster than
+    `json.loads`, same Python values); a number beyond a float's range, which a JSONB numeric
+    may hold, falls back to `json.loads` (which gives inf, as before)."""
+    try:
+        return _json_decode(text)
+    except msgspec.DecodeError:
+        return json.loads(text)
 
 
 def _ping_on_checkout(dbapi_connection: Any, connection_record: Any, connection_proxy: Any) -> None:

@@ -35,3 +35,19 @@ async def test_a_pooled_connection_that_died_is_replaced(services: Any) -> None:
     finally:
         event.remove(engine.sync_engine, "before_cursor_execute", seen)
     assert statements == ["SELECT 1"] * 3  # the check itself is no statement of the caller's
+
+
+async def test_jsonb_reads_decode_like_json_loads(services: Any) -> None:
+    import json
+
+    literal = '{"a": [1, 2.5, "é", null, true], "big": 123456789012345678901234567890, "nested": {"x": {}}}'
+    async with session_scope() as session:
+        value = (await session.execute(text(f"SELECT '{literal}'::jsonb"))).scalar_one()
+        # A numeric beyond a float's range (msgspec refuses it: json.loads's inf, as before).
+        huge = (
+            await session.execute(
+                text("""SELECT '{"n": 1e400, "m": 1e400}'::jsonb || jsonb_build_object('m', 1e400 + 0.5)""")
+            )
+        ).scalar_one()
+    assert value == json.loads(literal) and type(value["big"]) is int
+    assert huge == {"n": 10**400, "m": float("inf")}
