@@ -199,15 +199,18 @@ def build_query(spec: RuleSpec) -> PlatformQuery:
     return PlatformQuery(tuple(and_), tuple(or_), tuple(not_))
 
 
-def query_of_definition(definition: Mapping[str, Any], region: str | None, language: str | None) -> PlatformQuery:
-    """`build_query(spec_from_definition(...))` for a stored definition, memoised: list pages
-    show the same stored definitions again and again, and the result is immutable."""
+def query_of_definition(
+    definition: Mapping[str, Any], region: str | None, language: str | None
+) -> dict[str, list[dict[str, Any]]]:
+    """`build_query(spec_from_definition(...)).as_dict()` for a stored definition, memoised:
+    list pages show the same stored definitions again and again. The dict is shared between
+    callers: read it (serialise it), never change it."""
     return _query_of(msgspec.json.encode(definition, order="sorted"), region, language)
 
 
 @functools.lru_cache(maxsize=4096)
-def _query_of(definition_json: bytes, region: str | None, language: str | None) -> PlatformQuery:
-    return build_query(spec_from_definition(msgspec.json.decode(definition_json), region, language))
+def _query_of(definition_json: bytes, region: str | None, language: str | None) -> dict[str, list[dict[str, Any]]]:
+    return build_query(spec_from_definition(msgspec.json.decode(definition_json), region, language)).as_dict()
 
 
 # --- velocity ---------------------------------------------------------------------------

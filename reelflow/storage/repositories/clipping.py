@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import Integer, bindparam, delete, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -72,6 +72,19 @@ class ProjectListRow(NamedTuple):
 
 _projects = Project.__table__
 _PROJECT_LIST_COLUMNS = tuple(_projects.c[name] for name in ProjectListRow._fields)
+# The projects page, built once (bound parameters): the first page, and the pages after a cursor.
+_PROJECTS_PAGE = (
+    select(*_PROJECT_LIST_COLUMNS)
+    .where(_projects.c.workspace_id == bindparam("workspace_id"))
+    .order_by(_projects.c.created_at.desc(), _projects.c.id.desc())
+    .limit(bindparam("limit", type_=Integer))
+)
+_PROJECTS_PAGE_AFTER = _PROJECTS_PAGE.where(
+    or_(
+        _projects.c.created_at < bindparam("after_at"),
+        (_projects.c.created_at == bindparam("after_at")) & (_projects.c.id < bindparam("after_id")),
+    )
+)
 
 
 class ClippingRepository:
@@ -127,16 +140,14 @@ class ClippingRepository:
         self, workspace_id: uuid.UUID, *, after: tuple[datetime, uuid.UUID] | None, limit: int
     ) -> list[ProjectListRow]:
         """A page of projects, newest first, as plain rows (no ORM objects to build)."""
-        p = _projects.c
-        query = (
-            select(*_PROJECT_LIST_COLUMNS)
-            .where(p.workspace_id == workspace_id)
-            .order_by(p.created_at.desc(), p.id.desc())
-            .limit(limit)
-        )
-        if after is not None:
-            query = query.where(or_(p.created_at < after[0], (p.created_at == after[0]) & (p.id < after[1])))
-        return [ProjectListRow._make(row) for row in await self.session.execute(query)]
+        params: dict[str, Any] = {"workspace_id": workspace_id, "limit": limit}
+        if after is None:
+            result = await self.session.execute(_PROJECTS_PAGE, params)
+        else:
+            result = await self.session.execute(
+                _PROJECTS_PAGE_AFTER, {**params, "after_at": after[0], "after_id": after[1]}
+            )
+        return [ProjectListRow._make(row) for row in result]
 
     async def projects_to_reconcile(self, now: datetime, limit: int) -> list[Project]:
         """Projects whose work may have ended elsewhere: active with a run that ended, or

@@ -13,7 +13,22 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NamedTuple, cast
 
-from sqlalchemy import and_, case, delete, func, literal, or_, select, text, tuple_, update
+from sqlalchemy import (
+    DateTime,
+    Integer,
+    Uuid,
+    and_,
+    bindparam,
+    case,
+    delete,
+    func,
+    literal,
+    or_,
+    select,
+    text,
+    tuple_,
+    update,
+)
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -170,6 +185,17 @@ class VideoListRow(NamedTuple):
 _rules = MonitoringRule.__table__
 _videos = MonitoredVideo.__table__
 _RULE_LIST_COLUMNS = tuple(_rules.c[name] for name in RuleListRow._fields)
+# The rules page, built once (bound parameters): the first page, and the pages after a cursor.
+_RULES_PAGE = (
+    select(*_RULE_LIST_COLUMNS)
+    .where(_rules.c.workspace_id == bindparam("workspace_id"))
+    .order_by(_rules.c.created_at, _rules.c.id)
+    .limit(bindparam("limit", type_=Integer))
+)
+_RULES_PAGE_AFTER = _RULES_PAGE.where(
+    tuple_(_rules.c.created_at, _rules.c.id)
+    > tuple_(bindparam("after_at", type_=DateTime(timezone=True)), bindparam("after_id", type_=Uuid))
+)
 _VIDEO_LIST_COLUMNS = tuple(_videos.c[name] for name in VideoListRow._fields[:-1])
 
 
@@ -201,12 +227,14 @@ class MonitoringRepository:
         self, workspace_id: uuid.UUID, *, after: tuple[datetime, uuid.UUID] | None, limit: int
     ) -> list[RuleListRow]:
         """A page of rules, oldest first, as plain rows (no ORM objects to build)."""
-        r = _rules.c
-        query = select(*_RULE_LIST_COLUMNS).where(r.workspace_id == workspace_id)
-        query = query.order_by(r.created_at, r.id).limit(limit)
-        if after is not None:
-            query = query.where(tuple_(r.created_at, r.id) > tuple_(*after))
-        return [RuleListRow._make(row) for row in await self.session.execute(query)]
+        params: dict[str, Any] = {"workspace_id": workspace_id, "limit": limit}
+        if after is None:
+            result = await self.session.execute(_RULES_PAGE, params)
+        else:
+            result = await self.session.execute(
+                _RULES_PAGE_AFTER, {**params, "after_at": after[0], "after_id": after[1]}
+            )
+        return [RuleListRow._make(row) for row in result]
 
     async def delete_rule(self, workspace_id: uuid.UUID, rule_id: uuid.UUID) -> bool:
         result = await self.session.execute(

@@ -63,7 +63,7 @@ def rule_out(rule: MonitoringRule | RuleListRow) -> RuleOut:
         name=rule.name,
         kind=rule.kind,
         definition=rule.definition,
-        query=query_of_definition(rule.definition, rule.region, rule.language).as_dict(),
+        query=query_of_definition(rule.definition, rule.region, rule.language),
         region=rule.region,
         language=rule.language,
         interval_minutes=rule.interval_minutes,
