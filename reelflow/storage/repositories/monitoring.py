@@ -7,6 +7,7 @@ job is delivered twice.
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -31,6 +32,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql import Select
 
 from reelflow.storage.models.base import utcnow
 from reelflow.storage.models.monitoring import (
@@ -197,6 +199,21 @@ _RULES_PAGE_AFTER = _RULES_PAGE.where(
     > tuple_(bindparam("after_at", type_=DateTime(timezone=True)), bindparam("after_id", type_=Uuid))
 )
 _VIDEO_LIST_COLUMNS = tuple(_videos.c[name] for name in VideoListRow._fields[:-1])
+
+
+@functools.cache
+def _videos_page(sort: str) -> tuple[Any, Select[Any]]:
+    """The videos page for a sort (built once, with bound parameters `workspace_id` and
+    `limit`; filters and the cursor are added per request), and its sort key."""
+    v = _videos.c
+    key = MonitoringRepository._sort_key(sort, v)
+    query = (
+        select(*_VIDEO_LIST_COLUMNS, key.label("sort_key"))
+        .where(v.workspace_id == bindparam("workspace_id"))
+        .order_by(key.desc(), v.id.desc())
+        .limit(bindparam("limit", type_=Integer))
+    )
+    return key, query
 
 
 class MonitoringRepository:
@@ -487,8 +504,7 @@ class MonitoringRepository:
     ) -> list[VideoListRow]:
         """A page of videos, highest sort key first, as plain rows (no ORM objects to build)."""
         v = _videos.c
-        key = self._sort_key(sort, v)
-        query = select(*_VIDEO_LIST_COLUMNS, key.label("sort_key")).where(v.workspace_id == workspace_id)
+        key, query = _videos_page(sort)
         if filters.rule_id is not None:
             links = RuleVideo.__table__.c
             query = query.where(
@@ -504,8 +520,8 @@ class MonitoringRepository:
             query = query.where(v.posted_at >= filters.since)
         if after is not None:
             query = query.where(tuple_(key, v.id) < tuple_(literal(after[0]), literal(after[1])))
-        query = query.order_by(key.desc(), v.id.desc()).limit(limit)
-        return [VideoListRow._make(row) for row in await self.session.execute(query)]
+        result = await self.session.execute(query, {"workspace_id": workspace_id, "limit": limit})
+        return [VideoListRow._make(row) for row in result]
 
     async def get_video(self, workspace_id: uuid.UUID, video_id: uuid.UUID) -> MonitoredVideo | None:
         result = await self.session.execute(
