@@ -57,6 +57,7 @@ def _setup(tmp: Path, args: argparse.Namespace) -> tuple[list[Any], subprocess.P
         pg, url = start_postgres(tmp / "postgres", cleanup_mode="delete")
         os.environ["DATABASE_URL"] = url
         handles.append(pg)
+        _raise_max_connections(pg, url, 100 + 5 * args.workers)
     else:
         os.environ["DATABASE_URL"] = normalise_database_url(os.environ["DATABASE_URL"])
     if not os.environ.get("REDIS_URL"):
@@ -66,6 +67,9 @@ def _setup(tmp: Path, args: argparse.Namespace) -> tuple[list[Any], subprocess.P
     os.environ.setdefault("REELFLOW_DATA_DIR", str(tmp / "data"))
     os.environ.setdefault("REELFLOW_LOG__LEVEL", "ERROR")
     os.environ["REELFLOW_ENV"] = "dev"
+    # Each worker thread has a database pool of its own: a small one (a search uses at most a
+    # page commit, a progress write and a heartbeat at a time), plus the runtime's connection.
+    os.environ.setdefault("REELFLOW_DB__POOL_SIZE", str(args.pool_size))
     os.environ["REELFLOW_DISCOVERY__KEYWORD_CONCURRENCY"] = str(args.keyword_concurrency)
     os.environ["REELFLOW_QUOTAS__SCRAPECREATORS_PER_SECOND"] = "0"  # the latency model is the limit here
     port = free_port()
@@ -108,6 +112,27 @@ def _setup(tmp: Path, args: argparse.Namespace) -> tuple[list[Any], subprocess.P
         timeout=120,
     )
     return handles, sandbox, sandbox_url
+
+
+def _raise_max_connections(pg: Any, url: str, wanted: int) -> None:
+    """The embedded Postgres starts with max_connections = 100; one worker thread per search
+    needs more (each thread: the runtime's connection and a pool of `--pool-size`, which may
+    overflow to twice that). ALTER SYSTEM, then restart it (pg_ctl keeps its start options)."""
+    import asyncpg
+    from pgserver._commands import pg_ctl
+
+    async def current() -> int:
+        conn = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://"))
+        try:
+            value = int(await conn.fetchval("SHOW max_connections"))
+            if value < wanted:
+                await conn.execute(f"ALTER SYSTEM SET max_connections = {int(wanted)}")
+            return value
+        finally:
+            await conn.close()
+
+    if asyncio.run(current()) < wanted:
+        pg_ctl(["-w", "restart", "-m", "fast"], pgdata=pg.pgdata, user=pg.system_user)
 
 
 # --- the seed's way: one page per queued message ---------------------------------------------
@@ -250,7 +275,12 @@ async def _open(ids: list[uuid.UUID]) -> int:
 
 
 def _work(workers: int, ids: list[uuid.UUID], limit_s: float) -> float:
-    """`workers` threads, each an in-process runtime worker, until every search has ended."""
+    """`workers` threads, each an in-process runtime worker, until every search has ended.
+
+    A thread with nothing to run (no queued run, no retry due within a minute) looks again
+    every 0.25 s; the progress poll keeps one event loop (and connection) for the whole phase.
+    Neither way waits on these: the seed's next message is run by the thread that queued it
+    or by one waiting for its due time inside `drain`."""
     from reelflow.queue.worker import drain
 
     started = time.perf_counter()
@@ -259,16 +289,22 @@ def _work(workers: int, ids: list[uuid.UUID], limit_s: float) -> float:
     def loop() -> None:
         while not stop.is_set():
             drain(["default"], horizon=60, timeout=limit_s)
-            time.sleep(0.05)
+            stop.wait(0.25)
 
     threads = [threading.Thread(target=loop, daemon=True) for _ in range(workers)]
     for t in threads:
         t.start()
-    while asyncio.run(_with_dispose(_open(ids))) > 0:
-        if time.perf_counter() - started > limit_s:
-            raise TimeoutError("searches still open")
-        time.sleep(0.1)
-    elapsed = time.perf_counter() - started
+    with asyncio.Runner() as poll:
+        try:
+            while poll.run(_open(ids)) > 0:
+                if time.perf_counter() - started > limit_s:
+                    raise TimeoutError("searches still open")
+                time.sleep(0.1)
+            elapsed = time.perf_counter() - started
+        finally:
+            from reelflow.storage.db import dispose_engine
+
+            poll.run(dispose_engine())
     stop.set()
     for t in threads:
         t.join(timeout=120)
@@ -369,8 +405,9 @@ def main() -> int:
         "--workers",
         type=int,
         default=None,
-        help="runtime workers (threads) for both ways; default: one per search, ≤ 16",
+        help="runtime workers (threads) for both ways; default: one per search",
     )
+    parser.add_argument("--pool-size", type=int, default=2, help="database pool size of each worker thread")
     parser.add_argument(
         "--baseline-delay",
         type=float,
@@ -383,11 +420,13 @@ def main() -> int:
     parser.add_argument("--slow-every", type=int, default=10, help="every Nth page is slow")
     parser.add_argument("--slow", type=float, default=2.0, help="extra seconds of a slow page")
     parser.add_argument("--limit-s", type=float, default=1800)
+    parser.add_argument("--skip-baseline", action="store_true", help="Reelflow's side only (profiling)")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
-    # One worker per search (all at once) up to 16: each worker thread holds its own database
-    # pool, and the embedded Postgres allows 100 connections.
-    args.workers = args.workers or min(args.searches, 16)
+    # One worker per search (all at once), like a deployment with a worker per concurrent
+    # search; each worker thread holds its own small database pool (`--pool-size`), and the
+    # embedded Postgres is given the connections they need.
+    args.workers = args.workers or args.searches
     from common import cpu_delta, cpu_snapshot, finish_info, run_info
 
     info = run_info()
@@ -430,6 +469,13 @@ def main() -> int:
             f"{ours['pages']} pages ({ours['pages'] / max(1, ours['creators']):.3f} per creator), "
             f"statuses {ours['statuses']}, pages fetched twice {twice}"
         )
+        pages = max(1, ours["pages"])
+        print(
+            "CPU ms per page (bench process, sandbox, Postgres): "
+            + ", ".join(f"{k} {1000 * v / pages:.1f}" for k, v in cpu_ours.items())
+        )
+        if args.skip_baseline:
+            return 0
 
         _reset_sandbox_log(sandbox_url, args)
         seed_ids = asyncio.run(_with_dispose(_create_searches(args.searches, args.target, "seed")))
