@@ -1,12 +1,17 @@
 """Benchmark of creator-discovery searches against the sandbox (with its latency model).
 
-    python bench/discovery.py [--searches 50] [--target 1000] [--workers N] [--latency 1.0]
-                              [--jitter 1.0] [--slow-every 10] [--slow 2.0] [--baseline-delay 0]
-                              [--json PATH]
+    python bench/discovery.py [--searches 50] [--target 1000] [--workers N] [--pool-size 2]
+                              [--latency 1.0] [--jitter 1.0] [--slow-every 10] [--slow 2.0]
+                              [--baseline-delay 0] [--skip-baseline] [--json PATH]
 
-By default there is one runtime worker per search, up to 16 (each worker thread holds a
-database pool of its own; the embedded Postgres allows 100 connections), so small runs have
-all searches at once; `--workers` sets it.
+By default there is one runtime worker per search on both sides (`--workers` sets it), so
+all searches run at once, like a deployment with a `default` worker process per concurrent
+search (one search holds its worker while it pages; `reelflow worker` runs one job at a
+time). Each worker thread holds a small database pool of its own (`--pool-size`, 2) plus the
+runtime's connection (and, on Reelflow's side, the connection a search holds for its page
+writes); the embedded Postgres is restarted with `max_connections` = 100 + 5 per worker.
+`--skip-baseline` runs Reelflow's side only (for profiling). Besides the figures below it
+prints CPU milliseconds per page (bench process, sandbox, Postgres).
 
 Two ways to run the same searches, in one run, on the same Postgres, Redis, sandbox process
 and number of runtime workers (in-process worker threads, one job at a time each):
