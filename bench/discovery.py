@@ -282,21 +282,48 @@ async def _open(ids: list[uuid.UUID]) -> int:
 def _work(workers: int, ids: list[uuid.UUID], limit_s: float) -> float:
     """`workers` threads, each an in-process runtime worker, until every search has ended.
 
-    A thread with nothing to run (no queued run, no retry due within a minute) looks again
-    every 0.25 s; the progress poll keeps one event loop (and connection) for the whole phase.
-    Neither way waits on these: the seed's next message is run by the thread that queued it
-    or by one waiting for its due time inside `drain`."""
-    from reelflow.queue.worker import drain
+    Shaped like a deployment: each thread is an RQ worker blocked on Redis while it has nothing
+    to run (`reelflow worker`), and one scheduler thread pushes runs whose retry delay (the
+    seed's 2 s delay, a Reelflow retry) has passed, every 0.05 s. Idle workers cost nothing,
+    so neither way pays for the other's worker count. The progress poll keeps one event loop
+    (and connection) for the whole phase."""
+    from rq import Queue
 
+    from reelflow.queue import entry
+    from reelflow.queue.dispatch import get_redis
+    from reelflow.queue.maintenance import push_due_retries
+    from reelflow.queue.worker import ReelflowWorker
+    from reelflow.storage.db import dispose_engine
+    from reelflow.tasks.registry import load_tasks
+
+    load_tasks()
     started = time.perf_counter()
     stop = threading.Event()
 
-    def loop() -> None:
-        while not stop.is_set():
-            drain(["default"], horizon=60, timeout=limit_s)
-            stop.wait(0.25)
+    def work() -> None:
+        connection = get_redis()
+        worker = ReelflowWorker(
+            [Queue("default", connection=connection)],
+            connection=connection,
+            name=f"bench-{uuid.uuid4().hex[:8]}",
+        )
+        try:
+            while not stop.is_set():
+                worker.work(burst=False, max_idle_time=1, logging_level="WARNING", with_scheduler=False)
+        finally:
+            entry.close_thread_loop()
 
-    threads = [threading.Thread(target=loop, daemon=True) for _ in range(workers)]
+    def schedule() -> None:
+        with asyncio.Runner() as runner:
+            try:
+                while not stop.is_set():
+                    runner.run(push_due_retries())
+                    stop.wait(0.05)
+            finally:
+                runner.run(dispose_engine())
+
+    threads = [threading.Thread(target=work, daemon=True) for _ in range(workers)]
+    threads.append(threading.Thread(target=schedule, daemon=True))
     for t in threads:
         t.start()
     with asyncio.Runner() as poll:
@@ -307,8 +334,6 @@ def _work(workers: int, ids: list[uuid.UUID], limit_s: float) -> float:
                 time.sleep(0.1)
             elapsed = time.perf_counter() - started
         finally:
-            from reelflow.storage.db import dispose_engine
-
             poll.run(dispose_engine())
     stop.set()
     for t in threads:
