@@ -292,11 +292,17 @@ async def run_search(
 
     try:
         async with get_engine().connect() as conn:  # held for the run: one connection per search
-            run.writer = await SearchPageWriter.open(conn)
-            if search.kind == "keyword":
-                await _page_keywords(run, list(search.keywords), source, settings, should_stop, progress)
-            else:
-                await _expand_similar(run, search.handle or "", source, settings, should_stop, progress)
+            try:
+                run.writer = await SearchPageWriter.open(conn)
+                if search.kind == "keyword":
+                    await _page_keywords(run, list(search.keywords), source, settings, should_stop, progress)
+                else:
+                    await _expand_similar(run, search.handle or "", source, settings, should_stop, progress)
+            except BaseException:
+                # A page write may have been cut short (cancelled, connection lost): the driver
+                # connection's state is unknown, so it is closed rather than pooled again.
+                await conn.invalidate()
+                raise
     except ReelflowError as exc:
         reason = await _fail_or_raise(exc)
         if reason is None:
