@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 import httpx
@@ -246,7 +247,7 @@ def _typed_author(author: _Author | None) -> Creator:
     )
 
 
-def _typed_aweme(item: _Aweme) -> Video:
+def _typed_aweme(item: _Aweme, fetched_at: datetime) -> Video:
     """`map_aweme` for a typed aweme (the same fields, the same rules)."""
     video_id = str(item.aweme_id or "")
     stats = item.statistics or _Stats()
@@ -276,6 +277,7 @@ def _typed_aweme(item: _Aweme) -> Video:
             comments=stats.comment_count,
             shares=stats.share_count,
             saves=stats.collect_count,
+            fetched_at=fetched_at,
         ),
     )
 
@@ -285,7 +287,8 @@ def _search_page(content: bytes) -> SearchPage | None:
     try:
         body = _SEARCH_DECODER.decode(content)
         entries = body.search_item_list or []
-        videos = [_typed_aweme(e.aweme_info) for e in entries if e.aweme_info is not None]
+        now = datetime.now(UTC)
+        videos = [_typed_aweme(e.aweme_info, now) for e in entries if e.aweme_info is not None]
         credits = None if body.credits_remaining is None else int(body.credits_remaining)
         return SearchPage(
             videos, int(body.cursor or 0), bool(body.has_more), items=len(entries), credits_remaining=credits
