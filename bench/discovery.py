@@ -1,12 +1,17 @@
 """Benchmark of creator-discovery searches against the sandbox (with its latency model).
 
-    python bench/discovery.py [--searches 50] [--target 1000] [--workers N] [--latency 1.0]
-                              [--jitter 1.0] [--slow-every 10] [--slow 2.0] [--baseline-delay 0]
-                              [--json PATH]
+    python bench/discovery.py [--searches 50] [--target 1000] [--workers N] [--pool-size 2]
+                              [--latency 1.0] [--jitter 1.0] [--slow-every 10] [--slow 2.0]
+                              [--baseline-delay 0] [--skip-baseline] [--json PATH]
 
-By default there is one runtime worker per search, up to 16 (each worker thread holds a
-database pool of its own; the embedded Postgres allows 100 connections), so small runs have
-all searches at once; `--workers` sets it.
+By default there is one runtime worker per search on both sides (`--workers` sets it), so
+all searches run at once, like a deployment with a `default` worker process per concurrent
+search (one search holds its worker while it pages; `reelflow worker` runs one job at a
+time). Each worker thread holds a small database pool of its own (`--pool-size`, 2) plus the
+runtime's connection (and, on Reelflow's side, the connection a search holds for its page
+writes); the embedded Postgres is restarted with `max_connections` = 100 + 5 per worker.
+`--skip-baseline` runs Reelflow's side only (for profiling). Besides the figures below it
+prints CPU milliseconds per page (bench process, sandbox, Postgres).
 
 Two ways to run the same searches, in one run, on the same Postgres, Redis, sandbox process
 and number of runtime workers (in-process worker threads, one job at a time each):
@@ -57,6 +62,7 @@ def _setup(tmp: Path, args: argparse.Namespace) -> tuple[list[Any], subprocess.P
         pg, url = start_postgres(tmp / "postgres", cleanup_mode="delete")
         os.environ["DATABASE_URL"] = url
         handles.append(pg)
+        _raise_max_connections(pg, url, 100 + 5 * args.workers)
     else:
         os.environ["DATABASE_URL"] = normalise_database_url(os.environ["DATABASE_URL"])
     if not os.environ.get("REDIS_URL"):
@@ -66,6 +72,9 @@ def _setup(tmp: Path, args: argparse.Namespace) -> tuple[list[Any], subprocess.P
     os.environ.setdefault("REELFLOW_DATA_DIR", str(tmp / "data"))
     os.environ.setdefault("REELFLOW_LOG__LEVEL", "ERROR")
     os.environ["REELFLOW_ENV"] = "dev"
+    # Each worker thread has a database pool of its own: a small one (a search uses at most a
+    # page commit, a progress write and a heartbeat at a time), plus the runtime's connection.
+    os.environ.setdefault("REELFLOW_DB__POOL_SIZE", str(args.pool_size))
     os.environ["REELFLOW_DISCOVERY__KEYWORD_CONCURRENCY"] = str(args.keyword_concurrency)
     os.environ["REELFLOW_QUOTAS__SCRAPECREATORS_PER_SECOND"] = "0"  # the latency model is the limit here
     port = free_port()
@@ -108,6 +117,27 @@ def _setup(tmp: Path, args: argparse.Namespace) -> tuple[list[Any], subprocess.P
         timeout=120,
     )
     return handles, sandbox, sandbox_url
+
+
+def _raise_max_connections(pg: Any, url: str, wanted: int) -> None:
+    """The embedded Postgres starts with max_connections = 100; one worker thread per search
+    needs more (each thread: the runtime's connection and a pool of `--pool-size`, which may
+    overflow to twice that). ALTER SYSTEM, then restart it (pg_ctl keeps its start options)."""
+    import asyncpg
+    from pgserver._commands import pg_ctl
+
+    async def current() -> int:
+        conn = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://"))
+        try:
+            value = int(await conn.fetchval("SHOW max_connections"))
+            if value < wanted:
+                await conn.execute(f"ALTER SYSTEM SET max_connections = {int(wanted)}")
+            return value
+        finally:
+            await conn.close()
+
+    if asyncio.run(current()) < wanted:
+        pg_ctl(["-w", "restart", "-m", "fast"], pgdata=pg.pgdata, user=pg.system_user)
 
 
 # --- the seed's way: one page per queued message ---------------------------------------------
@@ -250,25 +280,61 @@ async def _open(ids: list[uuid.UUID]) -> int:
 
 
 def _work(workers: int, ids: list[uuid.UUID], limit_s: float) -> float:
-    """`workers` threads, each an in-process runtime worker, until every search has ended."""
-    from reelflow.queue.worker import drain
+    """`workers` threads, each an in-process runtime worker, until every search has ended.
 
+    Shaped like a deployment: each thread is an RQ worker blocked on Redis while it has nothing
+    to run (`reelflow worker`), and one scheduler thread pushes runs whose retry delay (the
+    seed's 2 s delay, a Reelflow retry) has passed, every 0.05 s. Idle workers cost nothing,
+    so neither way pays for the other's worker count. The progress poll keeps one event loop
+    (and connection) for the whole phase."""
+    from rq import Queue
+
+    from reelflow.queue import entry
+    from reelflow.queue.dispatch import get_redis
+    from reelflow.queue.maintenance import push_due_retries
+    from reelflow.queue.worker import ReelflowWorker
+    from reelflow.storage.db import dispose_engine
+    from reelflow.tasks.registry import load_tasks
+
+    load_tasks()
     started = time.perf_counter()
     stop = threading.Event()
 
-    def loop() -> None:
-        while not stop.is_set():
-            drain(["default"], horizon=60, timeout=limit_s)
-            time.sleep(0.05)
+    def work() -> None:
+        connection = get_redis()
+        worker = ReelflowWorker(
+            [Queue("default", connection=connection)],
+            connection=connection,
+            name=f"bench-{uuid.uuid4().hex[:8]}",
+        )
+        try:
+            while not stop.is_set():
+                worker.work(burst=False, max_idle_time=1, logging_level="WARNING", with_scheduler=False)
+        finally:
+            entry.close_thread_loop()
 
-    threads = [threading.Thread(target=loop, daemon=True) for _ in range(workers)]
+    def schedule() -> None:
+        with asyncio.Runner() as runner:
+            try:
+                while not stop.is_set():
+                    runner.run(push_due_retries())
+                    stop.wait(0.05)
+            finally:
+                runner.run(dispose_engine())
+
+    threads = [threading.Thread(target=work, daemon=True) for _ in range(workers)]
+    threads.append(threading.Thread(target=schedule, daemon=True))
     for t in threads:
         t.start()
-    while asyncio.run(_with_dispose(_open(ids))) > 0:
-        if time.perf_counter() - started > limit_s:
-            raise TimeoutError("searches still open")
-        time.sleep(0.1)
-    elapsed = time.perf_counter() - started
+    with asyncio.Runner() as poll:
+        try:
+            while poll.run(_open(ids)) > 0:
+                if time.perf_counter() - started > limit_s:
+                    raise TimeoutError("searches still open")
+                time.sleep(0.1)
+            elapsed = time.perf_counter() - started
+        finally:
+            poll.run(dispose_engine())
     stop.set()
     for t in threads:
         t.join(timeout=120)
@@ -369,8 +435,9 @@ def main() -> int:
         "--workers",
         type=int,
         default=None,
-        help="runtime workers (threads) for both ways; default: one per search, ≤ 16",
+        help="runtime workers (threads) for both ways; default: one per search",
     )
+    parser.add_argument("--pool-size", type=int, default=2, help="database pool size of each worker thread")
     parser.add_argument(
         "--baseline-delay",
         type=float,
@@ -383,11 +450,13 @@ def main() -> int:
     parser.add_argument("--slow-every", type=int, default=10, help="every Nth page is slow")
     parser.add_argument("--slow", type=float, default=2.0, help="extra seconds of a slow page")
     parser.add_argument("--limit-s", type=float, default=1800)
+    parser.add_argument("--skip-baseline", action="store_true", help="Reelflow's side only (profiling)")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
-    # One worker per search (all at once) up to 16: each worker thread holds its own database
-    # pool, and the embedded Postgres allows 100 connections.
-    args.workers = args.workers or min(args.searches, 16)
+    # One worker per search (all at once), like a deployment with a worker per concurrent
+    # search; each worker thread holds its own small database pool (`--pool-size`), and the
+    # embedded Postgres is given the connections they need.
+    args.workers = args.workers or args.searches
     from common import cpu_delta, cpu_snapshot, finish_info, run_info
 
     info = run_info()
@@ -430,6 +499,13 @@ def main() -> int:
             f"{ours['pages']} pages ({ours['pages'] / max(1, ours['creators']):.3f} per creator), "
             f"statuses {ours['statuses']}, pages fetched twice {twice}"
         )
+        pages = max(1, ours["pages"])
+        print(
+            "CPU ms per page (bench process, sandbox, Postgres): "
+            + ", ".join(f"{k} {1000 * v / pages:.1f}" for k, v in cpu_ours.items())
+        )
+        if args.skip_baseline:
+            return 0
 
         _reset_sandbox_log(sandbox_url, args)
         seed_ids = asyncio.run(_with_dispose(_create_searches(args.searches, args.target, "seed")))

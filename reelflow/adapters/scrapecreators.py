@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 import httpx
@@ -140,6 +141,162 @@ def map_aweme(item: dict[str, Any]) -> Video:
     )
 
 
+# --- keyword search pages, decoded straight into the fields used --------------------------------
+# A search page (`trim=false`) is mostly media URLs and encodings nobody reads; decoding only the
+# fields above into typed structs skips the rest without building dicts for it. Scalars are `Any`
+# (the provider mixes ints and strings); a page whose shape differs falls back to dicts.
+
+
+class _UrlList(msgspec.Struct):
+    url_list: list[Any] | None = None
+
+
+class _Author(msgspec.Struct):
+    unique_id: Any = None
+    uid: Any = None
+    nickname: Any = None
+    signature: Any = None
+    avatar_medium: _UrlList | None = None
+    avatar_thumb: _UrlList | None = None
+    follower_count: Any = None
+    following_count: Any = None
+    total_favorited: Any = None
+    aweme_count: Any = None
+    is_verified: Any = None
+    verification_type: Any = None
+    region: Any = None
+
+
+class _Stats(msgspec.Struct):
+    play_count: Any = None
+    digg_count: Any = None
+    comment_count: Any = None
+    share_count: Any = None
+    collect_count: Any = None
+
+
+class _Media(msgspec.Struct):
+    duration: Any = None
+    cover: _UrlList | None = None
+    width: Any = None
+    height: Any = None
+
+
+class _Music(msgspec.Struct):
+    id: Any = None
+    id_str: Any = None
+
+
+class _TextExtra(msgspec.Struct):
+    type: Any = None
+    hashtag_name: Any = None
+
+
+class _Aweme(msgspec.Struct):
+    aweme_id: Any = ""
+    desc: Any = None
+    create_time: Any = None
+    share_url: Any = None
+    region: Any = None
+    author: _Author | None = None
+    statistics: _Stats | None = None
+    video: _Media | None = None
+    music: _Music | None = None
+    text_extra: list[_TextExtra] | None = None
+
+
+class _Entry(msgspec.Struct):
+    aweme_info: _Aweme | None = None
+
+
+class _SearchBody(msgspec.Struct):
+    search_item_list: list[_Entry] | None = None
+    cursor: Any = None
+    has_more: Any = None
+    credits_remaining: Any = None
+
+
+_SEARCH_DECODER = msgspec.json.Decoder(_SearchBody)
+
+
+def _url(media: _UrlList | None) -> str | None:
+    urls = media.url_list if media is not None else None
+    return str(urls[0]) if urls else None
+
+
+def _typed_author(author: _Author | None) -> Creator:
+    a = author or _Author()
+    handle = str(a.unique_id or "")
+    verified = a.is_verified
+    if verified is None and a.verification_type is not None:
+        verified = bool(a.verification_type)
+    return Creator(
+        platform="tiktok",
+        handle=handle,
+        id=str(a.uid) if a.uid else None,
+        display_name=a.nickname,
+        bio=a.signature or None,
+        avatar_url=_url(a.avatar_medium) or _url(a.avatar_thumb),
+        followers=a.follower_count,
+        following=a.following_count,
+        likes=a.total_favorited,
+        video_count=a.aweme_count,
+        verified=verified,
+        region=a.region,
+        url=f"https://www.tiktok.com/@{handle}" if handle else None,
+    )
+
+
+def _typed_aweme(item: _Aweme, fetched_at: datetime) -> Video:
+    """`map_aweme` for a typed aweme (the same fields, the same rules)."""
+    video_id = str(item.aweme_id or "")
+    stats = item.statistics or _Stats()
+    media = item.video or _Media()
+    author = _typed_author(item.author)
+    music = item.music or _Music()
+    return Video(
+        platform="tiktok",
+        id=video_id,
+        url=str(item.share_url or "").split("?", 1)[0] or None,
+        caption=item.desc,
+        created_at=from_unix(item.create_time),
+        author_handle=author.handle or None,
+        author=author,
+        hashtags=[t.hashtag_name for t in item.text_extra or [] if t.type == 1 and t.hashtag_name],
+        duration_s=media.duration / 1000 if media.duration is not None else None,
+        region=item.region,
+        sound_id=str(music.id_str or music.id) if music.id else None,
+        cover_url=_url(media.cover),
+        width=media.width,
+        height=media.height,
+        stats=VideoStats(
+            platform="tiktok",
+            video_id=video_id,
+            views=stats.play_count,
+            likes=stats.digg_count,
+            comments=stats.comment_count,
+            shares=stats.share_count,
+            saves=stats.collect_count,
+            fetched_at=fetched_at,
+        ),
+    )
+
+
+def _search_page(content: bytes) -> SearchPage | None:
+    """A keyword search body → SearchPage, or None when it is not in the expected shape."""
+    try:
+        body = _SEARCH_DECODER.decode(content)
+        entries = body.search_item_list or []
+        now = datetime.now(UTC)
+        videos = [_typed_aweme(e.aweme_info, now) for e in entries if e.aweme_info is not None]
+        credits = None if body.credits_remaining is None else int(body.credits_remaining)
+        return SearchPage(
+            videos, int(body.cursor or 0), bool(body.has_more), items=len(entries), credits_remaining=credits
+        )
+    except (msgspec.ValidationError, msgspec.DecodeError, TypeError, ValueError):
+        return None
+
+
 class ScrapeCreatorsClient:
     def __init__(self) -> None:
         settings = get_settings()
@@ -150,7 +307,11 @@ class ScrapeCreatorsClient:
         self._limits = [RateLimit.within_window("scrapecreators", rate)] if rate else []
 
     async def _get(self, path: str, params: dict[str, Any]) -> dict[str, Any]:
-        response = await httpclient.request(
+        body = httpclient.json_body(await self._response(path, params))
+        return body if isinstance(body, dict) else {}
+
+    async def _response(self, path: str, params: dict[str, Any]) -> httpx.Response:
+        return await httpclient.request(
             "GET",
             f"{self.base}{path}",
             idempotent=True,
@@ -160,8 +321,6 @@ class ScrapeCreatorsClient:
             error_mapper=scrapecreators_error,
             rate_limits=self._limits,
         )
-        body = httpclient.json_body(response)
-        return body if isinstance(body, dict) else {}
 
     async def search_keyword(
         self,
@@ -172,7 +331,7 @@ class ScrapeCreatorsClient:
         sort_by: SortBy = "relevance",
         region: str | None = None,
     ) -> SearchPage:
-        body = await self._get(
+        response = await self._response(
             "/v1/tiktok/search/keyword",
             {
                 "query": query,
@@ -183,6 +342,11 @@ class ScrapeCreatorsClient:
                 "trim": "false",
             },
         )
+        page = _search_page(response.content)
+        if page is not None:
+            return page
+        body = httpclient.json_body(response)
+        body = body if isinstance(body, dict) else {}
         entries = body.get("search_item_list") or []
         videos = [map_aweme(entry["aweme_info"]) for entry in entries if entry.get("aweme_info")]
         return SearchPage(

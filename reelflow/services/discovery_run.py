@@ -18,9 +18,9 @@ from reelflow.errors import LimitExceeded, NotFound, Permanent, ReelflowError
 from reelflow.logs import get_logger
 from reelflow.services.discovery_searches import _close
 from reelflow.settings import DiscoverySettings, get_settings
-from reelflow.storage.db import session_scope
+from reelflow.storage.db import get_engine, session_scope
 from reelflow.storage.models.base import utcnow
-from reelflow.storage.repositories.discovery import DiscoveryRepository
+from reelflow.storage.repositories.discovery import DiscoveryRepository, KnownLink, PageLost, SearchPageWriter
 
 log = get_logger(__name__)
 
@@ -41,6 +41,11 @@ class _Run:
     credits_used: int
     credits_remaining: int | None
     cursors: dict[str, Any]
+    writer: SearchPageWriter | None = None
+    # This attempt's own record of the search's links (loaded once when it starts; only the
+    # attempt that holds the page fence writes them), so a page needs no read.
+    ids: dict[str, uuid.UUID] = field(default_factory=dict)  # external id → creator id
+    links: dict[uuid.UUID, KnownLink] = field(default_factory=dict)
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     pending: list[Any] = field(default_factory=list)
     stop: asyncio.Event = field(default_factory=asyncio.Event)
@@ -127,84 +132,89 @@ async def _submit(run: _Run, page: _Page, videos_cap: int) -> bool:
 
 
 async def _commit_pages(run: _Run, batch: Sequence[_Page], videos_cap: int) -> bool:
-    """Pages, one transaction: creators, links, cursors and counts."""
+    """Pages, one transaction of two statements: creators new to this search (and profile
+    details), then links, cursors and counts, fenced on the page count."""
     if run.outcome in ("lost", "cancelled"):
         return False
-    async with session_scope() as session:
-        repo = DiscoveryRepository(session)
-        rows: dict[str, dict[str, Any]] = {}
-        wanted: dict[str, tuple[set[str], list[dict[str, Any]]]] = {}
-        cursors = dict(run.cursors)
-        items = credits = 0
-        credits_remaining = run.credits_remaining
-        for page in batch:
-            for row, keyword, videos in page.creators:
-                rows.setdefault(row["external_id"], row)
-                keywords, vids = wanted.setdefault(row["external_id"], (set(), []))
-                if keyword:
-                    keywords.add(keyword)
-                vids.extend(videos)
-            if page.enrich is not None:
-                ext = page.enrich["external_id"]
-                rows[ext] = {**rows.get(ext, {}), **page.enrich}
-            cursors.update(page.cursor)
-            items += page.items
-            credits += page.credits
-            if page.credits_remaining is not None:
-                credits_remaining = page.credits_remaining
-        ids = await repo.upsert_creators(run.workspace_id, list(rows.values()))
-        by_id = {ids[ext]: value for ext, value in wanted.items()}
-        existing = await repo.links_for(run.search_id, list(by_id))
-        links = []
-        found = run.found
-        now = utcnow()
-        for creator_id, (keywords, vids) in by_id.items():
-            link = existing.get(creator_id)
-            if link is None:
-                found += 1
-                merged = rules.merge_videos([], vids, videos_cap)
-                position, old_keywords, found_at = found, set(), now
-            elif not keywords <= set(link.keywords or []) or vids:
-                merged = rules.merge_videos(link.videos or [], vids, videos_cap)
-                position, old_keywords, found_at = link.position, set(link.keywords or []), link.found_at
-            else:
-                continue
-            avg_views, rate = rules.video_summary(merged)
-            links.append(
-                {
-                    "search_id": run.search_id,
-                    "creator_id": creator_id,
-                    "workspace_id": run.workspace_id,
-                    "campaign_id": run.campaign_id,
-                    "position": position,
-                    "keywords": sorted(old_keywords | keywords),
-                    "videos": merged,
-                    "avg_views": avg_views,
-                    "engagement_rate": rate,
-                    "found_at": found_at,
-                }
+    assert run.writer is not None
+    rows: dict[str, dict[str, Any]] = {}
+    wanted: dict[str, tuple[set[str], list[dict[str, Any]]]] = {}
+    cursors = dict(run.cursors)
+    items = credits = 0
+    credits_remaining = run.credits_remaining
+    for page in batch:
+        for row, keyword, videos in page.creators:
+            ext = row["external_id"]
+            if ext not in run.ids:  # a creator this search linked already is not written again
+                rows.setdefault(ext, row)
+            keywords, vids = wanted.setdefault(ext, (set(), []))
+            if keyword:
+                keywords.add(keyword)
+            vids.extend(videos)
+        if page.enrich is not None:
+            ext = page.enrich["external_id"]
+            rows[ext] = {**rows.get(ext, {}), **page.enrich}
+        cursors.update(page.cursor)
+        items += page.items
+        credits += page.credits
+        if page.credits_remaining is not None:
+            credits_remaining = page.credits_remaining
+    now = utcnow()
+    pages = run.pages + len(batch)
+    try:
+        async with run.writer.transaction():
+            ids = dict(run.ids)
+            ids.update(await run.writer.upsert_creators(run.workspace_id, list(rows.values()), now))
+            links: list[dict[str, Any]] = []
+            written: dict[uuid.UUID, KnownLink] = {}
+            found = run.found
+            for ext, (keywords, vids) in wanted.items():
+                creator_id = ids[ext]
+                link = run.links.get(creator_id) or written.get(creator_id)
+                if link is None:
+                    found += 1
+                    known = KnownLink(found, sorted(keywords), rules.merge_videos([], vids, videos_cap))
+                elif not keywords <= set(link.keywords) or vids:
+                    merged = rules.merge_videos(link.videos, vids, videos_cap)
+                    all_keywords = sorted(set(link.keywords) | keywords)
+                    if merged == link.videos and all_keywords == link.keywords:
+                        continue
+                    known = KnownLink(link.position, all_keywords, merged)
+                else:
+                    continue
+                written[creator_id] = known
+                avg_views, rate = rules.video_summary(known.videos)
+                links.append(
+                    {
+                        "creator_id": creator_id,
+                        "position": known.position,
+                        "keywords": known.keywords,
+                        "videos": known.videos,
+                        "avg_views": avg_views,
+                        "engagement_rate": rate,
+                    }
+                )
+            await run.writer.record_page(
+                run.search_id,
+                expected_pages=run.pages,
+                workspace_id=run.workspace_id,
+                campaign_id=run.campaign_id,
+                links=links,
+                pages=pages,
+                found=found,
+                items_seen=run.items_seen + items,
+                credits_used=run.credits_used + credits,
+                credits_remaining=credits_remaining,
+                cursors=cursors,
+                at=now,
+                expanded=[page.expanded for page in batch if page.expanded is not None],
             )
-        await repo.upsert_links(links)
-        for page in batch:
-            if page.expanded is not None:
-                await repo.mark_expanded(run.search_id, page.expanded, now)
-        pages = run.pages + len(batch)
-        ok = await repo.record_page(
-            run.search_id,
-            expected_pages=run.pages,
-            pages=pages,
-            found=found,
-            items_seen=run.items_seen + items,
-            credits_used=run.credits_used + credits,
-            credits_remaining=credits_remaining,
-            cursors=cursors,
-            last_page_at=now,
-        )
-        if not ok:
-            await session.rollback()
-            run.outcome = "lost" if run.outcome is None else run.outcome
-            run.stop.set()
-            return False
+    except PageLost:  # rolled back
+        run.outcome = "lost" if run.outcome is None else run.outcome
+        run.stop.set()
+        return False
+    run.ids = ids
+    run.links.update(written)
     run.pages, run.found = pages, found
     run.items_seen += items
     run.credits_used += credits
@@ -256,11 +266,14 @@ async def run_search(
         cursors=dict(search.cursors or {}),
     )
 
+    async with session_scope() as session:
+        run.ids, run.links = await DiscoveryRepository(session).known_links(search_id)
+
     last_report = [0.0]
 
     async def progress() -> None:
         now = time.monotonic()
-        if report is not None and now - last_report[0] >= 0.5:
+        if report is not None and now - last_report[0] >= settings.progress_every_s:
             last_report[0] = now
             await report(rules.progress(run.found, run.target, "processing"), f"{run.found}/{run.target} creators")
 
@@ -278,10 +291,18 @@ async def run_search(
         return run.stop.is_set()
 
     try:
-        if search.kind == "keyword":
-            await _page_keywords(run, list(search.keywords), source, settings, should_stop, progress)
-        else:
-            await _expand_similar(run, search.handle or "", source, settings, should_stop, progress)
+        async with get_engine().connect() as conn:  # held for the run: one connection per search
+            try:
+                run.writer = await SearchPageWriter.open(conn)
+                if search.kind == "keyword":
+                    await _page_keywords(run, list(search.keywords), source, settings, should_stop, progress)
+                else:
+                    await _expand_similar(run, search.handle or "", source, settings, should_stop, progress)
+            except BaseException:
+                # A page write may have been cut short (cancelled, connection lost): the driver
+                # connection's state is unknown, so it is closed rather than pooled again.
+                await conn.invalidate()
+                raise
     except ReelflowError as exc:
         reason = await _fail_or_raise(exc)
         if reason is None:

@@ -104,6 +104,9 @@ class DiscoverySettings(BaseModel):
     credits_per_profile: int = Field(default=1, ge=0)
     # Matching videos kept per creator per search.
     videos_per_creator: int = Field(default=5, ge=1, le=50)
+    # A running search reports its progress to the runtime (the run's progress, an event) at
+    # most this often; its own row (pages, creators found) is written with every page anyway.
+    progress_every_s: float = Field(default=5.0, ge=0)
     # Image proxy: provider CDN hosts it may fetch (comma-separated; `*.` matches subdomains),
     # size and time limits, and how long clients may cache an image.
     image_hosts: str = (

@@ -32,6 +32,28 @@ async def test_keyword_search_pages_to_the_end_and_dedupes(sandbox) -> None:
     assert "date_posted=all-time" in sent and "sort_by=relevance" in sent
 
 
+async def test_keyword_page_typed_decoding_matches_the_dict_mapping(sandbox) -> None:
+    """The fast path (typed structs) gives what `map_aweme` gives from the decoded dicts, and a
+    body of another shape falls back to the dicts."""
+    import msgspec
+
+    from reelflow.adapters import scrapecreators as sc_module
+
+    sc = ScrapeCreatorsClient()
+    response = await sc._response("/v1/tiktok/search/keyword", {"query": "gym", "cursor": 0, "trim": "false"})
+    typed = sc_module._search_page(response.content)
+    assert typed is not None and typed.videos
+    body = msgspec.json.decode(response.content)
+    mapped = [sc_module.map_aweme(e["aweme_info"]) for e in body["search_item_list"] if e.get("aweme_info")]
+
+    def plain(v):  # fetched_at is the decoding time
+        return msgspec.structs.replace(v, stats=msgspec.structs.replace(v.stats, fetched_at=None))
+
+    assert [plain(v) for v in typed.videos] == [plain(v) for v in mapped]
+    assert (typed.cursor, typed.has_more, typed.items) == (int(body["cursor"]), bool(body["has_more"]), len(mapped))
+    assert sc_module._search_page(b'{"search_item_list": {"not": "a list"}}') is None
+
+
 async def test_keyword_search_max_items_and_date_filter(sandbox) -> None:
     sc = ScrapeCreatorsClient()
     assert len([v async for v in sc.iter_keyword_search("gym", max_items=25)]) == 25

@@ -342,6 +342,22 @@ class DiscoveryRepository:
         )
         return [(cid, handle) for cid, handle in (await self.session.execute(stmt)).tuples()]
 
+    async def known_links(self, search_id: uuid.UUID) -> tuple[dict[str, uuid.UUID], dict[uuid.UUID, KnownLink]]:
+        """A search's links so far, for an attempt that resumes it: (external id → creator id,
+        creator id → position, keywords, videos)."""
+        link = DiscoverySearchCreator.__table__.c
+        stmt = (
+            select(DiscoveryCreator.external_id, link.creator_id, link.position, link.keywords, link.videos)
+            .join(DiscoveryCreator, DiscoveryCreator.id == link.creator_id)
+            .where(link.search_id == search_id)
+        )
+        ids: dict[str, uuid.UUID] = {}
+        links: dict[uuid.UUID, KnownLink] = {}
+        for ext, cid, position, keywords, videos in (await self.session.execute(stmt)).tuples():
+            ids[ext] = cid
+            links[cid] = KnownLink(position, list(keywords or []), list(videos or []))
+        return ids, links
+
     async def count_links(self, search_id: uuid.UUID) -> int:
         stmt = select(func.count()).where(DiscoverySearchCreator.search_id == search_id)
         return int((await self.session.execute(stmt)).scalar_one())
@@ -434,6 +450,171 @@ class DiscoveryRepository:
         return rows
 
 
+# --- a running search's page writes -------------------------------------------------------------
+# Raw SQL on the driver (asyncpg) connection a search holds for its whole run: each page is one
+# transaction of two statements whose text never changes (prepared once per connection), the
+# rows travel as one JSON document (`jsonb_to_recordset`). Through the ORM the same page cost a
+# pool checkout with its ping, a read of the links and per-row parameter processing.
+
+_PAGE_CREATORS_SQL = """
+INSERT INTO discovery_creators AS t (
+    id, workspace_id, platform, external_id, handle, display_name, followers, following, likes,
+    video_count, verified, bio, emails, links, region, avatar_url, profile_url,
+    created_at, updated_at, first_seen_at
+)
+SELECT gen_random_uuid(), $1, r.platform, r.external_id, r.handle, r.display_name, r.followers,
+       r.following, r.likes, r.video_count, r.verified, r.bio, coalesce(r.emails, '{}'),
+       coalesce(r.links, '{}'), r.region, r.avatar_url, r.profile_url, $2, $2, $2
+FROM jsonb_to_recordset($3::text::jsonb) AS r(
+    platform text, external_id text, handle text, display_name text, followers bigint,
+    following bigint, likes bigint, video_count integer, verified boolean, bio text,
+    emails text[], links text[], region text, avatar_url text, profile_url text
+)
+ORDER BY r.platform, r.external_id
+ON CONFLICT (workspace_id, platform, external_id) DO UPDATE SET
+    handle = excluded.handle,
+    display_name = coalesce(excluded.display_name, t.display_name),
+    followers = coalesce(excluded.followers, t.followers),
+    following = coalesce(excluded.following, t.following),
+    likes = coalesce(excluded.likes, t.likes),
+    video_count = coalesce(excluded.video_count, t.video_count),
+    verified = coalesce(excluded.verified, t.verified),
+    bio = coalesce(nullif(excluded.bio, ''), t.bio),
+    emails = CASE WHEN cardinality(excluded.emails) > 0 THEN excluded.emails ELSE t.emails END,
+    links = CASE WHEN cardinality(excluded.links) > 0 THEN excluded.links ELSE t.links END,
+    region = coalesce(excluded.region, t.region),
+    avatar_url = coalesce(excluded.avatar_url, t.avatar_url),
+    profile_url = coalesce(excluded.profile_url, t.profile_url),
+    updated_at = excluded.updated_at
+RETURNING external_id, id
+"""
+
+_PAGE_LINKS_SQL = """
+WITH fence AS (
+    UPDATE discovery_searches
+    SET pages = $3, found = $4, items_seen = $5, credits_used = $6, credits_remaining = $7,
+        cursors = $8::text::jsonb, last_page_at = $9, updated_at = $9
+    WHERE id = $1 AND status = 'processing' AND pages = $2
+    RETURNING id
+), linked AS (
+    INSERT INTO discovery_search_creators AS l (
+        search_id, creator_id, workspace_id, campaign_id, position, keywords, videos,
+        avg_views, engagement_rate, found_at
+    )
+    SELECT $1, r.creator_id, $10, $11, r.position, coalesce(r.keywords, '{}'),
+           coalesce(r.videos, '[]'), r.avg_views, r.engagement_rate, $9
+    FROM jsonb_to_recordset($12::text::jsonb) AS r(
+        creator_id uuid, position integer, keywords text[], videos jsonb, avg_views bigint,
+        engagement_rate double precision
+    )
+    WHERE EXISTS (SELECT 1 FROM fence)
+    ORDER BY r.creator_id
+    ON CONFLICT (search_id, creator_id) DO UPDATE SET
+        keywords = excluded.keywords,
+        videos = excluded.videos,
+        avg_views = excluded.avg_views,
+        engagement_rate = excluded.engagement_rate
+)
+SELECT count(*) FROM fence
+"""
+
+_PAGE_EXPANDED_SQL = """
+UPDATE discovery_search_creators SET expanded_at = $3
+WHERE search_id = $1 AND creator_id = ANY($2::uuid[])
+"""
+
+
+class PageLost(Exception):
+    """The search is no longer this attempt's to write (cancelled, timed out, taken over)."""
+
+
+@dataclass
+class KnownLink:
+    """What a running search has written for one creator (its own cache of its links)."""
+
+    position: int
+    keywords: list[str]
+    videos: list[Any]
+
+
+class SearchPageWriter:
+    """Page writes of one running search, on a connection it holds for the run.
+
+    writer = await SearchPageWriter.open(conn)      # conn: an AsyncConnection from the engine
+    async with writer.transaction():
+        ids = await writer.upsert_creators(workspace_id, rows, now)
+        await writer.record_page(...)               # raises PageLost when fenced out
+    """
+
+    def __init__(self, driver: Any) -> None:
+        self._conn = driver  # asyncpg.Connection
+
+    @classmethod
+    async def open(cls, conn: Any) -> SearchPageWriter:
+        raw = await conn.get_raw_connection()
+        return cls(raw.driver_connection)
+
+    def transaction(self) -> Any:
+        return self._conn.transaction()
+
+    async def upsert_creators(
+        self, workspace_id: uuid.UUID, rows: Sequence[Mapping[str, Any]], at: datetime
+    ) -> dict[str, uuid.UUID]:
+        """Insert or refresh creators by (platform, external id), as `upsert_creators` does;
+        external id → creator id. Known values are never replaced by unknowns."""
+        if not rows:
+            return {}
+        records = await self._conn.fetch(_PAGE_CREATORS_SQL, workspace_id, at, _json(rows))
+        return {str(ext): cid for ext, cid in records}
+
+    async def record_page(
+        self,
+        search_id: uuid.UUID,
+        *,
+        expected_pages: int,
+        workspace_id: uuid.UUID,
+        campaign_id: uuid.UUID,
+        links: Sequence[Mapping[str, Any]],
+        pages: int,
+        found: int,
+        items_seen: int,
+        credits_used: int,
+        credits_remaining: int | None,
+        cursors: Mapping[str, Any],
+        at: datetime,
+        expanded: Sequence[uuid.UUID] = (),
+    ) -> None:
+        """Links (new ones, and new keywords or videos on known ones) and the paging state,
+        fenced like `record_page`: raises PageLost (roll the transaction back) when the search
+        is not processing or another attempt wrote a page since `expected_pages`."""
+        link_rows = [{**link, "creator_id": str(link["creator_id"])} for link in links]
+        fenced = await self._conn.fetchval(
+            _PAGE_LINKS_SQL,
+            search_id,
+            expected_pages,
+            pages,
+            found,
+            items_seen,
+            credits_used,
+            credits_remaining,
+            _json(cursors),
+            at,
+            workspace_id,
+            campaign_id,
+            _json(link_rows),
+        )
+        if not fenced:
+            raise PageLost(str(search_id))
+        if expanded:
+            await self._conn.execute(_PAGE_EXPANDED_SQL, search_id, list(expanded), at)
+
+
+def _json(value: Any) -> str:
+    import msgspec
+
+    return msgspec.json.encode(value).decode()
+
+
 def _upsert_creator_statement() -> Any:
     table = cast(Table, DiscoveryCreator.__table__)
     t = table.c
@@ -505,4 +686,13 @@ def _cursor_value(sort: str, row: ResultRow) -> Any:
     return row.position
 
 
-__all__ = ["RESULT_SORTS", "DiscoveryRepository", "FinishedSearch", "ResultFilters", "ResultRow"]
+__all__ = [
+    "RESULT_SORTS",
+    "DiscoveryRepository",
+    "FinishedSearch",
+    "KnownLink",
+    "PageLost",
+    "ResultFilters",
+    "ResultRow",
+    "SearchPageWriter",
+]

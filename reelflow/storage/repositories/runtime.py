@@ -23,6 +23,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from reelflow.storage.models.base import utcnow
 from reelflow.storage.models.runtime import OPEN_STATUSES, TERMINAL_STATUSES, JobEvent, JobRun, SideEffect
 
+_JOB_RUNS = cast(Any, JobRun.__table__)
+
 T = TypeVar("T")
 
 
@@ -187,21 +189,23 @@ class RuntimeRepository:
 
     async def heartbeat(self, run_id: uuid.UUID, attempt: int) -> tuple[bool, datetime | None]:
         """(still ours, cancel requested at)."""
+        run = _JOB_RUNS.c  # a Core statement: the ORM's bulk-update bookkeeping cost more than the update
         stmt = (
-            update(JobRun)
-            .where(JobRun.id == run_id, JobRun.status == "running", JobRun.attempt == attempt)
+            update(_JOB_RUNS)
+            .where(run.id == run_id, run.status == "running", run.attempt == attempt)
             .values(heartbeat_at=utcnow())
-            .returning(JobRun.cancel_requested_at)
+            .returning(run.cancel_requested_at)
         )
         row = (await self.session.execute(stmt)).one_or_none()
         return (row is not None, row[0] if row else None)
 
     async def set_progress(self, run_id: uuid.UUID, attempt: int, pct: int, message: str | None) -> bool:
+        run = _JOB_RUNS.c
         stmt = (
-            update(JobRun)
-            .where(JobRun.id == run_id, JobRun.status == "running", JobRun.attempt == attempt)
+            update(_JOB_RUNS)
+            .where(run.id == run_id, run.status == "running", run.attempt == attempt)
             .values(progress=pct, progress_message=message, heartbeat_at=utcnow())
-            .returning(JobRun.id)
+            .returning(run.id)
         )
         owned = (await self.session.execute(stmt)).one_or_none() is not None
         if owned:
