@@ -14,6 +14,7 @@ from prefect import flow, get_run_logger
 from reelflow import composition
 from reelflow.services import ads as service
 from reelflow.services import autopilot as autopilot_service
+from reelflow.services import leads as leads_service
 from reelflow.services import reconcile as reconcile_service
 
 
@@ -49,3 +50,13 @@ async def reconcile_runs(limit: int = 500) -> dict[str, int]:
         "closed %d autopilot executions and %d conversion events", counts["executions"], counts["events"]
     )
     return counts
+
+
+@flow(name="leads-inbox-sweep", log_prints=True)
+async def leads_inbox_sweep() -> dict[str, Any]:
+    """The safety net behind webhook receipt: received leads not mapped yet (their job was
+    never scheduled: a web process died between storing and scheduling) get a drain run."""
+    result = await leads_service.sweep_inbox()
+    if result["pending"]:
+        get_run_logger().info("%d received leads not mapped yet: drain scheduled", result["pending"])
+    return result

@@ -5,9 +5,10 @@ Webhook receipt: verify, parse, deduplicate, store (PII encrypted), hand the res
 
 The handler path does only what must happen before answering: the signature check
 (HMAC-SHA256 over ``f"{t}.{body}"``, constant-time, ``t`` within the tolerance so a replay is
-refused), the body check, the duplicate check (explicit, then the unique constraint) and one
-insert plus the job in the same transaction. Refusals are written to the audit log with a
-reason code and the body size only: never the body, never PII.
+refused), the body check, and one autocommit `INSERT … ON CONFLICT DO NOTHING` into the inbox
+(the unique lead id is the duplicate check). The mapping runs in `leads.drain_inbox`, batched,
+started at most once per short slot and backed by a periodic sweep. Refusals are written to
+the audit log with a reason code and the body size only: never the body, never PII.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import json
 import time
 import uuid
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import msgspec
@@ -38,14 +39,15 @@ from reelflow.services import audit
 from reelflow.services.ads_base import AdsFactory, _account_or_404, _final, platform_for, translate
 from reelflow.settings import Settings, get_settings
 from reelflow.storage import cache, crypto
-from reelflow.storage.db import session_scope
-from reelflow.storage.models.leads import Lead, LeadEvent
+from reelflow.storage.db import get_engine, session_scope
+from reelflow.storage.models.leads import Lead, LeadEvent, LeadInbox
 from reelflow.storage.repositories.ads import AdsRepository
-from reelflow.storage.repositories.leads import LeadsRepository
+from reelflow.storage.repositories.leads import LeadsRepository, receive_inbox
 
 log = get_logger(__name__)
 PLATFORM = "tiktok"
 INGEST_TASK = "leads.ingest"
+DRAIN_TASK = "leads.drain_inbox"
 EVENT_TASK = "leads.send_event"
 
 
@@ -68,27 +70,32 @@ def challenge_answer(challenge: str | None) -> str:
     return challenge
 
 
-async def _refuse(session: AsyncSession, reason: str, size: int) -> None:
-    await session.rollback()
-    await audit.record(
-        session,
-        "ads.lead_webhook.refused",
-        actor_kind="anonymous",
-        target_type="lead_webhook",
-        details={"platform": PLATFORM, "reason": reason, "body_bytes": size},
-    )
-    await session.commit()
+async def _refuse(reason: str, size: int) -> None:
+    async with session_scope() as session:
+        await audit.record(
+            session,
+            "ads.lead_webhook.refused",
+            actor_kind="anonymous",
+            target_type="lead_webhook",
+            details={"platform": PLATFORM, "reason": reason, "body_bytes": size},
+        )
     log.warning("lead webhook refused", reason=reason, body_bytes=size)
 
 
 async def receive_tiktok_lead(
-    session: AsyncSession,
     raw: bytes,
     signature: str | None,
     *,
+    redis: Any | None = None,
     now: float | None = None,
     settings: Settings | None = None,
 ) -> Received:
+    """The acknowledgement path: signature and timestamp, body, then ONE autocommit statement
+    (`INSERT … ON CONFLICT (platform, lead_id) DO NOTHING RETURNING id`: the unique constraint
+    is the duplicate check, so a redelivery or a racing delivery stores nothing and answers
+    `duplicate`). The mapping is left to `leads.drain_inbox`, started at most once per slot
+    (`schedule_drain`); a lead stored but never scheduled (a crash just after the commit) is
+    found by the periodic sweep. `redis` (the web process's client) coalesces the scheduling."""
     settings = settings or get_settings()
     try:
         webhooks.verify_tiktok_signature(
@@ -99,30 +106,58 @@ async def receive_tiktok_lead(
             tolerance_s=settings.autopilot.lead_webhook_tolerance_s,
         )
     except webhooks.WebhookSignatureError as exc:
-        await _refuse(session, exc.code, len(raw))
+        await _refuse(exc.code, len(raw))
         raise
     try:
         lead = domain.parse_webhook(raw)
     except errors.InvalidInput as exc:
-        await _refuse(session, f"malformed:{exc.field}", len(raw))
+        await _refuse(f"malformed:{exc.field}", len(raw))
         raise errors.BadRequest(str(exc), field=exc.field) from None
-    repo = LeadsRepository(session)
-    if await repo.inbox_exists(PLATFORM, lead.lead_id):
+    payload_enc = crypto.encrypt(json.dumps(asdict(lead)), settings)
+    async with get_engine().connect() as conn:
+        conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
+        inbox_id = await receive_inbox(
+            conn,
+            platform=PLATFORM,
+            lead_id=lead.lead_id,
+            advertiser_id=lead.advertiser_id,
+            campaign_id=lead.campaign_id,
+            page_id=lead.page_id,
+            payload_enc=payload_enc,
+        )
+    if inbox_id is None:  # received before (or by a concurrent delivery): nothing stored
         log.info("lead webhook duplicate", lead_id=lead.lead_id)
         return Received(lead.lead_id, True, None)
-    inbox_id = await repo.insert_inbox(
-        platform=PLATFORM,
-        lead_id=lead.lead_id,
-        advertiser_id=lead.advertiser_id,
-        campaign_id=lead.campaign_id,
-        page_id=lead.page_id,
-        payload_enc=crypto.encrypt(json.dumps(asdict(lead)), settings),
-    )
-    if inbox_id is None:  # a concurrent delivery won the race
-        return Received(lead.lead_id, True, None)
-    await enqueue(session, INGEST_TASK, {"inbox_id": str(inbox_id)}, key=f"{INGEST_TASK}:{inbox_id}")
     log.info("lead webhook stored", **lead.log_view())
+    await schedule_drain(redis, settings=settings)
     return Received(lead.lead_id, False, inbox_id)
+
+
+DRAIN_GUARD = "reelflow:leads:drain-slot:"
+
+
+async def schedule_drain(redis: Any | None = None, *, settings: Settings | None = None) -> bool:
+    """Make sure a `leads.drain_inbox` run starts after this moment: one run per slot of
+    `REELFLOW_LEADS__DRAIN_SLOT_S`, delayed to the slot's end, so every row committed before
+    now is drained by it. The first caller of a slot (a Redis `SET NX`, shared by every web
+    process) enqueues it; the others return at once. Without Redis (or with Redis away) the
+    run's key `leads.drain_inbox:slot:<n>` still makes it one run per slot. True if this call
+    enqueued (or confirmed) the slot's run."""
+    settings = settings or get_settings()
+    slot_s = settings.leads.drain_slot_s
+    slot = int(time.time() // slot_s)
+    if redis is not None:
+        try:
+            first = await redis.set(f"{DRAIN_GUARD}{slot}", b"1", nx=True, px=int(max(60.0, 4 * slot_s) * 1000))
+        except Exception as exc:  # noqa: BLE001 - Redis away: fall back on the run's key
+            log.warning("lead drain guard unavailable", error=type(exc).__name__)
+            first = True
+        if not first:
+            return False
+    start_at = datetime.fromtimestamp((slot + 1) * slot_s, UTC)
+    async with session_scope() as session:
+        await enqueue(session, DRAIN_TASK, {}, key=f"{DRAIN_TASK}:slot:{slot}", start_at=start_at)
+    return True
 
 
 async def load_inbox_lead(session: AsyncSession, inbox_id: uuid.UUID) -> domain.LeadIn | None:
@@ -133,7 +168,7 @@ async def load_inbox_lead(session: AsyncSession, inbox_id: uuid.UUID) -> domain.
     return domain.LeadIn(**json.loads(crypto.decrypt(row.payload_enc)))
 
 
-# --- mapping (the leads.ingest job) ------------------------------------------------------------------
+# --- mapping (the leads.drain_inbox and leads.ingest jobs) --------------------------------------------
 
 
 def _enc(value: str | None, settings: Settings) -> str | None:
@@ -144,38 +179,67 @@ def _dec(value: str | None) -> str | None:
     return crypto.decrypt(value) if value else None
 
 
-async def ingest_inbox(inbox_id: uuid.UUID, *, settings: Settings | None = None) -> dict[str, Any]:
-    """Map one stored webhook lead to every workspace whose ad account has its advertiser, and
-    in each to a direction (campaign id, else instant page id, else the advertiser's only
-    direction; see `domain.match_direction_with_reason`), storing one `leads` row per
-    workspace. Idempotent: a re-run inserts nothing new. A lead no ad account claims stays in
-    the inbox, marked with the reason (``unmapped:no_ad_account``), never dropped."""
-    settings = settings or get_settings()
-    async with session_scope() as session:
-        repo = LeadsRepository(session)
-        row = await repo.get_inbox(inbox_id, lock=True)
-        if row is None:
-            return {"found": False}
-        lead = domain.LeadIn(**json.loads(crypto.decrypt(row.payload_enc)))
-        accounts = await repo.accounts_for_advertiser(row.platform, lead.advertiser_id)
+@dataclass
+class _Mapped:
+    inbox: LeadInbox
+    lead: domain.LeadIn | None
+    stored: list[dict[str, Any]]
+    error: str | None
+
+
+async def _map_rows(repo: LeadsRepository, rows: list[LeadInbox], settings: Settings) -> list[_Mapped]:
+    """Map locked inbox rows to every workspace whose ad account has their advertiser, and in
+    each to a direction (campaign id, else instant page id, else the advertiser's only
+    direction; see `domain.match_direction_with_reason`): one `leads` row per workspace,
+    written for the whole batch in one statement (`ON CONFLICT DO NOTHING`: a re-run adds
+    nothing). Accounts are read once per batch, direction keys once per account. A lead no
+    ad account claims stays in the inbox with the reason (``unmapped:no_ad_account``)."""
+    out: list[_Mapped] = []
+    for row in rows:
+        try:
+            lead: domain.LeadIn | None = domain.LeadIn(**json.loads(crypto.decrypt(row.payload_enc)))
+        except (errors.ReelflowError, ValueError, TypeError):  # a key rotated away, a damaged row: kept, marked
+            out.append(_Mapped(row, None, [], "undecryptable"))
+            continue
+        out.append(_Mapped(row, lead, [], None))
+    by_platform: dict[str, set[str]] = {}
+    for item in out:
+        if item.lead is not None:
+            by_platform.setdefault(item.inbox.platform, set()).add(item.lead.advertiser_id)
+    accounts = {
+        (platform, adv): found
+        for platform, advertisers in by_platform.items()
+        for adv, found in (await repo.accounts_for_advertisers(platform, sorted(advertisers))).items()
+    }
+    keys_of: dict[uuid.UUID, list[domain.DirectionKeys]] = {}
+    values: list[dict[str, Any]] = []
+    base = datetime.now(UTC)
+    for index, item in enumerate(out):
+        lead = item.lead
+        if lead is None:
+            continue
+        mine = accounts.get((item.inbox.platform, lead.advertiser_id), [])
+        if not mine:
+            item.error = "unmapped:no_ad_account"
+            continue
         try:
             created = datetime.fromtimestamp(lead.create_time, UTC)
         except (OverflowError, OSError, ValueError):  # a time no calendar holds: when it arrived
-            created = row.received_at
-        stored: list[dict[str, Any]] = []
-        for account in accounts:
-            keys = [
-                domain.DirectionKeys(str(d), account.advertiser_id, frozenset(campaigns), frozenset(pages))
-                for d, campaigns, pages in await repo.direction_keys(account.id)
-            ]
-            direction, how = domain.match_direction_with_reason(lead, keys)
-            lead_row_id = await repo.insert_lead(
+            created = item.inbox.received_at
+        for account in mine:
+            if account.id not in keys_of:
+                keys_of[account.id] = [
+                    domain.DirectionKeys(str(d), account.advertiser_id, frozenset(campaigns), frozenset(pages))
+                    for d, campaigns, pages in await repo.direction_keys(account.id)
+                ]
+            direction, how = domain.match_direction_with_reason(lead, keys_of[account.id])
+            values.append(
                 {
                     "workspace_id": account.workspace_id,
                     "ad_account_id": account.id,
                     "direction_id": uuid.UUID(direction) if direction else None,
-                    "inbox_id": row.id,
-                    "platform": row.platform,
+                    "inbox_id": item.inbox.id,
+                    "platform": item.inbox.platform,
                     "platform_lead_id": lead.lead_id,
                     "advertiser_id": lead.advertiser_id,
                     "campaign_id": lead.campaign_id,
@@ -189,30 +253,104 @@ async def ingest_inbox(inbox_id: uuid.UUID, *, settings: Settings | None = None)
                     "phone_enc": _enc(lead.phone, settings),
                     "email_enc": _enc(lead.email, settings),
                     "lead_created_at": created,
+                    # newest first in the API = arrival order, also inside one batch
+                    "created_at": base + timedelta(microseconds=index),
+                    "updated_at": base,
                 }
             )
-            stored.append(
+            item.stored.append(
                 {
                     "workspace_id": str(account.workspace_id),
-                    "lead": str(lead_row_id) if lead_row_id else None,
+                    "lead": None,
                     "direction_id": direction,
                     "mapping": how,
-                    "new": lead_row_id is not None,
+                    "new": False,
                 }
             )
-        unmapped = None if accounts else "no_ad_account"
-        await repo.mark_processed(row.id, error=f"unmapped:{unmapped}" if unmapped else None)
-    if unmapped:
-        log.warning("lead unmapped", reason=unmapped, **lead.log_view())
-    else:
-        log.info("lead ingested", workspaces=len(stored), mapping=[s["mapping"] for s in stored], **lead.log_view())
+    new = await repo.insert_leads(values)
+    for item in out:
+        for entry in item.stored:
+            assert item.lead is not None
+            lead_row = new.get((uuid.UUID(entry["workspace_id"]), item.lead.lead_id))
+            entry["lead"], entry["new"] = (str(lead_row) if lead_row else None), lead_row is not None
+    await repo.mark_processed_many({item.inbox.id: item.error for item in out})
+    for item in out:
+        if item.lead is None:
+            log.warning("lead not readable", inbox=str(item.inbox.id), reason=item.error)
+        elif item.error:
+            log.warning("lead unmapped", reason=item.error.removeprefix("unmapped:"), **item.lead.log_view())
+        else:
+            log.info(
+                "lead ingested",
+                workspaces=len(item.stored),
+                mapping=[s["mapping"] for s in item.stored],
+                **item.lead.log_view(),
+            )
+    return out
+
+
+async def ingest_inbox(inbox_id: uuid.UUID, *, settings: Settings | None = None) -> dict[str, Any]:
+    """Map one stored webhook lead (again): the `leads.ingest` job, used when an ad account is
+    connected after its advertiser's leads arrived. Idempotent: a re-run inserts nothing new."""
+    settings = settings or get_settings()
+    async with session_scope() as session:
+        repo = LeadsRepository(session)
+        row = await repo.get_inbox(inbox_id, lock=True)
+        if row is None:
+            return {"found": False}
+        [item] = await _map_rows(repo, [row], settings)
+    unmapped = item.error.removeprefix("unmapped:") if item.error else None
     return {
         "found": True,
-        "lead_id": lead.lead_id,
-        "direction_id": stored[0]["direction_id"] if stored else None,
-        "leads": stored,
+        "lead_id": item.lead.lead_id if item.lead else None,
+        "direction_id": item.stored[0]["direction_id"] if item.stored else None,
+        "leads": item.stored,
         "unmapped": unmapped,
     }
+
+
+async def drain_inbox(*, run_id: uuid.UUID | None = None, settings: Settings | None = None) -> dict[str, Any]:
+    """The `leads.drain_inbox` job: map every received inbox row, `REELFLOW_LEADS__DRAIN_BATCH`
+    rows per transaction (locked with SKIP LOCKED, so concurrent drains share the work and
+    never map one row twice; the unique (workspace, lead) key makes a re-run harmless). After
+    `REELFLOW_LEADS__DRAIN_BUDGET_S` with rows left, it hands them to a fresh run."""
+    settings = settings or get_settings()
+    batch = settings.leads.drain_batch
+    started = time.monotonic()
+    totals = {"rows": 0, "leads_new": 0, "unmapped": 0, "batches": 0, "handed_on": 0}
+    while True:
+        async with session_scope() as session:
+            repo = LeadsRepository(session)
+            rows = await repo.take_pending_inbox(batch)
+            if not rows:
+                break
+            mapped = await _map_rows(repo, rows, settings)
+        totals["rows"] += len(rows)
+        totals["batches"] += 1
+        totals["leads_new"] += sum(1 for m in mapped for s in m.stored if s["new"])
+        totals["unmapped"] += sum(1 for m in mapped if m.error)
+        if len(rows) < batch:
+            break  # rows arriving from now on belong to a later slot's run
+        if time.monotonic() - started > settings.leads.drain_budget_s:
+            async with session_scope() as session:
+                more = f"{DRAIN_TASK}:more:{run_id or uuid.uuid4()}:{totals['batches']}"
+                await enqueue(session, DRAIN_TASK, {}, key=more)
+            totals["handed_on"] = 1
+            break
+    if totals["rows"]:
+        log.info("lead inbox drained", **totals)
+    return totals
+
+
+async def sweep_inbox(*, settings: Settings | None = None) -> dict[str, int]:
+    """The periodic safety net (`leads-inbox-sweep`): received rows not yet mapped (their
+    scheduling was lost: a web process died between its commit and the enqueue) are drained
+    now, by an ordinary `leads.drain_inbox` run."""
+    async with session_scope() as session:
+        pending = await LeadsRepository(session).count_pending_inbox()
+    if pending:
+        await schedule_drain(None, settings=settings)
+    return {"pending": pending}
 
 
 async def remap_unmapped(session: AsyncSession, advertiser_ids: list[str]) -> int:

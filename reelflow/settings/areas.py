@@ -169,6 +169,14 @@ class LeadsSettings(BaseModel):
     phone_default_region: str = Field(default="KZ", min_length=2, max_length=2)
     # Events API `test_event_code` (events show in the pixel's test tab, not in reporting).
     events_test_code: str | None = None
+    # Webhook receipt stores the lead and answers; the mapping job (`leads.drain_inbox`) is
+    # started at most once per slot of this many seconds (whatever the number of webhooks, web
+    # processes), at the slot's end, and drains every received inbox row in batches.
+    drain_slot_s: float = Field(default=1.0, gt=0, le=60)
+    # Inbox rows mapped per transaction, and how long one drain job may run before it hands
+    # the rest to a fresh job (so a backlog never hits the task timeout).
+    drain_batch: int = Field(default=200, ge=1, le=5000)
+    drain_budget_s: float = Field(default=30.0, gt=0, le=240)
 
 
 class AutopilotSettings(BaseModel):

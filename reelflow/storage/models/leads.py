@@ -13,7 +13,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -22,7 +22,11 @@ from reelflow.storage.models.base import Base, IdMixin, TimestampMixin, utcnow
 
 class LeadInbox(IdMixin, Base):
     __tablename__ = "lead_inbox"
-    __table_args__ = (UniqueConstraint("platform", "lead_id"),)
+    __table_args__ = (
+        UniqueConstraint("platform", "lead_id"),
+        # The rows the drain job still has to map (migration 0015).
+        Index("ix_lead_inbox_pending", "received_at", postgresql_where=text("processed_at IS NULL")),
+    )
 
     platform: Mapped[str] = mapped_column(String(20))
     lead_id: Mapped[str] = mapped_column(String(64))

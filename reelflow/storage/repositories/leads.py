@@ -7,13 +7,50 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, tuple_, union, update
+from sqlalchemy import func, select, text, tuple_, union, update
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from reelflow.storage.models.ads import AdAccount, AdAd, AdDirection, AdDirectionAdGroup, AdLaunch
 from reelflow.storage.models.base import utcnow
 from reelflow.storage.models.leads import Lead, LeadEvent, LeadInbox
+
+# The webhook's one statement: the unique (platform, lead_id) constraint is the duplicate check
+# (ON CONFLICT DO NOTHING answers no row for a lead already received, however the deliveries race).
+_RECEIVE = text(
+    """
+    INSERT INTO lead_inbox (id, platform, lead_id, advertiser_id, campaign_id, page_id, payload_enc, received_at,
+                            attempts)
+    VALUES (:id, :platform, :lead_id, :advertiser_id, :campaign_id, :page_id, :payload_enc, now(), 0)
+    ON CONFLICT (platform, lead_id) DO NOTHING
+    RETURNING id
+    """
+)
+
+
+async def receive_inbox(
+    conn: AsyncConnection,
+    *,
+    platform: str,
+    lead_id: str,
+    advertiser_id: str,
+    campaign_id: str | None,
+    page_id: str | None,
+    payload_enc: str,
+) -> uuid.UUID | None:
+    """Store a received lead in one autocommit statement on `conn`; its id, or None when the
+    lead id was already received (a redelivery, or a concurrent delivery that won)."""
+    params = {
+        "id": uuid.uuid4(),
+        "platform": platform,
+        "lead_id": lead_id,
+        "advertiser_id": advertiser_id,
+        "campaign_id": campaign_id,
+        "page_id": page_id,
+        "payload_enc": payload_enc,
+    }
+    found: uuid.UUID | None = (await conn.execute(_RECEIVE, params)).scalar_one_or_none()
+    return found
 
 
 class LeadsRepository:
@@ -73,6 +110,36 @@ class LeadsRepository:
         row.processed_at = utcnow()
         row.error = error
 
+    async def take_pending_inbox(self, limit: int) -> list[LeadInbox]:
+        """Up to `limit` received rows not mapped yet, oldest first, locked for this
+        transaction; rows another drain holds are skipped (two drains never take one row)."""
+        stmt = (
+            select(LeadInbox)
+            .where(LeadInbox.processed_at.is_(None))
+            .order_by(LeadInbox.received_at)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        return list(await self.session.scalars(stmt))
+
+    async def count_pending_inbox(self) -> int:
+        stmt = select(func.count()).select_from(LeadInbox).where(LeadInbox.processed_at.is_(None))
+        return int(await self.session.scalar(stmt) or 0)
+
+    async def mark_processed_many(self, outcomes: dict[uuid.UUID, str | None]) -> None:
+        """Inbox rows mapped (error None) or kept with a reason, in one statement per reason."""
+        by_error: dict[str | None, list[uuid.UUID]] = {}
+        for inbox_id, error in outcomes.items():
+            by_error.setdefault(error, []).append(inbox_id)
+        now = utcnow()
+        for error, ids in by_error.items():
+            await self.session.execute(
+                update(LeadInbox)
+                .where(LeadInbox.id.in_(ids))
+                .values(processed_at=now, attempts=LeadInbox.attempts + 1, error=error)
+                .execution_options(synchronize_session=False)
+            )
+
     async def unmapped_inbox(self, platform: str, advertiser_ids: Sequence[str]) -> list[uuid.UUID]:
         """Inbox leads of these advertisers that no ad account claimed when they arrived."""
         stmt = select(LeadInbox.id).where(
@@ -88,6 +155,18 @@ class LeadsRepository:
         """Every workspace's ad account for this advertiser (one per workspace at most)."""
         stmt = select(AdAccount).where(AdAccount.platform == platform, AdAccount.advertiser_id == advertiser_id)
         return list(await self.session.scalars(stmt.order_by(AdAccount.created_at, AdAccount.id)))
+
+    async def accounts_for_advertisers(
+        self, platform: str, advertiser_ids: Sequence[str]
+    ) -> dict[str, list[AdAccount]]:
+        """advertiser id → every workspace's ad account for it (one query for a batch)."""
+        stmt = select(AdAccount).where(
+            AdAccount.platform == platform, AdAccount.advertiser_id.in_(list(advertiser_ids))
+        )
+        found: dict[str, list[AdAccount]] = {}
+        for account in await self.session.scalars(stmt.order_by(AdAccount.created_at, AdAccount.id)):
+            found.setdefault(account.advertiser_id, []).append(account)
+        return found
 
     async def direction_keys(self, account_id: uuid.UUID) -> list[tuple[uuid.UUID, set[str], set[str]]]:
         """(direction id, campaign ids, instant page ids) of the account's active TikTok
@@ -135,6 +214,20 @@ class LeadsRepository:
             .returning(Lead.id)
         )
         return await self.session.scalar(statement)
+
+    async def insert_leads(self, rows: list[dict[str, Any]]) -> dict[tuple[uuid.UUID, str], uuid.UUID]:
+        """Many leads in one statement; (workspace, platform lead id) → new row id for those that
+        were new (a workspace that has the lead already keeps it: a re-run adds nothing)."""
+        if not rows:
+            return {}
+        now = utcnow()
+        statement = (
+            insert(Lead)
+            .values([{"id": uuid.uuid4(), "created_at": now, "updated_at": now, **row} for row in rows])
+            .on_conflict_do_nothing(index_elements=["workspace_id", "platform", "platform_lead_id"])
+            .returning(Lead.workspace_id, Lead.platform_lead_id, Lead.id)
+        )
+        return {(w, p): i for w, p, i in (await self.session.execute(statement)).all()}
 
     async def count_leads(self, platform: str, platform_lead_id: str) -> int:
         stmt = (

@@ -49,12 +49,14 @@ async def lead_webhook_challenge(challenge: str | None = Parameter(default=None,
     request_max_body_size=MAX_BODY_BYTES,
     responses=problems(401, 413, 415),
 )
-async def lead_webhook(request: Request[Any, Any, Any], db_session: AsyncSession) -> Response[LeadAccepted]:
+async def lead_webhook(request: Request[Any, Any, Any]) -> Response[LeadAccepted]:
     """A signed lead (`x-tiktok-signature: t=<unix s>,s=<hex HMAC-SHA256 of "t.body">`).
-    401 on a bad, missing or stale signature; 400 on a malformed body; a duplicate is 200."""
+    401 on a bad, missing or stale signature; 400 on a malformed body; a duplicate is 200.
+    Answers once the lead is stored (one statement); the mapping happens in a job."""
     raw = await request.body()
-    signature = next((request.headers.get(h) for h in SIGNATURE_HEADERS if request.headers.get(h)), None)
-    received = await leads.receive_tiktok_lead(db_session, raw, signature)
+    headers = request.headers
+    signature = headers.get(SIGNATURE_HEADERS[0]) or headers.get(SIGNATURE_HEADERS[1])
+    received = await leads.receive_tiktok_lead(raw, signature, redis=request.app.state.redis)
     return Response(LeadAccepted(lead_id=received.lead_id, duplicate=received.duplicate))
 
 
