@@ -1,11 +1,13 @@
 """Lead webhooks under load, then qualifying every lead: duplicates stored and events sent.
 
     python bench/leads.py [--webhooks 5000] [--clients 50] [--duplicates 0.1] [--repeats 0.1]
-                          [--workers 2] [--json PATH]
+                          [--workers 2] [--api-workers N] [--no-qualify] [--json PATH]
 
 Starts embedded Postgres and Redis in a temp folder, runs the migrations, the sandbox (no
-latency model: the Events API answers at once), the Reelflow API (uvicorn, one process, the
-way bench/api.py serves it) and `--workers` `reelflow worker --queues high,default` processes.
+latency model: the Events API answers at once), the Reelflow API (uvicorn, `--api-workers`
+processes: default `$WEB_CONCURRENCY`, else 2, one per core of the 2-core box; the Procfile's
+uvicorn reads `WEB_CONCURRENCY` too) and `--workers` `reelflow worker --queues high,default`
+processes; posting starts once the workers are registered (their start-up is not measured).
 Through the API it signs up, connects a sandbox ad account (Business OAuth) and creates a
 direction with the sandbox pixel.
 
@@ -13,8 +15,9 @@ direction with the sandbox pixel.
    POSTed by `--clients` concurrent keep-alive connections (a minimal HTTP/1.1 client on raw
    asyncio streams); a `--duplicates` share of them are redeliveries of an earlier lead (the
    same body, signed again), posted while the original may still be in flight. Measured:
-   accepted (HTTP 200) per second over the posting wall time, p50/p99 latency, errors.
-2. **Mapping.** The workers' `leads.ingest` jobs map every lead; the run waits until every
+   accepted (HTTP 200) per second over the posting wall time, p50/p99 latency, errors, and
+   the CPU the API processes spent per webhook (`api_cpu_ms_per_webhook`, load-independent).
+2. **Mapping.** The workers' `leads.drain_inbox` jobs map every lead; the run waits until every
    unique lead is in `leads`. `duplicate_leads` = rows beyond one per (workspace, lead id) in
    `leads` plus rows beyond one per lead id in `lead_inbox` (must be 0).
 3. **Qualifying.** Every lead is PATCHed to `qualified`, and a `--repeats` share of them a
@@ -109,15 +112,18 @@ async def fan_out(
     jobs: list[tuple[str, str, bytes, dict[str, str]]],
     clients: int,
     sign: Callable[[bytes], dict[str, str]] | None = None,
+    trace: list[tuple[float, float, int]] | None = None,
 ) -> tuple[list[float], dict[int, int], int, float]:
     """Send `jobs` over `clients` connections: (latencies, statuses, connection errors, wall s).
-    `sign` adds headers made just before sending (a webhook signature carries the time)."""
+    `sign` adds headers made just before sending (a webhook signature carries the time);
+    `trace` collects (start offset s, latency s, status) per request."""
     queue: asyncio.Queue[tuple[str, str, bytes, dict[str, str]]] = asyncio.Queue()
     for job in jobs:
         queue.put_nowait(job)
     latencies: list[float] = []
     statuses: dict[int, int] = {}
     failures = 0
+    started = time.perf_counter()
 
     async def client() -> None:
         nonlocal failures
@@ -139,10 +145,11 @@ async def fan_out(
                     continue
                 latencies.append(time.perf_counter() - t0)
                 statuses[status] = statuses.get(status, 0) + 1
+                if trace is not None:
+                    trace.append((t0 - started, latencies[-1], status))
         finally:
             await conn.close()
 
-    started = time.perf_counter()
     await asyncio.gather(*(client() for _ in range(clients)))
     return sorted(latencies), statuses, failures, time.perf_counter() - started
 
@@ -159,9 +166,9 @@ def _start(args: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
     )
 
 
-def _serve(port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
+def _serve(port: int, env: dict[str, str], workers: int = 1) -> subprocess.Popen[bytes]:
     command = [sys.executable, "-m", "uvicorn", "--factory", "reelflow.web.app:create_app"]
-    command += ["--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"]
+    command += ["--host", "127.0.0.1", "--port", str(port), "--log-level", "warning", "--workers", str(workers)]
     proc = subprocess.Popen(command, cwd=ROOT, env=env, stdin=subprocess.DEVNULL, start_new_session=True)
     deadline = time.monotonic() + 60
     while True:
@@ -176,6 +183,22 @@ def _serve(port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
             raise RuntimeError("the API did not start")
 
 
+def _cpu_seconds(procs: list[subprocess.Popen[bytes]]) -> float:
+    """User + system CPU seconds of these processes and their children (uvicorn's workers)."""
+    import psutil
+
+    total = 0.0
+    for proc in procs:
+        try:
+            parent = psutil.Process(proc.pid)
+            for p in [parent, *parent.children(recursive=True)]:
+                times = p.cpu_times()
+                total += times.user + times.system
+        except psutil.NoSuchProcess:
+            continue
+    return total
+
+
 def _stop(proc: subprocess.Popen[bytes]) -> None:
     if proc.poll() is None:
         os.killpg(proc.pid, signal.SIGTERM)
@@ -184,6 +207,24 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
+
+
+def _wait_workers(count: int, redis_url: str, limit_s: float = 120.0) -> float:
+    """Seconds until `count` RQ workers are registered: the posting phase measures webhooks
+    with the workers mapping, not the workers' own start-up (imports, services) beside them."""
+    import redis
+    from rq import Worker
+
+    started = time.monotonic()
+    connection = redis.Redis.from_url(redis_url)
+    try:
+        while Worker.count(connection=connection) < count:
+            if time.monotonic() - started > limit_s:
+                raise RuntimeError(f"{count} workers did not start within {limit_s:.0f} s")
+            time.sleep(0.2)
+    finally:
+        connection.close()
+    return time.monotonic() - started
 
 
 def _setup(base: str, sandbox_url: str, sink: Any) -> tuple[dict[str, str], dict[str, Any]]:
@@ -295,7 +336,15 @@ async def _lead_ids(port: int, headers: dict[str, str]) -> list[str]:
                 return ids
 
 
-async def run(args: argparse.Namespace, port: int, sandbox_url: str, headers: dict[str, str], account: Any) -> Any:
+async def run(
+    args: argparse.Namespace,
+    port: int,
+    sandbox_url: str,
+    headers: dict[str, str],
+    account: Any,
+    api: list[subprocess.Popen[bytes]],
+    workers: list[subprocess.Popen[bytes]],
+) -> Any:
     from reelflow.adapters.webhooks import sign_tiktok
     from reelflow.services.leads import webhook_secret
     from reelflow.settings import get_settings
@@ -311,7 +360,12 @@ async def run(args: argparse.Namespace, port: int, sandbox_url: str, headers: di
         return {"x-tiktok-signature": sign_tiktok(secret, body, int(time.time()))}
 
     print(f"webhooks: {len(jobs)} ({unique} leads + {duplicates} redeliveries) by {args.clients} clients …")
-    latencies, statuses, failures, wall = await fan_out(port, jobs, args.clients, signed)
+    api_cpu, workers_cpu = _cpu_seconds(api), _cpu_seconds(workers)
+    trace: list[tuple[float, float, int]] = []
+    latencies, statuses, failures, wall = await fan_out(port, jobs, args.clients, signed, trace)
+    if args.trace:
+        args.trace.write_text("".join(f"{a:.4f},{b * 1000:.2f},{c}\n" for a, b, c in trace))
+    api_cpu, workers_cpu = _cpu_seconds(api) - api_cpu, _cpu_seconds(workers) - workers_cpu
     accepted = statuses.get(200, 0)
     hooks = {
         "webhooks": len(jobs),
@@ -325,16 +379,35 @@ async def run(args: argparse.Namespace, port: int, sandbox_url: str, headers: di
         "webhook_max_ms": round(latencies[-1] * 1000, 2) if latencies else 0.0,
         "webhook_statuses": {str(k): v for k, v in sorted(statuses.items())},
         "webhook_connection_errors": failures,
+        # CPU of the API processes (all uvicorn workers) per webhook, and of the job workers
+        # (mapping at the same time) during the posting phase: independent of the load.
+        "api_processes": args.api_workers,
+        "api_cpu_ms_per_webhook": round(api_cpu * 1000 / max(1, len(jobs)), 2),
+        "workers_cpu_s_during_webhooks": round(workers_cpu, 2),
+        "load_average_after_webhooks": list(os.getloadavg()),
     }
     print(
         f"   {hooks['webhooks_per_s']} accepted/s, p50 {hooks['webhook_p50_ms']} ms, p99 {hooks['webhook_p99_ms']} ms"
+        f", API CPU {hooks['api_cpu_ms_per_webhook']} ms/webhook"
     )
 
     async def mapped() -> bool:
         return bool((await _counts())["leads"] >= unique)
 
+    workers_cpu = _cpu_seconds(workers)
     ingest_s = await _wait_for(mapped, "mapping every lead", args.wait)
+    hooks["workers_cpu_s_after_webhooks"] = round(_cpu_seconds(workers) - workers_cpu, 2)
     print(f"   every lead mapped {ingest_s:.1f} s after the last webhook")
+    if not args.qualify:
+        counts = await _counts()
+        await dispose_engine()
+        return {
+            **hooks,
+            "leads_stored": counts["leads"],
+            "mapping_seconds_after_last_webhook": round(ingest_s, 1),
+            "duplicate_leads": counts["lead_dups"] + counts["inbox_dups"],
+            "duplicate_events": counts["event_dups"],
+        }
     ids = await _lead_ids(port, headers)
     auth = {**headers, "Content-Type": "application/json"}
     patch = json.dumps({"status": "qualified"}).encode()
@@ -344,7 +417,9 @@ async def run(args: argparse.Namespace, port: int, sandbox_url: str, headers: di
     rng.shuffle(order)
     patches = [("PATCH", f"{API}/ads/leads/{lead}", patch, auth) for lead in order]
     print(f"qualifying: {len(patches)} PATCHes ({len(patches) - len(ids)} repeats) by {args.clients} clients …")
+    api_cpu = _cpu_seconds(api)
     p_lat, p_statuses, p_failures, p_wall = await fan_out(port, patches, args.clients)
+    api_cpu = _cpu_seconds(api) - api_cpu
 
     async def drained() -> bool:
         counts = await _counts()
@@ -365,7 +440,9 @@ async def run(args: argparse.Namespace, port: int, sandbox_url: str, headers: di
         "patches": len(patches),
         "patch_seconds": round(p_wall, 2),
         "patches_per_s": round(len(patches) / p_wall, 1),
+        "patch_p50_ms": round(percentile(p_lat, 50) * 1000, 2),
         "patch_p99_ms": round(percentile(p_lat, 99) * 1000, 2),
+        "api_cpu_ms_per_patch": round(api_cpu * 1000 / max(1, len(patches)), 2),
         "patch_statuses": {str(k): v for k, v in sorted(p_statuses.items())},
         "patch_connection_errors": p_failures,
         "events_logged": counts["events"],
@@ -385,6 +462,20 @@ def main() -> int:
     parser.add_argument("--duplicates", type=float, default=0.1, help="share of webhooks that are redeliveries")
     parser.add_argument("--repeats", type=float, default=0.1, help="share of leads qualified a second time")
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument(
+        "--api-workers",
+        type=int,
+        default=int(os.environ.get("WEB_CONCURRENCY", "2")),
+        help="uvicorn worker processes for the API (default: $WEB_CONCURRENCY, else 2 = one per core here; "
+        "the Procfile's uvicorn reads WEB_CONCURRENCY too)",
+    )
+    parser.add_argument(
+        "--qualify",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="phase 3, qualifying every lead (--no-qualify: webhooks and mapping only)",
+    )
+    parser.add_argument("--trace", type=Path, default=None, help="CSV of every webhook: start s, latency ms, status")
     parser.add_argument("--wait", type=float, default=900.0, help="most seconds to wait for jobs to drain")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--json", type=Path, default=None)
@@ -425,10 +516,13 @@ def main() -> int:
             upgrade("head")
             procs.append(start_sandbox(sandbox_port, env, latency=False))
             port = free_port()
-            procs.append(_serve(port, env))
-            procs += [_start(["worker", "--queues", "high,default"], env) for _ in range(args.workers)]
+            api = _serve(port, env, args.api_workers)
+            procs.append(api)
+            workers = [_start(["worker", "--queues", "high,default"], env) for _ in range(args.workers)]
+            procs += workers
             headers, account = _setup(f"http://127.0.0.1:{port}", sandbox_url, sink)
-            figures = asyncio.run(run(args, port, sandbox_url, headers, account))
+            _wait_workers(args.workers, redis_url)
+            figures = asyncio.run(run(args, port, sandbox_url, headers, account, [api], workers))
         finally:
             for proc in reversed(procs):
                 _stop(proc)
@@ -444,8 +538,8 @@ def main() -> int:
         **figures,
     }
     print(
-        f"   duplicate leads {out['duplicate_leads']}, events sent {out['events_sent']} "
-        f"(failed {out['events_failed']}), duplicate events {out['duplicate_events']}"
+        f"   duplicate leads {out['duplicate_leads']}, events sent {out.get('events_sent')} "
+        f"(failed {out.get('events_failed')}), duplicate events {out['duplicate_events']}"
     )
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)

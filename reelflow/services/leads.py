@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
+import weakref
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -39,7 +40,7 @@ from reelflow.services import audit
 from reelflow.services.ads_base import AdsFactory, _account_or_404, _final, platform_for, translate
 from reelflow.settings import Settings, get_settings
 from reelflow.storage import cache, crypto
-from reelflow.storage.db import get_engine, session_scope
+from reelflow.storage.db import execute_autocommit, session_scope
 from reelflow.storage.models.leads import Lead, LeadEvent, LeadInbox
 from reelflow.storage.repositories.ads import AdsRepository
 from reelflow.storage.repositories.leads import LeadsRepository, receive_inbox
@@ -114,9 +115,8 @@ async def receive_tiktok_lead(
         await _refuse(f"malformed:{exc.field}", len(raw))
         raise errors.BadRequest(str(exc), field=exc.field) from None
     payload_enc = crypto.encrypt(json.dumps(asdict(lead)), settings)
-    async with get_engine().connect() as conn:
-        conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
-        inbox_id = await receive_inbox(
+    inbox_id = await execute_autocommit(
+        lambda conn: receive_inbox(
             conn,
             platform=PLATFORM,
             lead_id=lead.lead_id,
@@ -125,6 +125,7 @@ async def receive_tiktok_lead(
             page_id=lead.page_id,
             payload_enc=payload_enc,
         )
+    )
     if inbox_id is None:  # received before (or by a concurrent delivery): nothing stored
         log.info("lead webhook duplicate", lead_id=lead.lead_id)
         return Received(lead.lead_id, True, None)
@@ -134,6 +135,9 @@ async def receive_tiktok_lead(
 
 
 DRAIN_GUARD = "reelflow:leads:drain-slot:"
+# Per Redis client (one per web app): the last slot whose run is known to exist, so the other
+# webhooks of that slot skip even the Redis round trip.
+_slots_seen: weakref.WeakKeyDictionary[Any, int] = weakref.WeakKeyDictionary()
 
 
 async def schedule_drain(redis: Any | None = None, *, settings: Settings | None = None) -> bool:
@@ -147,16 +151,21 @@ async def schedule_drain(redis: Any | None = None, *, settings: Settings | None 
     slot_s = settings.leads.drain_slot_s
     slot = int(time.time() // slot_s)
     if redis is not None:
+        if _slots_seen.get(redis) == slot:  # this process already knows the slot's run exists
+            return False
         try:
             first = await redis.set(f"{DRAIN_GUARD}{slot}", b"1", nx=True, px=int(max(60.0, 4 * slot_s) * 1000))
         except Exception as exc:  # noqa: BLE001 - Redis away: fall back on the run's key
             log.warning("lead drain guard unavailable", error=type(exc).__name__)
             first = True
         if not first:
+            _slots_seen[redis] = slot
             return False
     start_at = datetime.fromtimestamp((slot + 1) * slot_s, UTC)
     async with session_scope() as session:
         await enqueue(session, DRAIN_TASK, {}, key=f"{DRAIN_TASK}:slot:{slot}", start_at=start_at)
+    if redis is not None:
+        _slots_seen[redis] = slot
     return True
 
 

@@ -11,14 +11,14 @@ from __future__ import annotations
 import asyncio
 import json
 import weakref
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 import msgspec
 from sqlalchemy import event
-from sqlalchemy.exc import DisconnectionError
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.exc import DBAPIError, DisconnectionError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.util import await_
 
 from reelflow.errors import ConfigurationError
@@ -26,6 +26,7 @@ from reelflow.settings import Settings, get_settings
 
 _engines: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, tuple[AsyncEngine, async_sessionmaker[AsyncSession]]]
 _engines = weakref.WeakKeyDictionary()
+T = TypeVar("T")
 
 
 def create_engine(settings: Settings | None = None) -> AsyncEngine:
@@ -82,6 +83,47 @@ def _for_running_loop() -> tuple[AsyncEngine, async_sessionmaker[AsyncSession]]:
     return pair
 
 
+_autocommit: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, AsyncEngine] = weakref.WeakKeyDictionary()
+
+
+def get_autocommit_engine() -> AsyncEngine:
+    """The running loop's pool for single-statement hot paths (webhook receipt): AUTOCOMMIT
+    (no BEGIN/COMMIT round trips) and no pre-ping on checkout (asyncpg's ping is BEGIN, `;`,
+    ROLLBACK: three round trips). Use it through `execute_autocommit`, which retries once on
+    a connection found dead, as the ping would have."""
+    loop = asyncio.get_running_loop()
+    engine = _autocommit.get(loop)
+    if engine is None:
+        settings = get_settings()
+        if not settings.db.url:
+            raise ConfigurationError("DATABASE_URL is not set and no embedded Postgres was started")
+        engine = create_async_engine(
+            settings.db.url,
+            pool_size=settings.db.pool_size,
+            max_overflow=settings.db.pool_size,
+            pool_pre_ping=False,
+            isolation_level="AUTOCOMMIT",
+            connect_args={"server_settings": {"application_name": "reelflow"}},
+        )
+        _autocommit[loop] = engine
+    return engine
+
+
+async def execute_autocommit(run: Callable[[AsyncConnection], Awaitable[T]]) -> T:
+    """`run(conn)` on an autocommit connection (each statement commits by itself; keep it to
+    one statement, or idempotent ones). A connection that turns out dead (Postgres restarted)
+    is dropped and the call made once more on a fresh one."""
+    engine = get_autocommit_engine()
+    for attempt in (1, 2):
+        try:
+            async with engine.connect() as conn:
+                return await run(conn)
+        except DBAPIError as exc:
+            if attempt == 2 or not exc.connection_invalidated:
+                raise
+    raise AssertionError("unreachable")
+
+
 def get_engine() -> AsyncEngine:
     """The engine of the running event loop (created on first use)."""
     return _for_running_loop()[0]
@@ -97,6 +139,9 @@ async def dispose_engine() -> None:
     pair = _engines.pop(loop, None)
     if pair is not None:
         await pair[0].dispose()
+    autocommit = _autocommit.pop(loop, None)
+    if autocommit is not None:
+        await autocommit.dispose()
 
 
 @asynccontextmanager
