@@ -52,7 +52,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from common import finish_info, run_info, start_sandbox  # noqa: E402
+from common import cpu_delta, cpu_snapshot, finish_info, run_info, start_sandbox  # noqa: E402
 
 API = "/api/v1"
 WEBHOOK = f"{API}/webhooks/tiktok/leads"
@@ -112,11 +112,11 @@ async def fan_out(
     jobs: list[tuple[str, str, bytes, dict[str, str]]],
     clients: int,
     sign: Callable[[bytes], dict[str, str]] | None = None,
-    trace: list[tuple[float, float, int]] | None = None,
+    trace: list[tuple[float, float, int, int]] | None = None,
 ) -> tuple[list[float], dict[int, int], int, float]:
     """Send `jobs` over `clients` connections: (latencies, statuses, connection errors, wall s).
     `sign` adds headers made just before sending (a webhook signature carries the time);
-    `trace` collects (start offset s, latency s, status) per request."""
+    `trace` collects (start offset s, latency s, status, client) per request."""
     queue: asyncio.Queue[tuple[str, str, bytes, dict[str, str]]] = asyncio.Queue()
     for job in jobs:
         queue.put_nowait(job)
@@ -125,7 +125,7 @@ async def fan_out(
     failures = 0
     started = time.perf_counter()
 
-    async def client() -> None:
+    async def client(index: int) -> None:
         nonlocal failures
         conn = Connection(port)
         try:
@@ -146,11 +146,11 @@ async def fan_out(
                 latencies.append(time.perf_counter() - t0)
                 statuses[status] = statuses.get(status, 0) + 1
                 if trace is not None:
-                    trace.append((t0 - started, latencies[-1], status))
+                    trace.append((t0 - started, latencies[-1], status, index))
         finally:
             await conn.close()
 
-    await asyncio.gather(*(client() for _ in range(clients)))
+    await asyncio.gather(*(client(i) for i in range(clients)))
     return sorted(latencies), statuses, failures, time.perf_counter() - started
 
 
@@ -344,6 +344,7 @@ async def run(
     account: Any,
     api: list[subprocess.Popen[bytes]],
     workers: list[subprocess.Popen[bytes]],
+    pg_dir: Path,
 ) -> Any:
     from reelflow.adapters.webhooks import sign_tiktok
     from reelflow.services.leads import webhook_secret
@@ -360,12 +361,13 @@ async def run(
         return {"x-tiktok-signature": sign_tiktok(secret, body, int(time.time()))}
 
     print(f"webhooks: {len(jobs)} ({unique} leads + {duplicates} redeliveries) by {args.clients} clients …")
-    api_cpu, workers_cpu = _cpu_seconds(api), _cpu_seconds(workers)
-    trace: list[tuple[float, float, int]] = []
+    api_cpu, workers_cpu, others = _cpu_seconds(api), _cpu_seconds(workers), cpu_snapshot(None, pg_dir)
+    trace: list[tuple[float, float, int, int]] = []
     latencies, statuses, failures, wall = await fan_out(port, jobs, args.clients, signed, trace)
     if args.trace:
-        args.trace.write_text("".join(f"{a:.4f},{b * 1000:.2f},{c}\n" for a, b, c in trace))
+        args.trace.write_text("".join(f"{a:.4f},{b * 1000:.2f},{c},{d}\n" for a, b, c, d in trace))
     api_cpu, workers_cpu = _cpu_seconds(api) - api_cpu, _cpu_seconds(workers) - workers_cpu
+    others = cpu_delta(others, cpu_snapshot(None, pg_dir))
     accepted = statuses.get(200, 0)
     hooks = {
         "webhooks": len(jobs),
@@ -384,11 +386,14 @@ async def run(
         "api_processes": args.api_workers,
         "api_cpu_ms_per_webhook": round(api_cpu * 1000 / max(1, len(jobs)), 2),
         "workers_cpu_s_during_webhooks": round(workers_cpu, 2),
+        "postgres_cpu_ms_per_webhook": round(others.get("postgres", 0.0) * 1000 / max(1, len(jobs)), 2),
+        "client_cpu_ms_per_webhook": round(others.get("bench", 0.0) * 1000 / max(1, len(jobs)), 2),
         "load_average_after_webhooks": list(os.getloadavg()),
     }
     print(
         f"   {hooks['webhooks_per_s']} accepted/s, p50 {hooks['webhook_p50_ms']} ms, p99 {hooks['webhook_p99_ms']} ms"
-        f", API CPU {hooks['api_cpu_ms_per_webhook']} ms/webhook"
+        f"; CPU per webhook: API {hooks['api_cpu_ms_per_webhook']} ms, Postgres {hooks['postgres_cpu_ms_per_webhook']}"
+        f" ms, client {hooks['client_cpu_ms_per_webhook']} ms; workers {hooks['workers_cpu_s_during_webhooks']} s"
     )
 
     async def mapped() -> bool:
@@ -475,7 +480,7 @@ def main() -> int:
         default=True,
         help="phase 3, qualifying every lead (--no-qualify: webhooks and mapping only)",
     )
-    parser.add_argument("--trace", type=Path, default=None, help="CSV of every webhook: start s, latency ms, status")
+    parser.add_argument("--trace", type=Path, default=None, help="CSV per webhook: start s, latency ms, status, client")
     parser.add_argument("--wait", type=float, default=900.0, help="most seconds to wait for jobs to drain")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--json", type=Path, default=None)
@@ -507,6 +512,10 @@ def main() -> int:
                 "REELFLOW_DATA_DIR": str(work / "data"),
                 "REELFLOW_LOG__LEVEL": "WARNING",
                 "REELFLOW_SANDBOX__URL": sandbox_url,
+                # Leads touch no blobs. Without a blob URL every `reelflow worker` starts its own
+                # embedded SeaweedFS in the shared data folder: two at once collide, one worker
+                # dies (weed exits 255) and the run maps with one worker beside a weed process.
+                "REELFLOW_BLOB_URL": f"file://{work / 'blobs'}",
             }
         )
         reset_settings_cache()
@@ -522,7 +531,7 @@ def main() -> int:
             procs += workers
             headers, account = _setup(f"http://127.0.0.1:{port}", sandbox_url, sink)
             _wait_workers(args.workers, redis_url)
-            figures = asyncio.run(run(args, port, sandbox_url, headers, account, [api], workers))
+            figures = asyncio.run(run(args, port, sandbox_url, headers, account, [api], workers, work / "postgres"))
         finally:
             for proc in reversed(procs):
                 _stop(proc)

@@ -52,8 +52,20 @@ def _cipher(keys: tuple[str, ...]) -> MultiFernet:
     return MultiFernet([Fernet(k.encode()) for k in keys])
 
 
+_last: tuple[Settings, MultiFernet] | None = None
+
+
 def cipher(settings: Settings | None = None) -> MultiFernet:
-    return _cipher(tuple(_keys(settings or get_settings())))
+    """The cipher for these settings; remembered for the last settings object asked, so hot
+    paths (a lead webhook, a batch of leads) do not re-read the dev key file per value."""
+    global _last
+    settings = settings or get_settings()
+    last = _last
+    if last is not None and last[0] is settings:
+        return last[1]
+    made = _cipher(tuple(_keys(settings)))
+    _last = (settings, made)
+    return made
 
 
 def encrypt(plaintext: str, settings: Settings | None = None) -> str:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import func, select, text, tuple_, union, update
+from sqlalchemy import Table, func, select, text, tuple_, union, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
@@ -216,18 +216,21 @@ class LeadsRepository:
         return await self.session.scalar(statement)
 
     async def insert_leads(self, rows: list[dict[str, Any]]) -> dict[tuple[uuid.UUID, str], uuid.UUID]:
-        """Many leads in one statement; (workspace, platform lead id) → new row id for those that
-        were new (a workspace that has the lead already keeps it: a re-run adds nothing)."""
+        """Many leads in one round trip (one cached statement, executed for every row); (workspace,
+        platform lead id) → new row id for those that were new (a workspace that has the lead
+        already keeps it: a re-run adds nothing). Every row carries the same keys."""
         if not rows:
             return {}
         now = utcnow()
+        table = cast(Table, Lead.__table__)
         statement = (
-            insert(Lead)
-            .values([{"id": uuid.uuid4(), "created_at": now, "updated_at": now, **row} for row in rows])
+            insert(table)
             .on_conflict_do_nothing(index_elements=["workspace_id", "platform", "platform_lead_id"])
-            .returning(Lead.workspace_id, Lead.platform_lead_id, Lead.id)
+            .returning(table.c.workspace_id, table.c.platform_lead_id, table.c.id)
         )
-        return {(w, p): i for w, p, i in (await self.session.execute(statement)).all()}
+        params = [{"id": uuid.uuid4(), "created_at": now, "updated_at": now, **row} for row in rows]
+        result = await self.session.execute(statement, params)
+        return {(w, p): i for w, p, i in result.all()}
 
     async def count_leads(self, platform: str, platform_lead_id: str) -> int:
         stmt = (
