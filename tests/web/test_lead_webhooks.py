@@ -18,6 +18,7 @@ from reelflow.settings import get_settings
 from reelflow.storage.db import session_scope
 from reelflow.storage.models.audit import AuditEntry
 from reelflow.storage.models.leads import LeadInbox
+from reelflow.storage.models.runtime import JobRun
 
 URL = "/api/v1/webhooks/tiktok/leads"
 PII = ("Jane", "Doe", "jane@example.com", "+7 701 234 5678", "7012345678")
@@ -110,3 +111,88 @@ async def test_concurrent_duplicates_store_one_row(client: Any) -> None:
     assert all(a.status_code == 200 for a in answers)
     assert sum(not a.json()["duplicate"] for a in answers) == 1
     assert await _count() == 1
+
+
+# --- the acknowledgement path and the drain job ----------------------------------------------------
+
+
+async def _drain_runs() -> int:
+    async with session_scope() as session:
+        return int(
+            await session.scalar(select(func.count()).select_from(JobRun).where(JobRun.name == "leads.drain_inbox"))
+            or 0
+        )
+
+
+async def _pending() -> int:
+    async with session_scope() as session:
+        stmt = select(func.count()).select_from(LeadInbox).where(LeadInbox.processed_at.is_(None))
+        return int(await session.scalar(stmt) or 0)
+
+
+async def test_webhooks_of_one_slot_share_one_drain_run_which_maps_them_all(client: Any, run_jobs: Any) -> None:
+    slot_s = get_settings().leads.drain_slot_s
+    first_slot = int(time.time() // slot_s)
+    bodies = [_body(f"73000000000000001{i:02d}") for i in range(6)]
+    answers = [await client.post(URL, content=b, headers=_headers(b)) for b in bodies]
+    last_slot = int(time.time() // slot_s)
+    assert all(a.status_code == 200 and a.json()["duplicate"] is False for a in answers)
+    # Coalesced: one run per slot the posts spanned, not one per webhook.
+    assert 1 <= await _drain_runs() <= last_slot - first_slot + 1
+    assert await _pending() == 6
+    await run_jobs()
+    assert await _pending() == 0  # mapped (no ad account has this advertiser: kept, marked)
+    async with session_scope() as session:
+        rows = (await session.scalars(select(LeadInbox))).all()
+    assert {r.error for r in rows} == {"unmapped:no_ad_account"} and all(r.attempts == 1 for r in rows)
+
+
+async def test_a_lead_whose_job_was_lost_is_drained_by_the_sweep(client: Any, run_jobs: Any) -> None:
+    from reelflow.services import leads as service
+
+    body = _body("7300000000000000201")
+    assert (await client.post(URL, content=body, headers=_headers(body))).status_code == 200
+    # The web process died between storing the lead and scheduling its job: no run exists.
+    async with session_scope() as session:
+        await session.execute(text("DELETE FROM job_runs WHERE name = 'leads.drain_inbox'"))
+    await run_jobs()
+    assert await _pending() == 1  # nothing ran: the lead waits in the inbox, stored and encrypted
+    assert await service.sweep_inbox() == {"pending": 1}
+    await run_jobs()
+    assert await _pending() == 0
+    assert await service.sweep_inbox() == {"pending": 0}  # nothing left: the sweep schedules nothing
+
+
+async def test_a_lead_survives_redis_losing_its_job(client: Any, run_jobs: Any, redis_client: Any) -> None:
+    body = _body("7300000000000000202")
+    assert (await client.post(URL, content=body, headers=_headers(body))).status_code == 200
+    await redis_client.flushdb()  # Redis restarted empty: the guard and any pushed job are gone
+    await run_jobs()  # the runtime re-pushes the committed run (Postgres is the source of truth)
+    assert await _pending() == 0
+
+
+async def test_redelivery_after_mapping_stores_nothing_and_concurrent_drains_map_each_row_once(
+    client: Any, run_jobs: Any, monkeypatch: Any
+) -> None:
+    from reelflow.services import leads as service
+    from reelflow.settings import reset_settings_cache
+
+    bodies = [_body(f"73000000000000003{i:02d}") for i in range(7)]
+    for b in bodies:
+        assert (await client.post(URL, content=b, headers=_headers(b))).status_code == 200
+    monkeypatch.setenv("REELFLOW_LEADS__DRAIN_BATCH", "2")
+    reset_settings_cache()
+    try:
+        results = await asyncio.gather(service.drain_inbox(), service.drain_inbox(), service.drain_inbox())
+    finally:
+        monkeypatch.delenv("REELFLOW_LEADS__DRAIN_BATCH")
+        reset_settings_cache()
+    assert sum(r["rows"] for r in results) == 7  # SKIP LOCKED: every row taken by exactly one drain
+    assert max(r["batches"] for r in results) >= 1 and await _pending() == 0
+    again = await client.post(URL, content=bodies[0], headers=_headers(bodies[0]))
+    assert again.status_code == 200 and again.json()["duplicate"] is True
+    assert await _count() == 7
+    await run_jobs()
+    async with session_scope() as session:
+        attempts = (await session.scalars(select(LeadInbox.attempts))).all()
+    assert sorted(attempts) == [1] * 7  # the later slot's run found nothing left to map
