@@ -453,11 +453,12 @@ async def set_status(
     *,
     user_id: uuid.UUID | None = None,
     settings: Settings | None = None,
-) -> tuple[Lead, LeadEvent | None]:
+) -> tuple[Lead, str | None]:
     """Set a lead's status (`interested`, `qualified`, `scheduled`, `rejected`; else 422), audited.
     A status that carries a conversion event queues it once per lead: the events log's
     unique (lead, event) row and the job's deterministic key make a repeated PATCH, a
-    concurrent one or a retried job send nothing more. The job starts after commit."""
+    concurrent one or a retried job send nothing more. The job starts after commit.
+    Returns the lead (as updated) and its direction's name, so the caller reads neither again."""
     settings = settings or get_settings()
     domain.check_status(status)
     repo = LeadsRepository(session)
@@ -478,7 +479,7 @@ async def set_status(
             target_id=lead.id,
             details={"before": before, "after": status, "direction_id": str(lead.direction_id or "") or None},
         )
-    queued: LeadEvent | None = None
+    direction = None
     name = domain.event_due(status, await repo.event_names(lead.id))
     if name is not None:
         direction = await repo.direction_of(lead.direction_id)
@@ -504,10 +505,11 @@ async def set_status(
                 workspace_id=workspace_id,
             )
             await repo.set_event(event_row, run_id=run.run.id)
-            queued = await repo.get_event(event_row)
             log.info("lead event queued", lead=str(lead.id), lead_event=name, event_log=str(event_row))
+    if direction is None:
+        direction = await repo.direction_of(lead.direction_id)
     await session.flush()
-    return lead, queued
+    return lead, direction.name if direction else None
 
 
 # --- conversion events (the leads.send_event job) ----------------------------------------------------

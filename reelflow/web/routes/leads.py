@@ -141,8 +141,9 @@ class LeadsController(Controller):
         """Set `status` to `interested`, `qualified`, `scheduled` or `rejected` (422 otherwise).
         The first three queue their conversion event (ViewContent, CompleteRegistration,
         PlaceAnOrder) once per lead, however often the status is set."""
-        await leads.set_status(db_session, principal.workspace_id, lead_id, data.status, user_id=principal.user_id)
-        lead, name = await leads.get_lead(db_session, principal.workspace_id, lead_id)
+        lead, name = await leads.set_status(
+            db_session, principal.workspace_id, lead_id, data.status, user_id=principal.user_id
+        )
         events = await leads.lead_events(db_session, principal.workspace_id, [lead.id])
         return _lead_out(lead, name, events, reveal=False)
 
