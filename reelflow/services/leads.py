@@ -40,10 +40,10 @@ from reelflow.services import audit
 from reelflow.services.ads_base import AdsFactory, _account_or_404, _final, platform_for, translate
 from reelflow.settings import Settings, get_settings
 from reelflow.storage import cache, crypto
-from reelflow.storage.db import execute_autocommit, session_scope
+from reelflow.storage.db import session_scope
 from reelflow.storage.models.leads import Lead, LeadEvent, LeadInbox
 from reelflow.storage.repositories.ads import AdsRepository
-from reelflow.storage.repositories.leads import LeadsRepository, receive_inbox
+from reelflow.storage.repositories.leads import LeadsRepository, inbox_writer
 
 log = get_logger(__name__)
 PLATFORM = "tiktok"
@@ -115,17 +115,18 @@ async def receive_tiktok_lead(
         await _refuse(f"malformed:{exc.field}", len(raw))
         raise errors.BadRequest(str(exc), field=exc.field) from None
     payload_enc = crypto.encrypt(json.dumps(asdict(lead)), settings)
-    inbox_id = await execute_autocommit(
-        lambda conn: receive_inbox(
-            conn,
-            platform=PLATFORM,
-            lead_id=lead.lead_id,
-            advertiser_id=lead.advertiser_id,
-            campaign_id=lead.campaign_id,
-            page_id=lead.page_id,
-            payload_enc=payload_enc,
-        )
-    )
+    inbox_id: uuid.UUID | None = uuid.uuid4()
+    row = {
+        "id": inbox_id,
+        "platform": PLATFORM,
+        "lead_id": lead.lead_id,
+        "advertiser_id": lead.advertiser_id,
+        "campaign_id": lead.campaign_id,
+        "page_id": lead.page_id,
+        "payload_enc": payload_enc,
+    }
+    if not await inbox_writer().receive(row):
+        inbox_id = None
     if inbox_id is None:  # received before (or by a concurrent delivery): nothing stored
         log.info("lead webhook duplicate", lead_id=lead.lead_id)
         return Received(lead.lead_id, True, None)

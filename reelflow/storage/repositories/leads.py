@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import uuid
+import weakref
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, cast
@@ -11,46 +14,100 @@ from sqlalchemy import Table, func, select, text, tuple_, union, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
+from reelflow.storage.db import execute_autocommit
 from reelflow.storage.models.ads import AdAccount, AdAd, AdDirection, AdDirectionAdGroup, AdLaunch
 from reelflow.storage.models.base import utcnow
 from reelflow.storage.models.leads import Lead, LeadEvent, LeadInbox
 
 # The webhook's one statement: the unique (platform, lead_id) constraint is the duplicate check
-# (ON CONFLICT DO NOTHING answers no row for a lead already received, however the deliveries race).
+# (ON CONFLICT DO NOTHING answers no row for a lead already received, however the deliveries
+# race, inside one statement too). Webhooks arriving together share it: one row each, one
+# round trip and one commit for all of them (see `InboxWriter`).
 _RECEIVE = text(
     """
     INSERT INTO lead_inbox (id, platform, lead_id, advertiser_id, campaign_id, page_id, payload_enc, received_at,
                             attempts)
-    VALUES (:id, :platform, :lead_id, :advertiser_id, :campaign_id, :page_id, :payload_enc, now(), 0)
+    SELECT id, platform, lead_id, advertiser_id, campaign_id, page_id, payload_enc, now(), 0
+    FROM unnest(CAST(:ids AS uuid[]), CAST(:platforms AS varchar[]), CAST(:lead_ids AS varchar[]),
+                CAST(:advertiser_ids AS varchar[]), CAST(:campaign_ids AS varchar[]), CAST(:page_ids AS varchar[]),
+                CAST(:payloads AS text[]))
+         AS received (id, platform, lead_id, advertiser_id, campaign_id, page_id, payload_enc)
     ON CONFLICT (platform, lead_id) DO NOTHING
     RETURNING id
     """
 )
 
 
-async def receive_inbox(
-    conn: AsyncConnection,
-    *,
-    platform: str,
-    lead_id: str,
-    advertiser_id: str,
-    campaign_id: str | None,
-    page_id: str | None,
-    payload_enc: str,
-) -> uuid.UUID | None:
-    """Store a received lead in one autocommit statement on `conn`; its id, or None when the
-    lead id was already received (a redelivery, or a concurrent delivery that won)."""
+async def receive_inbox_many(conn: AsyncConnection, rows: Sequence[dict[str, Any]]) -> set[uuid.UUID]:
+    """Store received leads (keys: id, platform, lead_id, advertiser_id, campaign_id, page_id,
+    payload_enc) in ONE autocommit statement on `conn`; the ids of the rows stored (a lead id
+    received before, or twice in `rows`, stores one row only)."""
     params = {
-        "id": uuid.uuid4(),
-        "platform": platform,
-        "lead_id": lead_id,
-        "advertiser_id": advertiser_id,
-        "campaign_id": campaign_id,
-        "page_id": page_id,
-        "payload_enc": payload_enc,
+        "ids": [r["id"] for r in rows],
+        "platforms": [r["platform"] for r in rows],
+        "lead_ids": [r["lead_id"] for r in rows],
+        "advertiser_ids": [r["advertiser_id"] for r in rows],
+        "campaign_ids": [r["campaign_id"] for r in rows],
+        "page_ids": [r["page_id"] for r in rows],
+        "payloads": [r["payload_enc"] for r in rows],
     }
-    found: uuid.UUID | None = (await conn.execute(_RECEIVE, params)).scalar_one_or_none()
-    return found
+    return set((await conn.execute(_RECEIVE, params)).scalars())
+
+
+class InboxWriter:
+    """Group commit for webhook receipt, per event loop: a webhook hands its row over and waits
+    for its own answer; rows that arrive while `max_inflight` statements are running go out
+    together in the next one (at most `max_batch` rows). One webhook alone is written at once;
+    under load the round trips, statement parsing and WAL flushes are shared. Each waiter gets
+    True (stored) or False (a duplicate), or the statement's error."""
+
+    def __init__(self, *, max_batch: int = 100, max_inflight: int = 4) -> None:
+        self.max_batch = max_batch
+        self.max_inflight = max_inflight
+        self._waiting: list[tuple[dict[str, Any], asyncio.Future[bool]]] = []
+        self._inflight = 0
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def receive(self, row: dict[str, Any]) -> bool:
+        future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._waiting.append((row, future))
+        if self._inflight < self.max_inflight:
+            self._inflight += 1
+            task = asyncio.ensure_future(self._flush())
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        return await future
+
+    async def _flush(self) -> None:
+        try:
+            while self._waiting:
+                batch = self._waiting[: self.max_batch]
+                del self._waiting[: self.max_batch]
+                rows = [row for row, _ in batch]
+                try:
+                    stored = await execute_autocommit(functools.partial(receive_inbox_many, rows=rows))
+                except Exception as exc:  # noqa: BLE001 - every waiter of the batch gets the error
+                    for _, future in batch:
+                        if not future.done():
+                            future.set_exception(exc)
+                    continue
+                for row, future in batch:
+                    if not future.done():
+                        future.set_result(row["id"] in stored)
+        finally:
+            self._inflight -= 1
+
+
+_writers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, InboxWriter] = weakref.WeakKeyDictionary()
+
+
+def inbox_writer() -> InboxWriter:
+    """The running loop's `InboxWriter`."""
+    loop = asyncio.get_running_loop()
+    writer = _writers.get(loop)
+    if writer is None:
+        writer = _writers[loop] = InboxWriter()
+    return writer
 
 
 class LeadsRepository:
