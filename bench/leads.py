@@ -5,8 +5,8 @@
 
 Starts embedded Postgres and Redis in a temp folder, runs the migrations, the sandbox (no
 latency model: the Events API answers at once), the Reelflow API (uvicorn, `--api-workers`
-processes: default `$WEB_CONCURRENCY`, else 2, one per core of the 2-core box; the Procfile's
-uvicorn reads `WEB_CONCURRENCY` too) and `--workers` `reelflow worker --queues high,default`
+processes: default `$WEB_CONCURRENCY`, else 1; the Procfile's uvicorn reads `WEB_CONCURRENCY`
+too) and `--workers` `reelflow worker --queues high,default`
 processes; posting starts once the workers are registered (their start-up is not measured).
 Through the API it signs up, connects a sandbox ad account (Business OAuth) and creates a
 direction with the sandbox pixel.
@@ -470,9 +470,9 @@ def main() -> int:
     parser.add_argument(
         "--api-workers",
         type=int,
-        default=int(os.environ.get("WEB_CONCURRENCY", "2")),
-        help="uvicorn worker processes for the API (default: $WEB_CONCURRENCY, else 2 = one per core here; "
-        "the Procfile's uvicorn reads WEB_CONCURRENCY too)",
+        default=int(os.environ.get("WEB_CONCURRENCY", "1")),
+        help="uvicorn worker processes for the API (default: $WEB_CONCURRENCY, else 1; the Procfile's uvicorn "
+        "reads WEB_CONCURRENCY too). With 2 the kernel hands the 50 keep-alive connections out unevenly",
     )
     parser.add_argument(
         "--qualify",

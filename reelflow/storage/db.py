@@ -124,6 +124,23 @@ async def execute_autocommit(run: Callable[[AsyncConnection], Awaitable[T]]) -> 
     raise AssertionError("unreachable")
 
 
+async def warm_autocommit_pool(connections: int = 4) -> None:
+    """Open `connections` of the autocommit pool now (at web startup), so the first webhooks do
+    not pay the dialect's first-connect queries and the connection set-up while others wait."""
+
+    async def hold(ready: asyncio.Event, opened: list[int]) -> None:
+        async with get_autocommit_engine().connect() as conn:
+            await conn.exec_driver_sql("SELECT 1")
+            opened.append(1)
+            if len(opened) == connections:
+                ready.set()
+            await ready.wait()  # keep each one out of the pool until all are open
+
+    ready = asyncio.Event()
+    opened: list[int] = []
+    await asyncio.gather(*(hold(ready, opened) for _ in range(connections)))
+
+
 def get_engine() -> AsyncEngine:
     """The engine of the running event loop (created on first use)."""
     return _for_running_loop()[0]

@@ -25,7 +25,7 @@ from reelflow.errors import ConfigurationError
 from reelflow.health import PooledReadiness
 from reelflow.logs import configure_logging
 from reelflow.settings import ProxySettings, Settings, get_settings
-from reelflow.storage.db import dispose_engine
+from reelflow.storage.db import dispose_engine, warm_autocommit_pool
 from reelflow.web.auth import BearerTokenMiddleware
 from reelflow.web.decoding import StrictRequest
 from reelflow.web.deps import provide_session
@@ -114,6 +114,11 @@ def create_app(settings: Settings | None = None) -> Litestar:
         route_handlers=[handler for module in API_ROUTE_MODULES for handler in module.route_handlers],
     )
 
+    async def warm_pools() -> None:
+        # Webhook receipt's autocommit pool, opened before traffic (a server, not the tests'
+        # in-process transport, runs this): the first requests find their connections ready.
+        await warm_autocommit_pool(4)
+
     async def close_resources() -> None:
         await dispose_engine()
         await redis_client.aclose()
@@ -152,6 +157,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             }
         ),
         on_app_init=[_add_auth],
+        on_startup=[warm_pools],
         on_shutdown=[close_resources],
         stores=stores,
         request_max_body_size=settings.web.max_body_bytes,
