@@ -88,9 +88,9 @@ _autocommit: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, AsyncEngine] =
 
 def get_autocommit_engine() -> AsyncEngine:
     """The running loop's pool for single-statement hot paths (webhook receipt): AUTOCOMMIT
-    (no BEGIN/COMMIT round trips) and no pre-ping on checkout (asyncpg's ping is BEGIN, `;`,
-    ROLLBACK: three round trips). Use it through `execute_autocommit`, which retries once on
-    a connection found dead, as the ping would have."""
+    (no BEGIN/COMMIT round trips) and no check on checkout (the main pool's `SELECT 1` is one
+    more round trip per use). Use it through `execute_autocommit`, which retries once on a
+    connection found dead, as the check would have."""
     loop = asyncio.get_running_loop()
     engine = _autocommit.get(loop)
     if engine is None:
