@@ -19,6 +19,12 @@ Prints accounts, ad groups scored, seconds, decisions/s (ad groups and ads score
 actions proposed and applied, the round's Business requests per account (per path in the JSON:
 `round_requests_by_path`, with the 429s) and its CPU per account (bench process, sandbox,
 Postgres: `round_cpu_ms_per_account`).
+
+Then, unless `--webhooks 0`, the lead-webhook half of the issue's benchmark: `bench/leads.py`
+in a subprocess on a stack of its own (`--webhooks` signed webhooks by `--clients` keep-alive
+clients, then every lead qualified), after the round's stack has stopped so the two never share
+the cores. Its keys `webhooks`, `webhooks_per_s`, `webhook_p99_ms`, `duplicate_leads` and
+`duplicate_events` join the JSON at the top level; its whole result is under `leads`.
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ import argparse
 import asyncio
 import json
 import os
+import subprocess
 import sys
 import tempfile
 import time
@@ -232,6 +239,8 @@ def main() -> int:
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--report-share", type=float, default=0.0, help="share of accounts in report-only mode")
     add_latency_args(parser)
+    parser.add_argument("--webhooks", type=int, default=5000, help="lead webhooks posted after the round; 0 skips")
+    parser.add_argument("--clients", type=int, default=50, help="concurrent webhook clients")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
     info = run_info()
@@ -269,10 +278,27 @@ def main() -> int:
         f"{result['requests_per_account']} Business requests per account ({result['round_rate_limited']} "
         f"rate limited in all), CPU ms per account {result['round_cpu_ms_per_account']}"
     )
+    if args.webhooks > 0:
+        leads = _lead_webhooks(args.webhooks, args.clients)
+        result.update({key: leads.get(key) for key in LEAD_KEYS})
+        result["leads"] = leads
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(result, indent=2) + "\n")
     return 0
+
+
+LEAD_KEYS = ("webhooks", "webhooks_per_s", "webhook_p99_ms", "duplicate_leads", "duplicate_events")
+
+
+def _lead_webhooks(webhooks: int, clients: int) -> dict[str, Any]:
+    """Run bench/leads.py on its own stack and return its JSON."""
+    out = Path(tempfile.mkdtemp(prefix="reelflow-bench-autopilot-leads-")) / "leads.json"
+    command = [sys.executable, str(ROOT / "bench" / "leads.py"), "--webhooks", str(webhooks)]
+    command += ["--clients", str(clients), "--json", str(out)]
+    subprocess.run(command, check=True)
+    leads: dict[str, Any] = json.loads(out.read_text())
+    return leads
 
 
 if __name__ == "__main__":
