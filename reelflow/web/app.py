@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import hashlib
 from typing import Any
@@ -18,12 +19,13 @@ from litestar.openapi.spec import Components, SecurityScheme
 from litestar.static_files import create_static_files_router
 from litestar.stores.redis import RedisStore
 from litestar.stores.registry import StoreRegistry
+from sqlalchemy.exc import DBAPIError
 
 from reelflow import __version__, composition
 from reelflow.adapters.mail import SmtpMailer
 from reelflow.errors import ConfigurationError
 from reelflow.health import PooledReadiness
-from reelflow.logs import configure_logging
+from reelflow.logs import configure_logging, get_logger
 from reelflow.settings import ProxySettings, Settings, get_settings
 from reelflow.storage.db import dispose_engine, warm_autocommit_pool
 from reelflow.web.auth import BearerTokenMiddleware
@@ -117,7 +119,12 @@ def create_app(settings: Settings | None = None) -> Litestar:
     async def warm_pools() -> None:
         # Webhook receipt's autocommit pool, opened before traffic (a server, not the tests'
         # in-process transport, runs this): the first requests find their connections ready.
-        await warm_autocommit_pool(4)
+        # Best effort and time-boxed: a web process still starts while Postgres is down
+        # (/readyz says so), and the pool then opens on first use.
+        try:
+            await asyncio.wait_for(warm_autocommit_pool(4), timeout=5.0)
+        except (TimeoutError, OSError, DBAPIError) as exc:
+            get_logger(__name__).warning("autocommit_pool_not_warmed", error=type(exc).__name__)
 
     async def close_resources() -> None:
         await dispose_engine()

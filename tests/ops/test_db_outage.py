@@ -119,3 +119,21 @@ async def test_waiting_for_runs_rides_out_a_postgres_outage(spare_pg: Path) -> N
         await session.execute(update(JobRun).where(JobRun.id == run_id).values(status="succeeded"))
     runs = await asyncio.wait_for(waiting, 30)
     assert runs[run_id].status == "succeeded"
+
+
+async def test_web_process_starts_while_postgres_is_down(services: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The startup hook that opens the webhook pool is best effort: a web process booted during
+    a database outage still serves /healthz and reports the outage on /readyz."""
+    from reelflow.storage.db import dispose_engine
+    from reelflow.web.app import create_app
+
+    monkeypatch.setenv("DATABASE_URL", "postgresql+asyncpg://reelflow:x@127.0.0.1:9/nowhere")
+    reset_settings_cache()
+    try:
+        app = create_app()
+        for hook in app.on_startup:
+            await hook()  # type: ignore[misc]
+    finally:
+        await dispose_engine()
+        monkeypatch.undo()
+        reset_settings_cache()
