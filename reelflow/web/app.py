@@ -33,6 +33,7 @@ from reelflow.web.decoding import StrictRequest
 from reelflow.web.deps import provide_session
 from reelflow.web.errors import EXCEPTION_HANDLERS
 from reelflow.web.middleware import (
+    allow_every_method,
     before_request,
     client_address,
     idempotency_send,
@@ -149,7 +150,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         exception_handlers=EXCEPTION_HANDLERS,
         request_class=StrictRequest,
         before_request=before_request,
-        before_send=[stamp_response, idempotency_send],
+        before_send=[stamp_response, idempotency_send, allow_every_method],
         state=State(
             {
                 "redis": redis_client,

@@ -14,6 +14,7 @@ import structlog
 from litestar import Request, Response
 from litestar.datastructures import MutableScopeHeaders
 from litestar.enums import ScopeType
+from litestar.routes import HTTPRoute
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from reelflow.errors import BadRequest, Conflict
@@ -69,6 +70,35 @@ async def stamp_response(message: Message, scope: Scope) -> None:
             status=message["status"],
             duration_ms=round((time.perf_counter() - started) * 1000, 1) if started else None,
         )
+
+
+# --- Allow on OPTIONS ----------------------------------------------------------------------
+
+
+def _allow_by_path(app: Any) -> dict[str, str]:
+    """Path template → its methods, built once per app (kept in the app's state)."""
+    table: dict[str, str] | None = app.state.get("allow_by_path")
+    if table is None:
+        table = {
+            route.path_format: ", ".join(sorted(route.methods)) for route in app.routes if isinstance(route, HTTPRoute)
+        }
+        app.state["allow_by_path"] = table
+    return table
+
+
+async def allow_every_method(message: Message, scope: Scope) -> None:
+    """`before_send` hook: an OPTIONS answer lists every method of its path. Litestar's
+    generated OPTIONS handler keeps the methods of the first route object built for a path,
+    so where a controller declares several handlers on one path (GET and POST `/tokens`)
+    its `Allow` named only some of them (RFC 9110 §10.2.1; schemathesis ST205)."""
+    if message["type"] != "http.response.start" or scope.get("method") != "OPTIONS":
+        return
+    headers = MutableScopeHeaders.from_message(message)
+    if "allow" not in headers:
+        return
+    allow = _allow_by_path(scope["app"]).get(scope.get("path_template", ""))
+    if allow:
+        headers["allow"] = allow
 
 
 # --- client address behind proxies ------------------------------------------------------

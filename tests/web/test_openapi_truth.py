@@ -74,3 +74,21 @@ async def test_an_id_in_the_body_documents_404(client: Any) -> None:
     for path in ("/api/v1/ads/directions", "/api/v1/experiments", "/api/v1/publish/tiktok", "/api/v1/ads/launches"):
         assert "404" in document["paths"][path]["post"]["responses"], path
     assert "404" not in document["paths"]["/api/v1/monitoring/rules"]["post"]["responses"]
+
+
+async def test_options_allow_lists_every_documented_method(client: Any) -> None:
+    """RFC 9110 §10.2.1 and schemathesis' ST205: `Allow` on an OPTIONS answer names exactly the
+    methods the document lists for the path (Litestar's own handler named only one route
+    object's methods where a controller has several handlers on one path, e.g. /tokens)."""
+    import re
+
+    document = await _document(client)
+    wrong = []
+    for path, operations in document["paths"].items():
+        documented = {method.upper() for method in operations if method in ("get", "post", "put", "patch", "delete")}
+        url = re.sub(r"\{[^}]+\}", "00000000-0000-0000-0000-000000000000", path)
+        response = await client.request("OPTIONS", url)
+        allow = {m.strip() for m in response.headers.get("allow", "").split(",") if m.strip()} - {"HEAD", "OPTIONS"}
+        if allow != documented:
+            wrong.append((path, sorted(documented), response.headers.get("allow")))
+    assert wrong == []
