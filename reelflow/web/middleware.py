@@ -21,7 +21,7 @@ from reelflow.errors import BadRequest, Conflict
 from reelflow.logs import get_logger
 from reelflow.services.audit import bind_request
 from reelflow.settings import ProxySettings, get_settings
-from reelflow.web.decoding import check_query
+from reelflow.web.decoding import check_query, check_query_types
 
 REQUEST_ID_HEADER = "x-request-id"
 _VALID_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
@@ -267,5 +267,8 @@ async def idempotency_send(message: Message, scope: Scope) -> None:
 async def before_request(request: Request[Any, Any, Any]) -> Response[Any] | None:
     """The app-wide `before_request` hook (after auth and guards, before parameters are
     parsed): hostile query strings, then Idempotency-Key reuse and replay."""
-    check_query(request.scope.get("query_string", b""))
+    query = request.scope.get("query_string", b"")
+    check_query(query)
+    if query:
+        check_query_types(request)
     return await check_idempotency_key(request)

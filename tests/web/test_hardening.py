@@ -51,6 +51,16 @@ async def test_nul_in_query_parameters_is_400_naming_it(client, signup):
     assert response.status_code == 400 and _field(response) == "q"
 
 
+async def test_datetime_query_parameters_must_be_rfc3339(client, signup):
+    owner = await signup()
+    for bad in ("0.5", "1733220000", "yesterday", "2026-12-03"):
+        response = await client.get("/api/v1/jobs", headers=owner.headers, params={"since": bad})
+        assert response.status_code == 400 and _field(response) == "since", (bad, response.text)
+    for good in ("2026-12-03T10:00:00Z", "2026-12-03T10:00:00.123+01:00", "2026-12-03T10:00:00"):
+        response = await client.get("/api/v1/jobs", headers=owner.headers, params={"since": good})
+        assert response.status_code == 200, (good, response.text)
+
+
 async def test_deep_and_huge_bodies_are_rejected_before_decoding(client, signup):
     owner = await signup()
     deep = b"[" * 100_000 + b"]" * 100_000
