@@ -29,20 +29,24 @@ _engines = weakref.WeakKeyDictionary()
 T = TypeVar("T")
 
 
-def create_engine(settings: Settings | None = None) -> AsyncEngine:
-    settings = settings or get_settings()
+def _new_engine(settings: Settings, **options: Any) -> AsyncEngine:
     if not settings.db.url:
         raise ConfigurationError("DATABASE_URL is not set and no embedded Postgres was started")
-    engine = create_async_engine(
+    return create_async_engine(
         settings.db.url,
         pool_size=settings.db.pool_size,
         max_overflow=settings.db.pool_size,
-        # Pessimistic disconnect handling, by `_ping_on_checkout` below instead of
-        # `pool_pre_ping=True`: the same check in one round trip instead of three.
         pool_pre_ping=False,
         connect_args={"server_settings": {"application_name": "reelflow"}},
         json_deserializer=json_loads,
+        **options,
     )
+
+
+def create_engine(settings: Settings | None = None) -> AsyncEngine:
+    # Pessimistic disconnect handling, by `_ping_on_checkout` below instead of
+    # `pool_pre_ping=True`: the same check in one round trip instead of three.
+    engine = _new_engine(settings or get_settings())
     event.listen(engine.sync_engine, "checkout", _ping_on_checkout)
     return engine
 
@@ -94,18 +98,7 @@ def get_autocommit_engine() -> AsyncEngine:
     loop = asyncio.get_running_loop()
     engine = _autocommit.get(loop)
     if engine is None:
-        settings = get_settings()
-        if not settings.db.url:
-            raise ConfigurationError("DATABASE_URL is not set and no embedded Postgres was started")
-        engine = create_async_engine(
-            settings.db.url,
-            pool_size=settings.db.pool_size,
-            max_overflow=settings.db.pool_size,
-            pool_pre_ping=False,
-            isolation_level="AUTOCOMMIT",
-            connect_args={"server_settings": {"application_name": "reelflow"}},
-        )
-        _autocommit[loop] = engine
+        engine = _autocommit[loop] = _new_engine(get_settings(), isolation_level="AUTOCOMMIT")
     return engine
 
 
