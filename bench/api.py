@@ -38,13 +38,12 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import psutil
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from common import finish_info, run_info  # noqa: E402
+from common import finish_info, processes_cpu_s, run_info, serve  # noqa: E402
 
 API = "/api/v1"
 ENDPOINTS: list[tuple[str, str]] = [
@@ -181,43 +180,6 @@ async def load(
 # --- the stack -----------------------------------------------------------------------------
 
 
-def serve(
-    app: str, port: int, env: dict[str, str], app_dir: Path | None = None, workers: int = 1
-) -> subprocess.Popen[bytes]:
-    command = [sys.executable, "-m", "uvicorn", "--factory", app, "--host", "127.0.0.1", "--port", str(port)]
-    command += ["--log-level", "warning", "--workers", str(workers)]
-    if app_dir is not None:
-        command += ["--app-dir", str(app_dir)]
-    proc = subprocess.Popen(command, cwd=ROOT, env=env, stdin=subprocess.DEVNULL, start_new_session=True)
-    deadline = time.monotonic() + 60
-    while True:
-        if proc.poll() is not None:
-            raise RuntimeError(f"{app} exited with {proc.returncode}")
-        try:
-            httpx.get(f"http://127.0.0.1:{port}/", timeout=1)
-            return proc
-        except httpx.HTTPError:
-            pass
-        if time.monotonic() > deadline:
-            proc.terminate()
-            raise RuntimeError(f"{app} did not start")
-        time.sleep(0.2)
-
-
-def server_cpu_s(proc: subprocess.Popen[bytes]) -> float:
-    """CPU seconds (user + system) the server (and its uvicorn worker processes) used so far:
-    the cost per request, which the machine's load distorts far less than wall-clock latency."""
-    parent = psutil.Process(proc.pid)
-    total = 0.0
-    for p in [parent, *parent.children(recursive=True)]:
-        try:
-            times = p.cpu_times()
-        except psutil.Error:
-            continue
-        total += times.user + times.system
-    return total
-
-
 def stop(proc: subprocess.Popen[bytes]) -> None:
     proc.terminate()
     try:
@@ -343,12 +305,12 @@ def main() -> int:
             results: dict[str, Any] = {}
             for name, path in ENDPOINTS:
                 print(f"{name}: {args.clients} clients × {args.duration:g} s on GET {path} …", flush=True)
-                cpu_before = server_cpu_s(api)
+                cpu_before = processes_cpu_s([api])
                 results[name] = asyncio.run(
                     load(api_port, path, headers, clients=args.clients, duration=args.duration, warmup=args.warmup)
                 )
                 results[name]["server_cpu_ms_per_request"] = round(
-                    (server_cpu_s(api) - cpu_before) * 1000 / max(1, results[name]["requests_sent"]), 2
+                    (processes_cpu_s([api]) - cpu_before) * 1000 / max(1, results[name]["requests_sent"]), 2
                 )
                 results[name]["load_average"] = list(os.getloadavg())
                 _print(name, results[name])
@@ -359,12 +321,12 @@ def main() -> int:
             hello = serve("api:hello_app", hello_port, env, app_dir=ROOT / "bench", workers=args.workers)
             procs.append(hello)
             print(f"ceiling: {args.clients} clients × {args.duration:g} s on a bare Litestar handler …", flush=True)
-            cpu_before = server_cpu_s(hello)
+            cpu_before = processes_cpu_s([hello])
             results["ceiling"] = asyncio.run(
                 load(hello_port, "/hello", {}, clients=args.clients, duration=args.duration, warmup=args.warmup)
             )
             results["ceiling"]["server_cpu_ms_per_request"] = round(
-                (server_cpu_s(hello) - cpu_before) * 1000 / max(1, results["ceiling"]["requests_sent"]), 2
+                (processes_cpu_s([hello]) - cpu_before) * 1000 / max(1, results["ceiling"]["requests_sent"]), 2
             )
             results["ceiling"]["load_average"] = list(os.getloadavg())
             _print("ceiling", results["ceiling"])

@@ -281,3 +281,51 @@ def cpu_snapshot(sandbox_pid: int | None, pg_dir: Path | None) -> dict[str, floa
 
 def cpu_delta(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
     return {k: round(after[k] - before[k], 2) for k in after if k in before}
+
+
+# --- served apps -------------------------------------------------------------------------------
+
+
+def serve(
+    app: str, port: int, env: dict[str, str], app_dir: Path | None = None, workers: int = 1
+) -> subprocess.Popen[bytes]:
+    """`app` (an app factory) under uvicorn on loopback, `workers` processes, once it answers."""
+    command = [sys.executable, "-m", "uvicorn", "--factory", app, "--host", "127.0.0.1", "--port", str(port)]
+    command += ["--log-level", "warning", "--workers", str(workers)]
+    if app_dir is not None:
+        command += ["--app-dir", str(app_dir)]
+    proc = subprocess.Popen(command, cwd=ROOT, env=env, stdin=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.monotonic() + 60
+    while True:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{app} exited with {proc.returncode}")
+        try:
+            httpx.get(f"http://127.0.0.1:{port}/", timeout=1)
+            return proc
+        except httpx.HTTPError:
+            pass
+        if time.monotonic() > deadline:
+            proc.terminate()
+            raise RuntimeError(f"{app} did not start")
+        time.sleep(0.2)
+
+
+def processes_cpu_s(procs: list[subprocess.Popen[bytes]]) -> float:
+    """CPU seconds (user + system) these processes and their children (uvicorn's worker
+    processes) used so far: the cost per request, which load distorts far less than latency."""
+    import psutil
+
+    total = 0.0
+    for proc in procs:
+        try:
+            parent = psutil.Process(proc.pid)
+            members = [parent, *parent.children(recursive=True)]
+        except psutil.Error:
+            continue
+        for p in members:
+            try:
+                times = p.cpu_times()
+            except psutil.Error:
+                continue
+            total += times.user + times.system
+    return total

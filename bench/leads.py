@@ -52,7 +52,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from common import cpu_delta, cpu_snapshot, finish_info, run_info, start_sandbox  # noqa: E402
+from common import cpu_delta, cpu_snapshot, finish_info, processes_cpu_s, run_info, serve, start_sandbox  # noqa: E402
 
 API = "/api/v1"
 WEBHOOK = f"{API}/webhooks/tiktok/leads"
@@ -164,39 +164,6 @@ def _start(args: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
         stderr=subprocess.DEVNULL,
         start_new_session=True,
     )
-
-
-def _serve(port: int, env: dict[str, str], workers: int = 1) -> subprocess.Popen[bytes]:
-    command = [sys.executable, "-m", "uvicorn", "--factory", "reelflow.web.app:create_app"]
-    command += ["--host", "127.0.0.1", "--port", str(port), "--log-level", "warning", "--workers", str(workers)]
-    proc = subprocess.Popen(command, cwd=ROOT, env=env, stdin=subprocess.DEVNULL, start_new_session=True)
-    deadline = time.monotonic() + 60
-    while True:
-        if proc.poll() is not None:
-            raise RuntimeError(f"the API exited with {proc.returncode}")
-        try:
-            httpx.get(f"http://127.0.0.1:{port}/", timeout=1)
-            return proc
-        except httpx.HTTPError:
-            time.sleep(0.2)
-        if time.monotonic() > deadline:
-            raise RuntimeError("the API did not start")
-
-
-def _cpu_seconds(procs: list[subprocess.Popen[bytes]]) -> float:
-    """User + system CPU seconds of these processes and their children (uvicorn's workers)."""
-    import psutil
-
-    total = 0.0
-    for proc in procs:
-        try:
-            parent = psutil.Process(proc.pid)
-            for p in [parent, *parent.children(recursive=True)]:
-                times = p.cpu_times()
-                total += times.user + times.system
-        except psutil.NoSuchProcess:
-            continue
-    return total
 
 
 def _stop(proc: subprocess.Popen[bytes]) -> None:
@@ -361,12 +328,12 @@ async def run(
         return {"x-tiktok-signature": sign_tiktok(secret, body, int(time.time()))}
 
     print(f"webhooks: {len(jobs)} ({unique} leads + {duplicates} redeliveries) by {args.clients} clients …")
-    api_cpu, workers_cpu, others = _cpu_seconds(api), _cpu_seconds(workers), cpu_snapshot(None, pg_dir)
+    api_cpu, workers_cpu, others = processes_cpu_s(api), processes_cpu_s(workers), cpu_snapshot(None, pg_dir)
     trace: list[tuple[float, float, int, int]] = []
     latencies, statuses, failures, wall = await fan_out(port, jobs, args.clients, signed, trace)
     if args.trace:
         args.trace.write_text("".join(f"{a:.4f},{b * 1000:.2f},{c},{d}\n" for a, b, c, d in trace))
-    api_cpu, workers_cpu = _cpu_seconds(api) - api_cpu, _cpu_seconds(workers) - workers_cpu
+    api_cpu, workers_cpu = processes_cpu_s(api) - api_cpu, processes_cpu_s(workers) - workers_cpu
     others = cpu_delta(others, cpu_snapshot(None, pg_dir))
     accepted = statuses.get(200, 0)
     hooks = {
@@ -399,9 +366,9 @@ async def run(
     async def mapped() -> bool:
         return bool((await _counts())["leads"] >= unique)
 
-    workers_cpu = _cpu_seconds(workers)
+    workers_cpu = processes_cpu_s(workers)
     ingest_s = await _wait_for(mapped, "mapping every lead", args.wait)
-    hooks["workers_cpu_s_after_webhooks"] = round(_cpu_seconds(workers) - workers_cpu, 2)
+    hooks["workers_cpu_s_after_webhooks"] = round(processes_cpu_s(workers) - workers_cpu, 2)
     print(f"   every lead mapped {ingest_s:.1f} s after the last webhook")
     if not args.qualify:
         counts = await _counts()
@@ -422,9 +389,9 @@ async def run(
     rng.shuffle(order)
     patches = [("PATCH", f"{API}/ads/leads/{lead}", patch, auth) for lead in order]
     print(f"qualifying: {len(patches)} PATCHes ({len(patches) - len(ids)} repeats) by {args.clients} clients …")
-    api_cpu = _cpu_seconds(api)
+    api_cpu = processes_cpu_s(api)
     p_lat, p_statuses, p_failures, p_wall = await fan_out(port, patches, args.clients)
-    api_cpu = _cpu_seconds(api) - api_cpu
+    api_cpu = processes_cpu_s(api) - api_cpu
 
     async def drained() -> bool:
         counts = await _counts()
@@ -525,7 +492,7 @@ def main() -> int:
             upgrade("head")
             procs.append(start_sandbox(sandbox_port, env, latency=False))
             port = free_port()
-            api = _serve(port, env, args.api_workers)
+            api = serve("reelflow.web.app:create_app", port, env, workers=args.api_workers)
             procs.append(api)
             workers = [_start(["worker", "--queues", "high,default"], env) for _ in range(args.workers)]
             procs += workers
