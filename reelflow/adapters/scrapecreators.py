@@ -77,74 +77,10 @@ def scrapecreators_error(response: httpx.Response) -> ReelflowError | None:
     return Permanent(detail)
 
 
-def _first_url(media: Any) -> str | None:
-    urls = (media or {}).get("url_list") or []
-    return str(urls[0]) if urls else None
-
-
-def map_aweme_author(author: dict[str, Any]) -> Creator:
-    handle = str(author.get("unique_id") or "")
-    verified = author.get("is_verified")
-    if verified is None and author.get("verification_type") is not None:
-        verified = bool(author.get("verification_type"))
-    return Creator(
-        platform="tiktok",
-        handle=handle,
-        id=str(author["uid"]) if author.get("uid") else None,
-        display_name=author.get("nickname"),
-        bio=author.get("signature") or None,  # often empty in search results
-        avatar_url=_first_url(author.get("avatar_medium")) or _first_url(author.get("avatar_thumb")),
-        followers=author.get("follower_count"),
-        following=author.get("following_count"),
-        likes=author.get("total_favorited"),
-        video_count=author.get("aweme_count"),
-        verified=verified,
-        region=author.get("region"),
-        url=f"https://www.tiktok.com/@{handle}" if handle else None,
-    )
-
-
-def map_aweme(item: dict[str, Any]) -> Video:
-    """An aweme (TikTok app format) → Video; `video.duration` is in milliseconds."""
-    video_id = str(item.get("aweme_id", ""))
-    stats = item.get("statistics") or {}
-    media = item.get("video") or {}
-    author = map_aweme_author(item.get("author") or {})
-    duration_ms = media.get("duration")
-    music = item.get("music") or {}
-    return Video(
-        platform="tiktok",
-        id=video_id,
-        url=str(item.get("share_url") or "").split("?", 1)[0] or None,
-        caption=item.get("desc"),
-        created_at=from_unix(item.get("create_time")),
-        author_handle=author.handle or None,
-        author=author,
-        hashtags=[
-            t["hashtag_name"] for t in item.get("text_extra") or [] if t.get("type") == 1 and t.get("hashtag_name")
-        ],
-        duration_s=duration_ms / 1000 if duration_ms is not None else None,
-        region=item.get("region"),
-        sound_id=str(music.get("id_str") or music.get("id")) if music.get("id") else None,
-        cover_url=_first_url(media.get("cover")),
-        width=media.get("width"),
-        height=media.get("height"),
-        stats=VideoStats(
-            platform="tiktok",
-            video_id=video_id,
-            views=stats.get("play_count"),
-            likes=stats.get("digg_count"),
-            comments=stats.get("comment_count"),
-            shares=stats.get("share_count"),
-            saves=stats.get("collect_count"),
-        ),
-    )
-
-
-# --- keyword search pages, decoded straight into the fields used --------------------------------
+# --- awemes, decoded straight into the fields used ------------------------------------------------
 # A search page (`trim=false`) is mostly media URLs and encodings nobody reads; decoding only the
-# fields above into typed structs skips the rest without building dicts for it. Scalars are `Any`
-# (the provider mixes ints and strings); a page whose shape differs falls back to dicts.
+# fields below into typed structs skips the rest without building dicts for it. Scalars are `Any`
+# (the provider mixes ints and strings); a page whose shape differs is mapped entry by entry.
 
 
 class _UrlList(msgspec.Struct):
@@ -248,7 +184,7 @@ def _typed_author(author: _Author | None) -> Creator:
 
 
 def _typed_aweme(item: _Aweme, fetched_at: datetime) -> Video:
-    """`map_aweme` for a typed aweme (the same fields, the same rules)."""
+    """A typed aweme → Video (`video.duration` is in milliseconds)."""
     video_id = str(item.aweme_id or "")
     stats = item.statistics or _Stats()
     media = item.video or _Media()
@@ -280,6 +216,12 @@ def _typed_aweme(item: _Aweme, fetched_at: datetime) -> Video:
             fetched_at=fetched_at,
         ),
     )
+
+
+def map_aweme(item: dict[str, Any]) -> Video:
+    """An aweme (TikTok app format, as decoded JSON) → Video, by the same mapping as a typed
+    search page; `video.duration` is in milliseconds."""
+    return _typed_aweme(msgspec.convert(item, _Aweme), datetime.now(UTC))
 
 
 def _search_page(content: bytes) -> SearchPage | None:

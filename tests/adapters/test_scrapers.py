@@ -33,8 +33,8 @@ async def test_keyword_search_pages_to_the_end_and_dedupes(sandbox) -> None:
 
 
 async def test_keyword_page_typed_decoding_matches_the_dict_mapping(sandbox) -> None:
-    """The fast path (typed structs) gives what `map_aweme` gives from the decoded dicts, and a
-    body of another shape falls back to the dicts."""
+    """A page decoded into typed structs gives what `map_aweme` gives entry by entry from the
+    decoded dicts (the fallback for a page of another shape), and such a page is detected."""
     import msgspec
 
     from reelflow.adapters import scrapecreators as sc_module
